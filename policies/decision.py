@@ -1,0 +1,207 @@
+"""The decision value: verdicts, the basis each signal gives, and how they combine.
+
+A decision is a value, never an exception: every signal consulted leaves a
+:class:`Basis`, and :func:`combine` turns the bases into one :class:`Decision`
+under the crawl's default policy. The combination is most-restrictive: any
+``deny`` excludes; otherwise explicit ``allow``\\ s are recorded; if every signal
+says ``none``, the default policy decides and is itself recorded as a basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from policies.purpose import Purpose
+
+
+class Verdict(StrEnum):
+    """What one signal says about one URL for one purpose."""
+
+    ALLOW = "allow"  # an explicit grant
+    DENY = "deny"  # a reservation, an opt-out, or an error while evaluating
+    NONE = "none"  # the signal says nothing either way
+
+
+class DefaultPolicy(StrEnum):
+    """What applies when no signal says anything: the opt-out or the opt-in regime."""
+
+    ALLOW = "allow"  # opt-out regime: collect what no one reserved
+    DENY = "deny"  # opt-in regime: collect only with an explicit grant
+
+
+class Stage(StrEnum):
+    """When a decision was taken: before the request left, or after the response came back."""
+
+    PRE_FETCH = "pre-fetch"
+    POST_FETCH = "post-fetch"
+
+
+# Stable signal ids, used in explain output, stats keys and the database.
+SIGNAL_IDS: tuple[str, ...] = (
+    "robots",
+    "robots-ai-agents",
+    "content-signal",
+    "content-usage",
+    "tdmrep",
+    "ai-txt",
+    "rsl",
+    "x-robots-tag",
+    "meta-robots",
+    "tos-policy",
+    "default",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Basis:
+    """One signal's verdict on one URL, with the evidence it rests on.
+
+    ``source`` says where the signal came from (a URL and HTTP status, a header,
+    a policy file and line); ``sha256`` and ``record_id`` identify the evidence
+    document and its WARC record; ``rule`` names the matching rule where known.
+    """
+
+    signal: str
+    verdict: Verdict
+    reason: str
+    source: str | None = None
+    sha256: str | None = None
+    record_id: str | None = None
+    rule: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.signal not in SIGNAL_IDS:
+            raise ValueError(f"Basis.signal must be one of {', '.join(SIGNAL_IDS)}, got {self.signal!r}")
+        if not isinstance(self.verdict, Verdict):
+            raise TypeError(f"Basis.verdict must be a Verdict, got {self.verdict!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the basis as JSON-ready data, leaving out empty fields."""
+        data: dict[str, Any] = {"signal": self.signal, "verdict": self.verdict.value, "reason": self.reason}
+        for key in ("source", "sha256", "record_id", "rule"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild a basis from :meth:`as_dict` output."""
+        return cls(
+            signal=data["signal"],
+            verdict=Verdict(data["verdict"]),
+            reason=data["reason"],
+            source=data.get("source"),
+            sha256=data.get("sha256"),
+            record_id=data.get("record_id"),
+            rule=data.get("rule"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Decision:
+    """The combined verdict on one URL for one purpose, with every basis consulted."""
+
+    url: str
+    purpose: Purpose
+    allowed: bool
+    bases: tuple[Basis, ...]
+    decided_at: datetime
+    stage: Stage
+    default_policy: DefaultPolicy = field(default=DefaultPolicy.ALLOW)
+
+    @property
+    def denying(self) -> tuple[Basis, ...]:
+        """The bases that deny, in evaluation order."""
+        return tuple(b for b in self.bases if b.verdict is Verdict.DENY)
+
+    @property
+    def signal(self) -> str:
+        """The signal that decided: the first denying one, else the first grant, else the default."""
+        deciding = self.denying or tuple(b for b in self.bases if b.verdict is Verdict.ALLOW)
+        return deciding[0].signal if deciding else "default"
+
+    @property
+    def reason(self) -> str:
+        """One sentence saying why: the first denial, else the first grant, else the default."""
+        for verdict in (Verdict.DENY, Verdict.ALLOW):
+            for basis in self.bases:
+                if basis.verdict is verdict:
+                    return basis.reason
+        return "no signal was consulted"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return one JSON-ready shape for the CLI, the database and the WARC metadata record."""
+        return {
+            "url": self.url,
+            "purpose": self.purpose.value,
+            "allowed": self.allowed,
+            "signal": self.signal,
+            "reason": self.reason,
+            "stage": self.stage.value,
+            "default_policy": self.default_policy.value,
+            "decided_at": self.decided_at.isoformat(),
+            "bases": [b.as_dict() for b in self.bases],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild a decision from :meth:`as_dict` output."""
+        return cls(
+            url=data["url"],
+            purpose=Purpose(data["purpose"]),
+            allowed=bool(data["allowed"]),
+            bases=tuple(Basis.from_dict(b) for b in data["bases"]),
+            decided_at=datetime.fromisoformat(data["decided_at"]),
+            stage=Stage(data["stage"]),
+            default_policy=DefaultPolicy(data.get("default_policy", "allow")),
+        )
+
+
+def default_basis(purpose: Purpose, policy: DefaultPolicy) -> Basis:
+    """Return the basis recording that the default policy decided, because no signal did."""
+    if policy is DefaultPolicy.ALLOW:
+        reason = (
+            f"no signal reserved or granted {purpose.value}; default policy 'allow' (opt-out regime) applies"
+        )
+        return Basis(signal="default", verdict=Verdict.ALLOW, reason=reason)
+    reason = f"no signal explicitly granted {purpose.value}; default policy 'deny' (opt-in regime) applies"
+    return Basis(signal="default", verdict=Verdict.DENY, reason=reason)
+
+
+def combine(
+    bases: tuple[Basis, ...] | list[Basis],
+    *,
+    url: str,
+    purpose: Purpose,
+    default_policy: DefaultPolicy,
+    decided_at: datetime,
+    stage: Stage,
+) -> Decision:
+    """Return the most-restrictive combination of ``bases``.
+
+    Any ``deny`` excludes. Otherwise an explicit ``allow`` permits. If every
+    basis says ``none``, the default policy decides, and a ``default`` basis is
+    appended so that the record says so.
+    """
+    bases = tuple(bases)
+    if any(b.verdict is Verdict.DENY for b in bases):
+        allowed = False
+    elif any(b.verdict is Verdict.ALLOW for b in bases):
+        allowed = True
+    else:
+        fallback = default_basis(purpose, default_policy)
+        bases = (*bases, fallback)
+        allowed = fallback.verdict is Verdict.ALLOW
+    return Decision(
+        url=url,
+        purpose=purpose,
+        allowed=allowed,
+        bases=bases,
+        decided_at=decided_at,
+        stage=stage,
+        default_policy=default_policy,
+    )

@@ -1,0 +1,262 @@
+"""robots.txt as text: records, groups and group selection, exactly as RFC 9309 reads them.
+
+Protego (used for path matching in :mod:`policies.robots`) drops every line it
+does not know and lets unknown lines split groups. The AI signals live in
+exactly such lines (``Content-Usage``, ``Content-Signal``, ``License``), so this
+module keeps every record with its line number and groups them the way Google's
+reference parser does: a ``User-agent`` line starts a new group only after a
+rule line, and other records never interfere (RFC 9309 §2.2.4). Which fields
+count as rule lines is a parameter, because the AIPREF attachment draft makes
+``Content-Usage`` a rule too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+# Field aliases, from Google's reference parser and Protego's generosity.
+_ALIASES: dict[str, str] = {
+    "user-agent": "user-agent",
+    "useragent": "user-agent",
+    "user agent": "user-agent",
+    "allow": "allow",
+    "disallow": "disallow",
+    "dissallow": "disallow",
+    "dissalow": "disallow",
+    "disalow": "disallow",
+    "diasllow": "disallow",
+    "disallaw": "disallow",
+    "sitemap": "sitemap",
+    "sitemaps": "sitemap",
+    "site-map": "sitemap",
+    "crawl-delay": "crawl-delay",
+    "crawl delay": "crawl-delay",
+    "request-rate": "request-rate",
+    "request rate": "request-rate",
+    "visit-time": "visit-time",
+    "visit time": "visit-time",
+    "host": "host",
+    "content-usage": "content-usage",
+    "content-signal": "content-signal",
+    "license": "license",
+}
+_MAX_ALIAS_WORDS = max(len(alias.split()) for alias in _ALIASES)
+
+# The rule lines that end a run of User-agent lines for access rules (Google, RFC 9309).
+ACCESS_SEPARATORS: frozenset[str] = frozenset({"allow", "disallow"})
+
+# Site-wide records: they never belong to a group.
+_SITE_WIDE: frozenset[str] = frozenset({"sitemap", "host"})
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
+
+# RFC 9309 §2.5: crawlers must parse at least 500 kibibytes.
+PARSE_LIMIT = 500 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One ``field: value`` line, with its 1-based line number; ``field`` is canonical, lower case."""
+
+    line: int
+    field: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.value}"
+
+
+def agent_token(value: str) -> str:
+    """Return the product token a ``User-agent`` value names, as Google's parser reads it.
+
+    ``*`` (alone, or followed by whitespace) is the wildcard. Otherwise the value
+    is cut at the first character outside ``[A-Za-z_-]`` and lower-cased, so
+    ``FooBot/2.0`` names ``foobot`` and ``*bot`` names nothing (``""``).
+    """
+    value = value.strip()
+    if value == "*" or (value.startswith("*") and value[1].isspace()):
+        return "*"
+    match = _PRODUCT_TOKEN.match(value)
+    return match.group(0).lower() if match else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A run of ``User-agent`` records and the records that follow them."""
+
+    agents: tuple[Record, ...]
+    records: tuple[Record, ...]
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The product tokens this group names (``*`` for the wildcard)."""
+        return tuple(agent_token(a.value) for a in self.agents)
+
+    def names(self, token: str) -> bool:
+        """Return True if this group names ``token`` (already lower case) exactly."""
+        return token in self.tokens
+
+    def describe(self) -> str:
+        """Return the group's User-agent lines as one readable string."""
+        lines = ", ".join(f"'User-agent: {a.value}' (line {a.line})" for a in self.agents)
+        return f"group {lines}"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The groups that apply to one product token, and why."""
+
+    token: str
+    groups: tuple[Group, ...]
+    matched: str | None  # the token itself, "*", or None when no group applies
+
+    def records(self, *fields: str) -> tuple[Record, ...]:
+        """Return the selected groups' records of the given fields, in file order."""
+        found = [r for g in self.groups for r in g.records if r.field in fields]
+        return tuple(sorted(found, key=lambda r: r.line))
+
+    def describe(self) -> str:
+        """Return which groups applied, for a reason sentence."""
+        if not self.groups:
+            return f"no group names '{self.token}' and there is no '*' group"
+        return "; ".join(g.describe() for g in self.groups)
+
+
+def split_record(line: str) -> tuple[str, str] | None:
+    """Split one comment-free, stripped line into ``(field, value)``, or None.
+
+    Known fields (and their aliases) are canonicalised. As Protego and Google
+    do, a missing colon is tolerated (``user-agent foo``). An unknown field is
+    returned lower-cased so that callers can skip it.
+    """
+    key: str | None = None
+    value = ""
+    if ":" in line:
+        key, raw = line.split(":", 1)
+        key = key.strip().lower()
+        value = raw.strip()
+        if key in _ALIASES:
+            return _ALIASES[key], value
+        if not raw or raw[0].isspace():
+            return key, value
+    words = line.split()
+    for count in range(1, _MAX_ALIAS_WORDS + 1):
+        candidate = " ".join(words[:count]).lower()
+        if candidate in _ALIASES:
+            return _ALIASES[candidate], " ".join(words[count:])
+    if key is None:
+        return None
+    return key, value
+
+
+def decode(body: bytes) -> str:
+    """Decode a robots.txt body: UTF-8 (RFC 9309), or UTF-16 when it starts with that BOM.
+
+    Undecodable bytes become U+FFFD instead of failing; a leading BOM is dropped.
+    """
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = body.decode("utf-16", errors="replace")
+    else:
+        text = body.decode("utf-8", errors="replace")
+    return text.lstrip("\ufeff")
+
+
+def truncate(body: bytes, limit: int = PARSE_LIMIT) -> tuple[bytes, bool]:
+    """Cut ``body`` to at most ``limit`` bytes at a line end; return it and whether it was cut.
+
+    A line cut in the middle could turn into a broader rule (``Disallow: /private``
+    cut to ``Disallow: /pr`` is fine, ``Allow: /pub`` cut to ``Allow: /`` is not),
+    so the partial last line is dropped (RFC 9309 §2.5).
+    """
+    if len(body) <= limit:
+        return body, False
+    head = body[:limit]
+    end = max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return (head[: end + 1] if end >= 0 else b""), True
+
+
+@dataclass(frozen=True)
+class RobotsTxt:
+    """A parsed robots.txt: every record with its line number, grouped on demand."""
+
+    text: str
+    records: tuple[Record, ...]
+    sitemaps: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def parse(cls, text: str) -> RobotsTxt:
+        """Parse robots.txt text leniently: malformed lines are skipped, never raised."""
+        text = text.lstrip("\ufeff")
+        records: list[Record] = []
+        sitemaps: list[str] = []
+        for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parsed = split_record(line)
+            if parsed is None:
+                continue
+            name, value = parsed
+            if name == "sitemap" and value:
+                sitemaps.append(value)
+            records.append(Record(number, name, value))
+        return cls(text=text, records=tuple(records), sitemaps=tuple(sitemaps))
+
+    @cached_property
+    def access_groups(self) -> tuple[Group, ...]:
+        """The groups as Google's parser forms them for Allow/Disallow rules."""
+        return self.groups(ACCESS_SEPARATORS)
+
+    @property
+    def preamble(self) -> tuple[Record, ...]:
+        """Records before the first User-agent line (site-wide ones excluded)."""
+        found = []
+        for record in self.records:
+            if record.field == "user-agent":
+                break
+            if record.field not in _SITE_WIDE:
+                found.append(record)
+        return tuple(found)
+
+    def groups(self, separators: frozenset[str] = ACCESS_SEPARATORS) -> tuple[Group, ...]:
+        """Group the records: a User-agent line after a separator record starts a new group."""
+        groups: list[Group] = []
+        agents: list[Record] = []
+        members: list[Record] = []
+        seen_separator = False
+        for record in self.records:
+            if record.field in _SITE_WIDE:
+                continue
+            if record.field == "user-agent":
+                if seen_separator:
+                    groups.append(Group(tuple(agents), tuple(members)))
+                    agents, members, seen_separator = [], [], False
+                agents.append(record)
+            elif agents:
+                members.append(record)
+                if record.field in separators:
+                    seen_separator = True
+        if agents:
+            groups.append(Group(tuple(agents), tuple(members)))
+        return tuple(groups)
+
+    def select(self, token: str, separators: frozenset[str] = ACCESS_SEPARATORS) -> Selection:
+        """Return the groups that apply to ``token``: every group naming it, else every ``*`` group.
+
+        ``token`` is cut and lower-cased as :func:`agent_token` does. Rules of the
+        ``*`` group are not merged into a specific group (RFC 9309 §2.2.1).
+        """
+        wanted = agent_token(token)
+        if not wanted or wanted == "*":
+            raise ValueError(f"expected a product token such as 'permitcrawl', got {token!r}")
+        groups = self.access_groups if separators == ACCESS_SEPARATORS else self.groups(separators)
+        named = tuple(g for g in groups if g.names(wanted))
+        if named:
+            return Selection(wanted, named, wanted)
+        wildcard = tuple(g for g in groups if g.names("*"))
+        if wildcard:
+            return Selection(wanted, wildcard, "*")
+        return Selection(wanted, (), None)
