@@ -1,0 +1,239 @@
+"""The provenance database (SQLite via sqlite-utils): crawls, evidence, captures, refusals.
+
+No Scrapy here. Writes are buffered and flushed in one transaction per batch
+(every ``batch_size`` rows, on :meth:`ProvenanceDB.flush` and on close), so
+the hot path costs a list append. The schema is versioned with SQLite's
+``user_version`` and migrated forward on open; a database written by a newer
+version is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from crawler.errors import ProvenanceError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+TABLES = ("crawls", "evidence", "captures", "usage", "refusals")
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["crawls"].create(
+        {
+            "id": str,
+            "started_at": str,
+            "finished_at": str,
+            "finish_reason": str,
+            "software": str,
+            "version": str,
+            "purpose": str,
+            "default_policy": str,
+            "robots_token": str,
+            "user_agent": str,
+            "seeds": str,
+            "settings": str,
+            "stats": str,
+            "hostname": str,
+            "pid": int,
+        },
+        pk="id",
+    )
+    db["evidence"].create(
+        {
+            "id": int,
+            "crawl_id": str,
+            "kind": str,
+            "origin": str,
+            "url": str,
+            "final_url": str,
+            "fetched_at": str,
+            "status": int,
+            "outcome": str,
+            "error": str,
+            "sha256": str,
+            "length": int,
+            "truncated": int,
+            "warc_file": str,
+            "warc_offset": int,
+            "warc_length": int,
+            "warc_record_id": str,
+        },
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["captures"].create(
+        {
+            "warc_record_id": str,
+            "crawl_id": str,
+            "url": str,
+            "host": str,
+            "fetched_at": str,
+            "status": int,
+            "content_type": str,
+            "payload_length": int,
+            "warc_file": str,
+            "warc_offset": int,
+            "warc_length": int,
+            "request_record_id": str,
+            "metadata_record_id": str,
+            "payload_digest": str,
+            "block_digest": str,
+            "payload_sha256": str,
+            "purpose": str,
+            "signal": str,
+            "reason": str,
+            "decision": str,
+            "redirected_from": str,
+            "depth": int,
+            "referer": str,
+        },
+        pk="warc_record_id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["usage"].create(
+        {"capture_id": str, "purpose": str, "usable": int, "signal": str, "reason": str, "bases": str},
+        pk=("capture_id", "purpose"),
+        foreign_keys=[("capture_id", "captures", "warc_record_id")],
+    )
+    db["refusals"].create(
+        {
+            "id": int,
+            "crawl_id": str,
+            "url": str,
+            "host": str,
+            "decided_at": str,
+            "stage": str,
+            "status": int,
+            "purpose": str,
+            "signal": str,
+            "reason": str,
+            "decision": str,
+            "response_headers": str,
+        },
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["captures"].create_index(["url"])
+    db["captures"].create_index(["host"])
+    db["captures"].create_index(["fetched_at"])
+    db["usage"].create_index(["purpose", "usable"])
+    db["refusals"].create_index(["url"])
+    db["refusals"].create_index(["host"])
+    db["refusals"].create_index(["signal"])
+    db["evidence"].create_index(["origin"])
+    db["evidence"].create_index(["warc_record_id"])
+
+
+# Forward migrations, in order; position i brings the schema to version i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+
+
+def migrate(db: sqlite_utils.Database, *, name: str = "provenance.db") -> None:
+    """Bring ``db`` to the current schema; refuse a database from a newer version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise ProvenanceError(
+            f"{name}: schema version {version} is newer than this permitcrawl understands "
+            f"({len(MIGRATIONS)}); upgrade permitcrawl to read it"
+        )
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.conn:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
+    """Open (and migrate) a provenance database; with ``create=False`` it must exist."""
+    path = Path(path)
+    if not create and not path.is_file():
+        raise ProvenanceError(f"{path}: no provenance database here")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA journal_mode = WAL")
+        migrate(db, name=str(path))
+    except ProvenanceError:
+        raise
+    except Exception as exc:
+        raise ProvenanceError(f"{path}: cannot open as a provenance database: {exc}") from exc
+    return db
+
+
+def dumps(value: Any) -> str:
+    """Serialise a JSON column the same way everywhere (stable key order)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class ProvenanceDB:
+    """Buffered writer for one crawl's provenance rows."""
+
+    def __init__(self, db: sqlite_utils.Database, *, batch_size: int = 500) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.db = db
+        self.batch_size = batch_size
+        self._pending: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self._count = 0
+        # Relaxed durability is safe in WAL mode: a crash loses at most the last
+        # transactions, never corrupts the file, and the WARC is written first.
+        db.execute("PRAGMA synchronous = NORMAL")
+
+    @classmethod
+    def open(cls, path: Path | str, *, batch_size: int = 500) -> ProvenanceDB:
+        """Open or create the database at ``path``."""
+        return cls(open_db(path), batch_size=batch_size)
+
+    def start_crawl(self, row: dict[str, Any]) -> None:
+        """Record a crawl's start (written at once, not batched)."""
+        with self.db.conn:
+            self.db["crawls"].insert(row, replace=True)
+
+    def finish_crawl(self, crawl_id: str, **fields: Any) -> None:
+        """Record a crawl's end: flush everything pending, then update its row."""
+        self.flush()
+        with self.db.conn:
+            self.db["crawls"].update(crawl_id, fields)
+
+    def _add(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self._pending[table].append(row)
+            self._count += 1
+        if self._count >= self.batch_size:
+            self.flush()
+
+    def add_evidence(self, row: dict[str, Any]) -> None:
+        """Queue one evidence document row."""
+        self._add("evidence", [row])
+
+    def add_capture(self, row: dict[str, Any], usage: Iterable[dict[str, Any]]) -> None:
+        """Queue one capture row and its per-purpose usage rows."""
+        self._add("captures", [row])
+        self._add("usage", usage)
+
+    def add_refusal(self, row: dict[str, Any]) -> None:
+        """Queue one refusal row."""
+        self._add("refusals", [row])
+
+    def flush(self) -> None:
+        """Write every queued row in one transaction."""
+        if not self._count:
+            return
+        with self.db.conn:
+            for table in TABLES:
+                rows = self._pending[table]
+                if rows:
+                    self.db[table].insert_all(rows, batch_size=self.batch_size)
+                    self._pending[table] = []
+        self._count = 0
+
+    def close(self) -> None:
+        """Flush and close the connection."""
+        self.flush()
+        self.db.close()

@@ -1,0 +1,161 @@
+"""Reading a crawl directory back: pages, one URL's story, and a crawl summary.
+
+No Scrapy here. Every query goes through an index (captures.url, captures.host,
+usage(purpose, usable), refusals.url, evidence.warc_record_id).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crawler.errors import ProvenanceError
+from crawler.storage.provenance import open_db
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import sqlite_utils
+
+DB_NAME = "provenance.db"
+
+# The fields `pages` gives for every capture, in output order.
+PAGE_FIELDS = (
+    "url",
+    "warc_file",
+    "warc_offset",
+    "warc_length",
+    "warc_record_id",
+    "fetched_at",
+    "status",
+    "content_type",
+    "payload_digest",
+    "payload_sha256",
+    "purpose",
+    "usable",
+    "signal",
+    "reason",
+    "crawl_id",
+    "basis",
+)
+
+
+def open_crawl(directory: Path | str) -> sqlite_utils.Database:
+    """Open the provenance database of a crawl directory, which must exist."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ProvenanceError(
+            f"{directory}: not a directory; expected a crawl directory made by permitcrawl crawl"
+        )
+    return open_db(directory / DB_NAME, create=False)
+
+
+def crawl_purposes(db: sqlite_utils.Database) -> list[str]:
+    """The purposes the crawls in ``db`` were made for."""
+    return [row[0] for row in db.execute("select distinct purpose from crawls order by purpose")]
+
+
+def pages(
+    db: sqlite_utils.Database,
+    *,
+    purpose: str,
+    usable: bool = False,
+    host: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one row per capture, with its usability and basis for ``purpose``.
+
+    ``usable`` keeps the pages permitted for ``purpose`` with a 2xx status.
+    """
+    where = ["u.purpose = :purpose"]
+    params: dict[str, Any] = {"purpose": purpose}
+    if usable:
+        where.append("u.usable = 1 and c.status between 200 and 299")
+    if host:
+        where.append("c.host = :host")
+        params["host"] = host.lower()
+    sql = f"""
+        select c.url, c.warc_file, c.warc_offset, c.warc_length, c.warc_record_id, c.fetched_at,
+               c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose, u.usable,
+               u.signal, u.reason, c.crawl_id, u.bases
+        from usage u join captures c on c.warc_record_id = u.capture_id
+        where {" and ".join(where)}
+        order by c.fetched_at, c.url
+    """
+    for row in db.query(sql, params):
+        row["usable"] = bool(row["usable"])
+        row["basis"] = json.loads(row.pop("bases") or "[]")
+        yield row
+
+
+def _evidence_for(db: sqlite_utils.Database, record_id: str | None) -> dict[str, Any] | None:
+    if not record_id:
+        return None
+    rows = list(
+        db.query(
+            "select url, final_url, fetched_at, status, sha256, warc_file, warc_offset, warc_length "
+            "from evidence where warc_record_id = ? limit 1",
+            [record_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _with_evidence(db: sqlite_utils.Database, decision: dict[str, Any]) -> dict[str, Any]:
+    for basis in decision.get("bases", []):
+        evidence = _evidence_for(db, basis.get("record_id"))
+        if evidence is not None:
+            basis["evidence"] = evidence
+    return decision
+
+
+def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
+    """Return everything recorded about ``url``: captures, refusals, and the evidence each basis cites.
+
+    ``outcome`` is ``captured``, ``refused before fetching``, ``refused after
+    fetching`` or ``never seen``; the latest event decides it.
+    """
+    events: list[dict[str, Any]] = []
+    for row in db.query(
+        "select warc_record_id, crawl_id, fetched_at, status, content_type, warc_file, warc_offset, "
+        "warc_length, decision from captures where url = ?",
+        [url],
+    ):
+        decision = _with_evidence(db, json.loads(row.pop("decision")))
+        events.append({"outcome": "captured", "at": row["fetched_at"], **row, "decision": decision})
+    for row in db.query(
+        "select crawl_id, decided_at, stage, status, decision from refusals where url = ?", [url]
+    ):
+        decision = _with_evidence(db, json.loads(row.pop("decision")))
+        outcome = "refused before fetching" if row["stage"] == "pre-fetch" else "refused after fetching"
+        events.append({"outcome": outcome, "at": row["decided_at"], **row, "decision": decision})
+    events.sort(key=lambda e: e["at"])
+    return {
+        "url": url,
+        "outcome": events[-1]["outcome"] if events else "never seen",
+        "events": events,
+    }
+
+
+def summary(db: sqlite_utils.Database, crawl_id: str | None = None) -> dict[str, Any]:
+    """Count captures and refusals, overall, by signal and by host (one crawl, or all)."""
+    where, params = ("where crawl_id = ?", [crawl_id]) if crawl_id else ("", [])
+    captured = db.execute(f"select count(*) from captures {where}", params).fetchone()[0]
+    refused = {
+        f"{stage} {signal}": count
+        for stage, signal, count in db.execute(
+            f"select stage, signal, count(*) from refusals {where} group by stage, signal order by 3 desc",
+            params,
+        )
+    }
+    hosts: dict[str, dict[str, int]] = {}
+    for host, count in db.execute(f"select host, count(*) from captures {where} group by host", params):
+        hosts.setdefault(host, {"captured": 0, "refused": 0})["captured"] = count
+    for host, count in db.execute(f"select host, count(*) from refusals {where} group by host", params):
+        hosts.setdefault(host, {"captured": 0, "refused": 0})["refused"] = count
+    return {
+        "captured": captured,
+        "refused": sum(refused.values()),
+        "refused_by": refused,
+        "hosts": dict(sorted(hosts.items())),
+    }
