@@ -1,0 +1,362 @@
+"""The ``permitcrawl`` command line: crawl, demo, pages, explain.
+
+Data goes to stdout, messages to stderr. Exit codes: 0 when the command ran
+(a refusal is a result, not an error); 1 with ``Error: ...`` when it could not
+(bad settings, a crawl that could not start or could not write its output);
+2 for bad usage (click's default).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from crawler import __version__
+from crawler.errors import PermitcrawlError
+from policies.purpose import Purpose
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+PURPOSES = click.Choice([p.value for p in Purpose])
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="permitcrawl")
+def cli() -> None:
+    """Collect web pages for AI training only where sites permit it, and record why."""
+
+
+def _fail(message: str) -> click.ClickException:
+    return click.ClickException(message)
+
+
+def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
+    yield f"captured {summary['captured']} pages, refused {summary['refused']} URLs"
+    for reason, count in summary["refused_by"].items():
+        yield f"  refused {count:>5}  {reason}"
+    if summary["hosts"]:
+        width = max(len(h) for h in summary["hosts"])
+        yield f"  {'host':<{width}}  captured  refused"
+        for host, counts in summary["hosts"].items():
+            yield f"  {host:<{width}}  {counts['captured']:>8}  {counts['refused']:>7}"
+
+
+def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
+    from crawler.runner import crawl_settings, run_crawl
+    from crawler.storage.queries import open_crawl, summary
+
+    try:
+        settings = crawl_settings(out, **options)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    if (out / "job").is_dir():
+        click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
+    result = run_crawl(settings, seeds=seeds, max_pages=max_pages)
+    if result.error:
+        raise _fail(f"the crawl could not run: {result.error}")
+    if result.finish_reason == "archive_error":
+        raise _fail(
+            f"the crawl stopped: its output could not be written (see the log); output so far is in {out}"
+        )
+    if result.crawl_id is None:
+        raise _fail("the crawl did not start; see the log above")
+    db = open_crawl(out)
+    for line in _summary_lines(summary(db, result.crawl_id)):
+        click.echo(line)
+    click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
+    return result.crawl_id
+
+
+def _crawl_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--purpose", type=PURPOSES, default=None, help="What the pages are for [default: ai-train]."
+        ),
+        click.option(
+            "--default-policy",
+            type=click.Choice(["allow", "deny"]),
+            default=None,
+            help="When no signal says anything: allow (opt-out regime, the default) or deny (opt-in).",
+        ),
+        click.option(
+            "--max-pages", type=click.IntRange(min=1), default=None, help="Stop after this many pages."
+        ),
+        click.option(
+            "--max-depth", type=click.IntRange(min=0), default=None, help="Follow links this deep at most."
+        ),
+        click.option(
+            "-s",
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Override a Scrapy or permitcrawl setting (repeatable).",
+        ),
+        click.option(
+            "-v", "--verbose", count=True, help="Log more: -v for every decision, -vv for debugging."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _log_level(verbose: int) -> str:
+    return ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--seeds",
+    "seeds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of seed URLs, one per line.",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Crawl directory to write."
+)
+@_crawl_options
+def crawl(
+    urls: tuple[str, ...],
+    seeds_file: Path | None,
+    out: Path,
+    purpose: str | None,
+    default_policy: str | None,
+    max_pages: int | None,
+    max_depth: int | None,
+    overrides: tuple[str, ...],
+    verbose: int,
+) -> None:
+    """Crawl from seed URLs, staying on each seed's host, and write WARC files and provenance.db.
+
+    Every URL is judged before it is requested; refused URLs are recorded,
+    never fetched. Re-running the same command on the same --out resumes.
+
+    \b
+    Example:
+        permitcrawl crawl https://example.org/ --out crawls/example --max-pages 100
+        permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
+    """
+    from crawler.runner import parse_overrides
+    from crawler.spiders.seeds import check_seed, read_seed_file
+
+    try:
+        seeds = [check_seed(u, "seed URL") for u in urls]
+        if seeds_file is not None:
+            seeds += read_seed_file(seeds_file)
+        parsed = parse_overrides(overrides)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    if not seeds:
+        raise click.UsageError("give at least one seed URL, or --seeds FILE")
+    _run(
+        out,
+        seeds,
+        max_pages=max_pages,
+        purpose=purpose,
+        default_policy=default_policy,
+        max_depth=max_depth,
+        overrides=parsed,
+        log_level=_log_level(verbose),
+    )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("permitcrawl-demo"),
+    show_default=True,
+    help="Crawl directory to write (replaced if it holds an earlier demo).",
+)
+@_crawl_options
+def demo(
+    out: Path,
+    purpose: str | None,
+    default_policy: str | None,
+    max_pages: int | None,
+    max_depth: int | None,
+    overrides: tuple[str, ...],
+    verbose: int,
+) -> None:
+    """Crawl the built-in demo web (served on 127.0.0.1, no network needed) and summarise.
+
+    \b
+    Example:
+        permitcrawl demo
+        permitcrawl pages permitcrawl-demo --usable
+        permitcrawl explain permitcrawl-demo http://open.demo.test/private/notes
+    """
+    import shutil
+
+    from crawler.demo import DEMO_SEEDS, DEMO_SITES
+    from crawler.localweb import serve
+    from crawler.runner import parse_overrides
+
+    try:
+        parsed = parse_overrides(overrides)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    if out.exists():
+        if not (out / "provenance.db").is_file() and any(out.iterdir()):
+            raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
+        shutil.rmtree(out)
+    server = serve(DEMO_SITES)
+    # The demo hosts exist only on the local server: route every request through it.
+    for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
+        os.environ.pop(name, None)
+    os.environ["http_proxy"] = server.proxy_url
+    click.echo(f"Serving the demo web ({len(DEMO_SITES)} hosts) on {server.proxy_url}", err=True)
+    try:
+        _run(
+            out,
+            list(DEMO_SEEDS),
+            max_pages=max_pages,
+            purpose=purpose,
+            default_policy=default_policy,
+            max_depth=max_depth,
+            overrides=parsed,
+            log_level=_log_level(verbose),
+            # A local web answers in microseconds: no need to wait seconds between requests.
+            extra={"AUTOTHROTTLE_START_DELAY": 0.05, "PROGRESS_INTERVAL": 0},
+        )
+    finally:
+        server.close()
+    click.echo(
+        f"\nNext: permitcrawl pages {out} --usable\n"
+        f"      permitcrawl explain {out} http://open.demo.test/private/notes",
+        err=True,
+    )
+
+
+def _open(directory: Path) -> Any:
+    from crawler.storage.queries import open_crawl
+
+    try:
+        return open_crawl(directory)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
+    rows = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+    yield "  ".join("-" * w for w in widths)
+    for row in rows:
+        yield "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--usable", is_flag=True, help="Only pages usable for the purpose (permitted, 2xx).")
+@click.option(
+    "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
+)
+@click.option("--host", default=None, help="Only pages of this host.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
+)
+def pages(directory: Path, usable: bool, purpose: str | None, host: str | None, fmt: str) -> None:
+    """List the captured pages of a crawl, with where they are in the WARC files and why.
+
+    \b
+    Example:
+        permitcrawl pages crawls/example --usable --format jsonl > usable.jsonl
+        permitcrawl pages crawls/example --host example.org --format csv
+    """
+    from crawler.storage.queries import PAGE_FIELDS, crawl_purposes
+    from crawler.storage.queries import pages as query_pages
+
+    db = _open(directory)
+    if purpose is None:
+        purposes = crawl_purposes(db)
+        purpose = purposes[0] if len(purposes) == 1 else Purpose.AI_TRAIN.value
+    rows = query_pages(db, purpose=purpose, usable=usable, host=host)
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps({k: row[k] for k in PAGE_FIELDS}, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(PAGE_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "basis": json.dumps(row["basis"], ensure_ascii=False)})
+    else:
+        shown = ({**r, "where": f"{r['warc_file']}@{r['warc_offset']}"} for r in rows)
+        for line in _table(shown, ["url", "status", "usable", "signal", "where"]):
+            click.echo(line)
+
+
+def _explain_text(story: dict[str, Any]) -> Iterator[str]:
+    yield f"URL: {story['url']}"
+    yield f"Outcome: {story['outcome']}"
+    if not story["events"]:
+        yield "No capture or refusal of this URL is recorded in this crawl directory."
+    for event in story["events"]:
+        decision = event["decision"]
+        verdict = "allowed" if decision["allowed"] else "refused"
+        yield ""
+        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']})"
+        if event["outcome"] == "captured":
+            yield f"  WARC: {event['warc_file']} offset {event['warc_offset']} length {event['warc_length']}"
+            kind = event.get("content_type") or ""
+            yield f"  record: {event['warc_record_id']}  HTTP {event['status']}  {kind}"
+        elif event.get("status") is not None:
+            yield f"  HTTP {event['status']} (headers recorded; body not archived)"
+        yield f"  {decision['purpose']}: {verdict} ({decision['stage']}), decided by {decision['signal']}"
+        yield f"  reason: {decision['reason']}"
+        yield "  basis:"
+        for basis in decision["bases"]:
+            yield f"    [{basis['verdict']}] {basis['signal']}: {basis['reason']}"
+            for key in ("source", "rule", "sha256", "record_id"):
+                if basis.get(key):
+                    yield f"        {key}: {basis[key]}"
+            evidence = basis.get("evidence")
+            if evidence:
+                yield (
+                    f"        evidence: {evidence['warc_file']} offset {evidence['warc_offset']}, "
+                    f"fetched {evidence['fetched_at']}, HTTP {evidence['status']}"
+                )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(directory: Path, url: str, fmt: str) -> None:
+    """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
+
+    Every basis is shown with its evidence: which robots.txt, its sha256, the
+    WARC record it is archived in, and the matching rule where known.
+
+    \b
+    Example:
+        permitcrawl explain crawls/example https://example.org/private/page
+        permitcrawl explain crawls/example https://example.org/ --format json
+    """
+    from crawler.storage.queries import explain as query_explain
+
+    story = query_explain(_open(directory), url)
+    if fmt == "json":
+        click.echo(json.dumps(story, indent=2, ensure_ascii=False))
+    else:
+        for line in _explain_text(story):
+            click.echo(line)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

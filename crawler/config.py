@@ -1,0 +1,219 @@
+"""Our settings: their defaults, and their strict reading into a typed CrawlConfig.
+
+Settings come from Scrapy (``settings.py``, ``-s NAME=VALUE``, the add-on); the
+components receive a :class:`CrawlConfig`, never Scrapy's Settings. Every bad
+value fails at start-up with the setting's name, the value found and what was
+expected. No Scrapy import here: Settings is read through its public getters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from crawler import __version__
+from crawler.errors import SettingsError
+from policies.decision import DefaultPolicy
+from policies.purpose import Purpose
+from policies.robotstxt import PARSE_LIMIT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+CONTACT_PLACEHOLDER = "https://permitcrawl.invalid/contact"
+
+# Our settings and their defaults. The add-on installs them at "addon" priority,
+# so a project's settings.py and -s NAME=VALUE override them.
+DEFAULTS: dict[str, Any] = {
+    "POLICY_ENABLED": True,
+    "POLICY_PURPOSE": Purpose.AI_TRAIN.value,
+    "POLICY_DEFAULT": DefaultPolicy.ALLOW.value,
+    "POLICY_ROBOTS_TOKEN": "permitcrawl",
+    "POLICY_CONTACT_URL": CONTACT_PLACEHOLDER,
+    "POLICY_EVIDENCE_TTL": 86400,
+    "POLICY_UNREACHABLE_RETRY": 600,
+    "POLICY_ROBOTS_MAX_REDIRECTS": 5,
+    "POLICY_ROBOTS_PARSE_LIMIT": PARSE_LIMIT,
+    "POLICY_MAX_CRAWL_DELAY": 60,
+    "POLICY_DELIVER_REFUSED": False,
+    "WARC_DIR": "crawl/warc",
+    "WARC_PREFIX": "permitcrawl",
+    "WARC_MAX_SIZE": 1_000_000_000,
+    "WARC_GZIP_LEVEL": 6,
+    "WARC_OPERATOR": "",
+    "PROVENANCE_DB": "crawl/provenance.db",
+    "PROVENANCE_BATCH_SIZE": 500,
+}
+
+_TOKEN = re.compile(r"[A-Za-z_-]+")
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+
+T = TypeVar("T")
+
+
+class SettingsLike(Protocol):
+    """The part of Scrapy's Settings this module reads."""
+
+    def get(self, name: str, default: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlConfig:
+    """Every permitcrawl setting, checked and typed."""
+
+    purpose: Purpose
+    default_policy: DefaultPolicy
+    robots_token: str
+    user_agent: str
+    contact_url: str
+    evidence_ttl: float
+    unreachable_retry: float
+    robots_max_redirects: int
+    robots_parse_limit: int
+    max_crawl_delay: float
+    deliver_refused: bool
+    warc_dir: Path
+    warc_prefix: str
+    warc_max_size: int
+    warc_gzip_level: int
+    warc_operator: str
+    provenance_db: Path
+    provenance_batch_size: int
+
+    def summary(self) -> dict[str, Any]:
+        """The configuration as JSON-ready data, for the crawl record."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def _setting(settings: SettingsLike, name: str) -> Any:
+    value = settings.get(name)
+    return DEFAULTS.get(name) if value is None else value
+
+
+def _convert(settings: SettingsLike, name: str, convert: Callable[[Any], T], expected: str) -> T:
+    value = _setting(settings, name)
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as exc:
+        detail = str(exc)
+        if "expected" in detail:  # the converter already said what it wants
+            message = f"setting {name}={value!r} is not usable: {detail}"
+        elif detail and not detail.startswith(("could not", "invalid literal")):
+            message = f"setting {name}={value!r} is not usable ({detail}); expected {expected}"
+        else:
+            message = f"setting {name}={value!r} is not usable; expected {expected}"
+        raise SettingsError(message) from None
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number:g} is out of range")
+        return number
+
+    return convert
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number} is out of range")
+        return number
+
+    return convert
+
+
+def _matching(pattern: re.Pattern[str]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} has characters outside {pattern.pattern}")
+        return value
+
+    return convert
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"(https?|mailto):\S+", value):
+        raise ValueError(f"{value!r} is not an http(s) or mailto URL")
+    return value
+
+
+def user_agent(token: str, contact_url: str) -> str:
+    """Return the User-Agent header: product token, version, contact URL."""
+    return f"{token}/{__version__} (+{contact_url})"
+
+
+def load_config(settings: SettingsLike) -> CrawlConfig:
+    """Read and check every permitcrawl setting; raise SettingsError on the first bad one."""
+    token = _convert(
+        settings, "POLICY_ROBOTS_TOKEN", _matching(_TOKEN), "a product token of letters, '-' and '_'"
+    )
+    contact = _convert(
+        settings, "POLICY_CONTACT_URL", _url, "an http(s) or mailto URL where site owners reach you"
+    )
+    agent = settings.get("USER_AGENT")
+    if not agent or agent.startswith("Scrapy/"):
+        agent = user_agent(token, contact)
+    elif token.lower() not in agent.lower():
+        # Sites match robots.txt groups and logs on the token: it must be visible.
+        raise SettingsError(
+            f"setting USER_AGENT={agent!r} does not carry the robots token {token!r}; "
+            f"expected something like {user_agent(token, contact)!r}"
+        )
+    return CrawlConfig(
+        purpose=_convert(settings, "POLICY_PURPOSE", Purpose.parse, "one of " + ", ".join(Purpose)),
+        default_policy=_convert(settings, "POLICY_DEFAULT", DefaultPolicy, "allow or deny"),
+        robots_token=token,
+        user_agent=agent,
+        contact_url=contact,
+        # RFC 9309 §2.4: a cached robots.txt should not be used for more than 24 hours.
+        evidence_ttl=_convert(settings, "POLICY_EVIDENCE_TTL", _number(1, 86400), "seconds, 1 to 86400"),
+        unreachable_retry=_convert(
+            settings, "POLICY_UNREACHABLE_RETRY", _number(0, 86400), "seconds, 0 to 86400"
+        ),
+        # RFC 9309 §2.3.1.2: follow at least five redirects.
+        robots_max_redirects=_convert(
+            settings, "POLICY_ROBOTS_MAX_REDIRECTS", _integer(5, 20), "a whole number of redirects, 5 to 20"
+        ),
+        # RFC 9309 §2.5: parse at least 500 KiB.
+        robots_parse_limit=_convert(
+            settings,
+            "POLICY_ROBOTS_PARSE_LIMIT",
+            _integer(PARSE_LIMIT, 64 * 1024 * 1024),
+            f"bytes, at least {PARSE_LIMIT}",
+        ),
+        max_crawl_delay=_convert(
+            settings, "POLICY_MAX_CRAWL_DELAY", _number(0, 86400), "seconds, 0 to 86400"
+        ),
+        deliver_refused=_convert(settings, "POLICY_DELIVER_REFUSED", _bool, "true or false"),
+        warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
+        warc_prefix=_convert(
+            settings, "WARC_PREFIX", _matching(_PREFIX), "letters, digits, '.', '-' and '_'"
+        ),
+        warc_max_size=_convert(
+            settings, "WARC_MAX_SIZE", _integer(1024 * 1024, 2**40), "bytes, at least 1 MiB"
+        ),
+        warc_gzip_level=_convert(settings, "WARC_GZIP_LEVEL", _integer(0, 9), "a gzip level, 0 (none) to 9"),
+        warc_operator=_convert(settings, "WARC_OPERATOR", str, "text"),
+        provenance_db=_convert(settings, "PROVENANCE_DB", Path, "a file path"),
+        provenance_batch_size=_convert(
+            settings, "PROVENANCE_BATCH_SIZE", _integer(1, 100_000), "rows, 1 to 100000"
+        ),
+    )

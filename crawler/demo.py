@@ -1,0 +1,84 @@
+"""The built-in demo web: a few made-up hosts that show each rule the crawler applies.
+
+``permitcrawl demo`` serves these on 127.0.0.1 (see :mod:`crawler.localweb`)
+and crawls them; no network is needed.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+from crawler.localweb import Reply, Site
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def page(title: str, *links: str, body: str = "") -> tuple[int, dict[str, str], str]:
+    """An HTML page with a title, a paragraph and links."""
+    items = "".join(f'<li><a href="{href}">{href}</a></li>' for href in links)
+    text = body or f"This is {title}, a page of the permitcrawl demo web."
+    return (
+        200,
+        HTML,
+        f"<!doctype html><html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{text}</p><ul>{items}</ul></body></html>",
+    )
+
+
+def gzipped(title: str) -> Reply:
+    """An HTML page sent gzip-encoded (archived as sent, read back decoded)."""
+    _, headers, html = page(title, "/")
+    body = gzip.compress(html.encode("utf-8"), mtime=0)
+    return Reply(200, (*headers.items(), ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")), body)
+
+
+SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc>http://open.demo.test/from-sitemap</loc></url>
+</urlset>
+"""
+
+DEMO_SITES: dict[str, Site] = {
+    # Everything allowed except /private/; a gzip page; a sitemap named in robots.txt.
+    "open.demo.test": {
+        "/robots.txt": (
+            200,
+            TEXT,
+            "User-agent: *\nDisallow: /private/\n\nSitemap: http://open.demo.test/sitemap.xml\n",
+        ),
+        "/": page("Open site", "/articles/1", "/articles/2", "/articles/compressed", "/private/notes"),
+        "/articles/1": page("Article one", "/", "/articles/2"),
+        "/articles/2": page("Article two", "/", "/private/drafts"),
+        "/articles/compressed": gzipped("A gzip-encoded article"),
+        "/private/notes": page("Private notes (never requested)"),
+        "/private/drafts": page("Private drafts (never requested)"),
+        "/sitemap.xml": (200, {"Content-Type": "application/xml"}, SITEMAP),
+        "/from-sitemap": page("Found through the sitemap", "/"),
+    },
+    # robots.txt shuts our token out entirely: only robots.txt is requested.
+    "strict.demo.test": {
+        "/robots.txt": (200, TEXT, "User-agent: permitcrawl\nDisallow: /\n\nUser-agent: *\nAllow: /\n"),
+        "/": page("Strict site (never requested)", "/a"),
+    },
+    # robots.txt answers 503: complete disallow (RFC 9309), nothing else is requested.
+    "down.demo.test": {
+        "/robots.txt": (503, TEXT, "Service unavailable\n"),
+        "/": page("Down site (never requested)"),
+    },
+    # No robots.txt (404): everything may be fetched.
+    "norobots.demo.test": {
+        "/": page("No robots.txt here", "/about"),
+        "/about": page("About", "/"),
+    },
+    # robots.txt redirects; the rules found at the target apply to this host.
+    "moved.demo.test": {
+        "/robots.txt": (301, {"Location": "http://moved.demo.test/policies/robots.txt"}, ""),
+        "/policies/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /drafts/\n"),
+        "/": page("Moved robots.txt", "/published", "/drafts/plan"),
+        "/published": page("Published", "/"),
+        "/drafts/plan": page("Draft (never requested)"),
+    },
+}
+
+DEMO_SEEDS = [f"http://{host}/" for host in DEMO_SITES]

@@ -1,0 +1,78 @@
+"""Per-origin evidence cache: fetched once, shared by concurrent requests, expired on time.
+
+Waiting is done on Twisted Deferreds, so it works under any reactor Scrapy runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from policies.evidence import HostEvidence
+
+logger = logging.getLogger(__name__)
+
+Fetch = Callable[[str, HostEvidence | None], Awaitable[HostEvidence]]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class EvidenceCache:
+    """Holds each origin's :class:`HostEvidence` until it expires.
+
+    ``fetch(origin, previous)`` gathers fresh evidence; it is called once per
+    origin at a time, and concurrent callers wait for its result. ``previous``
+    is the expired entry, if any, so the fetcher may fall back on it where the
+    RFC allows (an unreachable robots.txt may be replaced by a cached copy).
+    """
+
+    def __init__(self, fetch: Fetch, *, clock: Clock = utcnow) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._entries: dict[str, HostEvidence] = {}
+        self._waiting: dict[str, list[Deferred[HostEvidence]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def current(self, origin: str) -> HostEvidence | None:
+        """The latest evidence for ``origin``, fresh or not, without fetching."""
+        return self._entries.get(origin)
+
+    async def get(self, origin: str) -> HostEvidence:
+        """Return fresh evidence for ``origin``, fetching it if needed."""
+        entry = self._entries.get(origin)
+        if entry is not None and entry.is_fresh(self._clock()):
+            return entry
+        waiting = self._waiting.get(origin)
+        if waiting is not None:
+            waiter: Deferred[HostEvidence] = Deferred()
+            waiting.append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._waiting[origin] = []
+        try:
+            entry = await self._fetch(origin, entry)
+            self._entries[origin] = entry
+        except BaseException as exc:
+            for waiter in self._waiting.pop(origin):
+                waiter.errback(exc)
+            raise
+        for waiter in self._waiting.pop(origin):
+            waiter.callback(entry)
+        return entry
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Forget expired entries (a long crawl visits many hosts once); return how many."""
+        now = now or self._clock()
+        stale = [origin for origin, entry in self._entries.items() if not entry.is_fresh(now)]
+        for origin in stale:
+            del self._entries[origin]
+        return len(stale)

@@ -1,0 +1,96 @@
+"""Running one crawl in this process: settings from the CLI, the Scrapy run, its outcome."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.config import load_config
+from crawler.errors import SettingsError
+from crawler.spiders.seeds import SeedSpider
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """Parse ``-s NAME=VALUE`` options; raise SettingsError naming a bad one."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not _SETTING_NAME.fullmatch(name):
+            raise SettingsError(
+                f"-s {pair!r} is not usable; expected NAME=VALUE with an upper-case setting name"
+            )
+        overrides[name] = value
+    return overrides
+
+
+def crawl_settings(
+    out: Path,
+    *,
+    purpose: str | None = None,
+    default_policy: str | None = None,
+    max_depth: int | None = None,
+    overrides: dict[str, str] | None = None,
+    log_level: str = "WARNING",
+    extra: dict[str, Any] | None = None,
+) -> Settings:
+    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state)."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    given: dict[str, Any] = {
+        "WARC_DIR": str(out / "warc"),
+        "PROVENANCE_DB": str(out / "provenance.db"),
+        # Scrapy's persistent job state: re-running the same command resumes the crawl.
+        "JOBDIR": str(out / "job"),
+        "LOG_LEVEL": log_level,
+        **(extra or {}),
+    }
+    if purpose is not None:
+        given["POLICY_PURPOSE"] = purpose
+    if default_policy is not None:
+        given["POLICY_DEFAULT"] = default_policy
+    if max_depth is not None:
+        given["DEPTH_LIMIT"] = max_depth
+    settings.setdict(given, priority="cmdline")
+    settings.setdict(overrides or {}, priority="cmdline")
+    load_config(settings)  # fail now, with the setting named, rather than mid-start-up
+    return settings
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a crawl run ended."""
+
+    crawl_id: str | None
+    finish_reason: str | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.finish_reason not in (None, "archive_error")
+
+
+def run_crawl(settings: Settings, *, seeds: list[str], max_pages: int | None = None) -> RunResult:
+    """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(SeedSpider)
+    errors: list[str] = []
+    deferred = process.crawl(crawler, seeds=seeds, max_pages=max_pages)
+    deferred.addErrback(lambda failure: errors.append(f"{type(failure.value).__name__}: {failure.value}"))
+    process.start()
+    stats = crawler.stats
+    return RunResult(
+        crawl_id=stats.get_value("permitcrawl/crawl_id") if stats else None,
+        finish_reason=stats.get_value("finish_reason") if stats else None,
+        error=errors[0] if errors else None,
+    )

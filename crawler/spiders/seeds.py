@@ -1,0 +1,167 @@
+"""SeedSpider: crawls from seed URLs, following links (and robots.txt sitemaps) within each seed's host.
+
+Usable from the CLI (``permitcrawl crawl``) and from plain Scrapy:
+``scrapy crawl seeds -a seeds=https://example.org/ -a max_pages=100``.
+The spider never decides permissions: the gate has already judged every
+response it receives. Responses refused after fetching reach it only when
+``POLICY_DELIVER_REFUSED`` is on, and then only their links are used.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+
+from crawler import signals as our_signals
+from crawler.errors import SeedsError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Iterator
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+    from policies.evidence import HostEvidence
+
+logger = logging.getLogger(__name__)
+
+SITEMAP_MAX_SIZE = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
+
+
+def check_seed(url: str, where: str = "seed") -> str:
+    """Return ``url`` stripped if it is an absolute http(s) URL; raise SeedsError otherwise."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SeedsError(f"{where}: {url!r} is not usable; expected an absolute http:// or https:// URL")
+    return url
+
+
+def read_seed_file(path: Path) -> list[str]:
+    """Read one URL per line; blank lines and ``#`` comments are skipped. Errors name file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeedsError(f"{path}: cannot read the seed file ({exc}); expected a UTF-8 text file") from exc
+    seeds = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            seeds.append(check_seed(line, f"{path}:{number}"))
+    return seeds
+
+
+def _seed_list(seeds: str | Iterable[str] | None) -> list[str]:
+    if seeds is None:
+        return []
+    if isinstance(seeds, str):
+        seeds = [s for s in seeds.replace(",", " ").split() if s]
+    return [check_seed(s) for s in seeds]
+
+
+class SeedSpider(Spider):
+    """Follows links from the seeds, staying on each seed's host."""
+
+    name = "seeds"
+
+    def __init__(
+        self,
+        seeds: str | Iterable[str] | None = None,
+        seeds_file: str | None = None,
+        max_pages: int | str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.seeds = _seed_list(seeds)
+        if seeds_file:
+            self.seeds += read_seed_file(Path(seeds_file))
+        if not self.seeds:
+            raise SeedsError("no seed URL given; expected at least one absolute http(s) URL")
+        self.hosts = {urlsplit(s).hostname for s in self.seeds}
+        try:
+            self.max_pages = int(max_pages) if max_pages not in (None, "") else None
+        except ValueError:
+            raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
+        self.pages = 0
+        self.link_extractor = LinkExtractor()
+        self._sitemap_origins: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.host_evidence_ready, signal=our_signals.host_evidence_ready)
+        return spider
+
+    def in_scope(self, url: str) -> bool:
+        """True for http(s) URLs on one of the seeds' hosts."""
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and parts.hostname in self.hosts
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.seeds:
+            yield Request(url, callback=self.parse)
+
+    def host_evidence_ready(self, evidence: HostEvidence) -> None:
+        """Schedule the sitemaps a host's robots.txt names, once per origin."""
+        if evidence.origin in self._sitemap_origins or self.crawler.engine is None:
+            return
+        self._sitemap_origins.add(evidence.origin)
+        for url in evidence.robots.sitemaps:
+            if self.in_scope(url):
+                self.crawler.engine.crawl(Request(url, callback=self.parse_sitemap))
+
+    def _count_page(self) -> None:
+        self.pages += 1
+        if self.max_pages is not None and self.pages >= self.max_pages:
+            raise CloseSpider("max_pages")
+
+    def parse(self, response: Response) -> Iterator[Request]:
+        """Follow the in-scope links of an HTML page (not rel=nofollow, not from nofollow pages)."""
+        links = list(self._links(response))
+        self._count_page()
+        yield from links
+
+    def _links(self, response: Response) -> Iterator[Request]:
+        if not isinstance(response, HtmlResponse):
+            return
+        robots_meta = " ".join(
+            response.xpath(
+                "//meta[translate(@name, 'ROBTSPEMICAW', 'robtspemicaw')='robots' "
+                "or translate(@name, 'ROBTSPEMICAW', 'robtspemicaw')='permitcrawl']/@content"
+            ).getall()
+        ).lower()
+        if "nofollow" in robots_meta or "none" in robots_meta.replace(",", " ").split():
+            return
+        for link in self.link_extractor.extract_links(response):
+            if not link.nofollow and self.in_scope(link.url):
+                yield Request(link.url, callback=self.parse)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        """Schedule the in-scope URLs of a sitemap or sitemap index (gzip accepted)."""
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=SITEMAP_MAX_SIZE)
+            except Exception as exc:  # a broken sitemap is a site's problem, not the crawl's
+                logger.warning("Ignoring unreadable sitemap %s: %s", response.url, exc)
+                return
+        try:
+            sitemap = Sitemap(body)
+        except Exception as exc:
+            logger.warning("Ignoring unreadable sitemap %s: %s", response.url, exc)
+            return
+        callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse
+        for entry in sitemap:
+            url = entry.get("loc")
+            if url and self.in_scope(url):
+                yield Request(url, callback=callback)

@@ -1,0 +1,123 @@
+"""Shared fixtures: a clean environment, the local test web, and CLI runs in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.localweb import LocalWebServer, LoggedRequest, serve
+from tests.sites import SEEDS, SITES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strip ambient proxy settings: no test may reach a real network by accident."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(scope="session")
+def web() -> Iterator[LocalWebServer]:
+    """The multi-host test web on 127.0.0.1, as a forward proxy."""
+    server = serve(SITES)
+    yield server
+    server.close()
+
+
+def cli_env(proxy: str | None) -> dict[str, str]:
+    """The environment for a CLI subprocess: ours, minus proxies, plus the test web's."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+    if proxy:
+        env["http_proxy"] = proxy
+    env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
+    return env
+
+
+def run_cli(
+    *args: str | Path, proxy: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m crawler ARGS`` (the permitcrawl CLI) in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=cli_env(proxy),
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class CrawlRun:
+    """One finished CLI crawl: its directory, its process result and the requests it made."""
+
+    out: Path
+    result: subprocess.CompletedProcess[str]
+    requests: list[LoggedRequest]
+
+    def requested(self, host: str | None = None) -> list[str]:
+        return [r.url for r in self.requests if host is None or r.host == host]
+
+
+def crawl(web: LocalWebServer, out: Path, *args: str, seeds: list[str] | None = None) -> CrawlRun:
+    """Crawl the test web through the CLI and return what happened."""
+    before = len(web.requests)
+    result = run_cli(
+        "crawl",
+        *(seeds or SEEDS),
+        "--out",
+        out,
+        "-s",
+        "AUTOTHROTTLE_START_DELAY=0",
+        "-s",
+        "DOWNLOAD_TIMEOUT=1",
+        *args,
+        proxy=web.proxy_url,
+    )
+    return CrawlRun(out, result, list(web.requests[before:]))
+
+
+@pytest.fixture(scope="session")
+def main_crawl(web: LocalWebServer, tmp_path_factory: pytest.TempPathFactory) -> CrawlRun:
+    """One crawl of the whole test web, shared by the end-to-end tests that only read it."""
+    run = crawl(web, tmp_path_factory.mktemp("main") / "crawl")
+    assert run.result.returncode == 0, run.result.stderr
+    return run
+
+
+@dataclass
+class Record:
+    """A WARC record read back: headers, the payload as stored, and the payload decoded."""
+
+    rec_type: str
+    rec_headers: Any
+    http_headers: Any
+    raw: bytes
+    decoded: bytes
+
+
+def read_record(crawl_dir: Path, warc_file: str, offset: int) -> Record:
+    """Read the one WARC record that starts at ``offset`` (as an index would)."""
+    path = crawl_dir / warc_file
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        record = next(iter(ArchiveIterator(fh)))
+        raw = record.raw_stream.read()
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        record = next(iter(ArchiveIterator(fh)))
+        decoded = record.content_stream().read()
+    return Record(record.rec_type, record.rec_headers, record.http_headers, raw, decoded)

@@ -1,0 +1,26 @@
+"""Architecture guards: the core and the storage import no Scrapy or Twisted; __all__ is the public API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import policies
+
+
+def test_policies_and_storage_load_no_scrapy_or_twisted() -> None:
+    code = (
+        "import sys, policies, policies.engine, crawler.storage.warc, crawler.storage.provenance, "
+        "crawler.storage.queries, crawler.config\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted'))\n"
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_all_lists_the_public_names() -> None:
+    public = {name for name in vars(policies) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(policies, name)).__name__ == "module"}
+    assert sorted(policies.__all__) == policies.__all__
+    assert set(policies.__all__) == public - modules
