@@ -34,9 +34,17 @@ class EvidenceCache:
     RFC allows (an unreachable robots.txt may be replaced by a cached copy).
     """
 
-    def __init__(self, fetch: Fetch, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        clock: Clock = utcnow,
+        awaitable: Callable[[Deferred[HostEvidence]], Awaitable[HostEvidence]] = maybe_deferred_to_future,
+    ) -> None:
         self._fetch = fetch
         self._clock = clock
+        # Under the asyncio reactor a Deferred must be wrapped to be awaited; tests await it bare.
+        self._awaitable = awaitable
         self._entries: dict[str, HostEvidence] = {}
         self._waiting: dict[str, list[Deferred[HostEvidence]]] = {}
 
@@ -56,7 +64,7 @@ class EvidenceCache:
         if waiting is not None:
             waiter: Deferred[HostEvidence] = Deferred()
             waiting.append(waiter)
-            return await maybe_deferred_to_future(waiter)
+            return await self._awaitable(waiter)
         self._waiting[origin] = []
         try:
             entry = await self._fetch(origin, entry)

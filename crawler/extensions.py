@@ -7,12 +7,14 @@ The raw response is taken at ``response_downloaded``, before any downloader
 middleware runs, so bodies are stored exactly as the server sent them
 (content-coding kept). It is written only at ``response_received``, once the
 gate's post-fetch decision is in ``request.meta["policy_decision"]``, and only
-if that decision allows it: a refused body never reaches a WARC file.
+if that decision allows it: a refused body never reaches a WARC file. The
+writing itself happens on the :class:`~crawler.storage.writer.ArchiveWriter`
+thread; this extension only turns Scrapy objects into plain values.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import os
 import socket
@@ -36,6 +38,7 @@ from crawler.evidence import utcnow
 from crawler.middlewares import origin_of
 from crawler.storage.provenance import ProvenanceDB, dumps
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
+from crawler.storage.writer import ArchiveWriter, CaptureJob
 from policies.decision import Decision, Stage
 from policies.robots import classify
 
@@ -47,12 +50,21 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from crawler.storage.warc import CaptureRecords
     from policies.document import Document
 
 logger = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 2.0  # seconds between provenance flushes when the crawl is slow
+FLUSH_INTERVAL = 2.0  # seconds between commits when the crawl is slow
+
+RECORDED_SCRAPY_SETTINGS = (
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED",
+    "DEPTH_LIMIT",
+    "DOWNLOAD_TIMEOUT",
+    "RETRY_TIMES",
+)
 
 
 def _text(value: bytes | str) -> str:
@@ -95,18 +107,18 @@ class RawResponse:
 
 
 class ArchiveExtension:
-    """Writes the crawl's WARC files and provenance database."""
+    """Feeds the crawl's captures, evidence and refusals to the archive writer."""
 
-    def __init__(self, crawler: Crawler, config: CrawlConfig, warc: WarcStore, db: ProvenanceDB) -> None:
+    def __init__(self, crawler: Crawler, config: CrawlConfig, writer: ArchiveWriter, crawl_id: str) -> None:
         self.crawler = crawler
         self.config = config
-        self.warc = warc
-        self.db = db
-        self.crawl_id = warc.info["isPartOf"]
+        self.writer = writer
+        self.crawl_id = crawl_id
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
         self._started: WeakKeyDictionary[Request, datetime] = WeakKeyDictionary()
-        self._flusher = task.LoopingCall(self.db.flush)
         self._failed = False
+        # Rows are committed in batches; on a slow crawl, at least this often.
+        self._flusher = task.LoopingCall(self._flush)
         connect = crawler.signals.connect
         connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.spider_closed, signal=signals.spider_closed)
@@ -125,7 +137,23 @@ class ArchiveExtension:
         if config.warc_dir.is_dir():
             for name in recover_open_files(config.warc_dir):
                 logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
-        info = {
+        warc = WarcStore(
+            config.warc_dir,
+            prefix=config.warc_prefix,
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            info=cls.warcinfo(config, crawl_id),
+        )
+        db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
+        writer = ArchiveWriter(
+            warc, db, warc_path=functools.lru_cache(maxsize=64)(lambda name: _relative(config, name))
+        )
+        return cls(crawler, config, writer, crawl_id)
+
+    @staticmethod
+    def warcinfo(config: CrawlConfig, crawl_id: str) -> dict[str, str]:
+        """The fields of every WARC file's warcinfo record."""
+        return {
             "software": f"permitcrawl/{__version__} (Scrapy {scrapy_version})",
             "operator": config.warc_operator,
             "isPartOf": crawl_id,
@@ -136,33 +164,12 @@ class ArchiveExtension:
             "permitcrawl-default-policy": config.default_policy.value,
             "permitcrawl-body-storage": "as received: content-coding kept, Content-Length corrected",
         }
-        warc = WarcStore(
-            config.warc_dir,
-            prefix=config.warc_prefix,
-            max_size=config.warc_max_size,
-            gzip_level=config.warc_gzip_level,
-            info=info,
-        )
-        db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
-        return cls(crawler, config, warc, db)
 
     # -- crawl lifecycle -----------------------------------------------------------
 
     def spider_opened(self, spider: Spider) -> None:
         settings = self.crawler.settings
-        scrapy_settings = {
-            name: settings.get(name)
-            for name in (
-                "CONCURRENT_REQUESTS",
-                "CONCURRENT_REQUESTS_PER_DOMAIN",
-                "DOWNLOAD_DELAY",
-                "AUTOTHROTTLE_ENABLED",
-                "DEPTH_LIMIT",
-                "DOWNLOAD_TIMEOUT",
-                "RETRY_TIMES",
-            )
-        }
-        self.db.start_crawl(
+        self.writer.db.start_crawl(
             {
                 "id": self.crawl_id,
                 "started_at": utcnow().isoformat(),
@@ -173,7 +180,12 @@ class ArchiveExtension:
                 "robots_token": self.config.robots_token,
                 "user_agent": self.config.user_agent,
                 "seeds": dumps(list(getattr(spider, "seeds", []))),
-                "settings": dumps({"permitcrawl": self.config.summary(), "scrapy": scrapy_settings}),
+                "settings": dumps(
+                    {
+                        "permitcrawl": self.config.summary(),
+                        "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
+                    }
+                ),
                 "hostname": socket.gethostname(),
                 "pid": os.getpid(),
             }
@@ -181,25 +193,32 @@ class ArchiveExtension:
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
 
+    def _flush(self) -> None:
+        try:
+            self.writer.flush()
+        except Exception as exc:
+            self._fail(exc)
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._flusher.running:
             self._flusher.stop()
-        self.warc.close()
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        self.db.finish_crawl(
+        if self._failed:
+            reason = "archive_error"
+        self.writer.finish(
             self.crawl_id,
             finished_at=utcnow().isoformat(),
             finish_reason=reason,
             stats=dumps({k: (v if isinstance(v, int | float | str) else str(v)) for k, v in stats.items()}),
         )
-        self.db.close()
 
-    def _fail(self, what: str, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException) -> None:
         # Losing output silently is worse than stopping: stop the crawl, say why.
-        logger.error("Could not write %s: %s; stopping the crawl", what, exc, exc_info=exc)
         self.crawler.stats.inc_value("archive/errors")
+        self.crawler.stats.set_value("finish_reason", "archive_error")
         if not self._failed and self.crawler.engine is not None:
             self._failed = True
+            logger.error("The archive could not be written (%s); stopping the crawl", exc)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
 
     # -- capture -------------------------------------------------------------------
@@ -234,10 +253,6 @@ class ArchiveExtension:
             truncated=truncated,
         )
 
-    def _location(self, filename: str) -> str:
-        path = os.path.relpath(self.config.warc_dir / filename, self.config.provenance_db.parent)
-        return path.replace(os.sep, "/")
-
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("policy_exempt"):
             return
@@ -254,46 +269,37 @@ class ArchiveExtension:
             self.crawler.stats.inc_value("archive/skipped/no_raw_response")
             logger.warning("Not archived (no raw response from the downloader): %s", response.url)
             return
+        if self._failed:
+            return
         try:
-            self._write_capture(request, response, raw, decision)
+            records = self.writer.capture(self._capture_job(request, response, raw, decision))
         except Exception as exc:
-            self._fail(f"the capture of {response.url}", exc)
-
-    def _write_capture(
-        self, request: Request, response: Response, raw: RawResponse, decision: Decision
-    ) -> None:
-        exchange = self._exchange(request, raw)
-        usage = request.meta.get("policy_usage") or {}
-        referer = request.headers.get("Referer")
-        metadata = {
-            "crawl_id": self.crawl_id,
-            "decision": decision.as_dict(),
-            "usage": usage,
-            "hopsFromSeed": request.meta.get("depth", 0),
-            "via": _text(referer) if referer else None,
-            "redirected_from": request.meta.get("redirect_urls"),
-            "fetchTimeMs": round(1000 * (request.meta.get("download_latency") or 0)),
-        }
-        records = self.warc.write_exchange(exchange, metadata)
-        self.crawler.stats.inc_value("warc/records_written", 3)
+            self._fail(exc)
+            return
         self.crawler.stats.inc_value("archive/captures")
-        self.db.add_capture(
-            self._capture_row(exchange, response, records, decision, metadata),
-            self._usage_rows(records, usage),
-        )
+        self.crawler.stats.inc_value("warc/records_written", 3)
         response.meta["warc_record_id"] = records.response.record_id
 
-    def _capture_row(
-        self,
-        exchange: HttpExchange,
-        response: Response,
-        records: CaptureRecords,
-        decision: Decision,
-        metadata: dict[str, Any],
-    ) -> dict[str, Any]:
+    def _capture_job(
+        self, request: Request, response: Response, raw: RawResponse, decision: Decision
+    ) -> CaptureJob:
+        exchange = self._exchange(request, raw)
+        usage: dict[str, Any] = request.meta.get("policy_usage") or {
+            decision.purpose.value: decision.as_dict()
+        }
+        referer = request.headers.get("Referer")
         content_type = response.headers.get("Content-Type")
-        return {
-            "warc_record_id": records.response.record_id,
+        depth = request.meta.get("depth", 0)
+        redirected_from = request.meta.get("redirect_urls")
+        via = _text(referer) if referer else None
+        metadata = {
+            "crawl_id": self.crawl_id,
+            "hopsFromSeed": depth,
+            "via": via,
+            "redirected_from": redirected_from,
+            "fetchTimeMs": round(1000 * (request.meta.get("download_latency") or 0)),
+        }
+        row = {
             "crawl_id": self.crawl_id,
             "url": exchange.url,
             "host": urlsplit(exchange.url).hostname,
@@ -301,88 +307,60 @@ class ArchiveExtension:
             "status": exchange.status,
             "content_type": _text(content_type) if content_type else None,
             "payload_length": len(exchange.body),
-            "warc_file": self._location(records.response.filename),
-            "warc_offset": records.response.offset,
-            "warc_length": records.response.length,
-            "request_record_id": records.request.record_id,
-            "metadata_record_id": records.metadata.record_id if records.metadata else None,
-            "payload_digest": records.payload_digest,
-            "block_digest": records.block_digest,
-            "payload_sha256": hashlib.sha256(exchange.body).hexdigest(),
-            "purpose": decision.purpose.value,
             "signal": decision.signal,
             "reason": decision.reason,
-            "decision": dumps(decision.as_dict()),
-            "redirected_from": dumps(metadata["redirected_from"]) if metadata["redirected_from"] else None,
-            "depth": metadata["hopsFromSeed"],
-            "referer": metadata["via"],
+            "redirected_from": dumps(redirected_from) if redirected_from else None,
+            "depth": depth,
+            "referer": via,
         }
-
-    @staticmethod
-    def _usage_rows(records: CaptureRecords, usage: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            {
-                "capture_id": records.response.record_id,
-                "purpose": purpose,
-                "usable": int(bool(entry["allowed"])),
-                "signal": entry["signal"],
-                "reason": entry["reason"],
-                "bases": dumps(entry["bases"]),
-            }
-            for purpose, entry in usage.items()
-        ]
+        return CaptureJob(
+            exchange=exchange, purpose=decision.purpose.value, usage=usage, metadata=metadata, row=row
+        )
 
     # -- evidence and refusals ---------------------------------------------------------
 
     def evidence_fetched(self, document: Document, request: Request, response: Response | None) -> str | None:
-        """Archive an evidence document; return its WARC record id (None if nothing came back)."""
-        location = None
+        """Archive an evidence document; return its WARC record id (None if nothing came back).
+
+        An error propagates to the gate, which then treats the document as
+        unreachable: nothing is judged on evidence that was not archived.
+        """
+        exchange = None
         if response is not None:
             final_request = response.request or request
             raw = self._raw.pop(final_request, None) or RawResponse.of(response)
-            try:
-                records = self.warc.write_exchange(
-                    self._exchange(final_request, raw),
-                    {
-                        "crawl_id": self.crawl_id,
-                        "evidence": document.kind,
-                        "applies_to": origin_of(document.url),
-                    },
-                )
-            except Exception as exc:
-                # The gate reads the failure as "unreachable": nothing is judged on unarchived evidence.
-                self._fail(f"the evidence {document.url}", exc)
-                raise
-            location = records.response
-            self.crawler.stats.inc_value("warc/records_written", 3)
+            exchange = self._exchange(final_request, raw)
+        origin = origin_of(document.url)
+        row = {
+            "crawl_id": self.crawl_id,
+            "kind": document.kind,
+            "origin": origin,
+            "url": document.url,
+            "final_url": document.final_url,
+            "fetched_at": document.fetched_at.isoformat(),
+            "status": document.status,
+            "outcome": classify(document.status if document.error is None else None).value
+            if document.kind == "robots.txt"
+            else None,
+            "error": document.error,
+            "sha256": document.sha256,
+            "length": len(document.body) if document.status is not None else None,
+            "truncated": int(document.truncated),
+        }
+        metadata = {"crawl_id": self.crawl_id, "evidence": document.kind, "applies_to": origin}
+        try:
+            location = self.writer.evidence(exchange, metadata, row)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        if location is not None:
             self.crawler.stats.inc_value("archive/evidence")
-        self.db.add_evidence(
-            {
-                "crawl_id": self.crawl_id,
-                "kind": document.kind,
-                "origin": origin_of(document.url),
-                "url": document.url,
-                "final_url": document.final_url,
-                "fetched_at": document.fetched_at.isoformat(),
-                "status": document.status,
-                "outcome": classify(document.status if document.error is None else None).value
-                if document.kind == "robots.txt"
-                else None,
-                "error": document.error,
-                "sha256": document.sha256,
-                "length": len(document.body) if document.status is not None else None,
-                "truncated": int(document.truncated),
-                "warc_file": self._location(location.filename) if location else None,
-                "warc_offset": location.offset if location else None,
-                "warc_length": location.length if location else None,
-                "warc_record_id": location.record_id if location else None,
-            }
-        )
+            self.crawler.stats.inc_value("warc/records_written", 3)
         return location.record_id if location else None
 
     def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
         self._raw.pop(request, None)
-        self.db.add_refusal(
+        self.writer.refusal(
             {
                 "crawl_id": self.crawl_id,
                 "url": decision.url,
@@ -393,8 +371,14 @@ class ArchiveExtension:
                 "purpose": decision.purpose.value,
                 "signal": decision.signal,
                 "reason": decision.reason,
-                "decision": dumps(decision.as_dict()),
-                "response_headers": dumps(header_list(response.headers)) if response is not None else None,
+                "decision": decision.as_dict(),
+                "response_headers": header_list(response.headers) if response is not None else None,
             }
         )
         self.crawler.stats.inc_value("archive/refusals")
+
+
+def _relative(config: CrawlConfig, filename: str) -> str:
+    # Rows name WARC files relative to the database, so a crawl directory can move.
+    path = os.path.relpath(config.warc_dir / filename, config.provenance_db.parent)
+    return path.replace(os.sep, "/")

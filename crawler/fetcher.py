@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http.request import NO_CALLBACK
-from twisted.python.failure import Failure
 
 from crawler import signals as our_signals
 from crawler.evidence import utcnow
@@ -123,15 +122,15 @@ class EvidenceFetcher:
             )
         except Exception as exc:
             document = Document(kind=kind, url=url, fetched_at=self.clock(), error=_describe(exc))
-        return self._archive(document, request, response)
+        return await self._archive(document, request, response)
 
-    def _archive(self, document: Document, request: Request, response: Response | None) -> Document:
-        results = self.crawler.signals.send_catch_log(
+    async def _archive(self, document: Document, request: Request, response: Response | None) -> Document:
+        results = await self.crawler.signals.send_catch_log_async(
             our_signals.evidence_fetched, document=document, request=request, response=response
         )
         for _, result in results:
-            if isinstance(result, Failure):
-                error = f"evidence could not be archived: {_describe(result.value)}"
+            if isinstance(result, BaseException):
+                error = f"evidence could not be archived: {_describe(result)}"
                 return replace(document, status=None, error=error, record_id=None)
             if isinstance(result, str):
                 document = replace(document, record_id=result)

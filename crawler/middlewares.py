@@ -28,7 +28,7 @@ from crawler.config import CrawlConfig, load_config
 from crawler.evidence import Clock, EvidenceCache, utcnow
 from crawler.fetcher import EvidenceFetcher
 from policies.decision import Basis, Decision, Stage, Verdict, combine
-from policies.engine import Page, decide
+from policies.engine import Page, decide, decide_all
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -144,17 +144,9 @@ class PolicyGateMiddleware:
             host = await self.evidence.get(origin_of(response.url))
             page = page_of(response)
             now = self.clock()
-            decisions = {
-                purpose: decide(
-                    response.url,
-                    purpose=purpose,
-                    host=host,
-                    default_policy=self.config.default_policy,
-                    now=now,
-                    page=page,
-                )
-                for purpose in Purpose
-            }
+            decisions = decide_all(
+                response.url, host=host, default_policy=self.config.default_policy, now=now, page=page
+            )
             decision = decisions[self.config.purpose]
             usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}
         except Exception as exc:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
+from policies.purpose import Purpose
 from policies.robots import robots_basis
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from policies.evidence import HostEvidence
-    from policies.purpose import Purpose
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,13 +49,18 @@ class Context:
     purpose: Purpose
     host: HostEvidence
     page: Page | None = None
+    # Shared by the decisions on one URL for several purposes: a producer whose
+    # basis does not depend on the purpose computes it once.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 Producer = Callable[[Context], Basis | Iterable[Basis] | None]
 
 
 def _robots(ctx: Context) -> Basis:
-    return robots_basis(ctx.host.robots, ctx.url)
+    if "robots" not in ctx.memo:
+        ctx.memo["robots"] = robots_basis(ctx.host.robots, ctx.url)
+    return ctx.memo["robots"]
 
 
 # (signal id, producer) in evaluation order.
@@ -99,16 +104,39 @@ def decide(
     refreshed) and adds those read from the response.
     """
     check_url(url)
-    ctx = Context(url=url, purpose=purpose, host=host, page=page)
-    producers = PRE_FETCH if page is None else PRE_FETCH + POST_FETCH
+    return _decide(Context(url=url, purpose=purpose, host=host, page=page), default_policy, now)
+
+
+def decide_all(
+    url: str,
+    *,
+    purposes: tuple[Purpose, ...] = tuple(Purpose),
+    host: HostEvidence,
+    default_policy: DefaultPolicy,
+    now: datetime,
+    page: Page | None = None,
+) -> dict[Purpose, Decision]:
+    """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it."""
+    check_url(url)
+    memo: dict[str, Any] = {}
+    return {
+        purpose: _decide(
+            Context(url=url, purpose=purpose, host=host, page=page, memo=memo), default_policy, now
+        )
+        for purpose in purposes
+    }
+
+
+def _decide(ctx: Context, default_policy: DefaultPolicy, now: datetime) -> Decision:
+    producers = PRE_FETCH if ctx.page is None else PRE_FETCH + POST_FETCH
     bases: list[Basis] = []
     for signal, producer in producers:
         bases.extend(_run(signal, producer, ctx))
     return combine(
         bases,
-        url=url,
-        purpose=purpose,
+        url=ctx.url,
+        purpose=ctx.purpose,
         default_policy=default_policy,
         decided_at=now,
-        stage=Stage.PRE_FETCH if page is None else Stage.POST_FETCH,
+        stage=Stage.PRE_FETCH if ctx.page is None else Stage.POST_FETCH,
     )

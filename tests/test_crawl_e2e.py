@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlite_utils
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import CrawlRun, read_record, run_cli
+from tests.conftest import CrawlRun, crawl, read_record, run_cli
 from tests.sites import GZIP_HTML, NEVER_REQUESTED
 
 
@@ -176,8 +176,15 @@ def test_records_of_a_capture_are_linked_and_described(main_crawl: CrawlRun) -> 
         assert response[1] == request[1] == metadata[1]  # one capture, one WARC-Date
         assert {response[3], request[3], metadata[3]} <= warcinfo_ids
         recorded = json.loads(metadata[4])
-        assert recorded["decision"]["allowed"] is True
-        assert recorded["decision"]["url"] == row["url"]
+        applied = recorded["usage"][recorded["purpose"]]
+        assert recorded["purpose"] == "ai-train" and set(recorded["usage"]) == {
+            "ai-train",
+            "ai-input",
+            "search",
+        }
+        assert applied["allowed"] is True
+        assert applied["url"] == row["url"]
+        assert applied["bases"][0]["signal"] == "robots"
 
 
 def test_evidence_is_archived_and_cited(main_crawl: CrawlRun) -> None:
@@ -187,7 +194,12 @@ def test_evidence_is_archived_and_cited(main_crawl: CrawlRun) -> None:
     record = read_record(main_crawl.out, robots["warc_file"], robots["warc_offset"])
     assert record.rec_headers.get_header("WARC-Target-URI") == "http://site-a.test/robots.txt"
     assert b"Disallow: /private/" in record.raw
-    capture = next(db.query("select decision from captures where url = 'http://site-a.test/a'"))
+    capture = next(
+        db.query(
+            "select u.decision from captures c join usage u on u.capture_id = c.warc_record_id "
+            "and u.purpose = c.purpose where c.url = 'http://site-a.test/a'"
+        )
+    )
     basis = json.loads(capture["decision"])["bases"][0]
     assert basis["record_id"] == robots["warc_record_id"]
     assert basis["sha256"] == robots["sha256"]
@@ -264,3 +276,16 @@ def test_plain_scrapy_crawl_uses_the_gate(web, tmp_path: Path) -> None:
     assert "http://site-a.test/a" in requested
     assert not requested & set(NEVER_REQUESTED)
     assert sqlite_utils.Database(out / "provenance.db")["captures"].count >= 3
+
+
+def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    out = tmp_path / "crawl"
+    run = crawl(web, out, "-s", f"WARC_DIR={blocker / 'warc'}", seeds=["http://robots-404.test/"])
+    assert run.result.returncode == 1
+    assert "output could not be written" in run.result.stderr
+    # The robots.txt could not be archived, so it counts as unreachable: no page was requested.
+    assert run.requested() == ["http://robots-404.test/robots.txt"]
+    crawl_row = next(sqlite_utils.Database(out / "provenance.db").query("select finish_reason from crawls"))
+    assert crawl_row["finish_reason"] == "archive_error"

@@ -10,6 +10,7 @@ version is refused rather than misread.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,6 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
             "purpose": str,
             "signal": str,
             "reason": str,
-            "decision": str,
             "redirected_from": str,
             "depth": int,
             "referer": str,
@@ -97,7 +97,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
     db["usage"].create(
-        {"capture_id": str, "purpose": str, "usable": int, "signal": str, "reason": str, "bases": str},
+        {"capture_id": str, "purpose": str, "usable": int, "signal": str, "reason": str, "decision": str},
         pk=("capture_id", "purpose"),
         foreign_keys=[("capture_id", "captures", "warc_record_id")],
     )
@@ -156,7 +156,8 @@ def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        db = sqlite_utils.Database(path)
+        # One connection, handed to the archive writer's thread once the crawl runs.
+        db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
         db.execute("PRAGMA journal_mode = WAL")
         migrate(db, name=str(path))
     except ProvenanceError:
@@ -181,6 +182,8 @@ class ProvenanceDB:
         self.batch_size = batch_size
         self._pending: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         self._count = 0
+        # Called before each commit: the WARC writer flushes the records the rows point at.
+        self.before_flush: Callable[[], None] = lambda: None
         # Relaxed durability is safe in WAL mode: a crash loses at most the last
         # transactions, never corrupts the file, and the WARC is written first.
         db.execute("PRAGMA synchronous = NORMAL")
@@ -225,6 +228,7 @@ class ProvenanceDB:
         """Write every queued row in one transaction."""
         if not self._count:
             return
+        self.before_flush()
         with self.db.conn:
             for table in TABLES:
                 rows = self._pending[table]

@@ -77,14 +77,14 @@ def pages(
     sql = f"""
         select c.url, c.warc_file, c.warc_offset, c.warc_length, c.warc_record_id, c.fetched_at,
                c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose, u.usable,
-               u.signal, u.reason, c.crawl_id, u.bases
+               u.signal, u.reason, c.crawl_id, u.decision
         from usage u join captures c on c.warc_record_id = u.capture_id
         where {" and ".join(where)}
         order by c.fetched_at, c.url
     """
     for row in db.query(sql, params):
         row["usable"] = bool(row["usable"])
-        row["basis"] = json.loads(row.pop("bases") or "[]")
+        row["basis"] = json.loads(row.pop("decision") or "{}").get("bases", [])
         yield row
 
 
@@ -117,8 +117,9 @@ def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
     """
     events: list[dict[str, Any]] = []
     for row in db.query(
-        "select warc_record_id, crawl_id, fetched_at, status, content_type, warc_file, warc_offset, "
-        "warc_length, decision from captures where url = ?",
+        "select c.warc_record_id, c.crawl_id, c.fetched_at, c.status, c.content_type, c.warc_file, "
+        "c.warc_offset, c.warc_length, u.decision from captures c "
+        "join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose where c.url = ?",
         [url],
     ):
         decision = _with_evidence(db, json.loads(row.pop("decision")))

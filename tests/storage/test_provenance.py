@@ -18,11 +18,7 @@ if TYPE_CHECKING:
 
 def capture(i: int, usable: bool = True) -> tuple[dict, list[dict]]:
     record_id = f"<urn:uuid:{i}>"
-    decision = {
-        "url": f"http://h.test/{i}",
-        "allowed": True,
-        "bases": [{"signal": "robots", "verdict": "none", "reason": "r", "record_id": "<urn:uuid:ev>"}],
-    }
+    bases = [{"signal": "robots", "verdict": "none", "reason": "r", "record_id": "<urn:uuid:ev>"}]
     row = {
         "warc_record_id": record_id,
         "crawl_id": "c1",
@@ -34,19 +30,21 @@ def capture(i: int, usable: bool = True) -> tuple[dict, list[dict]]:
         "warc_offset": i * 100,
         "warc_length": 100,
         "purpose": "ai-train",
-        "decision": dumps(decision),
     }
-    usage = [
-        {
-            "capture_id": record_id,
-            "purpose": p,
-            "usable": int(usable or p == "search"),
-            "signal": "default",
-            "reason": "r",
-            "bases": dumps(decision["bases"]),
-        }
-        for p in ("ai-train", "ai-input", "search")
-    ]
+    usage = []
+    for purpose in ("ai-train", "ai-input", "search"):
+        allowed = usable or purpose == "search"
+        decision = {"url": row["url"], "purpose": purpose, "allowed": allowed, "bases": bases}
+        usage.append(
+            {
+                "capture_id": record_id,
+                "purpose": purpose,
+                "usable": int(allowed),
+                "signal": "default",
+                "reason": "r",
+                "decision": dumps(decision),
+            }
+        )
     return row, usage
 
 

@@ -39,7 +39,7 @@ def records(path: Path) -> list:
 
 def test_capture_records(tmp_path: Path) -> None:
     store = WarcStore(tmp_path, info={"isPartOf": "crawl-1"}, hostname="host", pid=42)
-    written = store.write_exchange(exchange(), {"decision": {"allowed": True}})
+    written = store.write_exchange(exchange(), b'{"decision": {"allowed": true}}')
     store.close()
     [name] = os.listdir(tmp_path)
     assert name.startswith("permitcrawl-2") and name.endswith("-00000-42~host.warc.gz")
