@@ -289,3 +289,23 @@ def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path) 
     assert run.requested() == ["http://robots-404.test/robots.txt"]
     crawl_row = next(sqlite_utils.Database(out / "provenance.db").query("select finish_reason from crawls"))
     assert crawl_row["finish_reason"] == "archive_error"
+
+
+def test_opt_in_regime_without_grants_requests_nothing(web, tmp_path: Path) -> None:
+    run = crawl(web, tmp_path / "optin", "--default-policy", "deny", seeds=["http://robots-404.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    assert run.requested() == ["http://robots-404.test/robots.txt"]
+    refusal = next(
+        sqlite_utils.Database(tmp_path / "optin" / "provenance.db").query("select * from refusals")
+    )
+    assert refusal["signal"] == "default" and "opt-in" in refusal["reason"]
+
+
+def test_max_pages_and_max_depth(web, tmp_path: Path) -> None:
+    limited = crawl(web, tmp_path / "pages", "--max-pages", "1", seeds=["http://robots-404.test/"])
+    assert limited.result.returncode == 0, limited.result.stderr
+    assert "http://robots-404.test/y" not in limited.requested()
+    shallow = crawl(web, tmp_path / "depth", "--max-depth", "1", seeds=["http://robots-404.test/"])
+    assert shallow.result.returncode == 0, shallow.result.stderr
+    assert "http://robots-404.test/x" in shallow.requested()
+    assert "http://robots-404.test/y" not in shallow.requested()
