@@ -50,6 +50,7 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
 
 
 def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
+    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings."""
     from crawler.runner import crawl_settings, run_crawl
     from crawler.storage.queries import open_crawl, summary
 
@@ -129,12 +130,9 @@ def crawl(
     urls: tuple[str, ...],
     seeds_file: Path | None,
     out: Path,
-    purpose: str | None,
-    default_policy: str | None,
-    max_pages: int | None,
-    max_depth: int | None,
     overrides: tuple[str, ...],
     verbose: int,
+    **options: Any,
 ) -> None:
     """Crawl from seed URLs, staying on each seed's host, and write WARC files and provenance.db.
 
@@ -158,16 +156,7 @@ def crawl(
         raise _fail(str(exc)) from exc
     if not seeds:
         raise click.UsageError("give at least one seed URL, or --seeds FILE")
-    _run(
-        out,
-        seeds,
-        max_pages=max_pages,
-        purpose=purpose,
-        default_policy=default_policy,
-        max_depth=max_depth,
-        overrides=parsed,
-        log_level=_log_level(verbose),
-    )
+    _run(out, seeds, overrides=parsed, log_level=_log_level(verbose), **options)
 
 
 @cli.command()
@@ -179,15 +168,7 @@ def crawl(
     help="Crawl directory to write (replaced if it holds an earlier demo).",
 )
 @_crawl_options
-def demo(
-    out: Path,
-    purpose: str | None,
-    default_policy: str | None,
-    max_pages: int | None,
-    max_depth: int | None,
-    overrides: tuple[str, ...],
-    verbose: int,
-) -> None:
+def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) -> None:
     """Crawl the built-in demo web (served on 127.0.0.1, no network needed) and summarise.
 
     \b
@@ -220,14 +201,11 @@ def demo(
         _run(
             out,
             list(DEMO_SEEDS),
-            max_pages=max_pages,
-            purpose=purpose,
-            default_policy=default_policy,
-            max_depth=max_depth,
             overrides=parsed,
             log_level=_log_level(verbose),
             # A local web answers in microseconds: no need to wait seconds between requests.
             extra={"AUTOTHROTTLE_START_DELAY": 0.05, "PROGRESS_INTERVAL": 0},
+            **options,
         )
     finally:
         server.close()

@@ -298,14 +298,7 @@ class WarcStore:
             warc_headers["WARC-Protocol"] = exchange.protocol.lower()
         if exchange.truncated:
             warc_headers["WARC-Truncated"] = exchange.truncated
-        return writer.create_warc_record(
-            exchange.url,
-            "response",
-            payload=BytesIO(exchange.body),
-            length=len(exchange.body),
-            http_headers=http,
-            warc_headers_dict=warc_headers,
-        )
+        return _http_record(writer, exchange.url, "response", http, exchange.body, warc_headers)
 
     def _request_record(self, writer: _Writer, exchange: HttpExchange, response_id: str) -> Any:
         line, headers = request_line(exchange)
@@ -315,14 +308,7 @@ class WarcStore:
             "WARC-Concurrent-To": response_id,
             **_digests(http, exchange.request_body),
         }
-        return writer.create_warc_record(
-            exchange.url,
-            "request",
-            payload=BytesIO(exchange.request_body),
-            length=len(exchange.request_body),
-            http_headers=http,
-            warc_headers_dict=warc_headers,
-        )
+        return _http_record(writer, exchange.url, "request", http, exchange.request_body, warc_headers)
 
     def write_exchange(self, exchange: HttpExchange, metadata: bytes | None = None) -> CaptureRecords:
         """Write response, request and (if given) a metadata record (JSON bytes) for one exchange.
@@ -357,6 +343,14 @@ class WarcStore:
             payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
             block_digest=response.rec_headers.get_header("WARC-Block-Digest"),
         )
+
+
+def _http_record(
+    writer: _Writer, url: str, kind: str, http: StatusAndHeaders, body: bytes, warc_headers: dict[str, str]
+) -> Any:
+    return writer.create_warc_record(
+        url, kind, payload=BytesIO(body), length=len(body), http_headers=http, warc_headers_dict=warc_headers
+    )
 
 
 def _reason(status: int) -> str:
