@@ -17,6 +17,7 @@ from crawler import __version__
 from crawler.errors import SettingsError
 from policies.decision import DefaultPolicy
 from policies.purpose import Purpose
+from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_ROBOTS_PARSE_LIMIT": PARSE_LIMIT,
     "POLICY_MAX_CRAWL_DELAY": 60,
     "POLICY_DELIVER_REFUSED": False,
+    **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
+    "POLICY_RSL_USER": "commercial",
+    "POLICY_RSL_GEO": "",
     "WARC_DIR": "crawl/warc",
     "WARC_PREFIX": "permitcrawl",
     "WARC_MAX_SIZE": 1_000_000_000,
@@ -49,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
 
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+_RSL_USER = re.compile(r"commercial|non-commercial|education|government|personal")
+_GEO = re.compile(r"(?:[A-Za-z]{2})?")
 
 T = TypeVar("T")
 
@@ -74,6 +80,7 @@ class CrawlConfig:
     robots_parse_limit: int
     max_crawl_delay: float
     deliver_refused: bool
+    readings: Readings
     warc_dir: Path
     warc_prefix: str
     warc_max_size: int
@@ -84,7 +91,9 @@ class CrawlConfig:
 
     def summary(self) -> dict[str, Any]:
         """The configuration as JSON-ready data, for the crawl record."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        data["readings"] = dict(self.readings.__dict__)
+        return data
 
 
 def _setting(settings: SettingsLike, name: str) -> Any:
@@ -143,7 +152,7 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
 def _matching(pattern: re.Pattern[str]) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise ValueError(f"{value!r} has characters outside {pattern.pattern}")
+            raise ValueError(f"{value!r} does not match {pattern.pattern}")
         return value
 
     return convert
@@ -203,6 +212,21 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             settings, "POLICY_MAX_CRAWL_DELAY", _number(0, 86400), "seconds, 0 to 86400"
         ),
         deliver_refused=_convert(settings, "POLICY_DELIVER_REFUSED", _bool, "true or false"),
+        readings=Readings(
+            **{
+                name: _convert(settings, f"POLICY_READ_{name.upper()}", _bool, "true or false")
+                for name in Readings.switches()
+            },
+            rsl_user=_convert(
+                settings,
+                "POLICY_RSL_USER",
+                _matching(_RSL_USER),
+                "commercial, non-commercial, education, government or personal",
+            ),
+            rsl_geo=_convert(
+                settings, "POLICY_RSL_GEO", _matching(_GEO), "an ISO 3166-1 alpha-2 code such as DE, or empty"
+            ),
+        ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         warc_prefix=_convert(
             settings, "WARC_PREFIX", _matching(_PREFIX), "letters, digits, '.', '-' and '_'"

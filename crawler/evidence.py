@@ -1,4 +1,4 @@
-"""Per-origin evidence cache: fetched once, shared by concurrent requests, expired on time.
+"""Evidence cache: each key fetched once, shared by concurrent requests, expired on time.
 
 Waiting is done on Twisted Deferreds, so it works under any reactor Scrapy runs.
 """
@@ -8,16 +8,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from policies.evidence import HostEvidence
-
 logger = logging.getLogger(__name__)
 
-Fetch = Callable[[str, HostEvidence | None], Awaitable[HostEvidence]]
 Clock = Callable[[], datetime]
+
+
+class Expiring(Protocol):
+    """What the cache holds: anything that knows until when it may be used."""
+
+    def is_fresh(self, now: datetime) -> bool: ...
+
+
+E = TypeVar("E", bound=Expiring)
 
 
 def utcnow() -> datetime:
@@ -25,44 +32,44 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class EvidenceCache:
-    """Holds each origin's :class:`HostEvidence` until it expires.
+class EvidenceCache(Generic[E]):
+    """Holds each key's evidence (a :class:`HostEvidence` per origin, ...) until it expires.
 
-    ``fetch(origin, previous)`` gathers fresh evidence; it is called once per
-    origin at a time, and concurrent callers wait for its result. ``previous``
-    is the expired entry, if any, so the fetcher may fall back on it where the
-    RFC allows (an unreachable robots.txt may be replaced by a cached copy).
+    ``fetch(key, previous)`` gathers fresh evidence; it is called once per key
+    at a time, and concurrent callers wait for its result. ``previous`` is the
+    expired entry, if any, so the fetcher may fall back on it where the RFC
+    allows (an unreachable robots.txt may be replaced by a cached copy).
     """
 
     def __init__(
         self,
-        fetch: Fetch,
+        fetch: Callable[[str, E | None], Awaitable[E]],
         *,
         clock: Clock = utcnow,
-        awaitable: Callable[[Deferred[HostEvidence]], Awaitable[HostEvidence]] = maybe_deferred_to_future,
+        awaitable: Callable[[Deferred[E]], Awaitable[E]] = maybe_deferred_to_future,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         # Under the asyncio reactor a Deferred must be wrapped to be awaited; tests await it bare.
         self._awaitable = awaitable
-        self._entries: dict[str, HostEvidence] = {}
-        self._waiting: dict[str, list[Deferred[HostEvidence]]] = {}
+        self._entries: dict[str, E] = {}
+        self._waiting: dict[str, list[Deferred[E]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def current(self, origin: str) -> HostEvidence | None:
+    def current(self, origin: str) -> E | None:
         """The latest evidence for ``origin``, fresh or not, without fetching."""
         return self._entries.get(origin)
 
-    async def get(self, origin: str) -> HostEvidence:
+    async def get(self, origin: str) -> E:
         """Return fresh evidence for ``origin``, fetching it if needed."""
         entry = self._entries.get(origin)
         if entry is not None and entry.is_fresh(self._clock()):
             return entry
         waiting = self._waiting.get(origin)
         if waiting is not None:
-            waiter: Deferred[HostEvidence] = Deferred()
+            waiter: Deferred[E] = Deferred()
             waiting.append(waiter)
             return await self._awaitable(waiter)
         self._waiting[origin] = []

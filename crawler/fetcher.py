@@ -21,19 +21,27 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import DeferredList
 
 from crawler import signals as our_signals
 from crawler.evidence import utcnow
+from policies.aitxt import aitxt_evidence
 from policies.document import Document
 from policies.evidence import HostEvidence
 from policies.robots import RobotsOutcome, robots_evidence
+from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
+from policies.tdmrep import tdmrep_evidence
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
     from crawler.config import CrawlConfig
     from crawler.evidence import Clock
+    from policies.robots import RobotsEvidence
 
 logger = logging.getLogger(__name__)
 
@@ -68,27 +76,63 @@ class EvidenceFetcher:
             max_crawl_delay=self.config.max_crawl_delay,
             parse_limit=self.config.robots_parse_limit,
         )
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value(f"policy/robots/{robots.outcome.value}")
-        if (
-            robots.outcome is RobotsOutcome.UNREACHABLE
-            and previous is not None
-            and previous.robots.outcome is not RobotsOutcome.UNREACHABLE
-        ):
-            # RFC 9309 §2.4: when robots.txt is unreachable, a cached copy may stand in.
-            source = f"{previous.robots.source}; kept because a refetch failed ({robots.source})"
-            robots = replace(previous.robots, source=source)
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"policy/robots/{robots.outcome.value}")
         now = self.clock()
-        ttl = self.config.evidence_ttl
         if robots.outcome is RobotsOutcome.UNREACHABLE:
-            ttl = self.config.unreachable_retry
-        host = HostEvidence(
-            origin=origin, robots=robots, fetched_at=now, expires_at=now + timedelta(seconds=ttl)
-        )
+            retry = now + timedelta(seconds=self.config.unreachable_retry)
+            if previous is not None and previous.robots.outcome is not RobotsOutcome.UNREACHABLE:
+                # RFC 9309 §2.4: when robots.txt is unreachable, a cached copy may stand in
+                # (with the rest of that evidence); the refetch is tried again soon.
+                source = f"{previous.robots.source}; kept because a refetch failed ({robots.source})"
+                host = replace(previous, robots=replace(previous.robots, source=source), expires_at=retry)
+            else:
+                # Nothing on the host will be fetched: no point asking for more evidence.
+                host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=retry)
+        else:
+            expires = now + timedelta(seconds=self.config.evidence_ttl)
+            usage = await self._usage_evidence(origin, robots)
+            host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=expires, **usage)
         self._apply_crawl_delay(host)
         self.crawler.signals.send_catch_log(our_signals.host_evidence_ready, evidence=host)
         return host
+
+    async def _usage_evidence(self, origin: str, robots: RobotsEvidence) -> dict[str, Any]:
+        """Fetch tdmrep.json, ai.txt and the RSL licences robots.txt names, all at once."""
+        jobs: list[Awaitable[Document]] = []
+        for path, kind in (("/.well-known/tdmrep.json", "tdmrep.json"), ("/ai.txt", "ai.txt")):
+            url = origin + path
+            if robots.rules is None or robots.rules.can_fetch(url):
+                jobs.append(self.fetch(url, kind=kind))
+            else:
+                jobs.append(_ready(Document(kind=kind, url=url, fetched_at=self.clock(), error=DISALLOWED)))
+        lines = []
+        if robots.rules is not None:
+            lines = licence_lines(robots.rules.robots, self.config.robots_token, base=robots.url)
+        # A licence must be read before the content is used: it is fetched even on another host.
+        jobs += [self.fetch(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
+        tdm, ai, *licence_docs = await gather(jobs)
+        licences = [
+            FoundLicence(rsl_evidence(doc), where)
+            for doc, (_, where) in zip(licence_docs, lines, strict=False)
+        ]
+        for url, where in lines[MAX_LICENCES:]:
+            skipped = Document(
+                kind="rsl",
+                url=url,
+                fetched_at=self.clock(),
+                error=f"not fetched: over {MAX_LICENCES} licences",
+            )
+            licences.append(FoundLicence(rsl_evidence(skipped), where))
+        return {
+            "tdmrep": tdmrep_evidence(tdm),
+            "aitxt": aitxt_evidence(ai, self.config.robots_parse_limit),
+            "licences": tuple(licences),
+        }
+
+    async def licence(self, url: str, found_in: str) -> FoundLicence:
+        """Fetch (and archive) one licence document a page points to."""
+        return FoundLicence(rsl_evidence(await self.fetch(url, kind="rsl")), found_in)
 
     async def fetch(self, url: str, *, kind: str) -> Document:
         """Download one evidence document and archive it; errors become the document's ``error``."""
@@ -157,6 +201,25 @@ class EvidenceFetcher:
         if slot is not None:
             slot.delay = delay
             slot.jitter = 0.0
+
+
+DISALLOWED = "not fetched: robots.txt disallows it for us"
+
+
+async def _ready(document: Document) -> Document:
+    return document
+
+
+async def gather(jobs: list[Awaitable[Document]]) -> list[Document]:
+    """Await several fetches at once, under any reactor (results in order)."""
+    deferreds = [deferred_from_coro(job) for job in jobs]
+    results = await maybe_deferred_to_future(DeferredList(deferreds, consumeErrors=True))
+    documents = []
+    for ok, value in results:
+        if not ok:  # fetch() never raises; if it ever did, the document is simply missing
+            raise value.value
+        documents.append(value)
+    return documents
 
 
 def _describe(exc: BaseException) -> str:

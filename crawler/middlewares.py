@@ -18,10 +18,13 @@ record). A refused response is never archived; it reaches the spider only if
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import HtmlResponse
 
 from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
@@ -29,7 +32,9 @@ from crawler.evidence import Clock, EvidenceCache, utcnow
 from crawler.fetcher import EvidenceFetcher
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.engine import Page, decide, decide_all
+from policies.html import html_signals
 from policies.purpose import Purpose
+from policies.rsl import MAX_LICENCES, FoundLicence, RslEvidence, inline_evidence, link_header_licences
 
 if TYPE_CHECKING:
     from typing import Self
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from policies.evidence import HostEvidence
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +61,28 @@ def origin_of(url: str) -> str:
 
 
 def page_of(response: Response) -> Page:
-    """Return the post-fetch view of a (decoded) Scrapy response."""
+    """Return the post-fetch view of a (decoded) Scrapy response.
+
+    For HTML, the tree Scrapy's selector builds is used (and kept on the
+    response), so the spider's link extraction does not parse the page again.
+    """
     headers = {
         key.decode("latin-1").lower(): tuple(v.decode("latin-1") for v in values)
         for key, values in response.headers.items()
     }
-    return Page(url=response.url, status=response.status, headers=headers, body=response.body)
+    html = html_signals(response.selector.root) if isinstance(response, HtmlResponse) else None
+    return Page(url=response.url, status=response.status, headers=headers, body=response.body, html=html)
+
+
+@dataclass(frozen=True)
+class CachedLicence:
+    """A licence document a page pointed to, kept for the evidence lifetime."""
+
+    evidence: RslEvidence
+    expires_at: datetime
+
+    def is_fresh(self, now: datetime) -> bool:
+        return now < self.expires_at
 
 
 class PolicyGateMiddleware:
@@ -69,13 +92,32 @@ class PolicyGateMiddleware:
         self.crawler = crawler
         self.config = config
         self.clock = clock
-        self.evidence = EvidenceCache(EvidenceFetcher(crawler, config, clock=clock), clock=clock)
+        self.fetcher = EvidenceFetcher(crawler, config, clock=clock)
+        self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(self.fetcher, clock=clock)
+        self.licences: EvidenceCache[CachedLicence] = EvidenceCache(self._fetch_licence, clock=clock)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
         return cls(crawler, load_config(crawler.settings))
+
+    async def _fetch_licence(self, url: str, previous: CachedLicence | None) -> CachedLicence:
+        found = await self.fetcher.licence(url, "")
+        expires = self.clock() + timedelta(seconds=self.config.evidence_ttl)
+        return CachedLicence(found.evidence, expires)
+
+    async def _page_licences(self, page: Page) -> tuple[FoundLicence, ...]:
+        """The RSL licences a response points to: Link headers and HTML links (fetched), inline scripts."""
+        linked = [(url, "Link header") for url in link_header_licences(page.header("link"), page.url)]
+        linked += [(urljoin(page.url, href), "HTML <link>") for href in page.html_signals.licence_links]
+        found = []
+        for url, where in linked[:MAX_LICENCES]:
+            cached = await self.licences.get(url)
+            found.append(FoundLicence(cached.evidence, f"{where} of {page.url}"))
+        for script in page.html_signals.licence_scripts[:MAX_LICENCES]:
+            found.append(FoundLicence(inline_evidence(script, page.url), "inline in the page"))
+        return tuple(found)
 
     # -- decisions ---------------------------------------------------------------
 
@@ -121,6 +163,8 @@ class PolicyGateMiddleware:
                 host=host,
                 default_policy=self.config.default_policy,
                 now=self.clock(),
+                token=self.config.robots_token,
+                readings=self.config.readings,
             )
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
@@ -143,9 +187,15 @@ class PolicyGateMiddleware:
                 raise RuntimeError("no pre-fetch decision was taken for this request")
             host = await self.evidence.get(origin_of(response.url))
             page = page_of(response)
-            now = self.clock()
+            page = replace(page, licences=await self._page_licences(page))
             decisions = decide_all(
-                response.url, host=host, default_policy=self.config.default_policy, now=now, page=page
+                response.url,
+                host=host,
+                default_policy=self.config.default_policy,
+                now=self.clock(),
+                page=page,
+                token=self.config.robots_token,
+                readings=self.config.readings,
             )
             decision = decisions[self.config.purpose]
             usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}

@@ -1,26 +1,31 @@
 """The decision engine: every signal producer, run for one URL, combined into one Decision.
 
-Each signal is a producer: a function from a :class:`Context` to zero or more
-:class:`~policies.decision.Basis`. Pre-fetch producers read the host's
-evidence; post-fetch producers also read the response. A producer that raises
-yields a ``deny`` basis naming the error: nothing is ever allowed on error.
+Each signal is a producer (:mod:`policies.producers`): a function from a
+:class:`Context` to zero or more :class:`~policies.decision.Basis`. Before
+fetching, producers read the host's evidence; after fetching, the response
+too. A producer that raises yields a ``deny`` basis naming the error: nothing
+is ever allowed on error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
+from policies.html import HtmlSignals, parse_html
+from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
-from policies.robots import robots_basis
+from policies.readings import Readings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from policies.evidence import HostEvidence
+    from policies.rsl import FoundLicence
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,17 +33,35 @@ class Page:
     """A fetched response, as the post-fetch signals read it.
 
     ``headers`` maps lower-case names to every value received, in order;
-    ``body`` is the decoded body (content-coding removed).
+    ``body`` is the decoded body (content-coding removed). ``html`` may be
+    given by a caller that has parsed the page already; otherwise an HTML
+    body is parsed when first needed. ``licences`` are the RSL documents the
+    page points to, fetched by the caller.
     """
 
     url: str
     status: int
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     body: bytes = b""
+    html: HtmlSignals | None = None
+    licences: tuple[FoundLicence, ...] = ()
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every value of header ``name`` (any case), in the order received."""
         return tuple(self.headers.get(name.lower(), ()))
+
+    @property
+    def is_html(self) -> bool:
+        """True for an HTML content type, or an untyped body that starts like markup."""
+        content_type = ",".join(self.header("content-type")).lower()
+        return "html" in content_type or (not content_type and self.body.lstrip()[:1] == b"<")
+
+    @cached_property
+    def html_signals(self) -> HtmlSignals:
+        """The page's meta tags and licence pointers (none unless it is HTML)."""
+        if self.html is not None:
+            return self.html
+        return parse_html(self.body) if self.is_html else HtmlSignals()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,23 +72,11 @@ class Context:
     purpose: Purpose
     host: HostEvidence
     page: Page | None = None
+    token: str = "permitcrawl"
+    readings: Readings = field(default_factory=Readings)
     # Shared by the decisions on one URL for several purposes: a producer whose
     # basis does not depend on the purpose computes it once.
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-Producer = Callable[[Context], Basis | Iterable[Basis] | None]
-
-
-def _robots(ctx: Context) -> Basis:
-    if "robots" not in ctx.memo:
-        ctx.memo["robots"] = robots_basis(ctx.host.robots, ctx.url)
-    return ctx.memo["robots"]
-
-
-# (signal id, producer) in evaluation order.
-PRE_FETCH: tuple[tuple[str, Producer], ...] = (("robots", _robots),)
-POST_FETCH: tuple[tuple[str, Producer], ...] = ()
 
 
 def _run(signal: str, producer: Producer, ctx: Context) -> list[Basis]:
@@ -96,15 +107,21 @@ def decide(
     default_policy: DefaultPolicy,
     now: datetime,
     page: Page | None = None,
+    token: str = "permitcrawl",
+    readings: Readings | None = None,
 ) -> Decision:
     """Return the Decision for ``url`` under the host's evidence (and the page, once fetched).
 
     Without ``page`` this is the pre-fetch decision; with it, the post-fetch
     one, which repeats the pre-fetch signals (the evidence may have been
-    refreshed) and adds those read from the response.
+    refreshed) and adds those read from the response. ``token`` is our
+    robots.txt product token; ``readings`` the conservative readings in force.
     """
     check_url(url)
-    return _decide(Context(url=url, purpose=purpose, host=host, page=page), default_policy, now)
+    ctx = Context(
+        url=url, purpose=purpose, host=host, page=page, token=token, readings=readings or Readings()
+    )
+    return _decide(ctx, default_policy, now)
 
 
 def decide_all(
@@ -115,22 +132,28 @@ def decide_all(
     default_policy: DefaultPolicy,
     now: datetime,
     page: Page | None = None,
+    token: str = "permitcrawl",
+    readings: Readings | None = None,
 ) -> dict[Purpose, Decision]:
     """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it."""
     check_url(url)
     memo: dict[str, Any] = {}
+    readings = readings or Readings()
     return {
         purpose: _decide(
-            Context(url=url, purpose=purpose, host=host, page=page, memo=memo), default_policy, now
+            Context(
+                url=url, purpose=purpose, host=host, page=page, token=token, readings=readings, memo=memo
+            ),
+            default_policy,
+            now,
         )
         for purpose in purposes
     }
 
 
 def _decide(ctx: Context, default_policy: DefaultPolicy, now: datetime) -> Decision:
-    producers = PRE_FETCH if ctx.page is None else PRE_FETCH + POST_FETCH
     bases: list[Basis] = []
-    for signal, producer in producers:
+    for signal, producer in PRODUCERS:
         bases.extend(_run(signal, producer, ctx))
     return combine(
         bases,

@@ -8,17 +8,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from policies.aitxt import AiTxtEvidence
     from policies.robots import RobotsEvidence
+    from policies.rsl import FoundLicence
+    from policies.tdmrep import TdmRepEvidence
 
 
 @dataclass(frozen=True, kw_only=True)
 class HostEvidence:
-    """The evidence gathered for one origin (scheme, host, port), valid until ``expires_at``."""
+    """The evidence gathered for one origin (scheme, host, port), valid until ``expires_at``.
+
+    ``tdmrep`` and ``aitxt`` are None when they were not fetched (robots.txt
+    unreachable: nothing on the host is crawled anyway); ``licences`` are the
+    RSL documents robots.txt names for us.
+    """
 
     origin: str
     robots: RobotsEvidence
     fetched_at: datetime
     expires_at: datetime
+    tdmrep: TdmRepEvidence | None = None
+    aitxt: AiTxtEvidence | None = None
+    licences: tuple[FoundLicence, ...] = ()
 
     def is_fresh(self, now: datetime) -> bool:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""

@@ -10,10 +10,10 @@ Protego only that group's Allow/Disallow lines, under ``User-agent: *``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from protego import Protego
 
@@ -147,6 +147,9 @@ class RobotsEvidence:
     record_id: str | None = None
     rules: RobotsRules | None = None
     max_crawl_delay: float | None = None
+    # Per-host work the signals derive from this file (agent rules, group
+    # selections), computed once and kept with it.
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def crawl_delay(self) -> float | None:

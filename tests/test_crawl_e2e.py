@@ -106,7 +106,8 @@ def test_sitemaps_named_in_robots_txt_are_followed(main_crawl: CrawlRun) -> None
 
 
 def test_crawl_delay_is_honoured(main_crawl: CrawlRun) -> None:
-    times = [r.at for r in main_crawl.requests if r.host == "crawl-delay.test" and r.path != "/robots.txt"]
+    evidence = ("/robots.txt", "/ai.txt", "/.well-known/tdmrep.json")
+    times = [r.at for r in main_crawl.requests if r.host == "crawl-delay.test" and r.path not in evidence]
     assert len(times) == 4
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.95, gaps
@@ -189,7 +190,7 @@ def test_records_of_a_capture_are_linked_and_described(main_crawl: CrawlRun) -> 
 
 def test_evidence_is_archived_and_cited(main_crawl: CrawlRun) -> None:
     db = _db(main_crawl)
-    evidence = {row["origin"]: row for row in db.query("select * from evidence")}
+    evidence = {row["origin"]: row for row in db.query("select * from evidence where kind = 'robots.txt'")}
     robots = evidence["http://site-a.test"]
     record = read_record(main_crawl.out, robots["warc_file"], robots["warc_offset"])
     assert record.rec_headers.get_header("WARC-Target-URI") == "http://site-a.test/robots.txt"
@@ -294,7 +295,12 @@ def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path) 
 def test_opt_in_regime_without_grants_requests_nothing(web, tmp_path: Path) -> None:
     run = crawl(web, tmp_path / "optin", "--default-policy", "deny", seeds=["http://robots-404.test/"])
     assert run.result.returncode == 0, run.result.stderr
-    assert run.requested() == ["http://robots-404.test/robots.txt"]
+    # Only evidence is asked for: a tdmrep.json or ai.txt could have granted the use.
+    assert set(run.requested()) == {
+        "http://robots-404.test/robots.txt",
+        "http://robots-404.test/.well-known/tdmrep.json",
+        "http://robots-404.test/ai.txt",
+    }
     refusal = next(
         sqlite_utils.Database(tmp_path / "optin" / "provenance.db").query("select * from refusals")
     )

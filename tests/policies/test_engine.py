@@ -57,7 +57,7 @@ def test_a_failing_producer_denies(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(ctx: engine.Context) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(engine, "PRE_FETCH", (*engine.PRE_FETCH, ("tdmrep", broken)))
+    monkeypatch.setattr(engine, "PRODUCERS", (*engine.PRODUCERS, ("tdmrep", broken)))
     decision = decide(
         "http://x.test/a", purpose=Purpose.AI_TRAIN, host=host(), default_policy=DefaultPolicy.ALLOW, now=NOW
     )

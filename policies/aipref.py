@@ -1,0 +1,216 @@
+"""The ``content-usage`` signal: IETF AIPREF usage preferences, in robots.txt and in the response header.
+
+Vocabulary (draft-ietf-aipref-vocab-07): a Structured Fields Dictionary
+(RFC 9651) whose keys are labels and whose values are the Tokens ``y`` and
+``n``. ``train-ai`` speaks for ai-train, ``search`` for search; nothing in the
+current vocabulary speaks for ai-input. Any other value is "unknown", an
+unparseable field makes every preference unknown (uppercase keys included), a
+repeated key keeps its last value, and unknown labels are ignored - except the
+superseded labels of earlier drafts set to ``n``, which the conservative
+reading ``aipref_legacy`` counts as reservations of what they covered.
+
+Attachment (draft-ietf-aipref-attach-05): ``Content-Usage`` rules in robots.txt
+groups, each with an optional path; the longest matching path wins and rules
+on the same path combine most-restrictively. Statements from robots.txt and
+from the header combine most-restrictively too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import http_sf
+
+from policies.decision import Basis, Verdict
+from policies.patterns import PathPattern
+from policies.purpose import Purpose
+
+if TYPE_CHECKING:
+    from policies.robotstxt import Group, Record, RobotsTxt
+
+# Current labels.
+LABELS: dict[str, frozenset[Purpose]] = {
+    "train-ai": frozenset({Purpose.AI_TRAIN}),
+    "search": frozenset({Purpose.SEARCH}),
+}
+# Labels of earlier drafts and what they covered (vocab-01 to -04).
+LEGACY_LABELS: dict[str, frozenset[Purpose]] = {
+    "all": frozenset(Purpose),
+    "bots": frozenset(Purpose),
+    "tdm": frozenset(Purpose),
+    "ai": frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT}),
+    "genai": frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT}),
+    "train-genai": frozenset({Purpose.AI_TRAIN}),
+    "inference": frozenset({Purpose.AI_INPUT}),
+    "ai-use": frozenset({Purpose.AI_INPUT}),
+    "ai-output": frozenset({Purpose.AI_INPUT, Purpose.SEARCH}),
+}
+
+SEPARATORS = frozenset({"allow", "disallow", "content-usage"})
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """One parsed statement of preference: per purpose, True (allowed), False (disallowed); absent: unknown.
+
+    ``error`` is set when the field did not parse (every preference unknown).
+    ``legacy`` lists superseded labels set to ``n`` and the purposes they covered.
+    """
+
+    text: str
+    allowed: dict[Purpose, bool]
+    legacy: dict[str, frozenset[Purpose]]
+    error: str | None = None
+
+    def verdict(self, purpose: Purpose, *, legacy: bool) -> tuple[Verdict, str]:
+        """The verdict for ``purpose`` and the label that gave it."""
+        value = self.allowed.get(purpose)
+        if value is False:
+            return Verdict.DENY, _label_for(purpose)
+        if legacy:
+            for label, covered in self.legacy.items():
+                if purpose in covered:
+                    return Verdict.DENY, label
+        if value is True:
+            return Verdict.ALLOW, _label_for(purpose)
+        return Verdict.NONE, ""
+
+
+def _label_for(purpose: Purpose) -> str:
+    return next(label for label, purposes in LABELS.items() if purpose in purposes)
+
+
+def parse_preferences(text: str) -> Preferences:
+    """Parse a usage preference (header value or robots.txt rule value); never raises."""
+    try:
+        parsed = http_sf.parse(text.encode("utf-8"), tltype="dictionary")
+    except Exception as exc:
+        return Preferences(text, {}, {}, error=f"not a Structured Fields dictionary ({exc})")
+    allowed: dict[Purpose, bool] = {}
+    legacy: dict[str, frozenset[Purpose]] = {}
+    for label, (value, _params) in parsed.items():
+        if not isinstance(value, http_sf.Token) or value not in ("y", "n"):
+            continue  # a String, Boolean or other Token is "unknown" (vocab §6.6), not an error
+        if label in LABELS:
+            for purpose in LABELS[label]:
+                allowed[purpose] = value == "y"
+        elif label in LEGACY_LABELS and value == "n":
+            legacy[label] = LEGACY_LABELS[label]
+    return Preferences(text, allowed, legacy)
+
+
+@dataclass(frozen=True)
+class UsageRule:
+    """One ``Content-Usage`` line of robots.txt."""
+
+    record: Record
+    path: PathPattern | None
+    preferences: Preferences
+
+    @classmethod
+    def of(cls, record: Record) -> UsageRule:
+        value = record.value
+        path = None
+        if value.startswith("/"):
+            # attach §3.2: the path ends at the first space or tab; the rest is the preference.
+            head, _, rest = value.replace("\t", " ").partition(" ")
+            path, value = PathPattern(head), rest.strip()
+        return cls(record, path, parse_preferences(value))
+
+    def describe(self) -> str:
+        return f"'Content-Usage: {self.record.value}' (line {self.record.line})"
+
+
+def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, list[UsageRule]]]:
+    """The Content-Usage rules that apply to ``token``, by group.
+
+    Our group(s) if any name us, else the ``*`` groups; with ``wildcard`` the
+    ``*`` groups count as well when ours exist.
+    """
+    selection = robots.select(token, SEPARATORS)
+    groups = list(selection.groups)
+    if wildcard and selection.matched not in ("*", None):
+        groups += [g for g in robots.groups(SEPARATORS) if g.names("*") and g not in groups]
+    found = []
+    for group in groups:
+        rules = [UsageRule.of(r) for r in group.records if r.field == "content-usage"]
+        if rules:
+            found.append((group, rules))
+    return found
+
+
+def applicable(rules: list[UsageRule], url: str) -> list[UsageRule]:
+    """The rules with the longest path matching ``url`` (a rule without a path matches with length 0)."""
+    matching = [r for r in rules if r.path is None or r.path.matches(url)]
+    if not matching:
+        return []
+    best = max(r.path.length if r.path else 0 for r in matching)
+    return [r for r in matching if (r.path.length if r.path else 0) == best]
+
+
+def robots_usage_basis(
+    robots: RobotsTxt,
+    token: str,
+    url: str,
+    purpose: Purpose,
+    *,
+    wildcard: bool,
+    legacy: bool,
+    cite: dict[str, str | None],
+) -> Basis:
+    """The ``content-usage`` basis of the robots.txt rules for ``url``: the most restrictive applies."""
+    verdicts: list[tuple[Verdict, str]] = []
+    malformed = []
+    for group, rules in group_rules(robots, token, wildcard=wildcard):
+        for rule in applicable(rules, url):
+            if rule.preferences.error:
+                malformed.append(f"{rule.describe()} {rule.preferences.error}")
+                continue
+            verdict, label = rule.preferences.verdict(purpose, legacy=legacy)
+            where = f"{rule.describe()} in {group.describe()}"
+            if label in LEGACY_LABELS:
+                where += " (a superseded label; conservative reading 'aipref_legacy')"
+            verdicts.append((verdict, where))
+    for wanted in (Verdict.DENY, Verdict.ALLOW):
+        hits = [where for verdict, where in verdicts if verdict is wanted]
+        if hits:
+            word = "reserves" if wanted is Verdict.DENY else "grants"
+            return Basis(
+                signal="content-usage",
+                verdict=wanted,
+                reason=f"robots.txt {hits[0]} {word} {purpose.value}",
+                rule=hits[0],
+                **cite,
+            )
+    if malformed:
+        reason = f"robots.txt {malformed[0]}: preferences unknown"
+    elif verdicts:
+        reason = f"robots.txt Content-Usage says nothing about {purpose.value} ({verdicts[0][1]})"
+    else:
+        reason = "robots.txt has no Content-Usage rule for this URL"
+    return Basis(signal="content-usage", verdict=Verdict.NONE, reason=reason, **cite)
+
+
+def header_usage_basis(values: tuple[str, ...], purpose: Purpose, *, legacy: bool) -> Basis | None:
+    """The ``content-usage`` basis from the response's Content-Usage field lines, or None if absent.
+
+    Field lines are joined with ", " before parsing, so a later line's key
+    overrides an earlier one's (vocab §6.6: the last value applies).
+    """
+    if not values:
+        return None
+    text = ", ".join(values)
+    preferences = parse_preferences(text)
+    source = "response header Content-Usage"
+    if preferences.error:
+        reason = f"Content-Usage header {text!r} is {preferences.error}: preferences unknown"
+        return Basis(signal="content-usage", verdict=Verdict.NONE, reason=reason, source=source)
+    verdict, label = preferences.verdict(purpose, legacy=legacy)
+    if verdict is Verdict.NONE:
+        reason = f"Content-Usage header {text!r} says nothing about {purpose.value}"
+    else:
+        word = "reserves" if verdict is Verdict.DENY else "grants"
+        note = " (a superseded label; conservative reading 'aipref_legacy')" if label in LEGACY_LABELS else ""
+        reason = f"Content-Usage header {text!r} {word} {purpose.value} ({label}){note}"
+    return Basis(signal="content-usage", verdict=verdict, reason=reason, source=source, rule=text)

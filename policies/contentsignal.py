@@ -1,0 +1,123 @@
+"""The ``content-signal`` signal: Cloudflare's Content Signals, in robots.txt groups and as a header.
+
+``Content-Signal: search=yes, ai-train=no, use=reference`` sits in a User-agent
+group. The policy text says: ``yes`` grants the use, ``no`` restricts it, an
+absent key neither grants nor restricts. No formal grammar is published, so
+the line is read leniently: comma-separated ``key=value`` pairs, keys and
+values case-insensitive. Only ``yes`` ever grants; values that plainly mean no
+(``no``, ``n``, ``false``, ``0``, ``deny``, ``disallow``) restrict; anything
+else says nothing and is recorded as malformed. The 2026 ``use`` key limits
+how content may be used (``immediate`` < ``reference`` < ``full``); below
+``full`` it reserves ai-train (conservative reading ``content_signal_use``).
+Several lines, robots.txt and header, combine most-restrictively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from policies.decision import Basis, Verdict
+from policies.purpose import Purpose
+
+if TYPE_CHECKING:
+    from policies.robotstxt import Group, Record, RobotsTxt
+
+KEYS: dict[str, Purpose] = {
+    "ai-train": Purpose.AI_TRAIN,
+    "ai-input": Purpose.AI_INPUT,
+    "search": Purpose.SEARCH,
+}
+NEGATIVE = frozenset({"no", "n", "false", "0", "deny", "disallow"})
+LIMITED_USE = frozenset({"immediate", "reference"})
+SEPARATORS = frozenset({"allow", "disallow", "content-signal"})
+
+
+@dataclass(frozen=True)
+class Signals:
+    """One parsed Content-Signal value: key to lower-cased value, in order."""
+
+    text: str
+    values: dict[str, str]
+
+    def verdict(self, purpose: Purpose, *, use_limits: bool) -> tuple[Verdict, str]:
+        """The verdict for ``purpose`` and the pair that gave it (``ai-train=no``)."""
+        key = next(k for k, p in KEYS.items() if p is purpose)
+        value = self.values.get(key)
+        if value in NEGATIVE:
+            return Verdict.DENY, f"{key}={value}"
+        use = self.values.get("use")
+        if use_limits and purpose is Purpose.AI_TRAIN and use in LIMITED_USE:
+            return Verdict.DENY, f"use={use} (less than full use; conservative reading 'content_signal_use')"
+        if value == "yes":
+            return Verdict.ALLOW, f"{key}={value}"
+        if value is not None:
+            return Verdict.NONE, f"{key}={value} (not yes or no: malformed)"
+        return Verdict.NONE, ""
+
+
+def parse_signals(text: str) -> Signals:
+    """Parse ``k=v, k=v``; items without ``=`` are skipped; never raises."""
+    values: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            values[key.strip().lower()] = value.strip().lower()
+    return Signals(text, values)
+
+
+def group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:
+    """The Content-Signal lines that apply to ``token``: ours (else ``*``), plus ``*`` with ``wildcard``."""
+    selection = robots.select(token, SEPARATORS)
+    groups = list(selection.groups)
+    if wildcard and selection.matched not in ("*", None):
+        groups += [g for g in robots.groups(SEPARATORS) if g.names("*") and g not in groups]
+    return [(g, r) for g in groups for r in g.records if r.field == "content-signal"]
+
+
+def _basis(
+    found: list[tuple[Verdict, str]], purpose: Purpose, cite: dict[str, str | None], where: str
+) -> Basis:
+    for wanted, word in ((Verdict.DENY, "reserves"), (Verdict.ALLOW, "grants")):
+        hits = [text for verdict, text in found if verdict is wanted]
+        if hits:
+            return Basis(
+                signal="content-signal",
+                verdict=wanted,
+                reason=f"{hits[0]} {word} {purpose.value}",
+                rule=hits[0],
+                **cite,
+            )
+    detail = next((text for _, text in found if text), "")
+    reason = f"{detail}: says nothing about {purpose.value}" if detail else f"no Content-Signal {where}"
+    return Basis(signal="content-signal", verdict=Verdict.NONE, reason=reason, **cite)
+
+
+def robots_signal_basis(
+    robots: RobotsTxt,
+    token: str,
+    purpose: Purpose,
+    *,
+    wildcard: bool,
+    use_limits: bool,
+    cite: dict[str, str | None],
+) -> Basis:
+    """The ``content-signal`` basis from robots.txt (it applies to the whole site)."""
+    found = []
+    for group, record in group_lines(robots, token, wildcard=wildcard):
+        verdict, pair = parse_signals(record.value).verdict(purpose, use_limits=use_limits)
+        line = f"robots.txt 'Content-Signal: {record.value}' (line {record.line}) in {group.describe()}"
+        found.append((verdict, f"{line}: {pair}" if pair else line))
+    return _basis(found, purpose, cite, "line in robots.txt applies to us")
+
+
+def header_signal_basis(values: tuple[str, ...], purpose: Purpose, *, use_limits: bool) -> Basis | None:
+    """The ``content-signal`` basis from Content-Signal response headers, or None if there are none."""
+    if not values:
+        return None
+    found = []
+    for value in values:
+        verdict, pair = parse_signals(value).verdict(purpose, use_limits=use_limits)
+        line = f"Content-Signal header {value!r}"
+        found.append((verdict, f"{line}: {pair}" if pair else line))
+    return _basis(found, purpose, {"source": "response header Content-Signal"}, "header")

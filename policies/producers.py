@@ -1,0 +1,157 @@
+"""The signal producers: one function per signal id, from what is known about a URL to its bases.
+
+Each producer reads a :class:`~policies.engine.Context` and returns a Basis,
+several, or None when its signal is not read for the purpose (or not at this
+stage). Before fetching, only the host's evidence is known; after fetching,
+the response too, and the producers that have a page-level form (Content-Usage
+and Content-Signal headers, TDMRep headers and meta tags, RSL links) add it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from policies.aiagents import ai_agents_basis
+from policies.aipref import header_usage_basis, robots_usage_basis
+from policies.aitxt import aitxt_basis
+from policies.contentsignal import header_signal_basis, robots_signal_basis
+from policies.decision import Basis
+from policies.robots import RobotsOutcome, robots_basis
+from policies.robotsmeta import directives_basis, parse_header, parse_meta
+from policies.rsl import rsl_basis
+from policies.tdmrep import file_step, tdmrep_basis, value_step
+
+if TYPE_CHECKING:
+    from policies.engine import Context
+
+Producer = Callable[["Context"], Basis | Iterable[Basis] | None]
+
+
+def _robots_cite(ctx: Context) -> dict[str, str | None]:
+    robots = ctx.host.robots
+    return {"source": robots.source, "sha256": robots.sha256, "record_id": robots.record_id}
+
+
+def robots(ctx: Context) -> Basis:
+    """robots.txt access rules (the same for every purpose: computed once per URL)."""
+    if "robots" not in ctx.memo:
+        ctx.memo["robots"] = robots_basis(ctx.host.robots, ctx.url)
+    return ctx.memo["robots"]
+
+
+def robots_ai_agents(ctx: Context) -> Basis | None:
+    if not ctx.readings.ai_agents:
+        return None
+    return ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose)
+
+
+def content_signal(ctx: Context) -> list[Basis]:
+    bases = []
+    rules = ctx.host.robots.rules
+    if rules is not None:
+        bases.append(
+            robots_signal_basis(
+                rules.robots,
+                ctx.token,
+                ctx.purpose,
+                wildcard=ctx.readings.wildcard_group,
+                use_limits=ctx.readings.content_signal_use,
+                cite=_robots_cite(ctx),
+            )
+        )
+    if ctx.page is not None:
+        header = header_signal_basis(
+            ctx.page.header("content-signal"), ctx.purpose, use_limits=ctx.readings.content_signal_use
+        )
+        if header is not None:
+            bases.append(header)
+    return bases
+
+
+def content_usage(ctx: Context) -> list[Basis]:
+    bases = []
+    rules = ctx.host.robots.rules
+    if rules is not None:
+        bases.append(
+            robots_usage_basis(
+                rules.robots,
+                ctx.token,
+                ctx.url,
+                ctx.purpose,
+                wildcard=ctx.readings.wildcard_group,
+                legacy=ctx.readings.aipref_legacy,
+                cite=_robots_cite(ctx),
+            )
+        )
+    if ctx.page is not None:
+        header = header_usage_basis(
+            ctx.page.header("content-usage"), ctx.purpose, legacy=ctx.readings.aipref_legacy
+        )
+        if header is not None:
+            bases.append(header)
+    return bases
+
+
+def tdmrep(ctx: Context) -> Basis | None:
+    if ctx.host.robots.outcome is RobotsOutcome.UNREACHABLE:
+        return None
+    steps = [file_step(ctx.host.tdmrep, ctx.url)]
+    page = ctx.page
+    if page is not None:
+        steps.append(
+            value_step(page.header("tdm-reservation"), page.header("tdm-policy"), "tdm-reservation header")
+        )
+        html = page.html_signals
+        steps.append(
+            value_step(
+                html.meta_values("tdm-reservation"),
+                html.meta_values("tdm-policy"),
+                "tdm-reservation meta tag",
+            )
+        )
+    return tdmrep_basis(steps, ctx.purpose, keep_reservation=ctx.readings.tdmrep_keep_reservation)
+
+
+def ai_txt(ctx: Context) -> Basis | None:
+    return aitxt_basis(ctx.host.aitxt, ctx.token, ctx.url, ctx.purpose)
+
+
+def rsl(ctx: Context) -> list[Basis]:
+    found = list(ctx.host.licences)
+    if ctx.page is not None:
+        found += ctx.page.licences
+    user, geo = ctx.readings.rsl_user, ctx.readings.rsl_geo
+    return [rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in found]
+
+
+def x_robots_tag(ctx: Context) -> Basis | None:
+    if ctx.page is None:
+        return None
+    directives = parse_header(ctx.page.header("x-robots-tag"))
+    return directives_basis(
+        directives, ctx.purpose, token=ctx.token, readings=ctx.readings, signal="x-robots-tag"
+    )
+
+
+def meta_robots(ctx: Context) -> Basis | None:
+    if ctx.page is None:
+        return None
+    directives = parse_meta(ctx.page.html_signals.meta)
+    return directives_basis(
+        directives, ctx.purpose, token=ctx.token, readings=ctx.readings, signal="meta-robots"
+    )
+
+
+# (signal id, producer) in evaluation order; access first, then the usage signals.
+PRODUCERS: tuple[tuple[str, Producer], ...] = (
+    ("robots", robots),
+    ("robots-ai-agents", robots_ai_agents),
+    ("content-signal", content_signal),
+    ("content-usage", content_usage),
+    ("tdmrep", tdmrep),
+    ("ai-txt", ai_txt),
+    ("rsl", rsl),
+    ("x-robots-tag", x_robots_tag),
+    ("meta-robots", meta_robots),
+)

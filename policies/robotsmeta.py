@@ -1,0 +1,133 @@
+"""The ``x-robots-tag`` and ``meta-robots`` signals: robots directives in headers and meta tags.
+
+Directives are comma lists, compared case-insensitively. In a header, an item
+``name: directive`` scopes that item, and the items after it on the same line,
+to crawler ``name`` (``X-Robots-Tag: noindex, permitcrawl: noai``), unless
+``name`` is itself a directive that takes a value (``max-snippet: 20``). Meta
+tags are scoped by their name: ``robots`` speaks to all crawlers, any other
+name to that crawler (``<meta name="permitcrawl" content="noai">``).
+
+Directives addressed to everyone or to our token apply; with the conservative
+reading ``ai_agents``, so do ``noai``-type directives addressed to a listed
+AI crawler of the purpose's kind (``X-Robots-Tag: GPTBot: noai`` reserves
+ai-train). What each directive does, per purpose:
+
+- ``noai`` (DeviantArt: not to be used as input to AI models): ai-train, ai-input;
+- ``noimageai``: the page's images; with ``noimageai_page`` the page too;
+- ``noarchive`` (Bing: not used for training) with the ``noarchive`` reading: ai-train;
+- ``noindex``, ``none``: search. They are not AI signals, but they are recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from policies.aiagents import agent_keys
+from policies.decision import Basis, Verdict
+from policies.purpose import Purpose
+from policies.robotstxt import agent_token
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from policies.readings import Readings
+
+VALUED = frozenset({"unavailable_after", "max-snippet", "max-image-preview", "max-video-preview"})
+AI_PURPOSES = frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT})
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One directive; ``scope`` is the crawler token it is addressed to, None for everyone."""
+
+    name: str
+    scope: str | None
+    origin: str
+
+
+def parse_header(values: Iterable[str]) -> list[Directive]:
+    """Directives of every X-Robots-Tag field line, in order."""
+    found = []
+    for line in values:
+        scope: str | None = None
+        for item in line.split(","):
+            item = item.strip()
+            head, sep, rest = item.partition(":")
+            if sep and head.strip().lower() not in VALUED:
+                scope = agent_token(head) or None
+                item = rest.strip()
+            name = item.partition(":")[0].strip().lower()
+            if name:
+                found.append(Directive(name, scope, f"X-Robots-Tag: {line}"))
+    return found
+
+
+def parse_meta(meta: Iterable[tuple[str, str]]) -> list[Directive]:
+    """Directives of meta tags named ``robots`` (everyone) or after a crawler token."""
+    found = []
+    for name, content in meta:
+        scope = None if name == "robots" else agent_token(name)
+        if scope == "":
+            continue  # not a crawler name (content-type, viewport, ...)
+        for item in content.split(","):
+            directive = item.strip().lower()
+            if directive:
+                found.append(Directive(directive, scope, f'<meta name="{name}" content="{content}">'))
+    return found
+
+
+def _effect(directive: str, purpose: Purpose, readings: Readings) -> tuple[Verdict, str] | None:
+    if purpose in AI_PURPOSES:
+        if directive == "noai":
+            return Verdict.DENY, "not to be used as input to AI models"
+        if directive == "noimageai":
+            if readings.noimageai_page:
+                return (
+                    Verdict.DENY,
+                    "its images reserved from AI; the page too (conservative reading 'noimageai_page')",
+                )
+            return Verdict.NONE, "reserves the page's images from AI, not the page"
+        if directive == "noarchive" and purpose is Purpose.AI_TRAIN and readings.noarchive:
+            return (
+                Verdict.DENY,
+                "Bing reads it as 'not used for AI training' (conservative reading 'noarchive')",
+            )
+        if directive in ("noindex", "none"):
+            return Verdict.NONE, "a search directive, not an AI signal (recorded)"
+        return None
+    if directive in ("noindex", "none"):
+        return Verdict.DENY, "not to be indexed"
+    return None
+
+
+def directives_basis(
+    directives: list[Directive], purpose: Purpose, *, token: str, readings: Readings, signal: str
+) -> Basis | None:
+    """The basis of ``signal`` from ``directives``, or None when there are none at all."""
+    if not directives:
+        return None
+    ours = {None, token}
+    agents = agent_keys(purpose) if readings.ai_agents else frozenset()
+    effects = []
+    for directive in directives:
+        if directive.scope in ours:
+            addressed = "us" if directive.scope else "all crawlers"
+        elif directive.scope in agents and directive.name in ("noai", "noimageai"):
+            addressed = f"AI crawler {directive.scope} (conservative reading 'ai_agents')"
+        else:
+            continue
+        effect = _effect(directive.name, purpose, readings)
+        if effect is not None:
+            text = f"{directive.origin}: {directive.name} for {addressed}: {effect[1]}"
+            effects.append((effect[0], text, directive.origin))
+    for wanted in (Verdict.DENY, Verdict.NONE):
+        hits = [(text, origin) for verdict, text, origin in effects if verdict is wanted]
+        if hits:
+            return Basis(signal=signal, verdict=wanted, reason=hits[0][0], rule=hits[0][1])
+    seen = ", ".join(sorted({d.name for d in directives}))
+    return Basis(
+        signal=signal,
+        verdict=Verdict.NONE,
+        reason=f"robots directives ({seen}) say nothing about {purpose.value}",
+    )

@@ -1,0 +1,290 @@
+"""The ``rsl`` signal: Really Simple Licensing (RSL 1.0) licences for the content.
+
+Discovery: ``License:`` lines in robots.txt (before any group: site-wide; in a
+group: for that group, replacing the site-wide ones), ``Link: <...>;
+rel="license"; type="application/rsl+xml"`` response headers, and in HTML
+``<link rel="license" type="application/rsl+xml">`` and inline ``<script
+type="application/rsl+xml">``. Documents are parsed with defusedxml (no
+entity expansion, no external entities).
+
+A document has ``<content url=...>`` elements (a URL or a robots.txt-style
+path pattern; the most specific match applies), each with ``<license>``
+alternatives. A licence grants a purpose to us when: its ``<prohibits
+type="usage">`` does not cover the purpose; its ``<permits type="usage">`` (a
+closed list, when present) does; its user and geo constraints admit us
+(``Readings.rsl_user``, ``Readings.rsl_geo``); it is free (no ``<payment>``,
+or ``type="free"``); and the content names no licence ``server`` (which means
+a token is needed even for free licences). Usage tokens: ``all`` covers
+everything, ``ai-all`` every AI use; ``ai-train``, ``ai-input`` (and, to
+refuse, ``ai-index``) and ``search`` their own. A document that cannot be
+fetched or parsed leaves the content unlicensed: deny.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+import defusedxml.ElementTree as SafeET
+
+from policies.decision import Basis, Verdict
+from policies.patterns import PathPattern, path_of
+from policies.purpose import Purpose
+from policies.robotstxt import RobotsTxt, agent_token
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from policies.document import Document
+
+NAMESPACE = "https://rslstandard.org/rsl"
+MEDIA_TYPE = "application/rsl+xml"
+_NS = "{" + NAMESPACE + "}"
+
+# Usage tokens that permit a purpose, and those whose prohibition reserves it.
+PERMITTING: dict[Purpose, frozenset[str]] = {
+    Purpose.AI_TRAIN: frozenset({"all", "ai-all", "ai-train"}),
+    Purpose.AI_INPUT: frozenset({"all", "ai-all", "ai-input"}),
+    Purpose.SEARCH: frozenset({"all", "search"}),
+}
+# 'train-ai' is the AIPREF label, seen in deployed RSL files where 'ai-train' was meant.
+PROHIBITING: dict[Purpose, frozenset[str]] = {
+    Purpose.AI_TRAIN: frozenset({"all", "ai-all", "ai-train", "train-ai"}),
+    Purpose.AI_INPUT: frozenset({"all", "ai-all", "ai-input", "ai-index"}),
+    Purpose.SEARCH: frozenset({"all", "search"}),
+}
+FREE = frozenset({"free"})
+
+
+class RslError(ValueError):
+    """The document is not an RSL document we can read."""
+
+
+def _tokens(text: str | None) -> frozenset[str]:
+    # The spec separates tokens with spaces; deployed files also use commas.
+    return frozenset(t.lower() for t in re.split(r"[\s,]+", text or "") if t)
+
+
+@dataclass(frozen=True)
+class License:
+    """One ``<license>``: permits and prohibits by type, payment types."""
+
+    permits: dict[str, frozenset[str]]
+    prohibits: dict[str, frozenset[str]]
+    payments: tuple[str, ...]
+
+    def grants(self, purpose: Purpose, *, user: str, geo: str) -> tuple[bool, str]:
+        """Whether this licence lets us use the content for ``purpose`` for free, and why not."""
+        if self.prohibits.get("usage", frozenset()) & PROHIBITING[purpose]:
+            return False, f"prohibits {purpose.value}"
+        if "usage" in self.permits and not self.permits["usage"] & PERMITTING[purpose]:
+            listed = " ".join(sorted(self.permits["usage"])) or "nothing"
+            return False, f"permits only {listed}"
+        if user.lower() in self.prohibits.get("user", frozenset()):
+            return False, f"prohibits user type {user}"
+        if "user" in self.permits and user.lower() not in self.permits["user"]:
+            return False, f"permits only users {' '.join(sorted(self.permits['user']))}"
+        if geo and geo.lower() in self.prohibits.get("geo", frozenset()):
+            return False, f"prohibits geo {geo}"
+        if "geo" in self.permits and geo.lower() not in self.permits["geo"]:
+            return False, f"permits only geo {' '.join(sorted(self.permits['geo']))}"
+        if self.payments and not FREE & set(self.payments):
+            return False, f"requires payment ({', '.join(self.payments)})"
+        return True, "free"
+
+
+@dataclass(frozen=True)
+class Content:
+    """One ``<content>``: what it covers, an optional licence server, the licence alternatives."""
+
+    url: str
+    server: str | None
+    licenses: tuple[License, ...]
+
+    def specificity(self, target: str, base: str) -> int | None:
+        """How specifically this content covers ``target`` (pattern length), or None if it does not."""
+        pattern = self.url
+        if "://" in pattern:
+            own, wanted = urlsplit(pattern), urlsplit(target)
+            if (own.scheme, own.netloc.lower()) != (wanted.scheme, wanted.netloc.lower()):
+                return None
+            pattern = path_of(pattern)
+        elif not pattern.startswith(("/", "*")):
+            pattern = path_of(urljoin(base, pattern))
+        path = PathPattern(pattern)
+        return path.length if path.matches(target) else None
+
+
+@dataclass(frozen=True)
+class RslDocument:
+    """A parsed RSL document."""
+
+    contents: tuple[Content, ...]
+
+    @classmethod
+    def parse(cls, body: bytes) -> RslDocument:
+        """Parse safely; raise RslError unless the root is ``<rsl>`` in the RSL namespace with content."""
+        try:
+            root = SafeET.fromstring(body)
+        except Exception as exc:  # defusedxml's refusals and every parse error alike
+            raise RslError(f"not readable XML ({type(exc).__name__}: {exc})") from None
+        if root.tag != f"{_NS}rsl":
+            raise RslError(f'root element is {root.tag!r}, expected <rsl xmlns="{NAMESPACE}">')
+        contents = []
+        for content in root.findall(f"{_NS}content"):
+            url = content.get("url")
+            if not url:
+                raise RslError("a <content> element has no url attribute")
+            licenses = []
+            for lic in content.findall(f"{_NS}license"):
+                permits: dict[str, frozenset[str]] = {}
+                prohibits: dict[str, frozenset[str]] = {}
+                for tag, into in (("permits", permits), ("prohibits", prohibits)):
+                    for element in lic.findall(f"{_NS}{tag}"):
+                        kind = (element.get("type") or "usage").lower()
+                        into[kind] = into.get(kind, frozenset()) | _tokens(element.text)
+                payments = tuple((p.get("type") or "free").lower() for p in lic.findall(f"{_NS}payment"))
+                licenses.append(License(permits, prohibits, payments))
+            contents.append(Content(url, content.get("server"), tuple(licenses)))
+        if not contents:
+            raise RslError("no <content> element")
+        return cls(tuple(contents))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RslEvidence:
+    """One licence document as fetched (or embedded): parsed, or the reason it is unusable."""
+
+    url: str
+    source: str
+    sha256: str | None
+    record_id: str | None
+    document: RslDocument | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class FoundLicence:
+    """A licence document and where it was found (robots.txt line, Link header, HTML)."""
+
+    evidence: RslEvidence
+    found_in: str
+
+
+def rsl_evidence(document: Document) -> RslEvidence:
+    """Read a fetched RSL document; anything unusable is recorded as a problem (so: unlicensed)."""
+    common = {
+        "url": document.url,
+        "source": document.describe(),
+        "sha256": document.sha256,
+        "record_id": document.record_id,
+    }
+    if document.error is not None or document.status is None or not 200 <= document.status < 300:
+        return RslEvidence(document=None, problem="the licence could not be fetched", **common)
+    try:
+        return RslEvidence(document=RslDocument.parse(document.body), **common)
+    except RslError as exc:
+        return RslEvidence(document=None, problem=f"the licence is unreadable: {exc}", **common)
+
+
+def inline_evidence(text: str, page_url: str) -> RslEvidence:
+    """An RSL document embedded in a page (``<script type="application/rsl+xml">``)."""
+    body = text.strip().encode("utf-8")
+    common = {
+        "url": page_url,
+        "source": f'inline <script type="{MEDIA_TYPE}"> in {page_url}',
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "record_id": None,
+    }
+    try:
+        return RslEvidence(document=RslDocument.parse(body), **common)
+    except RslError as exc:
+        return RslEvidence(document=None, problem=f"the licence is unreadable: {exc}", **common)
+
+
+def rsl_basis(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo: str) -> Basis:
+    """The ``rsl`` basis of one licence document for ``url`` and ``purpose``."""
+    evidence = found.evidence
+    cite = {
+        "source": f"{evidence.source} ({found.found_in})",
+        "sha256": evidence.sha256,
+        "record_id": evidence.record_id,
+    }
+    if evidence.document is None:
+        reason = f"RSL licence {evidence.url}: {evidence.problem}; the content is unlicensed"
+        return Basis(signal="rsl", verdict=Verdict.DENY, reason=reason, **cite)
+    ranked = [(c.specificity(url, evidence.url), c) for c in evidence.document.contents]
+    matching = [(s, c) for s, c in ranked if s is not None]
+    if not matching:
+        reason = f"RSL licence {evidence.url} has no <content> covering {path_of(url)}"
+        return Basis(signal="rsl", verdict=Verdict.NONE, reason=reason, **cite)
+    best = max(s for s, _ in matching)
+    grants, refusals = [], []
+    for content in (c for s, c in matching if s == best):
+        where = f"RSL licence {evidence.url}, <content url={content.url!r}>"
+        if content.server:
+            refusals.append((content, f"{where} needs a token from licence server {content.server}"))
+            continue
+        outcomes = [lic.grants(purpose, user=user, geo=geo) for lic in content.licenses]
+        if any(granted for granted, _ in outcomes):
+            grants.append((content, f"{where} licenses {purpose.value} free of charge"))
+        else:
+            reasons = "; ".join(why for _, why in outcomes) or "no <license>"
+            refusals.append((content, f"{where}: {reasons}: no free licence for {purpose.value}"))
+    # Equally specific contents that disagree: the most restrictive one applies.
+    content, reason = refusals[0] if refusals else grants[0]
+    verdict = Verdict.DENY if refusals else Verdict.ALLOW
+    return Basis(signal="rsl", verdict=verdict, reason=reason, rule=content.url, **cite)
+
+
+MAX_LICENCES = 10  # per robots.txt; a hostile file could name thousands
+
+
+def licence_lines(robots: RobotsTxt, token: str, *, base: str) -> list[tuple[str, str]]:
+    """The licence URLs robots.txt names for us, with where each was found.
+
+    Site-wide: lines before the first group, and lines that trail a group's
+    rules (where sitemap-like lines usually go). Group lines: those of the
+    groups that apply to us (ours and ``*``). Every one of them applies; their
+    verdicts combine most-restrictively. Relative URLs are resolved against
+    ``base`` (the robots.txt URL).
+    """
+    found: list[tuple[str, str]] = []
+    for record in robots.preamble:
+        if record.field == "license" and record.value:
+            found.append((urljoin(base, record.value), f"robots.txt line {record.line}, site-wide"))
+    wanted = agent_token(token)
+    for group in robots.access_groups:
+        ours = group.names(wanted) or group.names("*")
+        last_rule = max((r.line for r in group.records if r.field in ("allow", "disallow")), default=0)
+        for record in group.records:
+            if record.field != "license" or not record.value:
+                continue
+            if ours or record.line > last_rule:
+                scope = f"in {group.describe()}" if ours else "after a group's rules, site-wide"
+                found.append((urljoin(base, record.value), f"robots.txt line {record.line}, {scope}"))
+    unique: dict[str, str] = {}
+    for url, where in found:
+        unique.setdefault(url, where)
+    return list(unique.items())
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_PARAM = re.compile(r';\s*([^=;,\s]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,]*))?')
+
+
+def link_header_licences(values: Iterable[str], base: str) -> list[str]:
+    """The RSL licence URLs in ``Link`` header lines (``rel="license"; type="application/rsl+xml"``)."""
+    found = []
+    for value in values:
+        for target, params in _LINK.findall(value):
+            attrs = {}
+            for key, raw in _PARAM.findall(params):
+                attrs[key.lower()] = raw.strip().strip('"')
+            rels = attrs.get("rel", "").lower().split()
+            if "license" in rels and attrs.get("type", "").lower() == MEDIA_TYPE:
+                found.append(urljoin(base, target.strip()))
+    return found
