@@ -151,6 +151,128 @@ SITES: dict[str, Site] = {
     },
 }
 
+RSL_NS = "https://rslstandard.org/rsl"
+
+
+def rsl(*contents: tuple[str, str]) -> tuple[int, dict[str, str], str]:
+    """An RSL document: (content url, inner licence XML) pairs."""
+    body = "".join(f'<content url="{url}"><license>{inner}</license></content>' for url, inner in contents)
+    return (
+        200,
+        {"Content-Type": "application/rsl+xml"},
+        f'<?xml version="1.0"?><rsl xmlns="{RSL_NS}">{body}</rsl>',
+    )
+
+
+PROHIBIT_TRAIN = '<permits type="usage">search ai-input</permits><prohibits type="usage">ai-train</prohibits>'
+
+# One host per AI signal. Pre-fetch reservations must never be requested;
+# post-fetch ones are requested and must never reach a WARC file.
+SIGNAL_SITES: dict[str, Site] = {
+    "agents.test": {
+        "/robots.txt": (200, TEXT, "User-agent: *\nAllow: /\n\nUser-agent: GPTBot\nDisallow: /no-train/\n"),
+        "/": page("agents home", "/no-train/x", "/ok"),
+        "/ok": page("ok for training"),
+        "/no-train/x": page("never requested: GPTBot is refused here"),
+    },
+    "csignal.test": {
+        "/robots.txt": (200, TEXT, "User-agent: *\nContent-Signal: search=yes, ai-train=no\nAllow: /\n"),
+        "/": page("never requested for ai-train", "/a"),
+        "/a": page("never requested for ai-train"),
+    },
+    "aipref.test": {
+        "/robots.txt": (
+            200,
+            TEXT,
+            "User-agent: *\nAllow: /\nContent-Usage: train-ai=y\nContent-Usage: /no-ai/ train-ai=n\n",
+        ),
+        "/": page("aipref home", "/no-ai/x", "/granted"),
+        "/granted": page("granted by Content-Usage"),
+        "/no-ai/x": page("never requested: train-ai=n"),
+    },
+    "tdm.test": {
+        "/.well-known/tdmrep.json": (
+            200,
+            {"Content-Type": "application/json"},
+            '[{"location": "/reserved/", "tdm-reservation": 1}, {"location": "/", "tdm-reservation": 0}]',
+        ),
+        "/": page("tdm home", "/reserved/x", "/free"),
+        "/free": page("tdm free"),
+        "/reserved/x": page("never requested: TDM reserved"),
+    },
+    "aitxt.test": {
+        "/ai.txt": (200, TEXT, "User-Agent: *\nDisallow: *.txt\nDisallow: /private-ai/\n"),
+        "/": page("aitxt home", "/notes.txt", "/private-ai/x", "/fine"),
+        "/fine": page("fine"),
+        "/notes.txt": (200, TEXT, "never requested: ai.txt refuses *.txt"),
+        "/private-ai/x": page("never requested: ai.txt"),
+    },
+    "rsl.test": {
+        "/robots.txt": (200, TEXT, "License: http://rsl.test/license.xml\nUser-agent: *\nAllow: /\n"),
+        "/license.xml": rsl(("/premium/", PROHIBIT_TRAIN), ("/", '<permits type="usage">all</permits>')),
+        "/": page("rsl home", "/premium/x", "/open"),
+        "/open": page("licensed for free"),
+        "/premium/x": page("never requested: the licence prohibits ai-train"),
+    },
+    "rsl-broken.test": {
+        "/robots.txt": (200, TEXT, "License: http://rsl-broken.test/missing.xml\nUser-agent: *\nAllow: /\n"),
+        "/": page("never requested: unlicensed"),
+    },
+    "noai.test": {
+        "/": page("noai home", "/header-noai", "/meta-noai", "/meta-ours", "/noindex", "/fine"),
+        "/header-noai": (
+            200,
+            {**HTML, "X-Robots-Tag": "noai"},
+            "<html><body>reserved by header</body></html>",
+        ),
+        "/meta-noai": (
+            200,
+            HTML,
+            '<html><head><meta name="robots" content="noai, noimageai"></head><body>reserved</body></html>',
+        ),
+        "/meta-ours": (
+            200,
+            HTML,
+            '<html><head><meta name="PermitCrawl" content="NoAI"></head><body>reserved for us</body></html>',
+        ),
+        "/noindex": (200, {**HTML, "X-Robots-Tag": "noindex"}, "<html><body>not for search</body></html>"),
+        "/fine": page("fine"),
+    },
+    "post-signals.test": {
+        "/": page("post home", "/cu", "/csig", "/tdm-header", "/tdm-meta", "/rsl-link", "/rsl-inline"),
+        "/cu": (200, {**HTML, "Content-Usage": "train-ai=n"}, "<html><body>cu</body></html>"),
+        "/csig": (
+            200,
+            {**HTML, "Content-Signal": "ai-train=no, search=yes"},
+            "<html><body>csig</body></html>",
+        ),
+        "/tdm-header": (200, {**HTML, "tdm-reservation": "1"}, "<html><body>tdm</body></html>"),
+        "/tdm-meta": (
+            200,
+            HTML,
+            '<html><head><meta name="tdm-reservation" content="1"></head><body>tdm meta</body></html>',
+        ),
+        "/rsl-link": (
+            200,
+            {**HTML, "Link": '</licence.xml>; rel="license"; type="application/rsl+xml"'},
+            "<html><body>linked licence</body></html>",
+        ),
+        "/licence.xml": rsl(("/", PROHIBIT_TRAIN)),
+        "/rsl-inline": (
+            200,
+            HTML,
+            f'<html><head><script type="application/rsl+xml"><rsl xmlns="{RSL_NS}"><content url="/">'
+            f"<license>{PROHIBIT_TRAIN}</license></content></rsl></script></head><body>inline</body></html>",
+        ),
+    },
+    "redir.test": {
+        "/": page("redirect home", "/go"),
+        # The target is judged on its own host, against its own evidence: never requested.
+        "/go": _redirect("http://agents.test/no-train/y", 302),
+    },
+}
+SITES.update(SIGNAL_SITES)
+
 SEEDS = [f"http://{host}/" for host, site in SITES.items() if "/" in site]
 
 # URLs that must never be requested, whatever else happens.
@@ -168,4 +290,59 @@ NEVER_REQUESTED = [
     "http://robots-latin1.test/private/p",
     "http://group.test/nope/x",
     "http://version.test/v/x",
+    "http://agents.test/no-train/x",
+    "http://agents.test/no-train/y",
+    "http://csignal.test/",
+    "http://csignal.test/a",
+    "http://aipref.test/no-ai/x",
+    "http://tdm.test/reserved/x",
+    "http://aitxt.test/notes.txt",
+    "http://aitxt.test/private-ai/x",
+    "http://rsl.test/premium/x",
+    "http://rsl-broken.test/",
 ]
+
+# Fetched, then refused on what the response said: never archived. Signal id by URL.
+REFUSED_AFTER_FETCHING = {
+    "http://noai.test/header-noai": "x-robots-tag",
+    "http://noai.test/meta-noai": "meta-robots",
+    "http://noai.test/meta-ours": "meta-robots",
+    "http://post-signals.test/cu": "content-usage",
+    "http://post-signals.test/csig": "content-signal",
+    "http://post-signals.test/tdm-header": "tdmrep",
+    "http://post-signals.test/tdm-meta": "tdmrep",
+    "http://post-signals.test/rsl-link": "rsl",
+    "http://post-signals.test/rsl-inline": "rsl",
+}
+
+# Refused before fetching, by signal id.
+REFUSED_BEFORE_FETCHING = {
+    "http://agents.test/no-train/x": "robots-ai-agents",
+    "http://agents.test/no-train/y": "robots-ai-agents",
+    "http://csignal.test/": "content-signal",
+    "http://aipref.test/no-ai/x": "content-usage",
+    "http://tdm.test/reserved/x": "tdmrep",
+    "http://aitxt.test/notes.txt": "ai-txt",
+    "http://aitxt.test/private-ai/x": "ai-txt",
+    "http://rsl.test/premium/x": "rsl",
+    "http://rsl-broken.test/": "rsl",
+}
+
+# The pages of the signal hosts that are usable for ai-train, exactly.
+USABLE_SIGNAL_PAGES = {
+    "http://agents.test/",
+    "http://agents.test/ok",
+    "http://aipref.test/",
+    "http://aipref.test/granted",
+    "http://tdm.test/",
+    "http://tdm.test/free",
+    "http://aitxt.test/",
+    "http://aitxt.test/fine",
+    "http://rsl.test/",
+    "http://rsl.test/open",
+    "http://noai.test/",
+    "http://noai.test/noindex",
+    "http://noai.test/fine",
+    "http://post-signals.test/",
+    "http://redir.test/",
+}
