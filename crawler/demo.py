@@ -81,4 +81,98 @@ DEMO_SITES: dict[str, Site] = {
     },
 }
 
+RSL = "https://rslstandard.org/rsl"
+LICENCE = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rsl xmlns="{RSL}">
+  <content url="/premium/">
+    <license>
+      <permits type="usage">search</permits>
+      <prohibits type="usage">ai-train</prohibits>
+    </license>
+  </content>
+  <content url="/">
+    <license><permits type="usage">all</permits></license>
+  </content>
+</rsl>
+"""
+
+# One host per AI signal: what each reserves before fetching is never requested;
+# what a response reserves is fetched but never archived.
+DEMO_SITES.update(
+    {
+        "agents.demo.test": {
+            "/robots.txt": (
+                200,
+                TEXT,
+                "User-agent: *\nAllow: /\n\nUser-agent: GPTBot\nUser-agent: CCBot\nDisallow: /stories/\n",
+            ),
+            "/": page("AI crawlers refused from /stories/", "/stories/one", "/about"),
+            "/about": page("About"),
+            "/stories/one": page("A story (never requested: GPTBot and CCBot are refused here)"),
+        },
+        "signals.demo.test": {
+            "/robots.txt": (200, TEXT, "User-Agent: *\nContent-Signal: search=yes, ai-train=no\nAllow: /\n"),
+            "/": page("Content Signals: search yes, ai-train no (never requested for ai-train)"),
+        },
+        "aipref.demo.test": {
+            "/robots.txt": (
+                200,
+                TEXT,
+                "User-agent: *\nAllow: /\nContent-Usage: train-ai=y\nContent-Usage: /drafts/ train-ai=n\n",
+            ),
+            "/": page("AIPREF Content-Usage: training granted, except drafts", "/drafts/d1", "/essay"),
+            "/essay": page("An essay (granted: train-ai=y)"),
+            "/drafts/d1": page("A draft (never requested: train-ai=n)"),
+        },
+        "tdm.demo.test": {
+            "/.well-known/tdmrep.json": (
+                200,
+                {"Content-Type": "application/json"},
+                '[{"location": "/archive/", "tdm-reservation": 1, "tdm-policy": "http://tdm.demo.test/policy.json"},'
+                ' {"location": "/", "tdm-reservation": 0}]',
+            ),
+            "/": page("TDMRep: mining allowed, except the archive", "/archive/1990", "/news"),
+            "/news": page("News (TDM not reserved)"),
+            "/archive/1990": page("Archive (never requested: TDM reserved)"),
+        },
+        "aitxt.demo.test": {
+            "/ai.txt": (200, TEXT, "# Spawning AI\nUser-Agent: *\nDisallow: /gallery/\nAllow: /\n"),
+            "/": page("ai.txt: the gallery is off limits", "/gallery/1", "/blog"),
+            "/blog": page("Blog (allowed by ai.txt)"),
+            "/gallery/1": page("Gallery (never requested)"),
+        },
+        "licensed.demo.test": {
+            "/robots.txt": (
+                200,
+                TEXT,
+                "License: http://licensed.demo.test/license.xml\nUser-agent: *\nAllow: /\n",
+            ),
+            "/license.xml": (200, {"Content-Type": "application/rsl+xml"}, LICENCE),
+            "/": page("RSL: free to use, except premium", "/premium/report", "/free-report"),
+            "/free-report": page("Free report (licensed for all uses)"),
+            "/premium/report": page("Premium report (never requested: the licence prohibits ai-train)"),
+        },
+        "noai.demo.test": {
+            "/": page("Pages that opt out in their response", "/header", "/meta", "/usage", "/ok"),
+            "/header": (
+                200,
+                {**HTML, "X-Robots-Tag": "noai"},
+                "<html><body>X-Robots-Tag: noai (not archived)</body></html>",
+            ),
+            "/meta": (
+                200,
+                HTML,
+                '<html><head><meta name="robots" content="noai, noimageai"></head>'
+                "<body>meta noai (not archived)</body></html>",
+            ),
+            "/usage": (
+                200,
+                {**HTML, "Content-Usage": "train-ai=n"},
+                "<html><body>Content-Usage header (not archived)</body></html>",
+            ),
+            "/ok": page("No opt-out here"),
+        },
+    }
+)
+
 DEMO_SEEDS = [f"http://{host}/" for host in DEMO_SITES]
