@@ -126,8 +126,15 @@ def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[
     """The Content-Usage rules that apply to ``token``, by group.
 
     Our group(s) if any name us, else the ``*`` groups; with ``wildcard`` the
-    ``*`` groups count as well when ours exist.
+    ``*`` groups count as well when ours exist. Computed once per file.
     """
+    key = ("content-usage", token, wildcard)
+    if key not in robots.derived:
+        robots.derived[key] = _group_rules(robots, token, wildcard=wildcard)
+    return robots.derived[key]
+
+
+def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, list[UsageRule]]]:
     selection = robots.select(token, SEPARATORS)
     groups = list(selection.groups)
     if wildcard and selection.matched not in ("*", None):

@@ -68,6 +68,13 @@ def parse_signals(text: str) -> Signals:
 
 def group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:
     """The Content-Signal lines that apply to ``token``: ours (else ``*``), plus ``*`` with ``wildcard``."""
+    key = ("content-signal", token, wildcard)
+    if key not in robots.derived:
+        robots.derived[key] = _group_lines(robots, token, wildcard=wildcard)
+    return robots.derived[key]
+
+
+def _group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:
     selection = robots.select(token, SEPARATORS)
     groups = list(selection.groups)
     if wildcard and selection.matched not in ("*", None):
@@ -102,7 +109,21 @@ def robots_signal_basis(
     use_limits: bool,
     cite: dict[str, str | None],
 ) -> Basis:
-    """The ``content-signal`` basis from robots.txt (it applies to the whole site)."""
+    """The ``content-signal`` basis from robots.txt: site-wide, so computed once per purpose."""
+    key = ("content-signal-basis", token, purpose, wildcard, use_limits, tuple(cite.items()))
+    if key not in robots.derived:
+        robots.derived[key] = _robots_signal_basis(robots, token, purpose, wildcard, use_limits, cite)
+    return robots.derived[key]
+
+
+def _robots_signal_basis(
+    robots: RobotsTxt,
+    token: str,
+    purpose: Purpose,
+    wildcard: bool,
+    use_limits: bool,
+    cite: dict[str, str | None],
+) -> Basis:
     found = []
     for group, record in group_lines(robots, token, wildcard=wildcard):
         verdict, pair = parse_signals(record.value).verdict(purpose, use_limits=use_limits)

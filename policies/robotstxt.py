@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any
 
 # Field aliases, from Google's reference parser and Protego's generosity.
 _ALIASES: dict[str, str] = {
@@ -89,11 +89,11 @@ class Group:
 
     agents: tuple[Record, ...]
     records: tuple[Record, ...]
+    # The product tokens this group names (``*`` for the wildcard), read once.
+    tokens: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        """The product tokens this group names (``*`` for the wildcard)."""
-        return tuple(agent_token(a.value) for a in self.agents)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", tuple(agent_token(a.value) for a in self.agents))
 
     def names(self, token: str) -> bool:
         """Return True if this group names ``token`` (already lower case) exactly."""
@@ -185,6 +185,8 @@ class RobotsTxt:
     text: str
     records: tuple[Record, ...]
     sitemaps: tuple[str, ...] = field(default=())
+    # Groupings and selections are asked for per URL; they depend only on the file.
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> RobotsTxt:
@@ -205,7 +207,7 @@ class RobotsTxt:
             records.append(Record(number, name, value))
         return cls(text=text, records=tuple(records), sitemaps=tuple(sitemaps))
 
-    @cached_property
+    @property
     def access_groups(self) -> tuple[Group, ...]:
         """The groups as Google's parser forms them for Allow/Disallow rules."""
         return self.groups(ACCESS_SEPARATORS)
@@ -223,6 +225,12 @@ class RobotsTxt:
 
     def groups(self, separators: frozenset[str] = ACCESS_SEPARATORS) -> tuple[Group, ...]:
         """Group the records: a User-agent line after a separator record starts a new group."""
+        key = ("groups", separators)
+        if key not in self.derived:
+            self.derived[key] = self._group(separators)
+        return self.derived[key]
+
+    def _group(self, separators: frozenset[str]) -> tuple[Group, ...]:
         groups: list[Group] = []
         agents: list[Record] = []
         members: list[Record] = []
@@ -249,10 +257,16 @@ class RobotsTxt:
         ``token`` is cut and lower-cased as :func:`agent_token` does. Rules of the
         ``*`` group are not merged into a specific group (RFC 9309 §2.2.1).
         """
+        key = ("select", token, separators)
+        if key not in self.derived:
+            self.derived[key] = self._select(token, separators)
+        return self.derived[key]
+
+    def _select(self, token: str, separators: frozenset[str]) -> Selection:
         wanted = agent_token(token)
         if not wanted or wanted == "*":
             raise ValueError(f"expected a product token such as 'permitcrawl', got {token!r}")
-        groups = self.access_groups if separators == ACCESS_SEPARATORS else self.groups(separators)
+        groups = self.groups(separators)
         named = tuple(g for g in groups if g.names(wanted))
         if named:
             return Selection(wanted, named, wanted)
