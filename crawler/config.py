@@ -19,6 +19,7 @@ from policies.decision import DefaultPolicy
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
+from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
+    "POLICY_STORE_DIR": "",
+    "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "WARC_DIR": "crawl/warc",
     "WARC_PREFIX": "permitcrawl",
     "WARC_MAX_SIZE": 1_000_000_000,
@@ -81,6 +84,8 @@ class CrawlConfig:
     max_crawl_delay: float
     deliver_refused: bool
     readings: Readings
+    store_dir: Path | None
+    unreviewed: Unreviewed
     warc_dir: Path
     warc_prefix: str
     warc_max_size: int
@@ -227,6 +232,10 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
                 settings, "POLICY_RSL_GEO", _matching(_GEO), "an ISO 3166-1 alpha-2 code such as DE, or empty"
             ),
         ),
+        store_dir=_convert(
+            settings, "POLICY_STORE_DIR", lambda v: Path(v) if v else None, "a directory or empty"
+        ),
+        unreviewed=_convert(settings, "POLICY_UNREVIEWED", Unreviewed, "hold, allow or deny"),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         warc_prefix=_convert(
             settings, "WARC_PREFIX", _matching(_PREFIX), "letters, digits, '.', '-' and '_'"

@@ -41,6 +41,7 @@ from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter, CaptureJob
 from policies.decision import Decision, Stage
 from policies.robots import classify
+from policies.store import load_policies
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -190,8 +191,27 @@ class ArchiveExtension:
                 "pid": os.getpid(),
             }
         )
+        self._record_rules()
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
+
+    def _record_rules(self) -> None:
+        if self.config.store_dir is None:
+            return
+        for rule in load_policies(self.config.store_dir).all_rules():
+            self.writer.db.add_rule(
+                {
+                    "crawl_id": self.crawl_id,
+                    "domain": rule.domain,
+                    "file": rule.file,
+                    "line": rule.line,
+                    "scope": rule.scope,
+                    "path": rule.path,
+                    "version": rule.version,
+                    "tos_sha256": rule.tos_sha256,
+                    "content": dumps(rule.content()),
+                }
+            )
 
     def _flush(self) -> None:
         try:
@@ -319,7 +339,13 @@ class ArchiveExtension:
 
     # -- evidence and refusals ---------------------------------------------------------
 
-    def evidence_fetched(self, document: Document, request: Request, response: Response | None) -> str | None:
+    def evidence_fetched(
+        self,
+        document: Document,
+        request: Request,
+        response: Response | None,
+        details: dict[str, Any] | None = None,
+    ) -> str | None:
         """Archive an evidence document; return its WARC record id (None if nothing came back).
 
         An error propagates to the gate, which then treats the document as
@@ -347,7 +373,15 @@ class ArchiveExtension:
             "length": len(document.body) if document.status is not None else None,
             "truncated": int(document.truncated),
         }
-        metadata = {"crawl_id": self.crawl_id, "evidence": document.kind, "applies_to": origin}
+        if details:
+            row["text_sha256"] = details.get("text_sha256")
+            row["passages"] = dumps(list(details.get("passages", ())))
+        metadata = {
+            "crawl_id": self.crawl_id,
+            "evidence": document.kind,
+            "applies_to": origin,
+            **(details or {}),
+        }
         try:
             location = self.writer.evidence(exchange, metadata, row)
         except Exception as exc:

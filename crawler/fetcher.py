@@ -31,10 +31,12 @@ from policies.document import Document
 from policies.evidence import HostEvidence
 from policies.robots import RobotsOutcome, robots_evidence
 from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
+from policies.store import registrable_domain
 from policies.tdmrep import tdmrep_evidence
+from policies.terms import TermsEvidence, find_terms_links, restrictive_passages, terms_text, text_sha256
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from crawler.config import CrawlConfig
     from crawler.evidence import Clock
     from policies.robots import RobotsEvidence
+    from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +54,17 @@ EVIDENCE_PRIORITY = 1000  # ahead of page requests, as Scrapy's own robots.txt r
 class EvidenceFetcher:
     """Fetches, archives and reads one origin's evidence documents."""
 
-    def __init__(self, crawler: Crawler, config: CrawlConfig, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        config: CrawlConfig,
+        *,
+        store: PolicyStore | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self.crawler = crawler
         self.config = config
+        self.store = store
         self.clock = clock
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
 
@@ -91,7 +102,14 @@ class EvidenceFetcher:
                 host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=retry)
         else:
             expires = now + timedelta(seconds=self.config.evidence_ttl)
-            usage = await self._usage_evidence(origin, robots)
+            if self._refused_by_rule(origin):
+                # "Not fetched at all": a rule refuses the whole host for our purpose, so
+                # nothing but robots.txt is asked of it.
+                usage: dict[str, Any] = {}
+            else:
+                usage = await self._usage_evidence(origin, robots)
+                if self.store is not None:
+                    usage["terms"] = await self._terms(origin, robots, previous)
             host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=expires, **usage)
         self._apply_crawl_delay(host)
         self.crawler.signals.send_catch_log(our_signals.host_evidence_ready, evidence=host)
@@ -130,12 +148,73 @@ class EvidenceFetcher:
             "licences": tuple(licences),
         }
 
+    def _refused_by_rule(self, origin: str) -> bool:
+        if self.store is None:
+            return False
+        host = urlsplit(origin).hostname or ""
+        rules = [r for r in self.store.applicable(host, "/") if r.path == "/"]
+        return any(self.config.purpose in r.deny for r in rules)
+
+    async def _terms(
+        self, origin: str, robots: RobotsEvidence, previous: HostEvidence | None
+    ) -> TermsEvidence:
+        """Find, fetch and read the host's terms page (once per crawl: a refresh keeps what was found)."""
+        if previous is not None and previous.terms is not None:
+            return previous.terms
+        home = f"{origin}/"
+
+        def allowed(url: str) -> bool:
+            return robots.rules is None or robots.rules.can_fetch(url)
+
+        if not allowed(home):
+            return TermsEvidence(
+                home_url=home, terms_url=None, source=home, problem=f"robots.txt disallows {home}"
+            )
+        page = await self.fetch(home, kind="home")
+        if page.status is None or not 200 <= page.status < 300:
+            return TermsEvidence(
+                home_url=home, terms_url=None, source=page.describe(), problem="no home page to look on"
+            )
+        domain = registrable_domain(urlsplit(origin).hostname or "")
+        for url in find_terms_links(page.body, page.final_url or home)[:3]:
+            target = urlsplit(url)
+            if registrable_domain(target.hostname or "") != domain:
+                continue  # terms of another site are not this site's terms
+            if url.startswith(origin + "/") and not allowed(url):
+                continue
+            analysed: dict[str, Any] = {}
+
+            def analyse(document: Document, into: dict[str, Any] = analysed) -> dict[str, Any]:
+                text = terms_text(document.body)
+                into.update(text_sha256=text_sha256(text), passages=restrictive_passages(text))
+                return into
+
+            document = await self.fetch(url, kind="terms", analyse=analyse)
+            if document.status is not None and 200 <= document.status < 300 and analysed:
+                return TermsEvidence(
+                    home_url=home,
+                    terms_url=url,
+                    source=document.describe(),
+                    sha256=document.sha256,
+                    record_id=document.record_id,
+                    text_sha256=analysed["text_sha256"],
+                    passages=analysed["passages"],
+                )
+        return TermsEvidence(
+            home_url=home, terms_url=None, source=page.describe(), problem=f"no link to terms found on {home}"
+        )
+
     async def licence(self, url: str, found_in: str) -> FoundLicence:
         """Fetch (and archive) one licence document a page points to."""
         return FoundLicence(rsl_evidence(await self.fetch(url, kind="rsl")), found_in)
 
-    async def fetch(self, url: str, *, kind: str) -> Document:
-        """Download one evidence document and archive it; errors become the document's ``error``."""
+    async def fetch(
+        self, url: str, *, kind: str, analyse: Callable[[Document], dict[str, Any]] | None = None
+    ) -> Document:
+        """Download one evidence document and archive it; errors become the document's ``error``.
+
+        ``analyse(document)`` (for a 2xx response) gives details recorded with it (a terms page's digest).
+        """
         request = Request(
             url,
             priority=EVIDENCE_PRIORITY,
@@ -166,11 +245,20 @@ class EvidenceFetcher:
             )
         except Exception as exc:
             document = Document(kind=kind, url=url, fetched_at=self.clock(), error=_describe(exc))
-        return await self._archive(document, request, response)
+        details: dict[str, Any] = {}
+        if analyse is not None and document.status is not None and 200 <= document.status < 300:
+            details = analyse(document)
+        return await self._archive(document, request, response, details)
 
-    async def _archive(self, document: Document, request: Request, response: Response | None) -> Document:
+    async def _archive(
+        self, document: Document, request: Request, response: Response | None, details: dict[str, Any]
+    ) -> Document:
         results = await self.crawler.signals.send_catch_log_async(
-            our_signals.evidence_fetched, document=document, request=request, response=response
+            our_signals.evidence_fetched,
+            document=document,
+            request=request,
+            response=response,
+            details=details,
         )
         for _, result in results:
             if isinstance(result, BaseException):

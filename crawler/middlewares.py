@@ -35,6 +35,7 @@ from policies.engine import Page, decide, decide_all
 from policies.html import html_signals
 from policies.purpose import Purpose
 from policies.rsl import MAX_LICENCES, FoundLicence, RslEvidence, inline_evidence, link_header_licences
+from policies.store import load_policies
 
 if TYPE_CHECKING:
     from typing import Self
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from policies.evidence import HostEvidence
+    from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +90,19 @@ class CachedLicence:
 class PolicyGateMiddleware:
     """Downloader middleware that lets a request out only if every signal permits it."""
 
-    def __init__(self, crawler: Crawler, config: CrawlConfig, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        config: CrawlConfig,
+        *,
+        store: PolicyStore | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self.crawler = crawler
         self.config = config
+        self.store = store
         self.clock = clock
-        self.fetcher = EvidenceFetcher(crawler, config, clock=clock)
+        self.fetcher = EvidenceFetcher(crawler, config, store=store, clock=clock)
         self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(self.fetcher, clock=clock)
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(self._fetch_licence, clock=clock)
 
@@ -100,7 +110,10 @@ class PolicyGateMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        return cls(crawler, load_config(crawler.settings))
+        config = load_config(crawler.settings)
+        # A store that does not validate stops the crawl here, before anything is fetched.
+        store = load_policies(config.store_dir) if config.store_dir else None
+        return cls(crawler, config, store=store)
 
     async def _fetch_licence(self, url: str, previous: CachedLicence | None) -> CachedLicence:
         found = await self.fetcher.licence(url, "")
@@ -165,6 +178,8 @@ class PolicyGateMiddleware:
                 now=self.clock(),
                 token=self.config.robots_token,
                 readings=self.config.readings,
+                store=self.store,
+                unreviewed=self.config.unreviewed,
             )
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
@@ -196,6 +211,8 @@ class PolicyGateMiddleware:
                 page=page,
                 token=self.config.robots_token,
                 readings=self.config.readings,
+                store=self.store,
+                unreviewed=self.config.unreviewed,
             )
             decision = decisions[self.config.purpose]
             usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}

@@ -39,6 +39,21 @@ class Stage(StrEnum):
     POST_FETCH = "post-fetch"
 
 
+# The signals that express a usage preference: a licence or agreement that grants
+# the purpose overrides their refusals. robots (access), tos-policy and default never.
+USAGE_SIGNALS: frozenset[str] = frozenset(
+    {
+        "robots-ai-agents",
+        "content-signal",
+        "content-usage",
+        "tdmrep",
+        "ai-txt",
+        "rsl",
+        "x-robots-tag",
+        "meta-robots",
+    }
+)
+
 # Stable signal ids, used in explain output, stats keys and the database.
 SIGNAL_IDS: tuple[str, ...] = (
     "robots",
@@ -62,6 +77,8 @@ class Basis:
     ``source`` says where the signal came from (a URL and HTTP status, a header,
     a policy file and line); ``sha256`` and ``record_id`` identify the evidence
     document and its WARC record; ``rule`` names the matching rule where known.
+    ``agreement`` names the licence or agreement behind a grant that overrides
+    other signals' usage opt-outs.
     """
 
     signal: str
@@ -71,6 +88,7 @@ class Basis:
     sha256: str | None = None
     record_id: str | None = None
     rule: str | None = None
+    agreement: str | None = None
 
     def __post_init__(self) -> None:
         if self.signal not in SIGNAL_IDS:
@@ -81,7 +99,7 @@ class Basis:
     def as_dict(self) -> dict[str, Any]:
         """Return the basis as JSON-ready data, leaving out empty fields."""
         data: dict[str, Any] = {"signal": self.signal, "verdict": self.verdict.value, "reason": self.reason}
-        for key in ("source", "sha256", "record_id", "rule"):
+        for key in ("source", "sha256", "record_id", "rule", "agreement"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -98,6 +116,7 @@ class Basis:
             sha256=data.get("sha256"),
             record_id=data.get("record_id"),
             rule=data.get("rule"),
+            agreement=data.get("agreement"),
         )
 
 
@@ -115,23 +134,28 @@ class Decision:
 
     @property
     def denying(self) -> tuple[Basis, ...]:
-        """The bases that deny, in evaluation order."""
-        return tuple(b for b in self.bases if b.verdict is Verdict.DENY)
+        """The bases that deny and are not set aside by an agreement, in evaluation order."""
+        return effective_denials(self.bases)
 
     @property
     def signal(self) -> str:
         """The signal that decided: the first denying one, else the first grant, else the default."""
-        deciding = self.denying or tuple(b for b in self.bases if b.verdict is Verdict.ALLOW)
-        return deciding[0].signal if deciding else "default"
+        deciding = self._deciding()
+        return deciding.signal if deciding else "default"
 
     @property
     def reason(self) -> str:
-        """One sentence saying why: the first denial, else the first grant, else the default."""
-        for verdict in (Verdict.DENY, Verdict.ALLOW):
-            for basis in self.bases:
-                if basis.verdict is verdict:
-                    return basis.reason
-        return "no signal was consulted"
+        """One sentence saying why: the first denial, else the first grant (agreements first)."""
+        deciding = self._deciding()
+        return deciding.reason if deciding else "no signal was consulted"
+
+    def _deciding(self) -> Basis | None:
+        if self.denying:
+            return self.denying[0]
+        grants = sorted(
+            (b for b in self.bases if b.verdict is Verdict.ALLOW), key=lambda b: b.agreement is None
+        )
+        return grants[0] if grants else None
 
     def as_dict(self) -> dict[str, Any]:
         """Return one JSON-ready shape for the CLI, the database and the WARC metadata record."""
@@ -161,6 +185,12 @@ class Decision:
         )
 
 
+def effective_denials(bases: tuple[Basis, ...]) -> tuple[Basis, ...]:
+    """The denying bases that stand: an agreement's grant sets aside the usage opt-outs."""
+    agreed = any(b.verdict is Verdict.ALLOW and b.agreement for b in bases)
+    return tuple(b for b in bases if b.verdict is Verdict.DENY and not (agreed and b.signal in USAGE_SIGNALS))
+
+
 def default_basis(purpose: Purpose, policy: DefaultPolicy) -> Basis:
     """Return the basis recording that the default policy decided, because no signal did."""
     if policy is DefaultPolicy.ALLOW:
@@ -183,12 +213,13 @@ def combine(
 ) -> Decision:
     """Return the most-restrictive combination of ``bases``.
 
-    Any ``deny`` excludes. Otherwise an explicit ``allow`` permits. If every
+    Any ``deny`` excludes, except usage opt-outs set aside by an agreement's
+    grant (:func:`effective_denials`). Otherwise an explicit ``allow`` permits. If every
     basis says ``none``, the default policy decides, and a ``default`` basis is
     appended so that the record says so.
     """
     bases = tuple(bases)
-    if any(b.verdict is Verdict.DENY for b in bases):
+    if effective_denials(bases):
         allowed = False
     elif any(b.verdict is Verdict.ALLOW for b in bases):
         allowed = True

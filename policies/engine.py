@@ -19,6 +19,7 @@ from policies.html import HtmlSignals, parse_html
 from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
 from policies.readings import Readings
+from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from policies.evidence import HostEvidence
     from policies.rsl import FoundLicence
+    from policies.store import PolicyStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +76,8 @@ class Context:
     page: Page | None = None
     token: str = "permitcrawl"
     readings: Readings = field(default_factory=Readings)
+    store: PolicyStore | None = None
+    unreviewed: Unreviewed = Unreviewed.HOLD
     # Shared by the decisions on one URL for several purposes: a producer whose
     # basis does not depend on the purpose computes it once.
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -109,13 +113,17 @@ def decide(
     page: Page | None = None,
     token: str = "permitcrawl",
     readings: Readings | None = None,
+    store: PolicyStore | None = None,
+    unreviewed: Unreviewed = Unreviewed.HOLD,
 ) -> Decision:
     """Return the Decision for ``url`` under the host's evidence (and the page, once fetched).
 
     Without ``page`` this is the pre-fetch decision; with it, the post-fetch
     one, which repeats the pre-fetch signals (the evidence may have been
     refreshed) and adds those read from the response. ``token`` is our
-    robots.txt product token; ``readings`` the conservative readings in force.
+    robots.txt product token; ``readings`` the conservative readings in force;
+    ``store`` the ToS policy store (None: no review applies) and
+    ``unreviewed`` what to do where terms nobody reviewed speak of scraping or AI.
     """
     check_url(url)
     ctx = Context(
@@ -134,6 +142,8 @@ def decide_all(
     page: Page | None = None,
     token: str = "permitcrawl",
     readings: Readings | None = None,
+    store: PolicyStore | None = None,
+    unreviewed: Unreviewed = Unreviewed.HOLD,
 ) -> dict[Purpose, Decision]:
     """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it."""
     check_url(url)

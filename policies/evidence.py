@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from policies.robots import RobotsEvidence
     from policies.rsl import FoundLicence
     from policies.tdmrep import TdmRepEvidence
+    from policies.terms import TermsEvidence
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,7 +21,8 @@ class HostEvidence:
 
     ``tdmrep`` and ``aitxt`` are None when they were not fetched (robots.txt
     unreachable: nothing on the host is crawled anyway); ``licences`` are the
-    RSL documents robots.txt names for us.
+    RSL documents robots.txt names for us; ``terms`` the host's terms page
+    (None when no policy store is in use).
     """
 
     origin: str
@@ -30,6 +32,7 @@ class HostEvidence:
     tdmrep: TdmRepEvidence | None = None
     aitxt: AiTxtEvidence | None = None
     licences: tuple[FoundLicence, ...] = ()
+    terms: TermsEvidence | None = None
 
     def is_fresh(self, now: datetime) -> bool:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""

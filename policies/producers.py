@@ -21,6 +21,7 @@ from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
 from policies.tdmrep import file_step, tdmrep_basis, value_step
+from policies.tos import tos_basis
 
 if TYPE_CHECKING:
     from policies.engine import Context
@@ -125,6 +126,18 @@ def rsl(ctx: Context) -> list[Basis]:
     return [rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in found]
 
 
+def tos_policy(ctx: Context) -> Basis:
+    """The maintainers' ToS rules (the same for every page of a host: its terms are host evidence)."""
+    return tos_basis(
+        ctx.store,
+        ctx.url,
+        ctx.purpose,
+        terms=ctx.host.terms,
+        unreviewed=ctx.unreviewed,
+        today=ctx.host.fetched_at.date(),
+    )
+
+
 def x_robots_tag(ctx: Context) -> Basis | None:
     if ctx.page is None:
         return None
@@ -154,4 +167,5 @@ PRODUCERS: tuple[tuple[str, Producer], ...] = (
     ("rsl", rsl),
     ("x-robots-tag", x_robots_tag),
     ("meta-robots", meta_robots),
+    ("tos-policy", tos_policy),
 )

@@ -21,7 +21,7 @@ from crawler.errors import ProvenanceError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-TABLES = ("crawls", "evidence", "captures", "usage", "refusals")
+TABLES = ("crawls", "evidence", "captures", "usage", "refusals", "policy_rules")
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -130,8 +130,31 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["evidence"].create_index(["warc_record_id"])
 
 
+def _m002_terms_and_rules(db: sqlite_utils.Database) -> None:
+    # Terms pages are evidence too: their normalised-text digest and the passages that matter.
+    db["evidence"].add_column("text_sha256", str)
+    db["evidence"].add_column("passages", str)
+    # The ToS rules in force during a crawl, each version as it was: decisions cite them.
+    db["policy_rules"].create(
+        {
+            "crawl_id": str,
+            "domain": str,
+            "file": str,
+            "line": int,
+            "scope": str,
+            "path": str,
+            "version": str,
+            "tos_sha256": str,
+            "content": str,
+        },
+        pk=("crawl_id", "file", "line"),
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["policy_rules"].create_index(["domain"])
+
+
 # Forward migrations, in order; position i brings the schema to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_terms_and_rules]
 
 
 def migrate(db: sqlite_utils.Database, *, name: str = "provenance.db") -> None:
@@ -219,6 +242,10 @@ class ProvenanceDB:
         """Queue one capture row and its per-purpose usage rows."""
         self._add("captures", [row])
         self._add("usage", usage)
+
+    def add_rule(self, row: dict[str, Any]) -> None:
+        """Queue one ToS rule in force during the crawl."""
+        self._add("policy_rules", [row])
 
     def add_refusal(self, row: dict[str, Any]) -> None:
         """Queue one refusal row."""
