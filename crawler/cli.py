@@ -19,6 +19,8 @@ import click
 
 from crawler import __version__
 from crawler.errors import PermitcrawlError
+from crawler.policycli import policy
+from policies.errors import PolicyError
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) 
 
     try:
         settings = crawl_settings(out, **options)
-    except PermitcrawlError as exc:
+    except (PermitcrawlError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
@@ -100,6 +102,19 @@ def _crawl_options(func: Any) -> Any:
             multiple=True,
             metavar="NAME=VALUE",
             help="Override a Scrapy or permitcrawl setting (repeatable).",
+        ),
+        click.option(
+            "--policies",
+            "store_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="A ToS policy store (permitcrawl policy init); without one no ToS review applies.",
+        ),
+        click.option(
+            "--unreviewed",
+            type=click.Choice(["hold", "allow", "deny"]),
+            default=None,
+            help="Where unreviewed or changed terms speak of scraping or AI [default: hold].",
         ),
         click.option(
             "-v", "--verbose", count=True, help="Log more: -v for every decision, -vv for debugging."
@@ -225,7 +240,9 @@ def _open(directory: Path) -> Any:
         raise _fail(str(exc)) from exc
 
 
-def _table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
+def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
+    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
+    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
     rows = [[str(row.get(c, "")) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
@@ -270,7 +287,7 @@ def pages(directory: Path, usable: bool, purpose: str | None, host: str | None, 
             writer.writerow({**row, "basis": json.dumps(row["basis"], ensure_ascii=False)})
     else:
         shown = ({**r, "where": f"{r['warc_file']}@{r['warc_offset']}"} for r in rows)
-        for line in _table(shown, ["url", "status", "usable", "signal", "where"]):
+        for line in table(shown, ["url", "status", "usable", "signal", "where"]):
             click.echo(line)
 
 
@@ -329,6 +346,9 @@ def explain(directory: Path, url: str, fmt: str) -> None:
     else:
         for line in _explain_text(story):
             click.echo(line)
+
+
+cli.add_command(policy)
 
 
 def main() -> None:

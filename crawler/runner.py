@@ -12,6 +12,7 @@ from scrapy.settings import Settings
 from crawler.config import load_config
 from crawler.errors import SettingsError
 from crawler.spiders.seeds import SeedSpider
+from policies.store import load_policies
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -40,6 +41,8 @@ def crawl_settings(
     purpose: str | None = None,
     default_policy: str | None = None,
     max_depth: int | None = None,
+    store_dir: Path | None = None,
+    unreviewed: str | None = None,
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
@@ -61,9 +64,15 @@ def crawl_settings(
         given["POLICY_DEFAULT"] = default_policy
     if max_depth is not None:
         given["DEPTH_LIMIT"] = max_depth
+    if store_dir is not None:
+        given["POLICY_STORE_DIR"] = str(store_dir)
+    if unreviewed is not None:
+        given["POLICY_UNREVIEWED"] = unreviewed
     settings.setdict(given, priority="cmdline")
     settings.setdict(overrides or {}, priority="cmdline")
-    load_config(settings)  # fail now, with the setting named, rather than mid-start-up
+    config = load_config(settings)  # fail now, with the setting named, rather than mid-start-up
+    if config.store_dir is not None:
+        load_policies(config.store_dir)  # a store that does not validate never starts a crawl
     return settings
 
 

@@ -127,7 +127,14 @@ def decide(
     """
     check_url(url)
     ctx = Context(
-        url=url, purpose=purpose, host=host, page=page, token=token, readings=readings or Readings()
+        url=url,
+        purpose=purpose,
+        host=host,
+        page=page,
+        token=token,
+        readings=readings or Readings(),
+        store=store,
+        unreviewed=unreviewed,
     )
     return _decide(ctx, default_policy, now)
 
@@ -152,7 +159,15 @@ def decide_all(
     return {
         purpose: _decide(
             Context(
-                url=url, purpose=purpose, host=host, page=page, token=token, readings=readings, memo=memo
+                url=url,
+                purpose=purpose,
+                host=host,
+                page=page,
+                token=token,
+                readings=readings,
+                store=store,
+                unreviewed=unreviewed,
+                memo=memo,
             ),
             default_policy,
             now,

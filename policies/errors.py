@@ -16,7 +16,8 @@ class PolicyFileError(PolicyError):
         self.path = Path(path)
         self.line = line
         self.message = message
-        super().__init__(f"{path}:{line}: {message}")
+        # Line 0: about the file as a whole, or a rule not written yet.
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 
 
 class PolicyStoreError(PolicyError):

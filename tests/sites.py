@@ -346,3 +346,57 @@ USABLE_SIGNAL_PAGES = {
     "http://post-signals.test/",
     "http://redir.test/",
 }
+
+TERMS_RESTRICTIVE = (
+    "<html><body><h1>Terms of Service</h1><p>Welcome.</p>"
+    "<p>You may not scrape, crawl or otherwise use automated means to access the Service.</p>"
+    "<p>Content may not be used to train artificial intelligence models.</p></body></html>"
+)
+TERMS_PLAIN = "<html><body><h1>Terms of Use</h1><p>Be kind. Pay your bills on time.</p></body></html>"
+TERMS_OLD = "<html><body><h1>Terms of Use</h1><p>Be kind.</p></body></html>"
+
+
+def home_with_terms(title: str, *links: str, terms: str = "/legal/terms") -> tuple[int, dict[str, str], str]:
+    """A home page with a footer link to its terms."""
+    items = "".join(f'<a href="{href}">{href}</a> ' for href in links)
+    footer = f'<footer><a href="{terms}">Terms of Service</a></footer>'
+    return 200, HTML, f"<html><body><p>{title}</p>{items}{footer}</body></html>"
+
+
+# Hosts for the ToS policy store (each .test host is its own registrable domain).
+TOS_SITES: dict[str, Site] = {
+    "tos-strict.test": {
+        "/robots.txt": (200, TEXT, "User-agent: *\nAllow: /\n"),
+        "/": home_with_terms("never requested: a rule denies ai-train here", "/a"),
+        "/a": page("never requested"),
+    },
+    "tos-held.test": {
+        "/": home_with_terms("held home", "/a"),
+        "/legal/terms": (200, HTML, TERMS_RESTRICTIVE),
+        "/a": page("never requested: held for review"),
+    },
+    "tos-fine.test": {
+        "/": home_with_terms("fine home", "/a"),
+        "/legal/terms": (200, HTML, TERMS_PLAIN),
+        "/a": page("fine a"),
+    },
+    "tos-changed.test": {
+        "/": home_with_terms("changed home", "/a"),
+        "/legal/terms": (200, HTML, TERMS_PLAIN),
+        "/a": page("never requested: the terms changed since review"),
+    },
+    "tos-agreement.test": {
+        "/robots.txt": (200, TEXT, "User-agent: *\nContent-Signal: ai-train=no\nAllow: /\n"),
+        "/": home_with_terms("agreement home", "/a"),
+        "/legal/terms": (200, HTML, TERMS_RESTRICTIVE),
+        "/a": page("licensed by agreement"),
+    },
+    "tos-path.test": {
+        "/": home_with_terms("path home", "/members/x", "/public"),
+        "/legal/terms": (200, HTML, TERMS_PLAIN),
+        "/members/x": page("never requested: members area"),
+        "/public": page("public"),
+    },
+}
+TOS_SEEDS = [f"http://{host}/" for host in TOS_SITES]
+SITES.update(TOS_SITES)

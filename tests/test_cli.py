@@ -17,12 +17,24 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+
+
 def test_every_command_has_help_with_an_example() -> None:
-    for name, command in cli.commands.items():
-        result = invoke(name, "--help")
-        assert result.exit_code == 0, name
-        assert "Example:" in result.output, name
-        assert command.help and len(command.help.splitlines()[0]) > 20, name
+    names = []
+    for path, command in _commands(cli):
+        result = invoke(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "Example:" in result.output, path
+        assert command.help and len(command.help.splitlines()[0]) > 20, path
+        names.append(" ".join(path))
+    assert {"crawl", "demo", "pages", "explain", "policy set", "policy queue", "policy validate"} <= set(
+        names
+    )
 
 
 def test_version() -> None:
