@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -70,7 +71,17 @@ def registrable_domain(host: str) -> str:
     """The registrable domain of ``host`` (``www.example.co.uk`` -> ``example.co.uk``); a host with none
     (an IP address, ``localhost``, a public suffix) is its own."""
     host = host.strip().rstrip(".").lower()
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host  # an address has no suffix to speak of
+    except ValueError:
+        pass
     return _psl().privatesuffix(host) or host
+
+
+def is_registrable(domain: str) -> bool:
+    """True if ``domain`` is a registrable domain itself (not a public suffix, not a subdomain)."""
+    return _psl().privatesuffix(domain) == domain
 
 
 def host_covers(scope: str, host: str) -> bool:
@@ -355,12 +366,12 @@ def load_file(path: Path) -> tuple[Rule, ...]:
                 f"domain is {domain!r}; expected {expected!r}, as the file is named",
             )
         )
-    elif registrable_domain(expected) != expected:
+    elif not is_registrable(expected):
         errors.append(
             PolicyFileError(
                 path,
                 keys.get((-1, "domain"), 1),
-                f"{expected} is not a registrable domain; expected {registrable_domain(expected)}",
+                f"{expected} is not a registrable domain; expected one such as example.{expected}",
             )
         )
     for key in data:

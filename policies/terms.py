@@ -105,7 +105,7 @@ def _score(text: str) -> int:
 
 
 def find_terms_links(body: bytes, base_url: str) -> list[str]:
-    """Links of a page that look like its terms, best first (same host preferred); never raises."""
+    """Links of a page that look like its terms: same host first, then the best words; never raises."""
     try:
         soup = _soup(body)
     except Exception:
@@ -121,7 +121,7 @@ def find_terms_links(body: bytes, base_url: str) -> list[str]:
         score = max(_score(anchor.get_text(" ")), _score(parts.path.replace("-", " ").replace("_", " ")))
         if score:
             same_site = parts.hostname == host
-            scored.append((-score, not same_site, position, url.split("#", 1)[0]))
+            scored.append((not same_site, -score, position, url.split("#", 1)[0]))
     seen, ordered = set(), []
     for *_, url in sorted(scored):
         if url not in seen:

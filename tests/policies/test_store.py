@@ -1,0 +1,204 @@
+"""The ToS policy store: file format, validation with path:line errors, PSL domains, scoping, writing."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from policies.errors import PolicyStoreError
+from policies.purpose import Purpose
+from policies.store import dumps, host_covers, load_file, load_policies, registrable_domain, write_rule
+from policies.vocabulary import merged_label
+
+GOOD = """domain = "example.org"
+
+[[rule]]
+ai_scraping = "No AI"
+license = "Unrestricted Use"
+compete = "Unrestricted Use"
+deny = ["ai-train", "ai-input"]
+allow = ["search"]
+quote = ["You may not use the Service to train machine learning models."]
+tos_url = "https://example.org/terms"
+reviewer = "A. Maintainer"
+reviewed = 2026-11-01
+review_by = 2027-05-01
+
+[[rule]]
+scope = "blog.example.org"
+path = "/open/"
+ai_scraping = "Unrestricted Use"
+license = "Unrestricted Use"
+compete = "Unrestricted Use"
+quote = "Posts under /open/ are CC-BY."
+tos_url = "https://blog.example.org/terms"
+reviewer = "B. Maintainer"
+reviewed = "2026-11-02"
+review_by = 2026-12-01
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "example.org.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [
+        ("www.example.co.uk", "example.co.uk"),  # a two-label public suffix
+        ("example.co.uk", "example.co.uk"),
+        ("alice.github.io", "alice.github.io"),  # a private suffix: each user is a domain
+        ("a.b.example.org.", "example.org"),
+        ("EXAMPLE.ORG", "example.org"),
+        ("co.uk", "co.uk"),  # a public suffix has no registrable domain: itself
+        ("127.0.0.1", "127.0.0.1"),
+        ("site-a.test", "site-a.test"),
+    ],
+)
+def test_registrable_domains(host: str, domain: str) -> None:
+    assert registrable_domain(host) == domain
+
+
+def test_load_and_scope(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    store = load_policies(tmp_path)
+    general, narrow = store.all_rules()
+    assert general.scope == "example.org" and general.deny == (Purpose.AI_TRAIN, Purpose.AI_INPUT)
+    assert general.where.endswith("example.org.toml:3") and narrow.where.endswith(":15")
+    assert narrow.quote == ("Posts under /open/ are CC-BY.",) and narrow.reviewed == date(2026, 11, 2)
+    assert store.applicable("www.example.org", "/x") == [general]  # subdomains are covered
+    assert store.applicable("blog.example.org", "/open/post") == [narrow]  # the narrower rule wins
+    assert store.applicable("blog.example.org", "/closed") == [general]
+    assert store.applicable("other.org", "/") == []
+    assert store.applicable("notexample.org", "/") == []
+    assert not host_covers("example.org", "badexample.org")
+
+
+def test_versions_change_with_content_only(tmp_path: Path) -> None:
+    first = load_file(write(tmp_path, GOOD))[0]
+    moved = load_file(
+        write(tmp_path, GOOD.replace('domain = "example.org"\n', '# moved\ndomain = "example.org"\n'))
+    )[0]
+    edited = load_file(write(tmp_path, GOOD.replace("A. Maintainer", "C. Maintainer")))[0]
+    assert first.version == moved.version and first.line != moved.line
+    assert edited.version != first.version
+    assert first.merged == "No AI"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            GOOD.replace("deny =", "dney ="),
+            r"example.org.toml:7: unknown key 'dney'; expected one of .* Hint: did you mean 'deny'\?",
+        ),
+        (
+            GOOD.replace('"No AI"', '"No ai"', 1),
+            r"example.org.toml:4: ai_scraping: 'No ai' is not a label of this axis; expected one of",
+        ),
+        (
+            GOOD.replace('"ai-input"]', '"training"]'),
+            r":7: deny: unknown purpose 'training'; expected one of ai-train, ai-input, search",
+        ),
+        (
+            GOOD.replace("review_by = 2027-05-01", "review_by = 2026-01-01"),
+            r":13: review_by is before reviewed",
+        ),
+        (GOOD.replace('allow = ["search"]', 'allow = ["ai-train"]'), r":8: ai-train both allowed and denied"),
+        (
+            GOOD.replace('scope = "blog.example.org"', 'scope = "example.com"'),
+            r":16: scope 'example.com' is not example.org",
+        ),
+        (
+            GOOD.replace('tos_url = "https://example.org/terms"', 'tos_url = "example.org/terms"'),
+            r":10: tos_url: .* not an http\(s\) URL",
+        ),
+        (GOOD.replace('reviewer = "A. Maintainer"\n', ""), r":3: rule is missing reviewer; every rule needs"),
+        (
+            GOOD.replace('domain = "example.org"', 'domain = "example.com"'),
+            r":1: domain is 'example.com'; expected 'example.org'",
+        ),
+        (GOOD.replace('path = "/open/"', 'path = "open"'), r":17: path: 'open' is not a path"),
+        (GOOD + "\n[[rule]\n", r"not valid TOML"),
+        ('domain = "example.org"\n', r":1: no \[\[rule\]\] table"),
+        (GOOD.replace('quote = ["You may', 'quote = ["", "You may'), r":9: quote is empty"),
+    ],
+)
+def test_validation_errors(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, text)
+    with pytest.raises(PolicyStoreError, match=message):
+        load_policies(tmp_path)
+
+
+def test_allowing_against_the_label_needs_an_agreement(tmp_path: Path) -> None:
+    text = GOOD.replace('deny = ["ai-train", "ai-input"]\nallow = ["search"]', 'allow = ["ai-train"]')
+    write(tmp_path, text)
+    with pytest.raises(PolicyStoreError, match=r":7: allows ai-train although ai_scraping is 'No AI'"):
+        load_policies(tmp_path)
+    write(tmp_path, text.replace('allow = ["ai-train"]', 'allow = ["ai-train"]\nagreement = "Licence #1"'))
+    assert load_policies(tmp_path).all_rules()[0].agreement == "Licence #1"
+
+
+def test_every_error_of_every_file_is_listed(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("deny =", "dney =").replace('"No AI"', '"Nope"', 1))
+    write(tmp_path, 'domain = "other.org"\n', "other.org.toml")
+    write(tmp_path, 'domain = "co.uk"\n[[rule]]\n', "co.uk.toml")
+    with pytest.raises(PolicyStoreError) as caught:
+        load_policies(tmp_path)
+    text = str(caught.value)
+    assert "example.org.toml:4" in text and "example.org.toml:7" in text
+    assert "other.org.toml:1" in text and "co.uk is not a registrable domain" in text
+    with pytest.raises(PolicyStoreError, match="not a directory"):
+        load_policies(tmp_path / "missing")
+
+
+def test_write_creates_updates_and_stays_valid(tmp_path: Path) -> None:
+    fields = {
+        "ai_scraping": "No Scraping & AI",
+        "license": "Unrestricted Use",
+        "compete": "Non-Compete",
+        "deny": ("ai-train",),
+        "quote": ("No robots.",),
+        "tos_url": "https://www.example.co.uk/terms",
+        "reviewer": "Jo",
+        "reviewed": date(2026, 11, 1),
+        "review_by": date(2027, 5, 1),
+    }
+    rule = write_rule(tmp_path, "www.example.co.uk", fields)
+    assert rule.file.endswith("example.co.uk.toml") and rule.scope == "www.example.co.uk"
+    updated = write_rule(
+        tmp_path, "www.example.co.uk", {"note": "checked again", "reviewed": date(2026, 11, 20)}
+    )
+    assert (
+        updated.note == "checked again"
+        and updated.deny == (Purpose.AI_TRAIN,)
+        and updated.version != rule.version
+    )
+    other = write_rule(tmp_path, "www.example.co.uk", {**fields, "path": "/shop/"})
+    assert len(load_file(Path(other.file))) == 2
+    with pytest.raises(PolicyStoreError, match=r"a new rule for example.co.uk needs --ai-scraping"):
+        write_rule(tmp_path, "example.co.uk", {"reviewer": "Jo"})
+    before = Path(rule.file).read_text()
+    with pytest.raises(PolicyStoreError, match="review_by is before reviewed"):
+        write_rule(tmp_path, "www.example.co.uk", {"review_by": date(2020, 1, 1)})
+    assert Path(rule.file).read_text() == before  # an invalid edit leaves the file as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["example.co.uk.toml"]
+    assert dumps("example.co.uk", list(load_file(Path(rule.file)))) == before
+
+
+@pytest.mark.parametrize(
+    ("axes", "merged"),
+    [
+        (("No AI", "Unrestricted Use", "Unrestricted Use"), "No AI"),
+        (("Unrestricted Use", "Non-Comercial Only", "Unrestricted Use"), "NC Only"),
+        (("Conditional Use", "Unrestricted Use", "Non-Compete"), "Non-Compete"),
+        (("Unrestricted Use", "Unrestricted Use", "Unrestricted Use"), "Unrestricted Use"),
+        (("Conditional Use", "Conditionally Commercial", "Unrestricted Use"), "Conditional Use"),
+    ],
+)
+def test_merged_label(axes: tuple[str, str, str], merged: str) -> None:
+    assert merged_label(*axes) == merged
