@@ -194,7 +194,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     """
     import shutil
 
-    from crawler.demo import DEMO_SEEDS, DEMO_SITES
+    from crawler.demo import DEMO_SEEDS, DEMO_SITES, demo_store
     from crawler.localweb import serve
     from crawler.runner import parse_overrides
 
@@ -206,6 +206,10 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         if not (out / "provenance.db").is_file() and any(out.iterdir()):
             raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
         shutil.rmtree(out)
+    if options.get("store_dir") is None:
+        # The demo's own store, copied so that it can be edited and the demo run again with it.
+        options["store_dir"] = out / "policies"
+        shutil.copytree(demo_store(), options["store_dir"])
     server = serve(DEMO_SITES)
     # The demo hosts exist only on the local server: route every request through it.
     for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
@@ -226,7 +230,8 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         server.close()
     click.echo(
         f"\nNext: permitcrawl pages {out} --usable\n"
-        f"      permitcrawl explain {out} http://open.demo.test/private/notes",
+        f"      permitcrawl explain {out} http://open.demo.test/private/notes\n"
+        f"      permitcrawl policy queue {out} --store {options['store_dir']}",
         err=True,
     )
 

@@ -7,6 +7,7 @@ and crawls them; no network is needed.
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 from crawler.localweb import Reply, Site
 
@@ -174,5 +175,50 @@ DEMO_SITES.update(
         },
     }
 )
+
+TERMS_LINK = '<footer><a href="/legal/terms">Terms of Service</a></footer>'
+RESTRICTIVE_TERMS = (
+    "<html><body><h1>Terms of Service</h1><p>Welcome to our service.</p>"
+    "<p>You may not scrape, crawl or use automated means to copy the Service.</p>"
+    "<p>Content may not be used to train artificial intelligence models.</p></body></html>"
+)
+
+
+def home(title: str, *links: str) -> tuple[int, dict[str, str], str]:
+    """A home page with a footer link to the site's terms."""
+    status, headers, html = page(title, *links)
+    return status, headers, html.replace("</body>", TERMS_LINK + "</body>")
+
+
+# Hosts for the ToS policy store (crawler/demo_policies/demo.test.toml).
+DEMO_SITES.update(
+    {
+        # A reviewed rule refuses ai-train: only robots.txt is ever asked of this host.
+        "tos-strict.demo.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nAllow: /\n"),
+            "/": home("Strict terms (never requested)", "/catalogue"),
+            "/catalogue": page("Catalogue (never requested)"),
+        },
+        # No rule, and the terms speak of scraping and AI: held for review, listed by 'policy queue'.
+        "terms.demo.test": {
+            "/": home("Unreviewed terms (held for review)", "/articles"),
+            "/legal/terms": (200, HTML, RESTRICTIVE_TERMS),
+            "/articles": page("Articles (never requested while held)"),
+        },
+        # robots.txt opts out of training, but a signed licence agreement grants it.
+        "partner.demo.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nContent-Signal: ai-train=no\nAllow: /\n"),
+            "/": home("Partner (licensed by agreement)", "/feature"),
+            "/legal/terms": (200, HTML, RESTRICTIVE_TERMS),
+            "/feature": page("A licensed feature"),
+        },
+    }
+)
+
+
+def demo_store() -> Path:
+    """The built-in demo's ToS policy store (a package directory: copy it before editing)."""
+    return Path(__file__).with_name("demo_policies")
+
 
 DEMO_SEEDS = [f"http://{host}/" for host in DEMO_SITES]

@@ -341,4 +341,6 @@ def queue(crawl_dirs: tuple[Path, ...], store: Path | None, fmt: str) -> None:
     if fmt == "table":
         for item in items:
             item["passages"] = len(item["passages"])
-    _emit(items, fmt, ["domain", "reason", "pages", "refused", "held", "passages", "terms_url"])
+            hosts = item["hosts"]
+            item["hosts"] = " ".join(hosts) if len(hosts) <= 3 else f"{hosts[0]} and {len(hosts) - 1} more"
+    _emit(items, fmt, ["domain", "hosts", "reason", "pages", "held", "passages", "terms_url"])

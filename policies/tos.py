@@ -148,7 +148,8 @@ def tos_basis(
         return Basis(signal="tos-policy", verdict=Verdict.NONE, reason=reason, source=terms.source)
     if terms.mentions_restrictions:
         why = (
-            f"no reviewed rule for {domain}, and its terms ({terms.terms_url}) speak of scraping or AI: "
+            f"no reviewed rule for {host} (domain {domain}), and its terms ({terms.terms_url}) "
+            "speak of scraping or AI: "
             f'"{terms.passages[0][:200]}"'
         )
         return _unreviewed(unreviewed, why, cite, terms.source)

@@ -43,6 +43,7 @@ class QueueItem:
     pages: int = 0
     refused: int = 0
     held: int = 0
+    hosts: list[str] = field(default_factory=list)
     terms_url: str | None = None
     terms_sha256: str | None = None
     reviewed_sha256: str | None = None
@@ -87,54 +88,65 @@ def _rule_for(rules: list[KnownRule], host: str) -> KnownRule | None:
 def build_queue(
     dbs: list[sqlite_utils.Database], rules: dict[str, list[KnownRule]], today: date
 ) -> list[QueueItem]:
-    """Every domain that needs a maintainer, most pages first."""
+    """Every domain that needs a maintainer, most pages first.
+
+    "no rule" is reported for the hosts of a domain that no rule covers (a
+    domain may have rules for some of its subdomains only).
+    """
     pages: dict[str, int] = defaultdict(int)
     refused: dict[str, int] = defaultdict(int)
     held: dict[str, int] = defaultdict(int)
     terms: dict[str, dict[str, Any]] = {}
     for db in dbs:
         for host, count in db.execute("select host, count(*) from captures group by host"):
-            pages[registrable_domain(host)] += count
+            pages[host] += count
         for host, count in db.execute("select host, count(*) from refusals group by host"):
-            refused[registrable_domain(host)] += count
-            pages[registrable_domain(host)] += count
+            refused[host] += count
+            pages[host] += count
         held_sql = (
             "select host, count(*) from refusals where signal = 'tos-policy' and reason like ? group by host"
         )
         for host, count in db.execute(held_sql, [f"%{HELD}%"]):
-            held[registrable_domain(host)] += count
+            held[host] += count
         for row in db.query(
             "select origin, final_url, url, text_sha256, passages, fetched_at from evidence "
             "where kind = 'terms' and text_sha256 is not null order by fetched_at"
         ):
-            host = row["origin"].split("://", 1)[-1].split(":")[0]
-            terms[host] = row  # the latest wins
+            terms[row["origin"].split("://", 1)[-1].split(":")[0]] = row  # the latest wins
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for host in pages:
+        by_domain[registrable_domain(host)].append(host)
     items: list[QueueItem] = []
-    for domain in sorted(pages):
+    for domain, hosts in sorted(by_domain.items()):
         domain_rules = rules.get(domain, [])
-        domain_terms = [(h, t) for h, t in terms.items() if registrable_domain(h) == domain]
-        base = {"pages": pages[domain], "refused": refused[domain], "held": held[domain]}
-        if not domain_rules:
-            host, found = domain_terms[0] if domain_terms else (None, None)
+        uncovered = sorted(h for h in hosts if not any(host_covers(r.scope, h) for r in domain_rules))
+        if uncovered:
+            found = next((terms[h] for h in uncovered if h in terms), None)
             items.append(
                 QueueItem(
                     domain,
                     "no rule",
-                    **base,
-                    terms_url=found["final_url"] or found["url"] if found else None,
+                    pages=sum(pages[h] for h in uncovered),
+                    refused=sum(refused[h] for h in uncovered),
+                    held=sum(held[h] for h in uncovered),
+                    hosts=uncovered,
+                    terms_url=(found["final_url"] or found["url"]) if found else None,
                     terms_sha256=found["text_sha256"] if found else None,
                     passages=json.loads(found["passages"] or "[]") if found else [],
                 )
             )
-            continue
-        for host, found in domain_terms:
+        for host in sorted(h for h in hosts if h in terms and h not in uncovered):
             rule = _rule_for(domain_rules, host)
+            found = terms[host]
             if rule and rule.tos_sha256 and rule.tos_sha256 != found["text_sha256"]:
                 items.append(
                     QueueItem(
                         domain,
                         "terms changed",
-                        **base,
+                        pages=pages[host],
+                        refused=refused[host],
+                        held=held[host],
+                        hosts=[host],
                         terms_url=found["final_url"] or found["url"],
                         terms_sha256=found["text_sha256"],
                         reviewed_sha256=rule.tos_sha256,
@@ -144,7 +156,17 @@ def build_queue(
                 )
         for rule in domain_rules:
             if rule.review_by is not None and today >= rule.review_by:
-                items.append(QueueItem(domain, "review due", **base, rule=rule.where))
+                covered = [h for h in hosts if host_covers(rule.scope, h)]
+                items.append(
+                    QueueItem(
+                        domain,
+                        "review due",
+                        pages=sum(pages[h] for h in covered),
+                        refused=sum(refused[h] for h in covered),
+                        hosts=covered,
+                        rule=rule.where,
+                    )
+                )
     order = {"terms changed": 0, "no rule": 1, "review due": 2}
     items.sort(key=lambda i: (-i.pages, order[i.reason], i.domain))
     return items
