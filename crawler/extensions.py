@@ -41,7 +41,7 @@ from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter, CaptureJob
 from policies.decision import Decision, Stage
 from policies.robots import classify
-from policies.store import load_policies
+from policies.store import load_policies, registrable_domain
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -170,10 +170,31 @@ class ArchiveExtension:
 
     def spider_opened(self, spider: Spider) -> None:
         settings = self.crawler.settings
+        rules = load_policies(self.config.store_dir).all_rules() if self.config.store_dir else []
+        started = utcnow()
+        # Everything a decision depends on besides the evidence goes into the WARC too, so that
+        # decisions can be re-derived from the WARC files alone (permitcrawl audit).
+        snapshot = {
+            "crawl_id": self.crawl_id,
+            "software": f"permitcrawl/{__version__}",
+            "config": self.config.summary(),
+            "rules": [{"where": rule.where, **rule.content()} for rule in rules],
+        }
+        record_id = None
+        try:
+            record_id = self.writer.warc.write_resource(
+                f"urn:permitcrawl:crawl:{self.crawl_id}",
+                dumps(snapshot).encode(),
+                "application/json",
+                started,
+            ).record_id
+        except Exception as exc:
+            self._fail(exc)
         self.writer.db.start_crawl(
             {
                 "id": self.crawl_id,
-                "started_at": utcnow().isoformat(),
+                "kind": getattr(spider, "crawl_kind", "crawl"),
+                "started_at": started.isoformat(),
                 "software": "permitcrawl",
                 "version": __version__,
                 "purpose": self.config.purpose.value,
@@ -187,18 +208,12 @@ class ArchiveExtension:
                         "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
                     }
                 ),
+                "config_record_id": record_id,
                 "hostname": socket.gethostname(),
                 "pid": os.getpid(),
             }
         )
-        self._record_rules()
-        self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
-        self._flusher.start(FLUSH_INTERVAL, now=False)
-
-    def _record_rules(self) -> None:
-        if self.config.store_dir is None:
-            return
-        for rule in load_policies(self.config.store_dir).all_rules():
+        for rule in rules:
             self.writer.db.add_rule(
                 {
                     "crawl_id": self.crawl_id,
@@ -212,6 +227,8 @@ class ArchiveExtension:
                     "content": dumps(rule.content()),
                 }
             )
+        self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
+        self._flusher.start(FLUSH_INTERVAL, now=False)
 
     def _flush(self) -> None:
         try:
@@ -312,8 +329,10 @@ class ArchiveExtension:
         depth = request.meta.get("depth", 0)
         redirected_from = request.meta.get("redirect_urls")
         via = _text(referer) if referer else None
+        evidence = request.meta.get("policy_evidence")
         metadata = {
             "crawl_id": self.crawl_id,
+            "evidence": evidence,
             "hopsFromSeed": depth,
             "via": via,
             "redirected_from": redirected_from,
@@ -323,6 +342,8 @@ class ArchiveExtension:
             "crawl_id": self.crawl_id,
             "url": exchange.url,
             "host": urlsplit(exchange.url).hostname,
+            "domain": registrable_domain(urlsplit(exchange.url).hostname or ""),
+            "evidence": dumps(evidence) if evidence else None,
             "fetched_at": exchange.started_at.isoformat(),
             "status": exchange.status,
             "content_type": _text(content_type) if content_type else None,
@@ -407,6 +428,7 @@ class ArchiveExtension:
                 "reason": decision.reason,
                 "decision": decision.as_dict(),
                 "response_headers": header_list(response.headers) if response is not None else None,
+                "evidence": request.meta.get("policy_evidence"),
             }
         )
         self.crawler.stats.inc_value("archive/refusals")

@@ -32,6 +32,7 @@ from crawler.evidence import Clock, EvidenceCache, utcnow
 from crawler.fetcher import EvidenceFetcher
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.engine import Page, decide, decide_all
+from policies.evidence import evidence_manifest
 from policies.html import html_signals
 from policies.purpose import Purpose
 from policies.rsl import MAX_LICENCES, FoundLicence, RslEvidence, inline_evidence, link_header_licences
@@ -181,6 +182,7 @@ class PolicyGateMiddleware:
                 store=self.store,
                 unreviewed=self.config.unreviewed,
             )
+            request.meta["policy_evidence"] = evidence_manifest(host)
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
                 request.meta["autothrottle_dont_adjust_delay"] = True
@@ -216,6 +218,7 @@ class PolicyGateMiddleware:
             )
             decision = decisions[self.config.purpose]
             usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}
+            request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
         except Exception as exc:
             logger.exception("Error while judging the response of %s", response.url)
             decision = self._error_decision(response.url, Stage.POST_FETCH, exc)

@@ -37,3 +37,37 @@ class HostEvidence:
     def is_fresh(self, now: datetime) -> bool:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""
         return now < self.expires_at
+
+
+def _entry(url: str | None, record_id: str | None, source: str, **extra: object) -> dict[str, object]:
+    entry: dict[str, object] = {"url": url, "record_id": record_id, **extra}
+    if record_id is None:
+        entry["source"] = source  # nothing archived: the source says why (an error, not fetched)
+    return entry
+
+
+def evidence_manifest(host: HostEvidence, licences: tuple[FoundLicence, ...] = ()) -> dict[str, object]:
+    """Which evidence documents a decision rested on, by WARC record id: enough to rebuild it offline.
+
+    ``licences`` are the page's own licence documents (post-fetch).
+    """
+    robots = host.robots
+    manifest: dict[str, object] = {
+        "origin": host.origin,
+        "fetched_at": host.fetched_at.isoformat(),
+        "robots.txt": _entry(robots.url, robots.record_id, robots.source),
+    }
+    if host.tdmrep is not None:
+        manifest["tdmrep.json"] = _entry(host.tdmrep.url, host.tdmrep.record_id, host.tdmrep.source)
+    if host.aitxt is not None:
+        manifest["ai.txt"] = _entry(host.aitxt.url, host.aitxt.record_id, host.aitxt.source)
+    manifest["rsl"] = [
+        _entry(found.evidence.url, found.evidence.record_id, found.evidence.source, found_in=found.found_in)
+        for found in (*host.licences, *licences)
+    ]
+    if host.terms is not None:
+        terms = host.terms
+        manifest["terms"] = _entry(
+            terms.terms_url, terms.record_id, terms.source, home_url=terms.home_url, problem=terms.problem
+        )
+    return manifest

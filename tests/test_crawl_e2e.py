@@ -286,8 +286,8 @@ def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path) 
     run = crawl(web, out, "-s", f"WARC_DIR={blocker / 'warc'}", seeds=["http://robots-404.test/"])
     assert run.result.returncode == 1
     assert "output could not be written" in run.result.stderr
-    # The robots.txt could not be archived, so it counts as unreachable: no page was requested.
-    assert run.requested() == ["http://robots-404.test/robots.txt"]
+    # The crawl's configuration record could not be written: it stopped before asking for anything.
+    assert run.requested() == []
     crawl_row = next(sqlite_utils.Database(out / "provenance.db").query("select finish_reason from crawls"))
     assert crawl_row["finish_reason"] == "archive_error"
 

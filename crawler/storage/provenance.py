@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from crawler.errors import ProvenanceError
+from policies.store import registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -153,8 +154,74 @@ def _m002_terms_and_rules(db: sqlite_utils.Database) -> None:
     db["policy_rules"].create_index(["domain"])
 
 
+def _m003_downstream(db: sqlite_utils.Database) -> None:
+    # Queries by domain, content type and signal go through indexes.
+    db["captures"].add_column("domain", str)
+    for host in [row[0] for row in db.execute("select distinct host from captures")]:
+        db.execute("update captures set domain = ? where host = ?", [registrable_domain(host or ""), host])
+    db["captures"].create_index(["domain"])
+    db["captures"].create_index(["content_type"])
+    db["usage"].create_index(["signal"])
+    # The evidence each decision rested on (WARC record ids), to re-derive it offline.
+    db["captures"].add_column("evidence", str)
+    db["refusals"].add_column("evidence", str)
+    db["crawls"].add_column("kind", str)
+    db["crawls"].add_column("config_record_id", str)
+    # Later opt-outs, takedowns and erasure: nothing is deleted, everything is recorded.
+    db["ledger"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "action": str,
+            "scope": str,
+            "reason": str,
+            "count": int,
+            "details": str,
+        },
+        pk="id",
+    )
+    db["revocations"].create(
+        {
+            "id": int,
+            "capture_id": str,
+            "url": str,
+            "purpose": str,  # NULL: every purpose
+            "source": str,  # recheck | revoke
+            "reason": str,
+            "actor": str,
+            "at": str,
+            "ledger_id": int,
+            "decision": str,
+        },
+        pk="id",
+        foreign_keys=[("ledger_id", "ledger", "id")],
+    )
+    db["revocations"].create_index(["capture_id"])
+    db["revocations"].create_index(["url"])
+    db["tombstones"].create(
+        {
+            "capture_id": str,
+            "url": str,
+            "payload_digest": str,
+            "payload_sha256": str,
+            "warc_file": str,
+            "purged_at": str,
+            "reason": str,
+            "ledger_id": int,
+        },
+        pk="capture_id",
+        foreign_keys=[("ledger_id", "ledger", "id")],
+    )
+    db["tombstones"].create_index(["url"])
+
+
 # Forward migrations, in order; position i brings the schema to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_terms_and_rules]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial,
+    _m002_terms_and_rules,
+    _m003_downstream,
+]
 
 
 def migrate(db: sqlite_utils.Database, *, name: str = "provenance.db") -> None:

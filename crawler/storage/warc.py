@@ -310,6 +310,23 @@ class WarcStore:
         }
         return _http_record(writer, exchange.url, "request", http, exchange.request_body, warc_headers)
 
+    def write_resource(self, uri: str, body: bytes, content_type: str, when: datetime) -> WarcLocation:
+        """Write a ``resource`` record (crawl configuration, policy snapshot) and return where it is."""
+        writer = self._ready()
+        record = writer.create_warc_record(
+            uri,
+            "resource",
+            payload=BytesIO(body),
+            length=len(body),
+            warc_content_type=content_type,
+            warc_headers_dict={
+                "WARC-Date": warc_date(when),
+                "WARC-Warcinfo-ID": self._warcinfo_id,
+                **_digests(None, body),
+            },
+        )
+        return self._write(writer, record)
+
     def write_exchange(self, exchange: HttpExchange, metadata: bytes | None = None) -> CaptureRecords:
         """Write response, request and (if given) a metadata record (JSON bytes) for one exchange.
 

@@ -129,7 +129,7 @@ class ArchiveWriter:
 
     def refusal(self, row: dict[str, Any]) -> None:
         """Queue a refusal row; ``decision`` and ``response_headers`` are given as data."""
-        for key in ("decision", "response_headers"):
+        for key in ("decision", "response_headers", "evidence"):
             if row.get(key) is not None:
                 row[key] = dumps(row[key])
         self.db.add_refusal(row)
