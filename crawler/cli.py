@@ -12,14 +12,17 @@ import csv
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler import __version__
+from crawler.downstream import audit
 from crawler.errors import PermitcrawlError
 from crawler.policycli import policy
+from policies.decision import SIGNAL_IDS
 from policies.errors import PolicyError
 from policies.purpose import Purpose
 
@@ -256,43 +259,79 @@ def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
         yield "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
 
 
+def _iso(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; expected YYYY-MM-DD or an ISO 8601 time"
+        ) from None
+    return value
+
+
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--usable", is_flag=True, help="Only pages usable for the purpose (permitted, 2xx).")
+@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--usable/--unusable",
+    default=None,
+    help="Only usable pages (permitted, 2xx, not revoked), or only the others.",
+)
 @click.option(
     "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
 )
 @click.option("--host", default=None, help="Only pages of this host.")
 @click.option(
+    "--domain", default=None, help="Only pages of this registrable domain (its subdomains included)."
+)
+@click.option("--since", callback=_iso, help="Only pages fetched on or after this date (UTC).")
+@click.option("--until", callback=_iso, help="Only pages fetched before this date (UTC).")
+@click.option("--content-type", default=None, help="Only this content type (a prefix: text/html).")
+@click.option(
+    "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
 )
-def pages(directory: Path, usable: bool, purpose: str | None, host: str | None, fmt: str) -> None:
-    """List the captured pages of a crawl, with where they are in the WARC files and why.
+def pages(directories: tuple[Path, ...], purpose: str | None, fmt: str, **filters: Any) -> None:
+    """List the captured pages of one or more crawls: where they are in the WARC files, and why.
 
     \b
     Example:
         permitcrawl pages crawls/example --usable --format jsonl > usable.jsonl
-        permitcrawl pages crawls/example --host example.org --format csv
+        permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
+        permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
     """
-    from crawler.storage.queries import PAGE_FIELDS, crawl_purposes
+    from crawler.storage.queries import PAGE_FIELDS, PageFilter, crawl_purposes
     from crawler.storage.queries import pages as query_pages
 
-    db = _open(directory)
-    if purpose is None:
-        purposes = crawl_purposes(db)
-        purpose = purposes[0] if len(purposes) == 1 else Purpose.AI_TRAIN.value
-    rows = query_pages(db, purpose=purpose, usable=usable, host=host)
-    if fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps({k: row[k] for k in PAGE_FIELDS}, ensure_ascii=False))
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(PAGE_FIELDS), lineterminator="\n")
+    fields = ["crawl_dir", *PAGE_FIELDS]
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n") if fmt == "csv" else None
+    if writer:
         writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "basis": json.dumps(row["basis"], ensure_ascii=False)})
-    else:
-        shown = ({**r, "where": f"{r['warc_file']}@{r['warc_offset']}"} for r in rows)
-        for line in table(shown, ["url", "status", "usable", "signal", "where"]):
+    shown: list[dict[str, Any]] = []
+    for directory in directories:
+        db = _open(directory)
+        chosen = purpose
+        if chosen is None:
+            purposes = crawl_purposes(db)
+            chosen = purposes[0] if len(purposes) == 1 else Purpose.AI_TRAIN.value
+        for row in query_pages(db, PageFilter(purpose=chosen, **filters)):
+            row = {"crawl_dir": str(directory), **row}
+            if fmt == "jsonl":
+                click.echo(json.dumps({k: row[k] for k in fields}, ensure_ascii=False))
+            elif writer:
+                writer.writerow(
+                    {**{k: row[k] for k in fields}, "basis": json.dumps(row["basis"], ensure_ascii=False)}
+                )
+            else:
+                shown.append({**row, "where": f"{row['warc_file']}@{row['warc_offset']}"})
+    if fmt == "table":
+        columns = ["url", "status", "usable", "signal", "where"]
+        if len(directories) > 1:
+            columns.insert(0, "crawl_dir")
+        for line in table(shown, columns):
             click.echo(line)
 
 
@@ -354,6 +393,8 @@ def explain(directory: Path, url: str, fmt: str) -> None:
 
 
 cli.add_command(policy)
+for _command in (audit,):
+    cli.add_command(_command)
 
 
 def main() -> None:

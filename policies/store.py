@@ -519,3 +519,33 @@ def write_rule(directory: Path, host: str, changes: dict[str, Any]) -> Rule:
             leftover.unlink()
         staging.rmdir()
     return next(r for r in load_file(path) if (r.scope, r.path) == (scope, rule_path))
+
+
+def store_from_contents(rules: list[dict[str, Any]], directory: Path | None = None) -> PolicyStore:
+    """A store rebuilt from rules as data (:meth:`Rule.content`, plus ``where``), as a crawl recorded them."""
+    by_domain: dict[str, list[Rule]] = {}
+    for data in rules:
+        where = str(data.get("where", ":0"))
+        file, _, line = where.rpartition(":")
+        rule = Rule(
+            domain=data["domain"],
+            scope=data["scope"],
+            path=data["path"],
+            ai_scraping=data["ai_scraping"],
+            license=data["license"],
+            compete=data["compete"],
+            allow=tuple(Purpose(p) for p in data["allow"]),
+            deny=tuple(Purpose(p) for p in data["deny"]),
+            quote=tuple(data["quote"]),
+            tos_url=data["tos_url"],
+            tos_sha256=data.get("tos_sha256"),
+            reviewer=data["reviewer"],
+            reviewed=date.fromisoformat(data["reviewed"]),
+            review_by=date.fromisoformat(data["review_by"]),
+            agreement=data.get("agreement"),
+            note=data.get("note"),
+            file=file,
+            line=int(line or 0),
+        )
+        by_domain.setdefault(rule.domain, []).append(rule)
+    return PolicyStore(directory or Path("."), {d: tuple(r) for d, r in by_domain.items()})

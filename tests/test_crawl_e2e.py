@@ -248,7 +248,7 @@ def test_pages_formats(main_crawl: CrawlRun) -> None:
     table = run_cli("pages", main_crawl.out, "--usable")
     assert table.stdout.splitlines()[0].split()[:3] == ["url", "status", "usable"]
     csv_out = run_cli("pages", main_crawl.out, "--format", "csv").stdout.splitlines()
-    assert csv_out[0].startswith("url,warc_file,warc_offset")
+    assert csv_out[0].startswith("crawl_dir,url,warc_file,warc_offset")
     assert len(csv_out) - 1 == len(_pages(main_crawl))
 
 

@@ -7,6 +7,7 @@ usage(purpose, usable), refusals.url, evidence.warc_record_id).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ PAGE_FIELDS = (
     "payload_sha256",
     "purpose",
     "usable",
+    "revoked",
     "signal",
     "reason",
     "crawl_id",
@@ -56,27 +58,67 @@ def crawl_purposes(db: sqlite_utils.Database) -> list[str]:
     return [row[0] for row in db.execute("select distinct purpose from crawls order by purpose")]
 
 
-def pages(
-    db: sqlite_utils.Database,
-    *,
-    purpose: str,
-    usable: bool = False,
-    host: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Yield one row per capture, with its usability and basis for ``purpose``.
+@dataclass(frozen=True, kw_only=True)
+class PageFilter:
+    """Which captures ``pages`` lists. ``usable``: True for usable only, False for not usable only, None all.
 
-    ``usable`` keeps the pages permitted for ``purpose`` with a 2xx status.
+    Usable means: permitted for ``purpose``, a 2xx status, and not revoked since
+    (for that purpose or for all).
+    """
+
+    purpose: str
+    usable: bool | None = None
+    host: str | None = None
+    domain: str | None = None
+    since: str | None = None  # ISO date or time, inclusive
+    until: str | None = None  # ISO date or time, exclusive
+    content_type: str | None = None  # a prefix: "text/html"
+    signal: str | None = None  # the deciding signal
+
+
+REVOKED = (
+    "exists (select 1 from revocations r where r.capture_id = c.warc_record_id "
+    "and (r.purpose is null or r.purpose = u.purpose))"
+)
+USABLE = f"(u.usable = 1 and c.status between 200 and 299 and not {REVOKED})"
+
+
+def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str, Any]]:
+    """Yield one row per capture matching ``selection``, with its usability and basis for the purpose.
+
+    Every filter goes through an index (usage by purpose, captures by host,
+    domain, date and content type); the revocation check is a primary-key probe.
     """
     where = ["u.purpose = :purpose"]
-    params: dict[str, Any] = {"purpose": purpose}
-    if usable:
-        where.append("u.usable = 1 and c.status between 200 and 299")
-    if host:
+    params: dict[str, Any] = {"purpose": selection.purpose}
+    if selection.usable is True:
+        where.append(USABLE)
+    elif selection.usable is False:
+        where.append(f"not {USABLE}")
+    if selection.host:
         where.append("c.host = :host")
-        params["host"] = host.lower()
+        params["host"] = selection.host.lower()
+    if selection.domain:
+        where.append("c.domain = :domain")
+        params["domain"] = selection.domain.lower()
+    if selection.since:
+        where.append("c.fetched_at >= :since")
+        params["since"] = selection.since
+    if selection.until:
+        where.append("c.fetched_at < :until")
+        params["until"] = selection.until
+    if selection.content_type:
+        # A range rather than LIKE, so that the index on content_type is used.
+        where.append("c.content_type >= :ct and c.content_type < :ct_end")
+        params["ct"] = selection.content_type
+        params["ct_end"] = selection.content_type + "\uffff"
+    if selection.signal:
+        where.append("u.signal = :signal")
+        params["signal"] = selection.signal
     sql = f"""
         select c.url, c.warc_file, c.warc_offset, c.warc_length, c.warc_record_id, c.fetched_at,
-               c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose, u.usable,
+               c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose,
+               {USABLE} as usable, {REVOKED} as revoked,
                u.signal, u.reason, c.crawl_id, u.decision
         from usage u join captures c on c.warc_record_id = u.capture_id
         where {" and ".join(where)}
@@ -84,6 +126,7 @@ def pages(
     """
     for row in db.query(sql, params):
         row["usable"] = bool(row["usable"])
+        row["revoked"] = bool(row["revoked"])
         row["basis"] = json.loads(row.pop("decision") or "{}").get("bases", [])
         yield row
 

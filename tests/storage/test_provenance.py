@@ -10,7 +10,7 @@ import sqlite_utils
 
 from crawler.errors import ProvenanceError
 from crawler.storage.provenance import MIGRATIONS, ProvenanceDB, dumps, migrate, open_db
-from crawler.storage.queries import explain, open_crawl, pages, summary
+from crawler.storage.queries import PageFilter, explain, open_crawl, pages, summary
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,12 +118,20 @@ def test_queries(tmp_path: Path) -> None:
     )
     db.close()
     reader = open_crawl(tmp_path)
-    assert [p["url"] for p in pages(reader, purpose="ai-train", usable=True)] == [
+    assert [p["url"] for p in pages(reader, PageFilter(purpose="ai-train", usable=True))] == [
         "http://h.test/0",
         "http://h.test/2",
     ]
-    assert len(list(pages(reader, purpose="search", usable=True))) == 3
-    assert len(list(pages(reader, purpose="ai-train", host="other.test"))) == 0
+    assert [p["url"] for p in pages(reader, PageFilter(purpose="ai-train", usable=False))] == [
+        "http://h.test/1"
+    ]
+    assert len(list(pages(reader, PageFilter(purpose="search", usable=True)))) == 3
+    assert len(list(pages(reader, PageFilter(purpose="ai-train", host="other.test")))) == 0
+    reader["revocations"].insert({"capture_id": "<urn:uuid:0>", "url": "u", "source": "revoke", "reason": "r"})
+    usable = [p["url"] for p in pages(reader, PageFilter(purpose="search", usable=True))]
+    assert usable == ["http://h.test/1", "http://h.test/2"]  # a revocation takes a page out
+    revoked = next(p for p in pages(reader, PageFilter(purpose="search")) if p["url"] == "http://h.test/0")
+    assert revoked["revoked"] and not revoked["usable"]
     story = explain(reader, "http://h.test/0")
     assert story["outcome"] == "captured"
     assert story["events"][0]["decision"]["bases"][0]["evidence"]["status"] == 200

@@ -1,0 +1,119 @@
+"""Reading a crawl's WARC files back: every record by id, located by a scan, read by offset.
+
+No Scrapy here. The scan keeps one small entry per record (file, offset,
+length, type, target, links); payloads are read only when asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from warcio.archiveiterator import ArchiveIterator
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """Where one record is, and what the scan saw of it."""
+
+    record_id: str
+    warc_file: str  # relative to the crawl directory
+    offset: int
+    length: int
+    rec_type: str
+    target: str | None
+    concurrent_to: tuple[str, ...]
+    warcinfo_id: str | None
+
+
+@dataclass
+class ReadRecord:
+    """A record's headers and payload: ``raw`` as stored (content-coding kept), ``body`` decoded."""
+
+    entry: RecordEntry
+    headers: dict[str, str]
+    status: int | None
+    http_headers: list[tuple[str, str]]
+    raw: bytes
+    body: bytes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def payload_sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+
+class WarcArchive:
+    """The records of every WARC file under ``crawl_dir/warc``."""
+
+    def __init__(self, crawl_dir: Path) -> None:
+        self.crawl_dir = crawl_dir
+        self.entries: dict[str, RecordEntry] = {}
+        self.files = sorted((crawl_dir / "warc").glob("*.warc.gz")) + sorted(
+            (crawl_dir / "warc").glob("*.warc")
+        )
+        for path in self.files:
+            self._scan(path)
+
+    def _scan(self, path: Path) -> None:
+        relative = path.relative_to(self.crawl_dir).as_posix()
+        with open(path, "rb") as fh:
+            iterator = ArchiveIterator(fh)
+            for record in iterator:
+                headers = record.rec_headers
+                record_id = headers.get_header("WARC-Record-ID")
+                record.raw_stream.read()  # consume, so that the offset and length are known
+                self.entries[record_id] = RecordEntry(
+                    record_id=record_id,
+                    warc_file=relative,
+                    offset=iterator.get_record_offset(),
+                    length=iterator.get_record_length(),
+                    rec_type=record.rec_type,
+                    target=headers.get_header("WARC-Target-URI"),
+                    concurrent_to=tuple(v for k, v in headers.headers if k.lower() == "warc-concurrent-to"),
+                    warcinfo_id=headers.get_header("WARC-Warcinfo-ID"),
+                )
+
+    def linked(self, record_id: str) -> list[RecordEntry]:
+        """The records that name ``record_id`` with WARC-Concurrent-To (a response's request and metadata)."""
+        return [e for e in self.entries.values() if record_id in e.concurrent_to]
+
+    def read(self, record_id: str) -> ReadRecord:
+        """Read one record by id; KeyError if no WARC file has it."""
+        entry = self.entries[record_id]
+        return read_at(self.crawl_dir, entry)
+
+    def raw_bytes(self, entry: RecordEntry) -> bytes:
+        """The record's bytes as stored in the file (one gzip member)."""
+        with open(self.crawl_dir / entry.warc_file, "rb") as fh:
+            fh.seek(entry.offset)
+            return fh.read(entry.length)
+
+
+def read_at(crawl_dir: Path, entry: RecordEntry) -> ReadRecord:
+    """Read the record an entry points at (payload as stored and decoded)."""
+    path = crawl_dir / entry.warc_file
+    with open(path, "rb") as fh:
+        fh.seek(entry.offset)
+        record = next(iter(ArchiveIterator(fh)))
+        raw = record.raw_stream.read()
+    with open(path, "rb") as fh:
+        fh.seek(entry.offset)
+        record = next(iter(ArchiveIterator(fh)))
+        body = record.content_stream().read()
+        http = record.http_headers
+        headers = dict(record.rec_headers.headers)
+        status = None
+        http_headers: list[tuple[str, str]] = []
+        if http is not None and entry.rec_type in ("response", "revisit"):
+            status = int(http.get_statuscode() or 0) or None
+            http_headers = list(http.headers)
+    return ReadRecord(entry, headers, status, http_headers, raw, body)
