@@ -127,7 +127,9 @@ def test_queries(tmp_path: Path) -> None:
     ]
     assert len(list(pages(reader, PageFilter(purpose="search", usable=True)))) == 3
     assert len(list(pages(reader, PageFilter(purpose="ai-train", host="other.test")))) == 0
-    reader["revocations"].insert({"capture_id": "<urn:uuid:0>", "url": "u", "source": "revoke", "reason": "r"})
+    reader["revocations"].insert(
+        {"capture_id": "<urn:uuid:0>", "url": "u", "source": "revoke", "reason": "r"}
+    )
     usable = [p["url"] for p in pages(reader, PageFilter(purpose="search", usable=True))]
     assert usable == ["http://h.test/1", "http://h.test/2"]  # a revocation takes a page out
     revoked = next(p for p in pages(reader, PageFilter(purpose="search")) if p["url"] == "http://h.test/0")
