@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler import __version__
-from crawler.downstream import audit
+from crawler.downstream import audit, recheck, revoke
 from crawler.errors import PermitcrawlError
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
@@ -393,7 +393,7 @@ def explain(directory: Path, url: str, fmt: str) -> None:
 
 
 cli.add_command(policy)
-for _command in (audit,):
+for _command in (audit, recheck, revoke):
     cli.add_command(_command)
 
 

@@ -40,3 +40,153 @@ def audit(directory: Path) -> None:
     )
     if not report.ok:
         raise SystemExit(1)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.option("--url", "urls", multiple=True, help="A captured URL to revoke (repeatable).")
+@click.option("--domain", help="Every capture of a domain (registrable: its subdomains too; or one host).")
+@click.option(
+    "--file",
+    "url_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="URLs, one per line.",
+)
+@click.option("--reason", required=True, help="Why: the request, its reference, the law invoked.")
+@click.option("--by", "who", default=None, help="Who asks or acts [default: your login name].")
+@click.option(
+    "--purpose", type=click.Choice(["ai-train", "ai-input", "search"]), help="Revoke for one purpose only."
+)
+def revoke(
+    directory: Path,
+    urls: tuple[str, ...],
+    domain: str | None,
+    url_file: Path | None,
+    reason: str,
+    who: str | None,
+    purpose: str | None,
+) -> None:
+    """Revoke captures (takedown and erasure requests): they stop being usable and are never exported.
+
+    Nothing is deleted here (export --purge erases); the ledger records who, when, what and why.
+
+    \b
+    Example:
+        permitcrawl revoke crawls/example --url https://example.org/post/1 --reason "DMCA #123" --by legal
+        permitcrawl revoke crawls/example --domain example.org --reason "GDPR Art. 17 request 2026-11-20"
+        permitcrawl revoke crawls/example --file takedowns.txt --reason "batch 7"
+    """
+    from crawler.storage.ledger import actor, matching_captures
+    from crawler.storage.ledger import revoke as revoke_captures
+
+    if sum(bool(x) for x in (urls, domain, url_file)) != 1:
+        raise click.UsageError("give exactly one of --url, --domain or --file")
+    wanted = list(urls)
+    if url_file is not None:
+        lines = url_file.read_text(encoding="utf-8").splitlines()
+        wanted = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    db = _open(directory)
+    captures, missing = matching_captures(db, urls=wanted, domain=domain)
+    scope = f"domain {domain}" if domain else ("file " + str(url_file) if url_file else " ".join(urls))
+    ledger_id = revoke_captures(db, captures, reason=reason, who=actor(who), scope=scope, purpose=purpose)
+    for url in missing:
+        click.echo(f"not captured in this crawl: {url}", err=True)
+    click.echo(f"revoked {len(captures)} captures (ledger entry {ledger_id})")
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.option(
+    "--policies",
+    "store_dir",
+    type=DIR,
+    help="The ToS policy store to apply [default: the crawl's, if it is still there].",
+)
+@click.option("--by", "who", default=None, help="Who runs it, for the ledger [default: your login name].")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a setting.")
+def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides: tuple[str, ...]) -> None:
+    """Fetch each captured host's current evidence and revoke what the sites have reserved since.
+
+    robots.txt, tdmrep.json, ai.txt and the RSL licences are fetched again (and
+    archived), the current ToS store is applied, and every capture is judged
+    again for every purpose; pages are not fetched again. A capture no longer
+    permitted becomes revoked for that purpose, with the new basis recorded.
+    Nothing is deleted. Prints what changed.
+
+    \b
+    Example:
+        permitcrawl recheck crawls/example --policies tos-policies
+    """
+    import json as jsonlib
+
+    from crawler.cli import table
+    from crawler.runner import crawl_settings, parse_overrides, run_spider
+    from crawler.spiders.recheck import RecheckSpider
+    from crawler.storage.ledger import actor, record_recheck
+    from policies.errors import PolicyError
+
+    db = _open(directory)
+    crawls = list(
+        db.query(
+            "select purpose, settings from crawls where coalesce(kind, 'crawl') = 'crawl' order by started_at"
+        )
+    )
+    if not crawls:
+        raise click.ClickException(f"{directory}: no crawl recorded here")
+    recorded = jsonlib.loads(crawls[-1]["settings"] or "{}").get("permitcrawl", {})
+    if store_dir is None and recorded.get("store_dir") and Path(recorded["store_dir"]).is_dir():
+        store_dir = Path(recorded["store_dir"])
+    urls = [row[0] for row in db.execute("select distinct url from captures order by url")]
+    db.close()
+    try:
+        settings = crawl_settings(
+            directory,
+            purpose=crawls[-1]["purpose"],
+            store_dir=store_dir,
+            overrides=parse_overrides(overrides),
+            extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
+        )
+    except (PermitcrawlError, PolicyError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    result, spider = run_spider(settings, RecheckSpider, urls=urls)
+    if result.error or not isinstance(spider, RecheckSpider):
+        raise click.ClickException(f"the recheck could not run: {result.error}")
+    db = _open(directory)
+    changes = []
+    for capture in db.query("select warc_record_id, url from captures"):
+        fresh = spider.decisions.get(capture["url"])
+        if fresh is None:
+            continue
+        for usage in db.query(
+            "select purpose from usage u where capture_id = ? and usable = 1 and not exists "
+            "(select 1 from revocations r where r.capture_id = u.capture_id "
+            "and (r.purpose is null or r.purpose = u.purpose))",
+            [capture["warc_record_id"]],
+        ):
+            decision = fresh[usage["purpose"]]
+            if not decision["allowed"]:
+                changes.append(
+                    {
+                        "capture_id": capture["warc_record_id"],
+                        "url": capture["url"],
+                        "purpose": usage["purpose"],
+                        "reason": decision["reason"],
+                        "decision": jsonlib.dumps(decision, ensure_ascii=False, sort_keys=True),
+                        "signal": decision["signal"],
+                    }
+                )
+    unchecked = len(set(urls) - set(spider.decisions))
+    if changes:
+        ledger_id = record_recheck(
+            db,
+            [{k: v for k, v in c.items() if k != "signal"} for c in changes],
+            who=actor(who),
+            crawl_id=result.crawl_id,
+        )
+        for line in table(changes, ["url", "purpose", "signal", "reason"]):
+            click.echo(line)
+        click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
+    else:
+        click.echo("no capture is reserved by its site's current evidence", err=True)
+    if unchecked:
+        click.echo(f"{unchecked} URLs could not be judged again (see the log)", err=True)

@@ -169,6 +169,8 @@ class PolicyGateMiddleware:
     async def process_request(self, request: Request) -> None:
         if request.meta.get("policy_exempt"):
             return
+        if request.meta.get("policy_recheck"):
+            await self._recheck(request)
         try:
             host = await self.evidence.get(origin_of(request.url))
             decision = decide(
@@ -195,6 +197,28 @@ class PolicyGateMiddleware:
             return
         self._refuse(request, decision, None)
         raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
+
+    async def _recheck(self, request: Request) -> None:
+        # A later look at a captured URL: judge it under the host's current evidence, never fetch it.
+        try:
+            host = await self.evidence.get(origin_of(request.url))
+            decisions = decide_all(
+                request.url,
+                host=host,
+                default_policy=self.config.default_policy,
+                now=self.clock(),
+                token=self.config.robots_token,
+                readings=self.config.readings,
+                store=self.store,
+                unreviewed=self.config.unreviewed,
+            )
+        except Exception as exc:
+            logger.exception("Error while rechecking %s", request.url)
+            error = self._error_decision(request.url, Stage.PRE_FETCH, exc)
+            decisions = {p: replace(error, purpose=p) for p in Purpose}
+        self.crawler.stats.inc_value("policy/rechecked")
+        self.crawler.signals.send_catch_log(our_signals.recheck_decided, request=request, decisions=decisions)
+        raise IgnoreRequest("rechecked, not fetched")
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("policy_exempt"):

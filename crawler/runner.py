@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
+    from scrapy import Spider
+
 _SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -91,15 +93,23 @@ class RunResult:
 
 def run_crawl(settings: Settings, *, seeds: list[str], max_pages: int | None = None) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
+    return run_spider(settings, SeedSpider, seeds=seeds, max_pages=max_pages)[0]
+
+
+def run_spider(
+    settings: Settings, spider_class: type[Spider], **arguments: Any
+) -> tuple[RunResult, Spider | None]:
+    """Run one spider to completion in this process; return how it ended, and the spider."""
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(SeedSpider)
+    crawler = process.create_crawler(spider_class)
     errors: list[str] = []
-    deferred = process.crawl(crawler, seeds=seeds, max_pages=max_pages)
+    deferred = process.crawl(crawler, **arguments)
     deferred.addErrback(lambda failure: errors.append(f"{type(failure.value).__name__}: {failure.value}"))
     process.start()
     stats = crawler.stats
-    return RunResult(
+    result = RunResult(
         crawl_id=stats.get_value("permitcrawl/crawl_id") if stats else None,
         finish_reason=stats.get_value("finish_reason") if stats else None,
         error=errors[0] if errors else None,
     )
+    return result, crawler.spider

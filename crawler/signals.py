@@ -8,6 +8,8 @@
 * ``request_refused(request, decision, response)``: the gate refused a URL.
   ``response`` is None for a pre-fetch refusal (nothing was requested), else
   the response whose signals reserved it (its body is never archived).
+* ``recheck_decided(request, decisions)``: a URL marked ``policy_recheck`` was
+  judged again for every purpose (``{Purpose: Decision}``) and dropped.
 """
 
 from __future__ import annotations
@@ -15,3 +17,4 @@ from __future__ import annotations
 evidence_fetched = object()
 host_evidence_ready = object()
 request_refused = object()
+recheck_decided = object()
