@@ -415,11 +415,13 @@ class ArchiveExtension:
 
     def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
         self._raw.pop(request, None)
+        host = urlsplit(decision.url).hostname
         self.writer.refusal(
             {
                 "crawl_id": self.crawl_id,
                 "url": decision.url,
-                "host": urlsplit(decision.url).hostname,
+                "host": host,
+                "domain": registrable_domain(host or ""),
                 "decided_at": decision.decided_at.isoformat(),
                 "stage": decision.stage.value,
                 "status": response.status if response is not None else None,

@@ -216,11 +216,21 @@ def _m003_downstream(db: sqlite_utils.Database) -> None:
     db["tombstones"].create_index(["url"])
 
 
+def _m004_refusal_domains(db: sqlite_utils.Database) -> None:
+    # Refusals by registrable domain, like captures (the training-data summary groups by domain).
+    db["refusals"].add_column("domain", str)
+    for host in [row[0] for row in db.execute("select distinct host from refusals")]:
+        db.execute("update refusals set domain = ? where host = ?", [registrable_domain(host or ""), host])
+    db["refusals"].create_index(["domain"])
+    db["refusals"].create_index(["decided_at"])
+
+
 # Forward migrations, in order; position i brings the schema to version i + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_terms_and_rules,
     _m003_downstream,
+    _m004_refusal_domains,
 ]
 
 

@@ -159,3 +159,69 @@ def test_usable_query_uses_an_index(tmp_path: Path) -> None:
     )
     assert "idx_usage_purpose_usable" in plan or "USING INDEX" in plan
     assert json.loads(dumps({"b": 1, "a": 2})) == {"a": 2, "b": 1}
+
+
+def _plan(db: sqlite_utils.Database, selection: PageFilter) -> list[str]:
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)  # the statement as run, parameters bound
+    list(pages(db, selection))
+    db.conn.set_trace_callback(None)
+    (sql,) = [s for s in statements if "from usage u join captures c" in s]
+    return [row[3] for row in db.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"usable": True},
+        {"usable": False},
+        {"domain": "h1.test"},
+        {"host": "h1.test"},
+        {"since": "2026-11-22", "until": "2026-11-23"},
+        {"content_type": "text/html"},
+        {"signal": "robots"},
+        {"usable": True, "domain": "h1.test", "content_type": "text/"},
+    ],
+    ids=lambda f: ",".join(f),
+)
+def test_pages_filters_never_scan_a_whole_table(tmp_path: Path, filters: dict) -> None:
+    db = ProvenanceDB.open(tmp_path / "provenance.db")
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    for i in range(200):  # twenty hosts, two content types, two days
+        row, usage = capture(i % 60, usable=i % 3 != 0)
+        host = f"h{i % 20}.test"
+        row |= {
+            "warc_record_id": f"<urn:uuid:{i}>",
+            "host": host,
+            "domain": host,
+            "url": f"http://{host}/{i}",
+        }
+        row |= {"content_type": "text/html" if i % 2 else "image/png", "fetched_at": f"2026-11-{21 + i % 2}"}
+        db.add_capture(row, [{**u, "capture_id": row["warc_record_id"]} for u in usage])
+    db.close()
+    reader = open_crawl(tmp_path)
+    reader.execute("ANALYZE")
+    plan = _plan(reader, PageFilter(purpose="ai-train", **filters))
+    # SQLite says SEARCH when it probes an index, SCAN when it reads a whole table.
+    assert not [step for step in plan if step.startswith("SCAN") and "USING" not in step], plan
+    assert any("INDEX" in step for step in plan), plan
+
+
+def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    db = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:2]:  # a database as the second schema left it
+        step(db)
+    db.execute("PRAGMA user_version = 2")
+    db["captures"].insert(
+        {"warc_record_id": "<r1>", "url": "http://www.example.co.uk/", "host": "www.example.co.uk"}
+    )
+    db["refusals"].insert(
+        {"url": "http://a.b.example.org/x", "host": "a.b.example.org", "stage": "pre-fetch"}
+    )
+    db.close()
+    migrated = open_db(path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert migrated["captures"].get("<r1>")["domain"] == "example.co.uk"
+    assert next(migrated.query("select domain from refusals"))["domain"] == "example.org"
+    assert {"ledger", "revocations", "tombstones"} <= set(migrated.table_names())
