@@ -1,4 +1,4 @@
-"""The ``permitcrawl`` command line: crawl, demo, pages, explain.
+"""The ``permitcrawl`` command line: crawl, demo, pages, explain; policy and downstream commands.
 
 Data goes to stdout, messages to stderr. Exit codes: 0 when the command ran
 (a refusal is a result, not an error); 1 with ``Error: ...`` when it could not
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler import __version__
-from crawler.downstream import audit, recheck, revoke
+from crawler.downstream import audit, datasette, export, index, recheck, report, revoke
 from crawler.errors import PermitcrawlError
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
@@ -341,6 +341,19 @@ def _explain_text(story: dict[str, Any]) -> Iterator[str]:
     if not story["events"]:
         yield "No capture or refusal of this URL is recorded in this crawl directory."
     for event in story["events"]:
+        if event["outcome"] == "revoked":
+            scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
+            yield ""
+            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']})"
+            yield f"  reason: {event['reason']}"
+            yield f"  capture: {event['capture_id']}  ledger entry {event['ledger_id']}"
+            continue
+        if event["outcome"] == "erased":
+            yield ""
+            yield f"erased from {event['warc_file']} at {event['at']} (ledger entry {event['ledger_id']})"
+            yield f"  capture: {event['capture_id']}  payload {event['payload_digest']}"
+            yield f"  reason: {event['reason']}"
+            continue
         decision = event["decision"]
         verdict = "allowed" if decision["allowed"] else "refused"
         yield ""
@@ -393,7 +406,7 @@ def explain(directory: Path, url: str, fmt: str) -> None:
 
 
 cli.add_command(policy)
-for _command in (audit, recheck, revoke):
+for _command in (audit, datasette, export, index, recheck, report, revoke):
     cli.add_command(_command)
 
 

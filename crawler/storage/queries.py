@@ -156,7 +156,8 @@ def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
     """Return everything recorded about ``url``: captures, refusals, and the evidence each basis cites.
 
     ``outcome`` is ``captured``, ``refused before fetching``, ``refused after
-    fetching`` or ``never seen``; the latest event decides it.
+    fetching``, ``revoked`` (since, for a purpose or all), ``erased`` (purged
+    from the WARC files) or ``never seen``; the latest event decides it.
     """
     events: list[dict[str, Any]] = []
     for row in db.query(
@@ -173,6 +174,17 @@ def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
         decision = _with_evidence(db, json.loads(row.pop("decision")))
         outcome = "refused before fetching" if row["stage"] == "pre-fetch" else "refused after fetching"
         events.append({"outcome": outcome, "at": row["decided_at"], **row, "decision": decision})
+    for row in db.query(
+        "select t.capture_id, t.payload_digest, t.payload_sha256, t.warc_file, t.purged_at, t.reason, "
+        "t.ledger_id from tombstones t where t.url = ?",
+        [url],
+    ):
+        events.append({"outcome": "erased", "at": row["purged_at"], "crawl_id": None, **row})
+    for row in db.query(
+        "select capture_id, purpose, source, reason, actor, at, ledger_id from revocations where url = ?",
+        [url],
+    ):
+        events.append({"outcome": "revoked", "crawl_id": None, **row})
     events.sort(key=lambda e: e["at"])
     return {
         "url": url,
