@@ -190,3 +190,139 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         click.echo("no capture is reserved by its site's current evidence", err=True)
     if unchecked:
         click.echo(f"{unchecked} URLs could not be judged again (see the log)", err=True)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.option("--out", type=DIR, help="A new directory for the export (WARC files, provenance.db, index).")
+@click.option(
+    "--purpose",
+    type=click.Choice(["ai-train", "ai-input", "search"]),
+    help="Export what is usable for this purpose [default: each crawl's own].",
+)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also rewrite this crawl's own WARC files without the captures revoked for every purpose.",
+)
+@click.option("--by", "who", default=None, help="Who runs it, for the ledger [default: your login name].")
+def export(directory: Path, out: Path | None, purpose: str | None, purge: bool, who: str | None) -> None:
+    """Write a new crawl directory holding only the usable captures, and/or erase revoked ones.
+
+    The export's WARC files hold each usable capture's response, request and
+    metadata records, the evidence documents its decision rests on and its
+    crawl's configuration record, copied byte for byte; its provenance.db holds
+    their rows. `permitcrawl audit` works on it as on the original. With
+    --purge, captures revoked for every purpose are physically removed from
+    this crawl's WARC files; the ledger keeps a tombstone for each.
+
+    \b
+    Example:
+        permitcrawl export crawls/example --out datasets/example-train --purpose ai-train
+        permitcrawl export crawls/example --purge --by legal
+    """
+    from crawler.storage.export import ExportError
+    from crawler.storage.export import export as export_crawl
+    from crawler.storage.index import write_index
+    from crawler.storage.ledger import actor
+    from crawler.storage.purge import purge as purge_crawl
+
+    if out is None and not purge:
+        raise click.UsageError("give --out (a new directory to export to), --purge, or both")
+    db = _open(directory)
+    who = actor(who)
+    if purge:
+        erased = purge_crawl(directory, db, who=who)
+        if erased.captures:
+            if (directory / "index.cdxj").exists():
+                write_index(directory)  # the old index points at offsets that moved
+            click.echo(
+                f"purged {erased.captures} captures ({erased.records} records, {erased.bytes_removed} bytes) "
+                f"from {len(erased.files)} WARC files (ledger entry {erased.ledger_id})",
+                err=True,
+            )
+        else:
+            click.echo("nothing to purge: no capture is revoked for every purpose", err=True)
+    if out is not None:
+        try:
+            report = export_crawl(directory, db, out, purpose=purpose, who=who)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _, lines = write_index(out)
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        click.echo(
+            f"exported {report.captures} captures, {report.evidence} evidence documents, "
+            f"{report.records} records into {len(report.warc_files)} WARC files in {out} "
+            f"(index.cdxj: {lines} lines)",
+            err=True,
+        )
+        if report.problems:
+            raise SystemExit(1)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+def index(directory: Path) -> None:
+    """Write DIRECTORY/index.cdxj, a CDXJ index of the crawl's WARC files for replay tools such as pywb.
+
+    \b
+    Example:
+        permitcrawl index crawls/example
+    """
+    from crawler.storage.index import warc_files, write_index
+
+    if not warc_files(directory):
+        raise click.ClickException(f"{directory}: no WARC files in {directory / 'warc'}")
+    path, lines = write_index(directory)
+    click.echo(f"wrote {path} ({lines} lines)", err=True)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.option("--title", default=None, help="The title Datasette shows [default: the directory's name].")
+def datasette(directory: Path, title: str | None) -> None:
+    """Write DIRECTORY/datasette.json: table descriptions and canned queries for Datasette.
+
+    Queries: usable pages by purpose, refusals by signal and domain, top
+    domains by volume per crawl, a training-data summary per crawl, the
+    ledger, captures and refusals by day.
+
+    \b
+    Example:
+        permitcrawl datasette crawls/example
+        datasette crawls/example/provenance.db -m crawls/example/datasette.json    # Datasette 0.x
+        datasette crawls/example/provenance.db -c crawls/example/datasette.json    # Datasette 1.0
+    """
+    import json as jsonlib
+
+    from crawler.storage.datasette import datasette_config
+
+    _open(directory).close()
+    path = directory / "datasette.json"
+    config = datasette_config(title or f"permitcrawl: {directory.resolve().name}")
+    path.write_text(jsonlib.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"wrote {path}", err=True)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the HTML [default: DIRECTORY/report.html].",
+)
+def report(directory: Path, out: Path | None) -> None:
+    """Write a self-contained HTML report: totals, captures and refusals by signal, by domain, over time.
+
+    \b
+    Example:
+        permitcrawl report crawls/example && xdg-open crawls/example/report.html
+    """
+    from crawler.report import render
+
+    db = _open(directory)
+    out = out or directory / "report.html"
+    out.write_text(render(db, directory), encoding="utf-8")
+    click.echo(f"wrote {out}", err=True)

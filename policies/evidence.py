@@ -71,3 +71,17 @@ def evidence_manifest(host: HostEvidence, licences: tuple[FoundLicence, ...] = (
             terms.terms_url, terms.record_id, terms.source, home_url=terms.home_url, problem=terms.problem
         )
     return manifest
+
+
+def manifest_record_ids(manifest: dict[str, object]) -> list[str]:
+    """The WARC record ids of the evidence documents a manifest names, in manifest order."""
+    entries: list[object] = [manifest.get(key) for key in ("robots.txt", "tdmrep.json", "ai.txt", "terms")]
+    rsl = manifest.get("rsl")
+    if isinstance(rsl, list):
+        entries += rsl
+    ids = []
+    for entry in entries:
+        record_id = entry.get("record_id") if isinstance(entry, dict) else None
+        if isinstance(record_id, str) and record_id not in ids:
+            ids.append(record_id)
+    return ids

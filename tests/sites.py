@@ -400,3 +400,48 @@ TOS_SITES: dict[str, Site] = {
 }
 TOS_SEEDS = [f"http://{host}/" for host in TOS_SITES]
 SITES.update(TOS_SITES)
+
+# The downstream tests' own web (served apart, so a test may change a site after crawling it).
+ERASE_MARKER = "erase-me-7f3a9c51-only-in-this-page"
+KEEP_MARKER = "keep-me-2b8e04d7-only-in-this-page"
+NOAI_MARKER = "refused-after-fetching-c41d9e"
+LATER_ROBOTS_BEFORE = "User-agent: *\nAllow: /\n"
+# After the crawl: /p1 closed to everyone, and no AI training anywhere.
+LATER_ROBOTS_AFTER = "User-agent: *\nContent-Signal: search=yes, ai-train=no\nDisallow: /p1\n"
+
+
+def downstream_sites() -> dict[str, Site]:
+    """A fresh copy of the downstream test web (tests change it)."""
+    return {
+        "later.test": {
+            "/robots.txt": (200, TEXT, LATER_ROBOTS_BEFORE),
+            "/": page("later home", "/p1", "/p2"),
+            "/p1": page("later p1"),
+            "/p2": page("later p2"),
+        },
+        "stable.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /closed/\n"),
+            "/": page("stable home", "/s1", "/closed/x"),
+            "/s1": page("stable s1"),
+            "/closed/x": page("never requested"),
+        },
+        "erase.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nAllow: /\n"),
+            "/.well-known/tdmrep.json": (
+                200,
+                {"Content-Type": "application/json"},
+                '[{"location": "/", "tdm-reservation": 0}]',
+            ),
+            "/": page("erase home", "/secret", "/keep", "/noai", "/missing"),
+            "/secret": page(ERASE_MARKER),
+            "/keep": page(KEEP_MARKER),
+            "/noai": (
+                200,
+                HTML,
+                f'<html><head><meta name="robots" content="noai"></head><body>{NOAI_MARKER}</body></html>',
+            ),
+        },
+    }
+
+
+DOWNSTREAM_SEEDS = ["http://later.test/", "http://stable.test/", "http://erase.test/"]

@@ -57,6 +57,8 @@ class WarcArchive:
     def __init__(self, crawl_dir: Path) -> None:
         self.crawl_dir = crawl_dir
         self.entries: dict[str, RecordEntry] = {}
+        # record id -> the records naming it with WARC-Concurrent-To (request, metadata)
+        self._links: dict[str, list[RecordEntry]] = {}
         self.files = sorted((crawl_dir / "warc").glob("*.warc.gz")) + sorted(
             (crawl_dir / "warc").glob("*.warc")
         )
@@ -71,7 +73,7 @@ class WarcArchive:
                 headers = record.rec_headers
                 record_id = headers.get_header("WARC-Record-ID")
                 record.raw_stream.read()  # consume, so that the offset and length are known
-                self.entries[record_id] = RecordEntry(
+                entry = RecordEntry(
                     record_id=record_id,
                     warc_file=relative,
                     offset=iterator.get_record_offset(),
@@ -81,10 +83,17 @@ class WarcArchive:
                     concurrent_to=tuple(v for k, v in headers.headers if k.lower() == "warc-concurrent-to"),
                     warcinfo_id=headers.get_header("WARC-Warcinfo-ID"),
                 )
+                self.entries[record_id] = entry
+                for target in entry.concurrent_to:
+                    self._links.setdefault(target, []).append(entry)
 
     def linked(self, record_id: str) -> list[RecordEntry]:
         """The records that name ``record_id`` with WARC-Concurrent-To (a response's request and metadata)."""
-        return [e for e in self.entries.values() if record_id in e.concurrent_to]
+        return list(self._links.get(record_id, ()))
+
+    def in_file(self, warc_file: str) -> list[RecordEntry]:
+        """The records of one WARC file (relative name), in file order."""
+        return sorted((e for e in self.entries.values() if e.warc_file == warc_file), key=lambda e: e.offset)
 
     def read(self, record_id: str) -> ReadRecord:
         """Read one record by id; KeyError if no WARC file has it."""

@@ -327,6 +327,23 @@ class WarcStore:
         )
         return self._write(writer, record)
 
+    def begin_unit(self) -> str:
+        """Open or rotate the current file before a unit of copied records; return its name."""
+        self._ready()
+        return self._name
+
+    def copy_record(self, raw: bytes, record_id: str) -> WarcLocation:
+        """Append one record as stored elsewhere (a whole gzip member, or an uncompressed record).
+
+        Never rotates: call :meth:`begin_unit` first, so that records that
+        belong together land in one file.
+        """
+        if self._fh is None:
+            raise RuntimeError("copy_record before begin_unit")
+        offset = self._fh.tell()
+        self._fh.write(raw)
+        return WarcLocation(self._name, offset, len(raw), record_id)
+
     def write_exchange(self, exchange: HttpExchange, metadata: bytes | None = None) -> CaptureRecords:
         """Write response, request and (if given) a metadata record (JSON bytes) for one exchange.
 

@@ -1,0 +1,249 @@
+"""Export: a new crawl directory holding only the usable captures and the records they rest on.
+
+No Scrapy here. Records are copied byte for byte (one gzip member each), so
+record ids, digests and dates stay what the crawl wrote, and the copy can be
+audited like the original: each capture brings its request and metadata
+records, the evidence documents its decision cites (with theirs), its crawl's
+configuration record, and the warcinfo records all of them name. The new WARC
+files start with a warcinfo record saying what the export is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crawler import __version__
+from crawler.errors import PermitcrawlError
+from crawler.storage.archive import RecordEntry, WarcArchive
+from crawler.storage.ledger import record
+from crawler.storage.provenance import open_db
+from crawler.storage.queries import DB_NAME, USABLE
+from crawler.storage.warc import WarcStore
+from policies.evidence import manifest_record_ids
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import sqlite_utils
+
+PREFIX = "permitcrawl-export"
+
+
+class ExportError(PermitcrawlError):
+    """The export cannot be made (its destination is taken, or the source is unreadable)."""
+
+
+@dataclass
+class ExportReport:
+    """What an export copied, and the usable captures it could not copy (with why)."""
+
+    out: Path
+    purpose: str | None
+    captures: int = 0
+    evidence: int = 0
+    records: int = 0
+    warc_files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def usable_captures(db: sqlite_utils.Database, purpose: str | None) -> list[dict[str, Any]]:
+    """The captures usable for ``purpose`` (None: each for its own crawl's purpose), in file order."""
+    sql = f"""
+        select c.* from captures c
+        join usage u on u.capture_id = c.warc_record_id and u.purpose = coalesce(:purpose, c.purpose)
+        where {USABLE}
+        order by c.warc_file, c.warc_offset
+    """
+    return list(db.query(sql, {"purpose": purpose}))
+
+
+class _Copier:
+    """Copies records into an export's WARC files once each, each file carrying the warcinfo it cites."""
+
+    def __init__(self, archive: WarcArchive, store: WarcStore) -> None:
+        self.archive = archive
+        self.store = store
+        self.placed: dict[str, tuple[str, int, int]] = {}  # record id -> (file, offset, length)
+        self._file = ""
+        self._infos_here: set[str] = set()
+
+    def _raw(self, entry: RecordEntry) -> bytes:
+        data = self.archive.raw_bytes(entry)
+        # Records from uncompressed files become gzip members like the rest.
+        return data if entry.warc_file.endswith(".gz") else gzip.compress(data, compresslevel=6)
+
+    def _put(self, entry: RecordEntry) -> None:
+        location = self.store.copy_record(self._raw(entry), entry.record_id)
+        self.placed[entry.record_id] = (location.filename, location.offset, location.length)
+
+    def copy(self, record_ids: list[str]) -> None:
+        """Copy a unit of records (and the warcinfo they name) into one file; skip those already copied."""
+        wanted = [self.archive.entries[i] for i in record_ids if i not in self.placed]
+        if not wanted:
+            return
+        name = self.store.begin_unit()
+        if name != self._file:
+            self._file, self._infos_here = name, set()
+        for entry in wanted:
+            info = entry.warcinfo_id
+            if info and info not in self._infos_here and info in self.archive.entries:
+                location = self.store.copy_record(self._raw(self.archive.entries[info]), info)
+                self.placed.setdefault(info, (location.filename, location.offset, location.length))
+                self._infos_here.add(info)
+            if entry.record_id not in self.placed:
+                self._put(entry)
+
+
+def _with_links(archive: WarcArchive, record_id: str) -> list[str]:
+    return [record_id, *(e.record_id for e in archive.linked(record_id))]
+
+
+def _capture_units(archive: WarcArchive, row: dict[str, Any], config_id: str | None) -> list[list[str]]:
+    """The record units one capture needs: its crawl's config, each evidence document, itself."""
+    units = [[config_id]] if config_id else []
+    manifest = json.loads(row["evidence"] or "{}")
+    units += [_with_links(archive, i) for i in manifest_record_ids(manifest)]
+    units.append(_with_links(archive, row["warc_record_id"]))
+    return units
+
+
+def export(
+    crawl_dir: Path, db: sqlite_utils.Database, out: Path, *, purpose: str | None, who: str
+) -> ExportReport:
+    """Write ``out`` (a new crawl directory) with the captures of ``crawl_dir`` usable for ``purpose``.
+
+    ``out`` must not exist or be empty. A usable capture whose records cannot
+    be found is left out and reported, never exported half-proven.
+    """
+    if out.exists() and any(out.iterdir()):
+        raise ExportError(f"{out}: exists and is not empty; choose a new directory for the export")
+    if out.resolve() == crawl_dir.resolve():
+        raise ExportError(f"{out}: is the crawl directory itself; choose a new directory for the export")
+    archive = WarcArchive(crawl_dir)
+    started = datetime.now(UTC)
+    export_id = str(uuid.uuid4())
+    report = ExportReport(out=out, purpose=purpose)
+    crawls = {row["id"]: row for row in db.query("select * from crawls")}
+    store = WarcStore(
+        out / "warc",
+        prefix=PREFIX,
+        info={
+            "software": f"permitcrawl {__version__}",
+            "description": f"export of the captures usable for {purpose or 'their crawl purpose'}",
+            "isPartOf": export_id,
+            "source": str(crawl_dir.resolve()),
+            "operator": who,
+        },
+    )
+    copier = _Copier(archive, store)
+    exported: list[dict[str, Any]] = []
+    try:
+        for row in usable_captures(db, purpose):
+            crawl = crawls.get(row["crawl_id"]) or {}
+            units = _capture_units(archive, row, crawl.get("config_record_id"))
+            missing = [i for unit in units for i in unit if i not in archive.entries]
+            if missing or not row["metadata_record_id"] or row["metadata_record_id"] not in archive.entries:
+                absent = ", ".join(missing) or str(row["metadata_record_id"])
+                report.problems.append(f"{row['url']}: not exported, missing from the WARC files: {absent}")
+                continue
+            for unit in units:
+                copier.copy(unit)
+            exported.append(row)
+    finally:
+        store.close()
+    report.warc_files = list(store.closed_files)
+    report.captures = len(exported)
+    report.records = len(copier.placed)
+    _write_db(db, out, exported, copier.placed, crawls, export_id, started, purpose, who, crawl_dir, report)
+    record(
+        db,
+        action="export",
+        who=who,
+        scope=str(out),
+        reason=f"captures usable for {purpose or 'their crawl purpose'}",
+        count=report.captures,
+        details={"export_id": export_id, "warc_files": report.warc_files, "problems": len(report.problems)},
+    )
+    return report
+
+
+def _write_db(
+    db: sqlite_utils.Database,
+    out: Path,
+    exported: list[dict[str, Any]],
+    placed: dict[str, tuple[str, int, int]],
+    crawls: dict[str, dict[str, Any]],
+    export_id: str,
+    started: datetime,
+    purpose: str | None,
+    who: str,
+    crawl_dir: Path,
+    report: ExportReport,
+) -> None:
+    new = open_db(out / DB_NAME)
+
+    def locate(row: dict[str, Any]) -> dict[str, Any]:
+        filename, offset, length = placed[row["warc_record_id"]]
+        return {**row, "warc_file": f"warc/{filename}", "warc_offset": offset, "warc_length": length}
+
+    capture_ids = [row["warc_record_id"] for row in exported]
+    crawl_ids = sorted({row["crawl_id"] for row in exported})
+    with new.conn:
+        new["crawls"].insert_all([crawls[i] for i in crawl_ids if i in crawls])
+        new["crawls"].insert(
+            {
+                "id": export_id,
+                "kind": "export",
+                "started_at": started.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "finish_reason": "finished",
+                "software": "permitcrawl",
+                "version": __version__,
+                "purpose": purpose or (crawls[crawl_ids[0]]["purpose"] if len(crawl_ids) == 1 else None),
+                "settings": json.dumps({"source": str(crawl_dir.resolve()), "purpose": purpose}),
+                "stats": json.dumps({"captures": len(exported), "records": len(placed)}),
+                "hostname": socket.gethostname(),
+            }
+        )
+        new["captures"].insert_all(locate(row) for row in exported)
+        for chunk in _chunks(capture_ids):
+            marks = ",".join("?" * len(chunk))
+            new["usage"].insert_all(db.query(f"select * from usage where capture_id in ({marks})", chunk))
+            # Revocations for other purposes travel with the capture, and the ledger entries they cite.
+            revocations = list(db.query(f"select * from revocations where capture_id in ({marks})", chunk))
+            ledger_ids = sorted({r["ledger_id"] for r in revocations if r["ledger_id"] is not None})
+            if ledger_ids:
+                marks_l = ",".join("?" * len(ledger_ids))
+                new["ledger"].insert_all(
+                    db.query(f"select * from ledger where id in ({marks_l})", ledger_ids), ignore=True
+                )
+            new["revocations"].insert_all(revocations, ignore=True)
+        for row in db.query("select * from evidence where warc_record_id is not null"):
+            if row["warc_record_id"] in placed:
+                new["evidence"].insert(locate(row), ignore=True)
+                report.evidence += 1
+        for chunk in _chunks(crawl_ids):
+            marks = ",".join("?" * len(chunk))
+            rules = db.query(f"select * from policy_rules where crawl_id in ({marks})", chunk)
+            new["policy_rules"].insert_all(rules)
+        record(
+            new,
+            action="export",
+            who=who,
+            scope=str(crawl_dir.resolve()),
+            reason=f"captures usable for {purpose or 'their crawl purpose'}",
+            count=len(exported),
+            details={"export_id": export_id},
+        )
+    new.close()
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    # SQLite caps the number of parameters in one statement.
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,500 @@
+"""The downstream commands end to end through the CLI, on crawls of a test web of their own.
+
+recheck, revoke, export (and --purge), audit, index, datasette and report each
+run in a fresh process on a copy of one crawl, and the tests read what they
+leave: the WARC files byte by byte, the databases, the index and the report.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from bs4 import BeautifulSoup
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.localweb import LocalWebServer, serve
+from tests.conftest import read_record, run_cli
+from tests.sites import (
+    DOWNSTREAM_SEEDS,
+    ERASE_MARKER,
+    KEEP_MARKER,
+    LATER_ROBOTS_AFTER,
+    LATER_ROBOTS_BEFORE,
+    NOAI_MARKER,
+    TEXT,
+    downstream_sites,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.conftest import CrawlRun
+
+
+@pytest.fixture(scope="module")
+def dweb() -> Iterator[LocalWebServer]:
+    server = serve(downstream_sites())
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def base_crawl(dweb: LocalWebServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One crawl of the downstream web; tests work on copies of it."""
+    from tests.conftest import crawl
+
+    run: CrawlRun = crawl(dweb, tmp_path_factory.mktemp("downstream") / "crawl", seeds=DOWNSTREAM_SEEDS)
+    assert run.result.returncode == 0, run.result.stderr
+    return run.out
+
+
+@pytest.fixture
+def crawl_dir(base_crawl: Path, tmp_path: Path) -> Path:
+    """A private copy of the crawl, for a test that changes it."""
+    return Path(shutil.copytree(base_crawl, tmp_path / "crawl"))
+
+
+def rows(crawl_dir: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with sqlite3.connect(crawl_dir / "provenance.db") as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(sql, params)]
+
+
+def cli_ok(*args: str | Path, proxy: str | None = None) -> Any:
+    result = run_cli(*args, proxy=proxy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def usable(crawl_dir: Path, purpose: str = "ai-train") -> set[str]:
+    out = cli_ok("pages", crawl_dir, "--usable", "--purpose", purpose, "--format", "jsonl").stdout
+    return {json.loads(line)["url"] for line in out.splitlines()}
+
+
+def capture_id(crawl_dir: Path, url: str) -> str:
+    return rows(crawl_dir, "select warc_record_id from captures where url = ?", url)[0]["warc_record_id"]
+
+
+def warc_records(crawl_dir: Path) -> list[tuple[str, Any, bytes]]:
+    """Every record of every WARC file: (type, headers, payload as stored)."""
+    found = []
+    for path in sorted((crawl_dir / "warc").glob("*.warc*")):
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                found.append((record.rec_type, record.rec_headers, record.raw_stream.read()))
+    return found
+
+
+def all_bytes(crawl_dir: Path) -> bytes:
+    """Every WARC file's bytes as stored and every gzip member decompressed, end to end."""
+    data = b""
+    for path in sorted((crawl_dir / "warc").glob("*.warc*")):
+        stored = path.read_bytes()
+        data += stored
+        rest = stored
+        while rest:
+            member = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            data += member.decompress(rest)
+            rest = member.unused_data
+    return data
+
+
+# -- the crawl itself ---------------------------------------------------------
+
+
+def test_the_base_crawl_is_what_the_tests_expect(base_crawl: Path) -> None:
+    assert usable(base_crawl) == {
+        "http://later.test/",
+        "http://later.test/p1",
+        "http://later.test/p2",
+        "http://stable.test/",
+        "http://stable.test/s1",
+        "http://erase.test/",
+        "http://erase.test/secret",
+        "http://erase.test/keep",
+    }
+    refused = {r["url"]: r["stage"] for r in rows(base_crawl, "select url, stage from refusals")}
+    assert refused == {"http://stable.test/closed/x": "pre-fetch", "http://erase.test/noai": "post-fetch"}
+    assert NOAI_MARKER.encode() not in all_bytes(base_crawl)
+    assert ERASE_MARKER.encode() in all_bytes(base_crawl)
+
+
+# -- audit --------------------------------------------------------------------
+
+
+def test_audit_passes_on_an_untouched_crawl(base_crawl: Path) -> None:
+    result = cli_ok("audit", base_crawl)
+    assert result.stdout == ""
+    assert "audited 9 captures and 1 refusals: 0 differences" in result.stderr
+
+
+TAMPERING = {
+    "usable flipped": (
+        "update usage set usable = 0 where purpose = 'ai-train' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://later.test/p2')",
+        "http://later.test/p2 (ai-train): the database says usable=False",
+    ),
+    "deciding signal changed": (
+        "update usage set signal = 'tdmrep' where purpose = 'search' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://stable.test/s1')",
+        "http://stable.test/s1 (search): the database says usable=True by tdmrep",
+    ),
+    "payload digest": (
+        "update captures set payload_sha256 = 'ab' || substr(payload_sha256, 3) "
+        "where url = 'http://erase.test/keep'",
+        "http://erase.test/keep: payload_sha256 differs",
+    ),
+    "status": (
+        "update captures set status = 200 where url = 'http://erase.test/missing'",
+        "http://erase.test/missing: status 200 differs from the WARC's 404",
+    ),
+    "offset": (
+        "update captures set warc_offset = warc_offset + 1 where url = 'http://later.test/'",
+        "http://later.test/: the database places",
+    ),
+    "row deleted": (
+        "delete from captures where url = 'http://later.test/p1'",
+        "http://later.test/p1: captured in the WARC files, absent from the database",
+    ),
+    "refusal reason": (
+        'update refusals set decision = replace(decision, \'"signal": "robots"\', \'"signal": "tdmrep"\') '
+        "where url = 'http://stable.test/closed/x'",
+        "http://stable.test/closed/x: refused by tdmrep",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", TAMPERING, ids=list(TAMPERING))
+def test_audit_detects_a_tampered_row(crawl_dir: Path, change: str) -> None:
+    sql, expected = TAMPERING[change]
+    with sqlite3.connect(crawl_dir / "provenance.db") as db:
+        assert db.execute(sql).rowcount == 1
+    result = run_cli("audit", crawl_dir)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected in result.stdout
+    assert "0 differences" not in result.stderr
+
+
+# -- revoke -------------------------------------------------------------------
+
+
+def test_revoke_by_url_domain_and_file_with_a_ledger(crawl_dir: Path, tmp_path: Path) -> None:
+    result = cli_ok(
+        "revoke", crawl_dir, "--url", "http://later.test/p1", "--reason", "DMCA #1", "--by", "legal"
+    )
+    assert "revoked 1 captures (ledger entry 1)" in result.stdout
+    listing = tmp_path / "takedowns.txt"
+    listing.write_text("# batch 7\nhttp://stable.test/s1\n\nhttp://nowhere.test/x\n", encoding="utf-8")
+    result = cli_ok("revoke", crawl_dir, "--file", listing, "--reason", "batch 7", "--by", "legal")
+    assert "revoked 1 captures" in result.stdout
+    assert "not captured in this crawl: http://nowhere.test/x" in result.stderr
+    # A domain revocation for one purpose: the pages stay usable for the others.
+    cli_ok("revoke", crawl_dir, "--domain", "erase.test", "--purpose", "ai-train", "--reason", "asked")
+    assert usable(crawl_dir) == {"http://later.test/", "http://later.test/p2", "http://stable.test/"}
+    assert {"http://erase.test/", "http://erase.test/keep"} <= usable(crawl_dir, "search")
+    assert "http://later.test/p1" not in usable(crawl_dir, "search")
+    ledger = rows(crawl_dir, "select actor, action, scope, reason, count from ledger order by id")
+    assert ledger[0] == {
+        "actor": "legal",
+        "action": "revoke",
+        "scope": "http://later.test/p1",
+        "reason": "DMCA #1",
+        "count": 1,
+    }
+    assert ledger[1]["reason"] == "batch 7" and ledger[1]["scope"].startswith("file ")
+    assert ledger[2]["scope"] == "domain erase.test" and ledger[2]["count"] == 4
+    revoked = rows(crawl_dir, "select url, purpose, source, actor from revocations where url like '%erase%'")
+    assert {r["purpose"] for r in revoked} == {"ai-train"} and len(revoked) == 4
+    story = cli_ok("explain", crawl_dir, "http://later.test/p1").stdout
+    assert "Outcome: revoked" in story and "DMCA #1" in story
+    # The capture itself is untouched: nothing is deleted by a revocation.
+    assert rows(crawl_dir, "select count(*) as n from captures")[0]["n"] == 9
+    cli_ok("audit", crawl_dir)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--reason", "x"],
+        ["--url", "http://later.test/", "--domain", "later.test", "--reason", "x"],
+        ["--url", "http://later.test/"],
+    ],
+    ids=["no target", "two targets", "no reason"],
+)
+def test_revoke_usage_errors(crawl_dir: Path, args: list[str]) -> None:
+    result = run_cli("revoke", crawl_dir, *args)
+    assert result.returncode == 2
+    assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 0
+
+
+# -- recheck ------------------------------------------------------------------
+
+
+def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, dweb: LocalWebServer) -> None:
+    site: Any = dweb.sites["later.test"]
+    site["/robots.txt"] = (200, TEXT, LATER_ROBOTS_AFTER)
+    before = len(dweb.requests)
+    try:
+        result = cli_ok("recheck", crawl_dir, "--by", "ops", proxy=dweb.proxy_url)
+    finally:
+        site["/robots.txt"] = (200, TEXT, LATER_ROBOTS_BEFORE)
+    requested = {r.url for r in dweb.requests[before:]}
+    # Evidence only: no page is fetched again.
+    assert "http://later.test/robots.txt" in requested
+    assert not requested & {r["url"] for r in rows(crawl_dir, "select url from captures")}
+    assert "revoked 5 (capture, purpose) pairs" in result.stderr
+    changed = rows(
+        crawl_dir, "select url, purpose, source, actor, reason from revocations order by url, purpose"
+    )
+    assert [(r["url"], r["purpose"]) for r in changed] == [
+        ("http://later.test/", "ai-train"),
+        ("http://later.test/p1", "ai-input"),
+        ("http://later.test/p1", "ai-train"),
+        ("http://later.test/p1", "search"),
+        ("http://later.test/p2", "ai-train"),
+    ]
+    assert {r["source"] for r in changed} == {"recheck"} and {r["actor"] for r in changed} == {"ops"}
+    for line in ("http://later.test/p1", "http://later.test/p2"):
+        assert line in result.stdout
+    assert "stable.test" not in result.stdout and "erase.test" not in result.stdout
+    # The new evidence is archived and recorded, with the recheck as its crawl.
+    recheck = rows(crawl_dir, "select id from crawls where kind = 'recheck'")
+    assert len(recheck) == 1
+    evidence = rows(
+        crawl_dir,
+        "select warc_file, warc_offset, sha256 from evidence where crawl_id = ? and url = ?",
+        recheck[0]["id"],
+        "http://later.test/robots.txt",
+    )
+    assert len(evidence) == 1
+    stored = read_record(crawl_dir, evidence[0]["warc_file"], evidence[0]["warc_offset"])
+    assert stored.decoded == LATER_ROBOTS_AFTER.encode()
+    # The new basis is recorded with each revocation.
+    (p2,) = rows(crawl_dir, "select decision from revocations where url = 'http://later.test/p2'")
+    basis = json.loads(p2["decision"])
+    assert basis["signal"] == "content-signal" and not basis["allowed"]
+    # Nothing is deleted; listings follow.
+    assert rows(crawl_dir, "select count(*) as n from captures")[0]["n"] == 9
+    assert usable(crawl_dir) == {"http://stable.test/", "http://stable.test/s1", "http://erase.test/",
+                                 "http://erase.test/secret", "http://erase.test/keep"}  # fmt: skip
+    assert {"http://later.test/", "http://later.test/p2"} <= usable(crawl_dir, "search")
+    assert "http://later.test/p1" not in usable(crawl_dir, "search")
+    ledger = rows(crawl_dir, "select action, actor, count from ledger")
+    assert ledger == [{"action": "recheck", "actor": "ops", "count": 5}]
+    cli_ok("audit", crawl_dir)
+    # Again, with nothing new: nothing changes.
+    result = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
+    assert "no capture is reserved" in result.stderr
+    assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 5
+
+
+# -- export -------------------------------------------------------------------
+
+
+def test_export_holds_only_usable_captures_and_passes_its_own_audit(crawl_dir: Path, tmp_path: Path) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    cli_ok("revoke", crawl_dir, "--url", "http://later.test/p2", "--purpose", "search", "--reason", "x")
+    out = tmp_path / "export"
+    result = cli_ok("export", crawl_dir, "--out", out, "--purpose", "ai-train", "--by", "data-team")
+    expected = {
+        "http://later.test/",
+        "http://later.test/p1",
+        "http://later.test/p2",
+        "http://stable.test/",
+        "http://stable.test/s1",
+        "http://erase.test/",
+        "http://erase.test/keep",
+    }
+    assert "exported 7 captures" in result.stderr
+    audit = cli_ok("audit", out)
+    assert "audited 7 captures and 0 refusals: 0 differences" in audit.stderr
+    assert usable(out) == expected
+    # The revocation for search travelled with its capture.
+    assert "http://later.test/p2" not in usable(out, "search")
+    records = warc_records(out)
+    captures = {r["warc_record_id"]: r["url"] for r in rows(out, "select warc_record_id, url from captures")}
+    evidence_ids = {r["warc_record_id"] for r in rows(out, "select warc_record_id from evidence")}
+    responses = [(h.get_header("WARC-Record-ID"), h.get_header("WARC-Target-URI")) for t, h, _ in records
+                 if t == "response"]  # fmt: skip
+    assert {url for rid, url in responses if rid in captures} == expected
+    # Every other response is an evidence document a decision cites.
+    assert {rid for rid, _ in responses if rid not in captures} == evidence_ids
+    # (a 404 is evidence too: it proves the file was looked for and absent)
+    documents = ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt")
+    assert {url for rid, url in responses if rid in evidence_ids} == {
+        f"http://{host}{path}" for host in ("later.test", "stable.test", "erase.test") for path in documents
+    }
+    # Request and metadata records come along; nothing refused or revoked does.
+    assert sum(t == "request" for t, _, _ in records) == len(responses)
+    targets = {h.get_header("WARC-Target-URI") for _, h, _ in records}
+    assert not targets & {"http://erase.test/secret", "http://erase.test/missing", "http://erase.test/noai",
+                          "http://stable.test/closed/x"}  # fmt: skip
+    assert ERASE_MARKER.encode() not in all_bytes(out) and NOAI_MARKER.encode() not in all_bytes(out)
+    assert records[0][0] == "warcinfo" and b"export of the captures usable for ai-train" in records[0][2]
+    assert rows(out, "select count(*) as n from refusals")[0]["n"] == 0
+    assert rows(out, "select kind from crawls order by kind") == [{"kind": "crawl"}, {"kind": "export"}]
+    # Ledger entries on both sides, and an index ready for replay.
+    assert rows(crawl_dir, "select action, actor from ledger where action = 'export'") == [
+        {"action": "export", "actor": "data-team"}
+    ]
+    assert (out / "index.cdxj").read_text().count('"url": "http://erase.test/keep"') == 1
+
+
+def test_export_refuses_a_directory_in_use(crawl_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "precious.txt").write_text("mine")
+    result = run_cli("export", crawl_dir, "--out", out)
+    assert result.returncode == 1
+    assert "exists and is not empty" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["precious.txt"]
+    assert run_cli("export", crawl_dir).returncode == 2
+
+
+# -- purge --------------------------------------------------------------------
+
+
+def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
+    cli_ok("index", crawl_dir)
+    secret = rows(crawl_dir, "select * from captures where url = 'http://erase.test/secret'")[0]
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/keep", "--purpose", "ai-train", "--reason", "x")
+    result = cli_ok("export", crawl_dir, "--purge", "--by", "dpo")
+    assert "purged 1 captures (3 records" in result.stderr
+    everything = all_bytes(crawl_dir)
+    assert ERASE_MARKER.encode() not in everything
+    assert secret["payload_digest"].encode() not in b"".join(
+        h.get_header("WARC-Payload-Digest", "").encode() for _, h, _ in warc_records(crawl_dir)
+    )
+    # Revoked for one purpose only: still usable for the others, so kept.
+    assert KEEP_MARKER.encode() in everything
+    assert rows(crawl_dir, "select url from captures where url like 'http://erase.test/%' order by url") == [
+        {"url": "http://erase.test/"},
+        {"url": "http://erase.test/keep"},
+        {"url": "http://erase.test/missing"},
+    ]
+    tombstone = rows(crawl_dir, "select * from tombstones")
+    assert len(tombstone) == 1
+    assert tombstone[0]["url"] == "http://erase.test/secret"
+    assert tombstone[0]["payload_digest"] == secret["payload_digest"]
+    assert tombstone[0]["payload_sha256"] == secret["payload_sha256"]
+    assert tombstone[0]["reason"] == "GDPR Art. 17 #42"
+    assert rows(crawl_dir, "select action, actor, count from ledger where action = 'purge'") == [
+        {"action": "purge", "actor": "dpo", "count": 1}
+    ]
+    # The WARC file says what was removed from it.
+    purge_uri = "urn:permitcrawl:purge:"
+    notes = [json.loads(p) for t, h, p in warc_records(crawl_dir)
+             if t == "resource" and h.get_header("WARC-Target-URI").startswith(purge_uri)]  # fmt: skip
+    assert len(notes) == 1
+    assert {r["id"] for r in notes[0]["records"]} == {
+        secret["warc_record_id"], secret["request_record_id"], secret["metadata_record_id"]
+    }  # fmt: skip
+    # Every surviving row points at its record, and the index was rebuilt.
+    cli_ok("audit", crawl_dir)
+    for line in (crawl_dir / "index.cdxj").read_text().splitlines():
+        fields = json.loads(line.split(" ", 2)[2])
+        record = read_record(crawl_dir, "warc/" + fields["filename"], int(fields["offset"]))
+        assert record.rec_headers.get_header("WARC-Target-URI") == fields["url"]
+    assert "Outcome: erased" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
+    # Nothing left to purge the second time.
+    assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge").stderr
+
+
+# -- index, datasette, report -------------------------------------------------
+
+
+def test_index_lets_a_replay_tool_find_every_capture(crawl_dir: Path) -> None:
+    result = cli_ok("index", crawl_dir)
+    lines = (crawl_dir / "index.cdxj").read_text().splitlines()
+    assert f"({len(lines)} lines)" in result.stderr
+    assert lines == sorted(lines)
+    indexed = {}
+    for line in lines:
+        key, stamp, block = line.split(" ", 2)
+        fields = json.loads(block)
+        assert len(stamp) == 14 and stamp.isdigit()
+        record = read_record(crawl_dir, "warc/" + fields["filename"], int(fields["offset"]))
+        assert record.rec_type in ("response", "resource")
+        assert record.rec_headers.get_header("WARC-Target-URI") == fields["url"]
+        indexed[fields["url"]] = key
+    for capture in rows(crawl_dir, "select url from captures"):
+        assert capture["url"] in indexed
+    assert indexed["http://later.test/p1"] == "test,later)/p1"
+
+
+def test_datasette_queries_answer_on_the_crawl(crawl_dir: Path) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    cli_ok("datasette", crawl_dir, "--title", "Test crawl")
+    config = json.loads((crawl_dir / "datasette.json").read_text())
+    assert config["title"] == "Test crawl"
+    queries = config["databases"]["provenance"]["queries"]
+    with sqlite3.connect(crawl_dir / "provenance.db") as db:
+        db.row_factory = sqlite3.Row
+
+        def run(name: str, **params: str) -> list[dict[str, Any]]:
+            return [dict(r) for r in db.execute(queries[name]["sql"], params)]
+
+        for purpose in ("ai-train", "search"):
+            assert {r["url"] for r in run("usable_pages", purpose=purpose)} == usable(crawl_dir, purpose)
+        refusals = run("refusals_by_signal_and_domain")
+        assert {(r["signal"], r["domain"], r["stage"], r["refused"]) for r in refusals} == {
+            ("robots", "stable.test", "pre-fetch", 1),
+            ("meta-robots", "erase.test", "post-fetch", 1),
+        }
+        top = run("top_domains_per_crawl")
+        assert [(r["domain"], r["pages"], r["usable_pages"]) for r in top] == sorted(
+            [("erase.test", 4, 2), ("later.test", 3, 3), ("stable.test", 2, 2)],
+            key=lambda r: -next(t["bytes"] for t in top if t["domain"] == r[0]),
+        )
+        assert top[0]["decile"] == 1
+        (summary,) = run("training_data_summary")
+        assert (summary["pages"], summary["usable_pages"], summary["refused"], summary["revoked"]) == (
+            9,
+            7,
+            2,
+            1,
+        )
+        assert summary["domains"] == 3
+        assert run("ledger")[0]["reason"] == "erasure"
+        assert sum(r["captured"] for r in run("captures_by_day")) == 9
+
+
+def test_report_is_self_contained_with_charts(crawl_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    cli_ok("report", crawl_dir, "--out", out)
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "lxml")
+    assert len(soup.find_all("svg")) == 3
+    assert not soup.find_all(["script", "link", "img", "iframe"])
+    assert not [t for t in soup.find_all(True) if t.get("src") or t.get("href")]
+    titles = [h.get_text() for h in soup.find_all("h2")]
+    assert titles[1:] == ["By deciding signal", "By domain (top 20)", "Over time (per minute, UTC)"]
+    totals = {d.find("b").get_text(): d.get_text() for d in soup.select(".totals div")}
+    assert {"9captured", "8usable", "2refused", "0erased"} <= set(totals.values())
+    tables = soup.find_all("table")
+    by_domain = {tr.find_all("td")[0].get_text(): [td.get_text() for td in tr.find_all("td")[1:]]
+                 for tr in tables[2].find_all("tr")[1:]}  # fmt: skip
+    assert by_domain == {"erase.test": ["4", "1"], "later.test": ["3", "0"], "stable.test": ["2", "1"]}
+    chart_text = " ".join(t.get_text() for t in soup.find_all("title"))
+    assert "robots: 1 refused" in chart_text
+
+
+def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:
+    for command in ("audit", "index", "datasette", "report", "recheck"):
+        result = run_cli(command, tmp_path / "nowhere")
+        assert result.returncode == 1, command
+        assert "not a directory" in result.stderr or "no WARC files" in result.stderr, command
+
+
+def test_gzip_helper_reads_every_member(tmp_path: Path) -> None:
+    # The byte search above must see inside every gzip member, or it proves nothing.
+    (tmp_path / "warc").mkdir()
+    (tmp_path / "warc" / "x.warc.gz").write_bytes(gzip.compress(b"one") + gzip.compress(b"two-marker"))
+    assert b"two-marker" in all_bytes(tmp_path)
