@@ -498,3 +498,47 @@ def test_gzip_helper_reads_every_member(tmp_path: Path) -> None:
     (tmp_path / "warc").mkdir()
     (tmp_path / "warc" / "x.warc.gz").write_bytes(gzip.compress(b"one") + gzip.compress(b"two-marker"))
     assert b"two-marker" in all_bytes(tmp_path)
+
+
+# -- pages over several crawls -------------------------------------------------
+
+
+def test_pages_over_several_crawls_with_filters(base_crawl: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    cli_ok("export", base_crawl, "--out", out)
+
+    def listed(*args: str) -> list[dict[str, Any]]:
+        lines = cli_ok("pages", base_crawl, out, "--format", "jsonl", *args).stdout.splitlines()
+        return [json.loads(line) for line in lines]
+
+    found = listed("--domain", "erase.test")
+    assert sorted((Path(r["crawl_dir"]).name, r["url"]) for r in found) == sorted(
+        [("crawl", u) for u in ("http://erase.test/", "http://erase.test/secret", "http://erase.test/keep")]
+        + [("crawl", "http://erase.test/missing")]
+        + [
+            ("export", u)
+            for u in ("http://erase.test/", "http://erase.test/secret", "http://erase.test/keep")
+        ]
+    )
+    assert [(r["url"], r["status"]) for r in listed("--unusable")] == [("http://erase.test/missing", 404)]
+
+    def count(sql: str) -> int:
+        return sum(rows(d, sql)[0]["n"] for d in (base_crawl, out))
+
+    html = count("select count(*) as n from captures where content_type like 'text/html%'")
+    assert html >= 14 and len(listed("--content-type", "text/html")) == html
+    by_default = count("select count(*) as n from usage where purpose = 'ai-train' and signal = 'default'")
+    assert by_default >= 2 and len(listed("--signal", "default")) == by_default
+    # erase.test's tdmrep.json (no reservation) decides its pages; nothing else does.
+    assert {r["url"].split("/")[2] for r in listed("--signal", "tdmrep")} == {"erase.test"}
+    assert listed("--signal", "content-usage") == []
+    assert listed("--since", "2999-01-01") == []
+    assert len(listed("--until", "2999-01-01")) == 9 + 8
+    assert {r["url"] for r in listed("--host", "stable.test", "--usable", "--purpose", "search")} == {
+        "http://stable.test/",
+        "http://stable.test/s1",
+    }
+    csv_lines = cli_ok("pages", base_crawl, out, "--format", "csv").stdout.splitlines()
+    assert csv_lines[0].startswith("crawl_dir,url,warc_file,warc_offset") and len(csv_lines) == 1 + 9 + 8
+    bad = run_cli("pages", base_crawl, "--since", "yesterday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
