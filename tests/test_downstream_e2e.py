@@ -542,3 +542,23 @@ def test_pages_over_several_crawls_with_filters(base_crawl: Path, tmp_path: Path
     assert csv_lines[0].startswith("crawl_dir,url,warc_file,warc_offset") and len(csv_lines) == 1 + 9 + 8
     bad = run_cli("pages", base_crawl, "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_path: Path) -> None:
+    from tests.conftest import crawl
+
+    run = crawl(dweb, tmp_path / "plain", "-s", "WARC_GZIP_LEVEL=0", seeds=["http://erase.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    (warc,) = (run.out / "warc").iterdir()
+    assert warc.name.endswith(".warc")
+    cli_ok("revoke", run.out, "--url", "http://erase.test/secret", "--reason", "erasure")
+    out = tmp_path / "export"
+    result = cli_ok("export", run.out, "--purge", "--out", out)
+    assert "purged 1 captures" in result.stderr and "exported 2 captures" in result.stderr
+    assert ERASE_MARKER.encode() not in warc.read_bytes()
+    assert KEEP_MARKER.encode() in warc.read_bytes()
+    # Both still read record by record, and both pass their audit.
+    assert [t for t, _, _ in warc_records(run.out)][-1] == "resource"
+    cli_ok("audit", run.out)
+    cli_ok("audit", out)
+    assert usable(out) == {"http://erase.test/", "http://erase.test/keep"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
@@ -67,6 +67,7 @@ class WarcArchive:
 
     def _scan(self, path: Path) -> None:
         relative = path.relative_to(self.crawl_dir).as_posix()
+        scanned: list[RecordEntry] = []
         with open(path, "rb") as fh:
             iterator = ArchiveIterator(fh)
             for record in iterator:
@@ -83,9 +84,16 @@ class WarcArchive:
                     concurrent_to=tuple(v for k, v in headers.headers if k.lower() == "warc-concurrent-to"),
                     warcinfo_id=headers.get_header("WARC-Warcinfo-ID"),
                 )
-                self.entries[record_id] = entry
-                for target in entry.concurrent_to:
-                    self._links.setdefault(target, []).append(entry)
+                scanned.append(entry)
+        if not path.name.endswith(".gz"):
+            # warcio leaves the blank lines that end an uncompressed record out of its length;
+            # a record as stored runs to the next one, so that copies of it stay readable.
+            ends = [e.offset for e in scanned[1:]] + [path.stat().st_size]
+            scanned = [replace(e, length=end - e.offset) for e, end in zip(scanned, ends, strict=True)]
+        for entry in scanned:
+            self.entries[entry.record_id] = entry
+            for target in entry.concurrent_to:
+                self._links.setdefault(target, []).append(entry)
 
     def linked(self, record_id: str) -> list[RecordEntry]:
         """The records that name ``record_id`` with WARC-Concurrent-To (a response's request and metadata)."""
