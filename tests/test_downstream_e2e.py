@@ -503,12 +503,12 @@ def test_gzip_helper_reads_every_member(tmp_path: Path) -> None:
 # -- pages over several crawls -------------------------------------------------
 
 
-def test_pages_over_several_crawls_with_filters(base_crawl: Path, tmp_path: Path) -> None:
-    out = tmp_path / "export"
-    cli_ok("export", base_crawl, "--out", out)
+def test_pages_over_several_crawls_with_filters(crawl_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"  # (export writes a ledger entry: work on a copy)
+    cli_ok("export", crawl_dir, "--out", out)
 
     def listed(*args: str) -> list[dict[str, Any]]:
-        lines = cli_ok("pages", base_crawl, out, "--format", "jsonl", *args).stdout.splitlines()
+        lines = cli_ok("pages", crawl_dir, out, "--format", "jsonl", *args).stdout.splitlines()
         return [json.loads(line) for line in lines]
 
     found = listed("--domain", "erase.test")
@@ -523,7 +523,7 @@ def test_pages_over_several_crawls_with_filters(base_crawl: Path, tmp_path: Path
     assert [(r["url"], r["status"]) for r in listed("--unusable")] == [("http://erase.test/missing", 404)]
 
     def count(sql: str) -> int:
-        return sum(rows(d, sql)[0]["n"] for d in (base_crawl, out))
+        return sum(rows(d, sql)[0]["n"] for d in (crawl_dir, out))
 
     html = count("select count(*) as n from captures where content_type like 'text/html%'")
     assert html >= 14 and len(listed("--content-type", "text/html")) == html
@@ -538,9 +538,9 @@ def test_pages_over_several_crawls_with_filters(base_crawl: Path, tmp_path: Path
         "http://stable.test/",
         "http://stable.test/s1",
     }
-    csv_lines = cli_ok("pages", base_crawl, out, "--format", "csv").stdout.splitlines()
+    csv_lines = cli_ok("pages", crawl_dir, out, "--format", "csv").stdout.splitlines()
     assert csv_lines[0].startswith("crawl_dir,url,warc_file,warc_offset") and len(csv_lines) == 1 + 9 + 8
-    bad = run_cli("pages", base_crawl, "--since", "yesterday")
+    bad = run_cli("pages", crawl_dir, "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
@@ -562,3 +562,30 @@ def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_pat
     cli_ok("audit", run.out)
     cli_ok("audit", out)
     assert usable(out) == {"http://erase.test/", "http://erase.test/keep"}
+
+
+def test_a_purge_that_fails_leaves_the_crawl_as_it_was(
+    crawl_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.storage import purge as purge_module
+    from crawler.storage.queries import open_crawl
+
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = {p.name: p.read_bytes() for p in (crawl_dir / "warc").iterdir()}
+    real_replace = purge_module.os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if str(src).endswith(purge_module.PURGE_SUFFIX):
+            real_replace(src, dst)
+            raise OSError("disk full")  # after the swap: the rollback must undo it
+        real_replace(src, dst)
+
+    monkeypatch.setattr(purge_module.os, "replace", failing_replace)
+    db = open_crawl(crawl_dir)
+    with pytest.raises(OSError, match="disk full"):
+        purge_module.purge(crawl_dir, db, who="t")
+    db.close()
+    assert {p.name: p.read_bytes() for p in (crawl_dir / "warc").iterdir()} == before
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]  # no purge entry
+    cli_ok("audit", crawl_dir)

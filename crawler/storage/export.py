@@ -194,7 +194,7 @@ def _write_db(
 
     capture_ids = [row["warc_record_id"] for row in exported]
     crawl_ids = sorted({row["crawl_id"] for row in exported})
-    with new.conn:
+    with new.atomic():
         new["crawls"].insert_all([crawls[i] for i in crawl_ids if i in crawls])
         new["crawls"].insert(
             {

@@ -98,7 +98,7 @@ def revoke(
     decisions: dict[str, str] | None = None,
 ) -> int:
     """Revoke captures (for ``purpose``, or every purpose); return the ledger entry's id."""
-    with db.conn:
+    with db.atomic():
         ledger_id = record(
             db,
             action=source,
@@ -132,7 +132,7 @@ def record_recheck(
 
     Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON).
     """
-    with db.conn:
+    with db.atomic():
         ledger_id = record(
             db,
             action="recheck",

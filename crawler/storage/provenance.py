@@ -243,7 +243,7 @@ def migrate(db: sqlite_utils.Database, *, name: str = "provenance.db") -> None:
             f"({len(MIGRATIONS)}); upgrade permitcrawl to read it"
         )
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.conn:
+        with db.atomic():
             step(db)
             db.execute(f"PRAGMA user_version = {number}")
 
@@ -295,13 +295,13 @@ class ProvenanceDB:
 
     def start_crawl(self, row: dict[str, Any]) -> None:
         """Record a crawl's start (written at once, not batched)."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db["crawls"].insert(row, replace=True)
 
     def finish_crawl(self, crawl_id: str, **fields: Any) -> None:
         """Record a crawl's end: flush everything pending, then update its row."""
         self.flush()
-        with self.db.conn:
+        with self.db.atomic():
             self.db["crawls"].update(crawl_id, fields)
 
     def _add(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
@@ -333,7 +333,7 @@ class ProvenanceDB:
         if not self._count:
             return
         self.before_flush()
-        with self.db.conn:
+        with self.db.atomic():
             for table in TABLES:
                 rows = self._pending[table]
                 if rows:

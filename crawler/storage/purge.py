@@ -9,8 +9,8 @@ drops the purged captures' rows, and keeps a tombstone per capture (URL,
 digests, date, reason) and one ledger entry. Evidence documents are host
 evidence, not page content, and stay.
 
-Files are rewritten to temporary names and swapped in inside the database
-transaction, so a failure before the commit leaves the crawl as it was.
+Files are rewritten to temporary names and swapped in, all or none, as the
+last step of the database transaction, so a failure leaves the crawl as it was.
 """
 
 from __future__ import annotations
@@ -84,6 +84,21 @@ def _tombstone_record(path: Path, warcinfo_id: str | None, body: bytes) -> bytes
     return buffer.getvalue()
 
 
+def _swap(pairs: list[tuple[Path, Path]], kept: list[tuple[Path, Path]]) -> None:
+    """Put each rewritten file in place of its original; each original is kept (in ``kept``)
+    under a second name, for :func:`_restore` to put back if the transaction fails."""
+    for target, path in pairs:
+        backup = path.with_name(path.name + ".pre-purge")
+        os.link(path, backup)
+        kept.append((backup, path))
+        os.replace(target, path)
+
+
+def _restore(kept: list[tuple[Path, Path]]) -> None:
+    for backup, path in kept:
+        os.replace(backup, path)
+
+
 def purge(crawl_dir: Path, db: sqlite_utils.Database, *, who: str) -> PurgeReport:
     """Erase the captures no purpose may use any more from ``crawl_dir``'s WARC files and database."""
     report = PurgeReport()
@@ -104,8 +119,9 @@ def purge(crawl_dir: Path, db: sqlite_utils.Database, *, who: str) -> PurgeRepor
     db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
     moved: dict[str, tuple[int, int]] = {}
     temporary: list[tuple[Path, Path]] = []
+    kept: list[tuple[Path, Path]] = []
     try:
-        with db.conn:
+        with db.atomic():
             ledger_id = record(
                 db,
                 action="purge",
@@ -157,12 +173,15 @@ def purge(crawl_dir: Path, db: sqlite_utils.Database, *, who: str) -> PurgeRepor
                 )
                 db.execute("delete from usage where capture_id = ?", [row["warc_record_id"]])
                 db.execute("delete from captures where warc_record_id = ?", [row["warc_record_id"]])
-            for target, path in temporary:
-                os.replace(target, path)
-            temporary = []
+            _swap(temporary, kept)  # the last step: the commit follows at once
+    except BaseException:
+        _restore(kept)  # the files go back to what the database (rolled back) says
+        raise
     finally:
         for target, _ in temporary:
             target.unlink(missing_ok=True)
+    for backup, _ in kept:
+        backup.unlink()  # committed: the erased bytes go with the originals
     report.captures = len(rows)
     report.ledger_id = ledger_id
     return report

@@ -150,6 +150,6 @@ class ArchiveWriter:
             try:
                 self.warc.close()
             finally:
-                with self.db.db.conn:
+                with self.db.db.atomic():
                     self.db.db["crawls"].update(crawl_id, fields)
                 self.db.close()
