@@ -234,7 +234,8 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     click.echo(
         f"\nNext: permitcrawl pages {out} --usable\n"
         f"      permitcrawl explain {out} http://open.demo.test/private/notes\n"
-        f"      permitcrawl policy queue {out} --store {options['store_dir']}",
+        f"      permitcrawl policy queue {out} --store {options['store_dir']}\n"
+        f"      permitcrawl audit {out} && permitcrawl report {out}",
         err=True,
     )
 

@@ -589,3 +589,28 @@ def test_a_purge_that_fails_leaves_the_crawl_as_it_was(
     assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
     assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]  # no purge entry
     cli_ok("audit", crawl_dir)
+
+
+def test_the_demo_then_the_downstream_workflow(tmp_path: Path) -> None:
+    # The README's quick start, then its downstream workflow, on the built-in demo web.
+    demo = tmp_path / "demo"
+    result = cli_ok("demo", "--out", demo)
+    assert f"permitcrawl audit {demo}" in result.stderr
+    captured = rows(demo, "select count(*) as n from captures")[0]["n"]
+    refused = rows(demo, "select count(*) as n from refusals")[0]["n"]
+    assert captured >= 20 and refused >= 10
+    assert "0 differences" in cli_ok("audit", demo).stderr
+    cli_ok("revoke", demo, "--url", "http://open.demo.test/", "--reason", "erasure")
+    cli_ok("export", demo, "--purge", "--out", tmp_path / "dataset")
+    assert usable(tmp_path / "dataset") == usable(demo)
+    assert "http://open.demo.test/" not in usable(demo)
+    assert "0 differences" in cli_ok("audit", tmp_path / "dataset").stderr
+    for command in ("report", "datasette", "index"):
+        cli_ok(command, tmp_path / "dataset")
+    assert {p.name for p in (tmp_path / "dataset").iterdir()} >= {
+        "warc",
+        "provenance.db",
+        "index.cdxj",
+        "report.html",
+        "datasette.json",
+    }
