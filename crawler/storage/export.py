@@ -113,6 +113,23 @@ def _capture_units(archive: WarcArchive, row: dict[str, Any], config_id: str | N
     return units
 
 
+@dataclass
+class _Job:
+    """One export's context: where from, where to, for what, by whom."""
+
+    crawl_dir: Path
+    db: sqlite_utils.Database
+    out: Path
+    purpose: str | None
+    who: str
+    export_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def what(self) -> str:
+        return f"captures usable for {self.purpose or 'their crawl purpose'}"
+
+
 def export(
     crawl_dir: Path, db: sqlite_utils.Database, out: Path, *, purpose: str | None, who: str
 ) -> ExportReport:
@@ -125,26 +142,49 @@ def export(
         raise ExportError(f"{out}: exists and is not empty; choose a new directory for the export")
     if out.resolve() == crawl_dir.resolve():
         raise ExportError(f"{out}: is the crawl directory itself; choose a new directory for the export")
-    archive = WarcArchive(crawl_dir)
-    started = datetime.now(UTC)
-    export_id = str(uuid.uuid4())
+    job = _Job(crawl_dir, db, out, purpose, who)
     report = ExportReport(out=out, purpose=purpose)
     crawls = {row["id"]: row for row in db.query("select * from crawls")}
+    exported, placed = _copy_records(job, crawls, report)
+    report.captures = len(exported)
+    report.records = len(placed)
+    _write_db(job, exported, placed, crawls, report)
+    record(
+        db,
+        action="export",
+        who=who,
+        scope=str(out),
+        reason=job.what,
+        count=report.captures,
+        details={
+            "export_id": job.export_id,
+            "warc_files": report.warc_files,
+            "problems": len(report.problems),
+        },
+    )
+    return report
+
+
+def _copy_records(
+    job: _Job, crawls: dict[str, dict[str, Any]], report: ExportReport
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, int, int]]]:
+    """Copy every usable capture's records; return the captures copied and where each record went."""
+    archive = WarcArchive(job.crawl_dir)
     store = WarcStore(
-        out / "warc",
+        job.out / "warc",
         prefix=PREFIX,
         info={
             "software": f"permitcrawl {__version__}",
-            "description": f"export of the captures usable for {purpose or 'their crawl purpose'}",
-            "isPartOf": export_id,
-            "source": str(crawl_dir.resolve()),
-            "operator": who,
+            "description": f"export of the {job.what}",
+            "isPartOf": job.export_id,
+            "source": str(job.crawl_dir.resolve()),
+            "operator": job.who,
         },
     )
     copier = _Copier(archive, store)
     exported: list[dict[str, Any]] = []
     try:
-        for row in usable_captures(db, purpose):
+        for row in usable_captures(job.db, job.purpose):
             crawl = crawls.get(row["crawl_id"]) or {}
             units = _capture_units(archive, row, crawl.get("config_record_id"))
             missing = [i for unit in units for i in unit if i not in archive.entries]
@@ -158,35 +198,19 @@ def export(
     finally:
         store.close()
     report.warc_files = list(store.closed_files)
-    report.captures = len(exported)
-    report.records = len(copier.placed)
-    _write_db(db, out, exported, copier.placed, crawls, export_id, started, purpose, who, crawl_dir, report)
-    record(
-        db,
-        action="export",
-        who=who,
-        scope=str(out),
-        reason=f"captures usable for {purpose or 'their crawl purpose'}",
-        count=report.captures,
-        details={"export_id": export_id, "warc_files": report.warc_files, "problems": len(report.problems)},
-    )
-    return report
+    return exported, copier.placed
 
 
 def _write_db(
-    db: sqlite_utils.Database,
-    out: Path,
+    job: _Job,
     exported: list[dict[str, Any]],
     placed: dict[str, tuple[str, int, int]],
     crawls: dict[str, dict[str, Any]],
-    export_id: str,
-    started: datetime,
-    purpose: str | None,
-    who: str,
-    crawl_dir: Path,
     report: ExportReport,
 ) -> None:
-    new = open_db(out / DB_NAME)
+    """The export's provenance.db: the copied captures' rows at their new places, and nothing else."""
+    db = job.db
+    new = open_db(job.out / DB_NAME)
 
     def locate(row: dict[str, Any]) -> dict[str, Any]:
         filename, offset, length = placed[row["warc_record_id"]]
@@ -198,15 +222,15 @@ def _write_db(
         new["crawls"].insert_all([crawls[i] for i in crawl_ids if i in crawls])
         new["crawls"].insert(
             {
-                "id": export_id,
+                "id": job.export_id,
                 "kind": "export",
-                "started_at": started.isoformat(),
+                "started_at": job.started.isoformat(),
                 "finished_at": datetime.now(UTC).isoformat(),
                 "finish_reason": "finished",
                 "software": "permitcrawl",
                 "version": __version__,
-                "purpose": purpose or (crawls[crawl_ids[0]]["purpose"] if len(crawl_ids) == 1 else None),
-                "settings": json.dumps({"source": str(crawl_dir.resolve()), "purpose": purpose}),
+                "purpose": job.purpose or (crawls[crawl_ids[0]]["purpose"] if len(crawl_ids) == 1 else None),
+                "settings": json.dumps({"source": str(job.crawl_dir.resolve()), "purpose": job.purpose}),
                 "stats": json.dumps({"captures": len(exported), "records": len(placed)}),
                 "hostname": socket.gethostname(),
             }
@@ -235,11 +259,11 @@ def _write_db(
         record(
             new,
             action="export",
-            who=who,
-            scope=str(crawl_dir.resolve()),
-            reason=f"captures usable for {purpose or 'their crawl purpose'}",
+            who=job.who,
+            scope=str(job.crawl_dir.resolve()),
+            reason=job.what,
             count=len(exported),
-            details={"export_id": export_id},
+            details={"export_id": job.export_id},
         )
     new.close()
 
