@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from crawler import __version__
 from crawler.errors import SettingsError
 from policies.decision import DefaultPolicy
+from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
@@ -38,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_UNREACHABLE_RETRY": 600,
     "POLICY_ROBOTS_MAX_REDIRECTS": 5,
     "POLICY_ROBOTS_PARSE_LIMIT": PARSE_LIMIT,
+    "POLICY_EVIDENCE_MAX_SIZE": EVIDENCE_MAX_SIZE,
+    "POLICY_EVIDENCE_TIMEOUT": 30,
     "POLICY_MAX_CRAWL_DELAY": 60,
     "POLICY_DELIVER_REFUSED": False,
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
@@ -45,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
+    "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
     "WARC_DIR": "crawl/warc",
+    "WARC_EVIDENCE_DIR": "crawl/evidence",
     "WARC_PREFIX": "permitcrawl",
     "WARC_MAX_SIZE": 1_000_000_000,
     "WARC_GZIP_LEVEL": 6,
@@ -81,12 +86,16 @@ class CrawlConfig:
     unreachable_retry: float
     robots_max_redirects: int
     robots_parse_limit: int
+    evidence_max_size: int
+    evidence_timeout: float
     max_crawl_delay: float
     deliver_refused: bool
     readings: Readings
     store_dir: Path | None
     unreviewed: Unreviewed
+    host_max_pages: int
     warc_dir: Path
+    warc_evidence_dir: Path
     warc_prefix: str
     warc_max_size: int
     warc_gzip_level: int
@@ -213,6 +222,14 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             _integer(PARSE_LIMIT, 64 * 1024 * 1024),
             f"bytes, at least {PARSE_LIMIT}",
         ),
+        # Evidence is read whole up to this many bytes (after decompression), or refused.
+        evidence_max_size=_convert(
+            settings,
+            "POLICY_EVIDENCE_MAX_SIZE",
+            _integer(PARSE_LIMIT, 256 * 1024 * 1024),
+            f"bytes, {PARSE_LIMIT} (the RFC 9309 minimum) to 268435456",
+        ),
+        evidence_timeout=_convert(settings, "POLICY_EVIDENCE_TIMEOUT", _number(1, 600), "seconds, 1 to 600"),
         max_crawl_delay=_convert(
             settings, "POLICY_MAX_CRAWL_DELAY", _number(0, 86400), "seconds, 0 to 86400"
         ),
@@ -236,7 +253,14 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             settings, "POLICY_STORE_DIR", lambda v: Path(v) if v else None, "a directory or empty"
         ),
         unreviewed=_convert(settings, "POLICY_UNREVIEWED", Unreviewed, "hold, allow or deny"),
+        host_max_pages=_convert(
+            settings,
+            "PERMITCRAWL_HOST_MAX_PAGES",
+            _integer(0, 10**12),
+            "a whole number of pages per host (0: no limit)",
+        ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
+        warc_evidence_dir=_convert(settings, "WARC_EVIDENCE_DIR", Path, "a directory path"),
         warc_prefix=_convert(
             settings, "WARC_PREFIX", _matching(_PREFIX), "letters, digits, '.', '-' and '_'"
         ),

@@ -1,7 +1,13 @@
 """ArchiveExtension: writes permitted captures and all evidence to WARC, and every decision to SQLite.
 
 Switched on by ``POLICY_ENABLED`` (set by :class:`crawler.addon.PolicyAddon`);
-``WARC_DIR`` and ``PROVENANCE_DB`` say where the output goes.
+``WARC_DIR``, ``WARC_EVIDENCE_DIR`` and ``PROVENANCE_DB`` say where the output
+goes. Captured pages go to the WARC files of ``WARC_DIR``; the documents
+fetched only to decide (robots.txt, tdmrep.json, ai.txt, RSL licences, the
+home and terms pages read to find a site's terms) and the crawl's
+configuration record go to WARC files of their own, named
+``<prefix>-evidence-...``, in ``WARC_EVIDENCE_DIR``: whoever reads every
+response of the page files reads only pages the crawl captured.
 
 The raw response is taken at ``response_downloaded``, before any downloader
 middleware runs, so bodies are stored exactly as the server sent them
@@ -45,6 +51,7 @@ from policies.store import load_policies, registrable_domain
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
     from typing import Self
 
     from scrapy import Request, Spider
@@ -57,7 +64,10 @@ logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 2.0  # seconds between commits when the crawl is slow
 
+EVIDENCE_NAME = "evidence"
+
 RECORDED_SCRAPY_SETTINGS = (
+    "DOWNLOAD_MAXSIZE",
     "CONCURRENT_REQUESTS",
     "CONCURRENT_REQUESTS_PER_DOMAIN",
     "DOWNLOAD_DELAY",
@@ -135,9 +145,10 @@ class ArchiveExtension:
             raise NotConfigured("POLICY_ENABLED is off")
         config = load_config(crawler.settings)
         crawl_id = str(uuid.uuid4())
-        if config.warc_dir.is_dir():
-            for name in recover_open_files(config.warc_dir):
-                logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
+        for directory in (config.warc_dir, config.warc_evidence_dir):
+            if directory.is_dir():
+                for name in recover_open_files(directory):
+                    logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
         warc = WarcStore(
             config.warc_dir,
             prefix=config.warc_prefix,
@@ -145,20 +156,31 @@ class ArchiveExtension:
             gzip_level=config.warc_gzip_level,
             info=cls.warcinfo(config, crawl_id),
         )
+        evidence = WarcStore(
+            config.warc_evidence_dir,
+            prefix=f"{config.warc_prefix}-{EVIDENCE_NAME}",
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            info=cls.warcinfo(config, crawl_id, evidence=True),
+        )
         db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
         writer = ArchiveWriter(
-            warc, db, warc_path=functools.lru_cache(maxsize=64)(lambda name: _relative(config, name))
+            warc,
+            db,
+            evidence_warc=evidence,
+            warc_path=functools.lru_cache(maxsize=64)(lambda path: _relative(config, path)),
         )
         return cls(crawler, config, writer, crawl_id)
 
     @staticmethod
-    def warcinfo(config: CrawlConfig, crawl_id: str) -> dict[str, str]:
-        """The fields of every WARC file's warcinfo record."""
+    def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
+        """The fields of every WARC file's warcinfo record (page files, or evidence files)."""
+        what = "evidence documents fetched to decide, not captured pages" if evidence else "pages captured"
         return {
             "software": f"permitcrawl/{__version__} (Scrapy {scrapy_version})",
             "operator": config.warc_operator,
             "isPartOf": crawl_id,
-            "description": f"permitcrawl crawl for purpose {config.purpose.value}",
+            "description": f"permitcrawl crawl for purpose {config.purpose.value}: {what}",
             "robots": "RFC 9309, checked before every request; robots.txt archived as evidence",
             "http-header-user-agent": config.user_agent,
             "permitcrawl-purpose": config.purpose.value,
@@ -178,11 +200,14 @@ class ArchiveExtension:
             "crawl_id": self.crawl_id,
             "software": f"permitcrawl/{__version__}",
             "config": self.config.summary(),
+            "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
             "rules": [{"where": rule.where, **rule.content()} for rule in rules],
         }
         record_id = None
         try:
-            record_id = self.writer.warc.write_resource(
+            # Both directories are made now: a crawl that cannot write its output asks for nothing.
+            self.writer.warc.directory.mkdir(parents=True, exist_ok=True)
+            record_id = self.writer.evidence_warc.write_resource(
                 f"urn:permitcrawl:crawl:{self.crawl_id}",
                 dumps(snapshot).encode(),
                 "application/json",
@@ -436,7 +461,6 @@ class ArchiveExtension:
         self.crawler.stats.inc_value("archive/refusals")
 
 
-def _relative(config: CrawlConfig, filename: str) -> str:
+def _relative(config: CrawlConfig, path: Path) -> str:
     # Rows name WARC files relative to the database, so a crawl directory can move.
-    path = os.path.relpath(config.warc_dir / filename, config.provenance_db.parent)
-    return path.replace(os.sep, "/")
+    return os.path.relpath(path, config.provenance_db.parent).replace(os.sep, "/")

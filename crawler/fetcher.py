@@ -1,13 +1,22 @@
 """Gathers a host's evidence through Scrapy's own downloader, before any page of it is judged.
 
 Evidence requests go through every downloader middleware (proxies, retries,
-redirects, decompression), marked ``policy_exempt`` so that the gate lets them
-pass. robots.txt follows RFC 9309: at most ``POLICY_ROBOTS_MAX_REDIRECTS``
-redirects (at least 5), then the result applies to the original origin; the
-body is read up to the parse limit and the download stopped there; 4xx means
-allow all; 5xx, 429, timeouts and errors mean complete disallow until a retry
-succeeds. Each document is handed to the archive before it is used, and an
-archive failure counts as unreachable: an unproven decision is no decision.
+redirects, strict decompression), marked ``policy_exempt`` so that the gate
+lets them pass. robots.txt follows RFC 9309: at most
+``POLICY_ROBOTS_MAX_REDIRECTS`` redirects (at least 5), then the result
+applies to the original origin; 4xx means allow all; 5xx, 429, timeouts and
+errors mean complete disallow until a retry succeeds.
+
+Every document is read whole, up to ``POLICY_EVIDENCE_MAX_SIZE`` bytes counted
+after decompression, within ``POLICY_EVIDENCE_TIMEOUT`` seconds. A document cut
+short (by us at the bound, by the server's lost connection, by a
+content-coding that does not decode, by a failure after its headers came) is
+not read whole, and every reader treats it as an error: robots.txt
+unreachable, tdmrep.json and ai.txt refusing, an RSL licence unlicensed.
+Documents larger than a few hundred KiB are parsed on a worker thread, so that
+no site's file holds up the reactor. Each document is handed to the archive
+before it is used, and an archive failure counts as unreachable: an unproven
+decision is no decision.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -23,11 +32,13 @@ from scrapy.exceptions import StopDownload
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import DeferredList
+from twisted.internet.threads import deferToThread
 
 from crawler import signals as our_signals
+from crawler.decompression import INCOMPLETE
 from crawler.evidence import utcnow
 from policies.aitxt import aitxt_evidence
-from policies.document import Document
+from policies.document import Document, cut_reason
 from policies.evidence import HostEvidence
 from policies.robots import RobotsOutcome, robots_evidence
 from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
@@ -66,10 +77,13 @@ class EvidenceFetcher:
         self.config = config
         self.store = store
         self.clock = clock
+        # An evidence document gets no longer than a page would.
+        self.timeout = min(config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._headers_received, signal=signals.headers_received)
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
-        # Stop reading past the parse limit; the part read is kept (RFC 9309 §2.5).
+        # Stop reading past the bound; the part read is archived, marked WARC-Truncated: length.
         limit = request.meta.get("policy_evidence_limit")
         if limit is None:
             return
@@ -78,10 +92,18 @@ class EvidenceFetcher:
         if received > limit:
             raise StopDownload(fail=False)
 
+    def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
+        # A failure after this point leaves a document we started to read and could not finish.
+        if request.meta.get("policy_evidence"):
+            request.meta["_policy_headers_received"] = True
+            request.meta["_policy_evidence_bytes"] = 0  # a retry or redirect counts afresh
+
     async def __call__(self, origin: str, previous: HostEvidence | None) -> HostEvidence:
         """Gather fresh evidence for ``origin``; never raises."""
         document = await self.fetch(f"{origin}/robots.txt", kind="robots.txt")
-        robots = robots_evidence(
+        robots = await off_reactor(
+            len(document.body),
+            robots_evidence,
             document,
             self.config.robots_token,
             max_crawl_delay=self.config.max_crawl_delay,
@@ -116,22 +138,27 @@ class EvidenceFetcher:
         return host
 
     async def _usage_evidence(self, origin: str, robots: RobotsEvidence) -> dict[str, Any]:
-        """Fetch tdmrep.json, ai.txt and the RSL licences robots.txt names, all at once."""
+        """Fetch tdmrep.json, ai.txt and the RSL licences robots.txt names (in any reading), all at once."""
         jobs: list[Awaitable[Document]] = []
         for path, kind in (("/.well-known/tdmrep.json", "tdmrep.json"), ("/ai.txt", "ai.txt")):
             url = origin + path
-            if robots.rules is None or robots.rules.can_fetch(url):
+            if robots.permits(url):
                 jobs.append(self.fetch(url, kind=kind))
             else:
                 jobs.append(_ready(Document(kind=kind, url=url, fetched_at=self.clock(), error=DISALLOWED)))
-        lines = []
-        if robots.rules is not None:
-            lines = licence_lines(robots.rules.robots, self.config.robots_token, base=robots.url)
+        found: dict[str, str] = {}
+        for reading in robots.readings:
+            if reading.rules is not None:
+                for url, where in licence_lines(
+                    reading.rules.robots, self.config.robots_token, base=robots.url
+                ):
+                    found.setdefault(url, where)
+        lines = list(found.items())
         # A licence must be read before the content is used: it is fetched even on another host.
         jobs += [self.fetch(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
         tdm, ai, *licence_docs = await gather(jobs)
         licences = [
-            FoundLicence(rsl_evidence(doc), where)
+            FoundLicence(await off_reactor(len(doc.body), rsl_evidence, doc), where)
             for doc, (_, where) in zip(licence_docs, lines, strict=False)
         ]
         for url, where in lines[MAX_LICENCES:]:
@@ -143,8 +170,8 @@ class EvidenceFetcher:
             )
             licences.append(FoundLicence(rsl_evidence(skipped), where))
         return {
-            "tdmrep": tdmrep_evidence(tdm),
-            "aitxt": aitxt_evidence(ai, self.config.robots_parse_limit),
+            "tdmrep": await off_reactor(len(tdm.body), tdmrep_evidence, tdm),
+            "aitxt": await off_reactor(len(ai.body), aitxt_evidence, ai, self.config.robots_parse_limit),
             "licences": tuple(licences),
         }
 
@@ -164,7 +191,7 @@ class EvidenceFetcher:
         home = f"{origin}/"
 
         def allowed(url: str) -> bool:
-            return robots.rules is None or robots.rules.can_fetch(url)
+            return robots.permits(url)
 
         if not allowed(home):
             return TermsEvidence(
@@ -176,7 +203,8 @@ class EvidenceFetcher:
                 home_url=home, terms_url=None, source=page.describe(), problem="no home page to look on"
             )
         domain = registrable_domain(urlsplit(origin).hostname or "")
-        for url in find_terms_links(page.body, page.final_url or home)[:3]:
+        links = await off_reactor(len(page.body), find_terms_links, page.body, page.final_url or home)
+        for url in links[:3]:
             target = urlsplit(url)
             if registrable_domain(target.hostname or "") != domain:
                 continue  # terms of another site are not this site's terms
@@ -206,34 +234,46 @@ class EvidenceFetcher:
 
     async def licence(self, url: str, found_in: str) -> FoundLicence:
         """Fetch (and archive) one licence document a page points to."""
-        return FoundLicence(rsl_evidence(await self.fetch(url, kind="rsl")), found_in)
+        document = await self.fetch(url, kind="rsl")
+        return FoundLicence(await off_reactor(len(document.body), rsl_evidence, document), found_in)
 
     async def fetch(
         self, url: str, *, kind: str, analyse: Callable[[Document], dict[str, Any]] | None = None
     ) -> Document:
         """Download one evidence document and archive it; errors become the document's ``error``.
 
-        ``analyse(document)`` (for a 2xx response) gives details recorded with it (a terms page's digest).
+        ``analyse(document)`` (for a 2xx response read whole) gives details
+        recorded with it (a terms page's digest); it runs on a worker thread.
         """
-        request = Request(
-            url,
-            priority=EVIDENCE_PRIORITY,
-            dont_filter=True,
-            callback=NO_CALLBACK,
-            # identity: the parse limit is counted on the wire, so bytes must be plain.
-            headers={"Accept-Encoding": "identity"},
-            meta={
-                "policy_exempt": True,
-                "policy_evidence": kind,
-                "policy_evidence_limit": self.config.robots_parse_limit,
-                "redirect_ttl": self.config.robots_max_redirects,
-                "dont_merge_cookies": True,
-                "allow_offsite": True,
-            },
-        )
+        limit = self.config.evidence_max_size
+        try:
+            request = Request(
+                url,
+                priority=EVIDENCE_PRIORITY,
+                dont_filter=True,
+                callback=NO_CALLBACK,
+                headers={"Accept-Encoding": "identity"},
+                meta={
+                    "policy_exempt": True,
+                    "policy_evidence": kind,
+                    "policy_evidence_limit": limit,
+                    # Our own bound applies (above, and in the decompression middleware), not Scrapy's.
+                    "download_maxsize": 0,
+                    "download_timeout": self.timeout,
+                    # A document cut short comes back flagged, to be archived and read as incomplete.
+                    "download_fail_on_dataloss": False,
+                    "redirect_ttl": self.config.robots_max_redirects,
+                    "dont_merge_cookies": True,
+                    "allow_offsite": True,
+                },
+            )
+        except (ValueError, TypeError) as exc:
+            document = Document(kind=kind, url=url, fetched_at=self.clock(), error=f"not a URL: {exc}")
+            return await self._archive(document, None, None, {})
         response: Response | None = None
         try:
             response = await self.crawler.engine.download_async(request)
+            content_type = response.headers.get("Content-Type")
             document = Document(
                 kind=kind,
                 url=url,
@@ -241,17 +281,27 @@ class EvidenceFetcher:
                 status=response.status,
                 body=response.body,
                 fetched_at=self.clock(),
-                truncated="download_stopped" in response.flags,
+                content_type=content_type.decode("latin-1") if content_type else None,
+                incomplete=incomplete_reason(response, limit),
             )
         except Exception as exc:
-            document = Document(kind=kind, url=url, fetched_at=self.clock(), error=_describe(exc))
+            error = _describe(exc)
+            started = bool(request.meta.get("_policy_headers_received"))
+            document = Document(
+                kind=kind,
+                url=url,
+                fetched_at=self.clock(),
+                error=error,
+                incomplete=f"it failed after its headers came ({error})" if started else None,
+            )
         details: dict[str, Any] = {}
-        if analyse is not None and document.status is not None and 200 <= document.status < 300:
-            details = analyse(document)
+        readable = document.status is not None and 200 <= document.status < 300 and not document.incomplete
+        if analyse is not None and readable:
+            details = await off_reactor(len(document.body), analyse, document)
         return await self._archive(document, request, response, details)
 
     async def _archive(
-        self, document: Document, request: Request, response: Response | None, details: dict[str, Any]
+        self, document: Document, request: Request | None, response: Response | None, details: dict[str, Any]
     ) -> Document:
         results = await self.crawler.signals.send_catch_log_async(
             our_signals.evidence_fetched,
@@ -292,6 +342,37 @@ class EvidenceFetcher:
 
 
 DISALLOWED = "not fetched: robots.txt disallows it for us"
+
+# Documents up to this size are parsed on the reactor thread: a thread hand-off would cost more.
+INLINE_PARSE = 256 * 1024
+
+T = TypeVar("T")
+
+
+async def off_reactor(size: int, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``, on a worker thread when the input is ``size`` bytes or more.
+
+    Parsing a large hostile document takes seconds of CPU; on a worker thread
+    the reactor keeps serving every other host meanwhile (lxml and zlib let go
+    of the GIL, pure-Python parsers yield it every few milliseconds).
+    """
+    if size < INLINE_PARSE:
+        return function(*args, **kwargs)
+    return await maybe_deferred_to_future(deferToThread(function, *args, **kwargs))
+
+
+def incomplete_reason(response: Response, limit: int) -> str | None:
+    """Why ``response``'s body is not the whole document, or None when it is.
+
+    A download stopped at the bound or cut by a lost connection (the WARC
+    record says ``WARC-Truncated``), or a content-coding that did not decode.
+    """
+    if "download_stopped" in response.flags:
+        return cut_reason("length", limit)
+    if "dataloss" in response.flags:
+        return cut_reason("disconnect", limit)
+    reason = response.meta.get(INCOMPLETE) if response.request is not None else None
+    return str(reason) if reason else None
 
 
 async def _ready(document: Document) -> Document:

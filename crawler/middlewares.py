@@ -21,21 +21,22 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import HtmlResponse
+from scrapy import signals
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
 
 from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
+from crawler.decompression import size_bound
 from crawler.evidence import Clock, EvidenceCache, utcnow
-from crawler.fetcher import EvidenceFetcher
+from crawler.fetcher import EvidenceFetcher, incomplete_reason, off_reactor
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.engine import Page, decide, decide_all
 from policies.evidence import evidence_manifest
-from policies.html import html_signals
+from policies.html import read_html
 from policies.purpose import Purpose
-from policies.rsl import MAX_LICENCES, FoundLicence, RslEvidence, inline_evidence, link_header_licences
+from policies.rsl import FoundLicence, RslEvidence, page_licences
 from policies.store import load_policies
 
 if TYPE_CHECKING:
@@ -63,18 +64,21 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
-def page_of(response: Response) -> Page:
+async def page_of(response: Response) -> Page:
     """Return the post-fetch view of a (decoded) Scrapy response.
 
-    For HTML, the tree Scrapy's selector builds is used (and kept on the
-    response), so the spider's link extraction does not parse the page again.
+    The page's meta tags and licence pointers are read by
+    :func:`policies.html.read_html`, the one function ``audit`` reads archived
+    pages with, never by Scrapy's selector (whose decoding may differ); a
+    large page is read on a worker thread.
     """
     headers = {
         key.decode("latin-1").lower(): tuple(v.decode("latin-1") for v in values)
         for key, values in response.headers.items()
     }
-    html = html_signals(response.selector.root) if isinstance(response, HtmlResponse) else None
-    return Page(url=response.url, status=response.status, headers=headers, body=response.body, html=html)
+    page = Page(url=response.url, status=response.status, headers=headers, body=response.body)
+    html = await off_reactor(len(response.body), read_html, response.body, page.content_type)
+    return replace(page, html=html)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class PolicyGateMiddleware:
         self.store = store
         self.clock = clock
         self.fetcher = EvidenceFetcher(crawler, config, store=store, clock=clock)
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(self.fetcher, clock=clock)
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(self._fetch_licence, clock=clock)
 
@@ -123,15 +129,12 @@ class PolicyGateMiddleware:
 
     async def _page_licences(self, page: Page) -> tuple[FoundLicence, ...]:
         """The RSL licences a response points to: Link headers and HTML links (fetched), inline scripts."""
-        linked = [(url, "Link header") for url in link_header_licences(page.header("link"), page.url)]
-        linked += [(urljoin(page.url, href), "HTML <link>") for href in page.html_signals.licence_links]
+        linked, inline = page_licences(page)
         found = []
-        for url, where in linked[:MAX_LICENCES]:
+        for url, where in linked:
             cached = await self.licences.get(url)
-            found.append(FoundLicence(cached.evidence, f"{where} of {page.url}"))
-        for script in page.html_signals.licence_scripts[:MAX_LICENCES]:
-            found.append(FoundLicence(inline_evidence(script, page.url), "inline in the page"))
-        return tuple(found)
+            found.append(FoundLicence(cached.evidence, where))
+        return (*found, *inline)
 
     # -- decisions ---------------------------------------------------------------
 
@@ -151,15 +154,49 @@ class PolicyGateMiddleware:
             stage=stage,
         )
 
+    def _incomplete_decision(self, url: str, why: str) -> Decision:
+        # A page not read whole cannot be judged: its reservation may be in what is missing.
+        basis = Basis(
+            signal="incomplete",
+            verdict=Verdict.DENY,
+            reason=f"the response could not be read whole ({why}); never judged, never archived",
+        )
+        return combine(
+            [basis],
+            url=url,
+            purpose=self.config.purpose,
+            default_policy=self.config.default_policy,
+            decided_at=self.clock(),
+            stage=Stage.POST_FETCH,
+        )
+
+    def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
+        # Counted so that a download the downloader cancels for its size can be told apart.
+        if not request.meta.get("policy_exempt"):
+            request.meta["_policy_bytes"] = request.meta.get("_policy_bytes", 0) + len(data)
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """Record a page the downloader gave up on for its size as refused, with the reason."""
+        if request.meta.get("policy_exempt") or not isinstance(exception, DownloadCancelledError):
+            return
+        bound = size_bound(request, self.max_size)
+        received = request.meta.get("_policy_bytes", 0)
+        if "max size" not in str(exception) and not (bound and received > bound):
+            return  # cancelled for another reason (the crawl is stopping)
+        why = f"larger than the {bound}-byte bound (DOWNLOAD_MAXSIZE)"
+        decision = self._incomplete_decision(request.url, why)
+        request.meta["policy_decision"] = decision
+        self._refuse(request, decision, None)
+        raise IgnoreRequest(f"Refused: {decision.reason}")
+
     def _refuse(self, request: Request, decision: Decision, response: Response | None) -> None:
-        stage = "pre" if response is None else "post"
-        self.crawler.stats.inc_value(f"policy/refused/{stage}-fetch/{decision.signal}")
+        self.crawler.stats.inc_value(f"policy/refused/{decision.stage.value}/{decision.signal}")
         self.crawler.signals.send_catch_log(
             our_signals.request_refused, request=request, decision=decision, response=response
         )
         logger.info(
             "Refused %(url)s before fetching: %(reason)s"
-            if response is None
+            if decision.stage is Stage.PRE_FETCH
             else "Refused %(url)s after fetching: %(reason)s",
             {"url": request.url, "reason": decision.reason},
         )
@@ -227,7 +264,14 @@ class PolicyGateMiddleware:
             if not isinstance(request.meta.get("policy_decision"), Decision):
                 raise RuntimeError("no pre-fetch decision was taken for this request")
             host = await self.evidence.get(origin_of(response.url))
-            page = page_of(response)
+            incomplete = incomplete_reason(response, size_bound(request, self.max_size))
+            if incomplete is not None:
+                decision = self._incomplete_decision(response.url, incomplete)
+                request.meta["policy_decision"] = decision
+                request.meta["policy_evidence"] = evidence_manifest(host)
+                self._refuse(request, decision, response)
+                raise IgnoreRequest(f"Refused: {decision.reason}")
+            page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
             decisions = decide_all(
                 response.url,
@@ -243,6 +287,8 @@ class PolicyGateMiddleware:
             decision = decisions[self.config.purpose]
             usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}
             request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
+        except IgnoreRequest:
+            raise
         except Exception as exc:
             logger.exception("Error while judging the response of %s", response.url)
             decision = self._error_decision(response.url, Stage.POST_FETCH, exc)

@@ -54,6 +54,7 @@ def crawl_settings(
     settings.setmodule("crawler.settings", priority="project")
     given: dict[str, Any] = {
         "WARC_DIR": str(out / "warc"),
+        "WARC_EVIDENCE_DIR": str(out / "evidence"),
         "PROVENANCE_DB": str(out / "provenance.db"),
         # Scrapy's persistent job state: re-running the same command resumes the crawl.
         "JOBDIR": str(out / "job"),
@@ -106,7 +107,10 @@ def run_spider(
     deferred = process.crawl(crawler, **arguments)
     deferred.addErrback(lambda failure: errors.append(f"{type(failure.value).__name__}: {failure.value}"))
     process.start()
-    stats = crawler.stats
+    try:
+        stats = crawler.stats
+    except RuntimeError:  # the crawl never started; the errback has said why
+        stats = None
     result = RunResult(
         crawl_id=stats.get_value("permitcrawl/crawl_id") if stats else None,
         finish_reason=stats.get_value("finish_reason") if stats else None,

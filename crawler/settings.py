@@ -16,6 +16,7 @@ POLICY_DELIVER_REFUSED = True
 
 # Output, relative to the working directory; `permitcrawl crawl --out DIR` sets both.
 WARC_DIR = "crawl/warc"
+WARC_EVIDENCE_DIR = "crawl/evidence"
 PROVENANCE_DB = "crawl/provenance.db"
 
 PROGRESS_INTERVAL = 10.0

@@ -13,21 +13,27 @@ Attachment (draft-ietf-aipref-attach-05): ``Content-Usage`` rules in robots.txt
 groups, each with an optional path; the longest matching path wins and rules
 on the same path combine most-restrictively. Statements from robots.txt and
 from the header combine most-restrictively too.
+
+The conservative reading ``aipref_any_n`` keeps any ``n`` that parses on its
+own (a field line, a comma-separated member): ``train-ai=n, Bad=x`` does not
+parse as a whole, and ``train-ai=n, train-ai=y`` reads as ``y`` by the spec,
+but each still says ``n`` in so many words.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import http_sf
 
 from policies.decision import Basis, Verdict
-from policies.patterns import PathPattern
+from policies.patterns import PathPattern, RuleIndex
 from policies.purpose import Purpose
+from policies.robotstxt import Group
 
 if TYPE_CHECKING:
-    from policies.robotstxt import Group, Record, RobotsTxt
+    from policies.robotstxt import Record, RobotsTxt
 
 # Current labels.
 LABELS: dict[str, frozenset[Purpose]] = {
@@ -56,15 +62,20 @@ class Preferences:
 
     ``error`` is set when the field did not parse (every preference unknown).
     ``legacy`` lists superseded labels set to ``n`` and the purposes they covered.
+    ``reserved`` lists, per purpose, a member that says ``n`` for it when read
+    on its own (``train-ai=n``), for the conservative reading ``aipref_any_n``:
+    it keeps a reservation that the spec's reading loses to an unparsable
+    neighbour or a later ``y``.
     """
 
     text: str
     allowed: dict[Purpose, bool]
     legacy: dict[str, frozenset[Purpose]]
     error: str | None = None
+    reserved: dict[Purpose, str] = field(default_factory=dict)
 
-    def verdict(self, purpose: Purpose, *, legacy: bool) -> tuple[Verdict, str]:
-        """The verdict for ``purpose`` and the label that gave it."""
+    def verdict(self, purpose: Purpose, *, legacy: bool, any_n: bool = False) -> tuple[Verdict, str]:
+        """The verdict for ``purpose`` and the label (or member) that gave it."""
         value = self.allowed.get(purpose)
         if value is False:
             return Verdict.DENY, _label_for(purpose)
@@ -72,21 +83,66 @@ class Preferences:
             for label, covered in self.legacy.items():
                 if purpose in covered:
                     return Verdict.DENY, label
+        if any_n and purpose in self.reserved:
+            return Verdict.DENY, self.reserved[purpose]
         if value is True:
             return Verdict.ALLOW, _label_for(purpose)
         return Verdict.NONE, ""
+
+
+ANY_N_NOTE = "read on its own; conservative reading 'aipref_any_n'"
 
 
 def _label_for(purpose: Purpose) -> str:
     return next(label for label, purposes in LABELS.items() if purpose in purposes)
 
 
+def members(text: str) -> list[str]:
+    """The members of a Structured Fields dictionary, split at commas outside strings (never raises)."""
+    found, start, in_string, escaped = [], 0, False, False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == ",":
+            found.append(text[start:index].strip())
+            start = index + 1
+    found.append(text[start:].strip())
+    return [member for member in found if member]
+
+
+def _dictionary(text: str) -> dict[str, Any]:
+    return dict(http_sf.parse(text.encode("utf-8"), tltype="dictionary"))
+
+
+def _reserved(parts: list[str]) -> dict[Purpose, str]:
+    reserved: dict[Purpose, str] = {}
+    for member in parts:
+        try:
+            parsed = _dictionary(member)
+        except Exception:
+            continue
+        for label, (value, _params) in parsed.items():
+            if isinstance(value, http_sf.Token) and value == "n":
+                for purpose in LABELS.get(label, ()):
+                    reserved.setdefault(purpose, member)
+    return reserved
+
+
 def parse_preferences(text: str) -> Preferences:
     """Parse a usage preference (header value or robots.txt rule value); never raises."""
+    parts = members(text)
     try:
-        parsed = http_sf.parse(text.encode("utf-8"), tltype="dictionary")
+        parsed = _dictionary(text)
     except Exception as exc:
-        return Preferences(text, {}, {}, error=f"not a Structured Fields dictionary ({exc})")
+        error = f"not a Structured Fields dictionary ({exc})"
+        return Preferences(text, {}, {}, error=error, reserved=_reserved(parts))
     allowed: dict[Purpose, bool] = {}
     legacy: dict[str, frozenset[Purpose]] = {}
     for label, (value, _params) in parsed.items():
@@ -97,7 +153,9 @@ def parse_preferences(text: str) -> Preferences:
                 allowed[purpose] = value == "y"
         elif label in LEGACY_LABELS and value == "n":
             legacy[label] = LEGACY_LABELS[label]
-    return Preferences(text, allowed, legacy)
+    # A repeated key keeps its last value (vocab §6.6): only then can a member's 'n' be lost.
+    reserved = _reserved(parts) if len(parts) > len(parsed) else {}
+    return Preferences(text, allowed, legacy, reserved=reserved)
 
 
 @dataclass(frozen=True)
@@ -122,7 +180,24 @@ class UsageRule:
         return f"'Content-Usage: {self.record.value}' (line {self.record.line})"
 
 
-def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, list[UsageRule]]]:
+@dataclass(frozen=True)
+class GroupRules:
+    """The Content-Usage rules of one group, indexed by path (a rule without a path matches everything)."""
+
+    group: Group
+    rules: tuple[UsageRule, ...]
+    index: RuleIndex[UsageRule] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        entries = ((rule.path.pattern if rule.path else "", rule) for rule in self.rules)
+        object.__setattr__(self, "index", RuleIndex(entries, lambda length, _rule: length))
+
+    def applicable(self, url: str) -> list[UsageRule]:
+        """The rules with the longest path matching ``url``, in file order."""
+        return sorted(self.index.best(url), key=lambda rule: rule.record.line)
+
+
+def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupRules]:
     """The Content-Usage rules that apply to ``token``, by group.
 
     Our group(s) if any name us, else the ``*`` groups; with ``wildcard`` the
@@ -134,26 +209,31 @@ def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[
     return robots.derived[key]
 
 
-def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, list[UsageRule]]]:
+def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupRules]:
     selection = robots.select(token, SEPARATORS)
     groups = list(selection.groups)
     if wildcard and selection.matched not in ("*", None):
         groups += [g for g in robots.groups(SEPARATORS) if g.names("*") and g not in groups]
     found = []
     for group in groups:
-        rules = [UsageRule.of(r) for r in group.records if r.field == "content-usage"]
+        rules = tuple(UsageRule.of(r) for r in group.records if r.field == "content-usage")
         if rules:
-            found.append((group, rules))
+            found.append(GroupRules(group, rules))
     return found
 
 
 def applicable(rules: list[UsageRule], url: str) -> list[UsageRule]:
     """The rules with the longest path matching ``url`` (a rule without a path matches with length 0)."""
-    matching = [r for r in rules if r.path is None or r.path.matches(url)]
-    if not matching:
-        return []
-    best = max(r.path.length if r.path else 0 for r in matching)
-    return [r for r in matching if (r.path.length if r.path else 0) == best]
+    return GroupRules(Group((), ()), tuple(rules)).applicable(url)
+
+
+def _where(rule: UsageRule, group: Group, label: str) -> str:
+    where = f"{rule.describe()} in {group.describe()}"
+    if label in LEGACY_LABELS:
+        where += " (a superseded label; conservative reading 'aipref_legacy')"
+    elif label not in LABELS and label:
+        where += f" (the member {label!r} {ANY_N_NOTE})"
+    return where
 
 
 def robots_usage_basis(
@@ -164,21 +244,19 @@ def robots_usage_basis(
     *,
     wildcard: bool,
     legacy: bool,
+    any_n: bool = False,
     cite: dict[str, str | None],
 ) -> Basis:
     """The ``content-usage`` basis of the robots.txt rules for ``url``: the most restrictive applies."""
     verdicts: list[tuple[Verdict, str]] = []
     malformed = []
-    for group, rules in group_rules(robots, token, wildcard=wildcard):
-        for rule in applicable(rules, url):
-            if rule.preferences.error:
+    for group_rules_ in group_rules(robots, token, wildcard=wildcard):
+        for rule in group_rules_.applicable(url):
+            verdict, label = rule.preferences.verdict(purpose, legacy=legacy, any_n=any_n)
+            if rule.preferences.error and verdict is Verdict.NONE:
                 malformed.append(f"{rule.describe()} {rule.preferences.error}")
                 continue
-            verdict, label = rule.preferences.verdict(purpose, legacy=legacy)
-            where = f"{rule.describe()} in {group.describe()}"
-            if label in LEGACY_LABELS:
-                where += " (a superseded label; conservative reading 'aipref_legacy')"
-            verdicts.append((verdict, where))
+            verdicts.append((verdict, _where(rule, group_rules_.group, label)))
     for wanted in (Verdict.DENY, Verdict.ALLOW):
         hits = [where for verdict, where in verdicts if verdict is wanted]
         if hits:
@@ -199,25 +277,33 @@ def robots_usage_basis(
     return Basis(signal="content-usage", verdict=Verdict.NONE, reason=reason, **cite)
 
 
-def header_usage_basis(values: tuple[str, ...], purpose: Purpose, *, legacy: bool) -> Basis | None:
+def header_usage_basis(
+    values: tuple[str, ...], purpose: Purpose, *, legacy: bool, any_n: bool = False
+) -> Basis | None:
     """The ``content-usage`` basis from the response's Content-Usage field lines, or None if absent.
 
     Field lines are joined with ", " before parsing, so a later line's key
-    overrides an earlier one's (vocab §6.6: the last value applies).
+    overrides an earlier one's (vocab §6.6: the last value applies); with
+    ``any_n``, an ``n`` that parses on its own (one line, one member) still reserves.
     """
     if not values:
         return None
     text = ", ".join(values)
     preferences = parse_preferences(text)
     source = "response header Content-Usage"
-    if preferences.error:
+    verdict, label = preferences.verdict(purpose, legacy=legacy, any_n=any_n)
+    if preferences.error and verdict is Verdict.NONE:
         reason = f"Content-Usage header {text!r} is {preferences.error}: preferences unknown"
         return Basis(signal="content-usage", verdict=Verdict.NONE, reason=reason, source=source)
-    verdict, label = preferences.verdict(purpose, legacy=legacy)
     if verdict is Verdict.NONE:
         reason = f"Content-Usage header {text!r} says nothing about {purpose.value}"
     else:
         word = "reserves" if verdict is Verdict.DENY else "grants"
-        note = " (a superseded label; conservative reading 'aipref_legacy')" if label in LEGACY_LABELS else ""
+        if label in LEGACY_LABELS:
+            note = " (a superseded label; conservative reading 'aipref_legacy')"
+        elif label not in LABELS:
+            note = f" ({ANY_N_NOTE})"
+        else:
+            note = ""
         reason = f"Content-Usage header {text!r} {word} {purpose.value} ({label}){note}"
     return Basis(signal="content-usage", verdict=verdict, reason=reason, source=source, rule=text)

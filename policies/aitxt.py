@@ -13,13 +13,13 @@ ai.txt speaks for training only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from policies.decision import Basis, Verdict
-from policies.patterns import PathPattern, path_of
+from policies.patterns import RuleIndex, path_of
 from policies.purpose import Purpose
-from policies.robotstxt import PARSE_LIMIT, Record, RobotsTxt, decode, truncate
+from policies.robotstxt import MAX_WILD_PATTERNS, PARSE_LIMIT, Record, RobotsTxt, readings
 
 if TYPE_CHECKING:
     from policies.document import Document
@@ -30,6 +30,7 @@ class AiTxt:
     """A parsed ai.txt in Spawning's format."""
 
     robots: RobotsTxt
+    derived: dict[str, RuleIndex[Record]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> AiTxt | None:
@@ -40,35 +41,37 @@ class AiTxt:
             return None
         return cls(robots)
 
-    def rules_for(self, token: str) -> list[tuple[Record, PathPattern]]:
-        """The Allow/Disallow rules of the group that applies to ``token`` (ours, else ``*``)."""
-        selection = self.robots.select(token)
-        rules = []
-        for record in selection.records("allow", "disallow"):
-            if not record.value:
-                continue
-            pattern = record.value if record.value.startswith(("/", "*")) else "*" + record.value
-            rules.append((record, PathPattern(pattern)))
-        return rules
+    def rules_for(self, token: str) -> RuleIndex[Record]:
+        """The Allow/Disallow rules of the group that applies to ``token`` (ours, else ``*``), indexed."""
+        if token not in self.derived:
+            entries = []
+            for record in self.robots.select(token).records("allow", "disallow"):
+                if record.value:
+                    relative = not record.value.startswith(("/", "*"))
+                    entries.append(("*" + record.value if relative else record.value, record))
+            self.derived[token] = RuleIndex(entries, lambda length, r: 2 * length + (r.field == "allow"))
+        return self.derived[token]
 
     def decide(self, token: str, url: str) -> tuple[Verdict, str | None]:
         """The verdict of the longest matching rule (Allow wins a tie), and that rule."""
-        best: tuple[tuple[int, bool], Record] | None = None
-        for record, pattern in self.rules_for(token):
-            if pattern.matches(url):
-                key = (pattern.length, record.field == "allow")
-                if best is None or key > best[0]:
-                    best = (key, record)
-        if best is None:
+        found = self.rules_for(token).best(url)
+        if not found:
             return Verdict.NONE, None
-        record = best[1]
+        allows = [r for r in found if r.field == "allow"]
+        record = min(allows or found, key=lambda r: r.line)
         rule = f"'{'Allow' if record.field == 'allow' else 'Disallow'}: {record.value}' (line {record.line})"
         return (Verdict.ALLOW if record.field == "allow" else Verdict.DENY), rule
 
 
 @dataclass(frozen=True, kw_only=True)
 class AiTxtEvidence:
-    """What the host's /ai.txt said: ``file`` is None when there is none in Spawning's format."""
+    """What the host's /ai.txt said: ``file`` is None when there is none in Spawning's format.
+
+    ``error`` is set when there is a file but it could not be read (not read
+    whole, too many wildcard patterns): the ``ai-txt`` signal then denies.
+    ``variants`` are its other plausible readings (another decoding, the
+    whole file past the parse limit).
+    """
 
     url: str
     source: str
@@ -76,25 +79,45 @@ class AiTxtEvidence:
     record_id: str | None
     file: AiTxt | None
     problem: str | None = None
+    error: str | None = None
+    variants: tuple[AiTxtEvidence, ...] = ()
 
 
 def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtEvidence:
-    """Read a fetched /ai.txt; anything but a 2xx file in the right format says nothing."""
+    """Read a fetched /ai.txt; never raises.
+
+    No file, or one not in Spawning's format, says nothing; a file that could
+    not be read is an error (deny).
+    """
     common = {
         "url": document.url,
         "source": document.describe(),
         "sha256": document.sha256,
         "record_id": document.record_id,
     }
+    if document.incomplete is not None:
+        return AiTxtEvidence(file=None, error=f"ai.txt was not read whole ({document.incomplete})", **common)
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
         return AiTxtEvidence(file=None, problem="no ai.txt", **common)
-    body, _ = truncate(document.body, parse_limit)
-    parsed = AiTxt.parse(decode(body))
-    if parsed is None:
+    found: list[AiTxtEvidence] = []
+    try:
+        for reading in readings(document, parse_limit):
+            parsed = AiTxt.parse(reading.text)
+            if parsed is not None and parsed.robots.wild_patterns > MAX_WILD_PATTERNS:
+                raise ValueError(
+                    f"it has {parsed.robots.wild_patterns} patterns with '*' or '$', more than the "
+                    f"{MAX_WILD_PATTERNS} this crawler evaluates"
+                )
+            source = common["source"] + (f"; {reading.how}" if reading.how else "")
+            if parsed is not None:
+                found.append(AiTxtEvidence(file=parsed, **{**common, "source": source}))
+    except Exception as exc:  # fail closed
+        return AiTxtEvidence(file=None, error=f"ai.txt could not be read: {exc}", **common)
+    if not found:
         return AiTxtEvidence(
             file=None, problem="not in Spawning's User-Agent/Allow/Disallow format", **common
         )
-    return AiTxtEvidence(file=parsed, **common)
+    return replace(found[0], variants=tuple(found[1:]))
 
 
 def aitxt_basis(evidence: AiTxtEvidence | None, token: str, url: str, purpose: Purpose) -> Basis | None:
@@ -102,6 +125,9 @@ def aitxt_basis(evidence: AiTxtEvidence | None, token: str, url: str, purpose: P
     if purpose is not Purpose.AI_TRAIN or evidence is None:
         return None
     cite = {"source": evidence.source, "sha256": evidence.sha256, "record_id": evidence.record_id}
+    if evidence.error is not None:
+        reason = f"{evidence.error}; a reservation cannot be ruled out"
+        return Basis(signal="ai-txt", verdict=Verdict.DENY, reason=reason, **cite)
     if evidence.file is None:
         return Basis(signal="ai-txt", verdict=Verdict.NONE, reason=f"ai.txt: {evidence.problem}", **cite)
     verdict, rule = evidence.file.decide(token, url)

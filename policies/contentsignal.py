@@ -6,7 +6,9 @@ absent key neither grants nor restricts. No formal grammar is published, so
 the line is read leniently: comma-separated ``key=value`` pairs, keys and
 values case-insensitive. Only ``yes`` ever grants; values that plainly mean no
 (``no``, ``n``, ``false``, ``0``, ``deny``, ``disallow``) restrict; anything
-else says nothing and is recorded as malformed. The 2026 ``use`` key limits
+else says nothing and is recorded as malformed. A key given twice on one line
+is read most-restrictively, as two lines would be: a ``no`` anywhere reserves.
+The 2026 ``use`` key limits
 how content may be used (``immediate`` < ``reference`` < ``full``); below
 ``full`` it reserves ai-train (conservative reading ``content_signal_use``).
 Several lines, robots.txt and header, combine most-restrictively.
@@ -35,34 +37,45 @@ SEPARATORS = frozenset({"allow", "disallow", "content-signal"})
 
 @dataclass(frozen=True)
 class Signals:
-    """One parsed Content-Signal value: key to lower-cased value, in order."""
+    """One parsed Content-Signal value: each key (lower-cased) and every value it was given, in order."""
 
     text: str
-    values: dict[str, str]
+    values: dict[str, tuple[str, ...]]
 
     def verdict(self, purpose: Purpose, *, use_limits: bool) -> tuple[Verdict, str]:
-        """The verdict for ``purpose`` and the pair that gave it (``ai-train=no``)."""
+        """The verdict for ``purpose`` and the pair that gave it (``ai-train=no``).
+
+        A key given several values (``ai-train=no, ai-train=yes``) is not read
+        as its last value: a ``no`` anywhere reserves, and only a key whose
+        every value is ``yes`` grants.
+        """
         key = next(k for k, p in KEYS.items() if p is purpose)
-        value = self.values.get(key)
-        if value in NEGATIVE:
-            return Verdict.DENY, f"{key}={value}"
-        use = self.values.get("use")
-        if use_limits and purpose is Purpose.AI_TRAIN and use in LIMITED_USE:
-            return Verdict.DENY, f"use={use} (less than full use; conservative reading 'content_signal_use')"
-        if value == "yes":
-            return Verdict.ALLOW, f"{key}={value}"
-        if value is not None:
-            return Verdict.NONE, f"{key}={value} (not yes or no: malformed)"
+        given = self.values.get(key, ())
+        negative = next((v for v in given if v in NEGATIVE), None)
+        if negative is not None:
+            return Verdict.DENY, f"{key}={negative}"
+        limited = next((u for u in self.values.get("use", ()) if u in LIMITED_USE), None)
+        if use_limits and purpose is Purpose.AI_TRAIN and limited is not None:
+            return (
+                Verdict.DENY,
+                f"use={limited} (less than full use; conservative reading 'content_signal_use')",
+            )
+        other = next((v for v in given if v != "yes"), None)
+        if other is not None:
+            return Verdict.NONE, f"{key}={other} (not yes or no: malformed)"
+        if given:
+            return Verdict.ALLOW, f"{key}=yes"
         return Verdict.NONE, ""
 
 
 def parse_signals(text: str) -> Signals:
     """Parse ``k=v, k=v``; items without ``=`` are skipped; never raises."""
-    values: dict[str, str] = {}
+    values: dict[str, tuple[str, ...]] = {}
     for item in text.split(","):
         key, sep, value = item.partition("=")
         if sep and key.strip():
-            values[key.strip().lower()] = value.strip().lower()
+            name = key.strip().lower()
+            values[name] = (*values.get(name, ()), value.strip().lower())
     return Signals(text, values)
 
 

@@ -66,6 +66,7 @@ SIGNAL_IDS: tuple[str, ...] = (
     "x-robots-tag",
     "meta-robots",
     "tos-policy",
+    "incomplete",
     "default",
 )
 

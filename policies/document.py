@@ -7,8 +7,27 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from policies.contentcoding import ContentCodingError, codings, decode_content
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
+
+# How large an evidence document may be, counted after decompression. RFC 9309
+# asks crawlers to parse at least 500 KiB of robots.txt; real files of any kind
+# (robots.txt, tdmrep.json, ai.txt, RSL, terms pages) stay far below this.
+EVIDENCE_MAX_SIZE = 10 * 1024 * 1024
+
+
+def cut_reason(truncated: str, max_size: int = EVIDENCE_MAX_SIZE) -> str:
+    """Why a body is not whole, from its WARC-Truncated reason (``length``, ``disconnect``, ...)."""
+    if truncated == "length":
+        return f"larger than the {max_size}-byte bound; read no further"
+    if truncated == "disconnect":
+        return "the connection was lost before the end of the body"
+    if truncated == "time":
+        return "the download took longer than allowed"
+    return f"cut short ({truncated})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,8 +35,12 @@ class Document:
     """One evidence document (robots.txt, ...) as the crawler fetched it.
 
     ``status`` is None when no response came back; ``error`` then says why.
-    ``final_url`` differs from ``url`` when redirects were followed. ``record_id``
-    is the WARC record the document was archived as, when it was.
+    ``body`` is the content with its content-coding removed. ``incomplete``
+    says why the body is not the whole document (cut by the server, larger
+    than the bound, a content-coding that does not decode): every reader
+    treats such a document as an error, never as absent or as complete.
+    ``final_url`` differs from ``url`` when redirects were followed;
+    ``record_id`` is the WARC record the document was archived as, when it was.
     """
 
     kind: str
@@ -28,7 +51,54 @@ class Document:
     final_url: str | None = None
     error: str | None = None
     record_id: str | None = None
-    truncated: bool = False
+    content_type: str | None = None
+    incomplete: str | None = None
+
+    @classmethod
+    def from_raw(
+        cls,
+        *,
+        kind: str,
+        url: str,
+        fetched_at: datetime,
+        status: int | None,
+        raw: bytes,
+        content_encoding: Iterable[str] = (),
+        content_type: str | None = None,
+        final_url: str | None = None,
+        record_id: str | None = None,
+        cut: str | None = None,
+        max_size: int = EVIDENCE_MAX_SIZE,
+    ) -> Document:
+        """A document from its bytes as received: content-coding removed strictly, within ``max_size``.
+
+        ``cut`` is the WARC-Truncated reason when the bytes received are not
+        all there were (see :func:`cut_reason`). The crawler's
+        decompression and ``audit`` both come through here or through
+        :func:`~policies.contentcoding.decode_content` with the same bound.
+        """
+        incomplete = cut_reason(cut, max_size) if cut else None
+        body = raw
+        try:
+            body = decode_content(raw, codings(content_encoding), max_size)
+        except ContentCodingError as exc:
+            incomplete = incomplete or str(exc)
+        return cls(
+            kind=kind,
+            url=url,
+            fetched_at=fetched_at,
+            status=status,
+            body=body,
+            final_url=final_url,
+            record_id=record_id,
+            content_type=content_type,
+            incomplete=incomplete,
+        )
+
+    @property
+    def truncated(self) -> bool:
+        """True when the body is not the whole document (see ``incomplete``)."""
+        return self.incomplete is not None
 
     @cached_property
     def sha256(self) -> str | None:
@@ -44,4 +114,6 @@ class Document:
             where = f"{self.url} redirected to {self.final_url}"
         if self.error is not None:
             return f"{where}: {self.error}"
+        if self.incomplete is not None:
+            return f"{where}: HTTP {self.status}, not read whole ({self.incomplete})"
         return f"{where}: HTTP {self.status}"

@@ -9,13 +9,13 @@ is ever allowed on error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
-from policies.html import HtmlSignals, parse_html
+from policies.html import HtmlSignals, read_html
 from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
 from policies.readings import Readings
@@ -35,17 +35,17 @@ class Page:
     """A fetched response, as the post-fetch signals read it.
 
     ``headers`` maps lower-case names to every value received, in order;
-    ``body`` is the decoded body (content-coding removed). ``html`` may be
-    given by a caller that has parsed the page already; otherwise an HTML
-    body is parsed when first needed. ``licences`` are the RSL documents the
-    page points to, fetched by the caller.
+    ``body`` is the decoded body (content-coding removed). ``html`` holds the
+    page's readings (:func:`~policies.html.read_html`) when the caller has
+    them already; otherwise they are read when first needed. ``licences``
+    are the RSL documents the page points to, fetched by the caller.
     """
 
     url: str
     status: int
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     body: bytes = b""
-    html: HtmlSignals | None = None
+    html: tuple[HtmlSignals, ...] | None = None
     licences: tuple[FoundLicence, ...] = ()
 
     def header(self, name: str) -> tuple[str, ...]:
@@ -53,17 +53,23 @@ class Page:
         return tuple(self.headers.get(name.lower(), ()))
 
     @property
-    def is_html(self) -> bool:
-        """True for an HTML content type, or an untyped body that starts like markup."""
-        content_type = ",".join(self.header("content-type")).lower()
-        return "html" in content_type or (not content_type and self.body.lstrip()[:1] == b"<")
+    def content_type(self) -> str | None:
+        """The Content-Type value (several joined with commas), or None."""
+        return ",".join(self.header("content-type")) or None
 
     @cached_property
+    def html_readings(self) -> tuple[HtmlSignals, ...]:
+        """Every reading of the page's meta tags and licence pointers, the primary one first."""
+        return self.html if self.html else read_html(self.body, self.content_type)
+
+    @property
     def html_signals(self) -> HtmlSignals:
-        """The page's meta tags and licence pointers (none unless it is HTML)."""
-        if self.html is not None:
-            return self.html
-        return parse_html(self.body) if self.is_html else HtmlSignals()
+        """The primary reading of the page's meta tags and licence pointers."""
+        return self.html_readings[0]
+
+    def variants(self) -> list[tuple[str, str, Page]]:
+        """The page's other readings, as ``(signal, how, page)``: each judged as if it were the only one."""
+        return [("meta-robots", r.how, replace(self, html=(r,))) for r in self.html_readings[1:]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,19 +130,21 @@ def decide(
     robots.txt product token; ``readings`` the conservative readings in force;
     ``store`` the ToS policy store (None: no review applies) and
     ``unreviewed`` what to do where terms nobody reviewed speak of scraping or AI.
+    A document that reads differently under several plausible decodings is
+    judged under each, and the most restrictive decision applies.
     """
-    check_url(url)
-    ctx = Context(
-        url=url,
-        purpose=purpose,
+    return decide_all(
+        url,
+        purposes=(purpose,),
         host=host,
+        default_policy=default_policy,
+        now=now,
         page=page,
         token=token,
-        readings=readings or Readings(),
+        readings=readings,
         store=store,
         unreviewed=unreviewed,
-    )
-    return _decide(ctx, default_policy, now)
+    )[purpose]
 
 
 def decide_all(
@@ -152,28 +160,61 @@ def decide_all(
     store: PolicyStore | None = None,
     unreviewed: Unreviewed = Unreviewed.HOLD,
 ) -> dict[Purpose, Decision]:
-    """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it."""
+    """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it.
+
+    The host's evidence and the page are judged as first read; if that
+    permits the URL, each other plausible reading (:meth:`HostEvidence.variants`,
+    :meth:`Page.variants`) is judged too, and the first that refuses decides,
+    with a basis saying which reading it was.
+    """
     check_url(url)
-    memo: dict[str, Any] = {}
     readings = readings or Readings()
-    return {
-        purpose: _decide(
-            Context(
-                url=url,
-                purpose=purpose,
-                host=host,
-                page=page,
-                token=token,
-                readings=readings,
-                store=store,
-                unreviewed=unreviewed,
-                memo=memo,
-            ),
-            default_policy,
-            now,
+    # One (signal, how, host, page) per reading; index 0 is the primary one. Built when first needed.
+    variants: list[tuple[str, str, HostEvidence, Page | None]] = [("", "", host, page)]
+    memos: list[dict[str, Any]] = [{}]
+
+    def judged(index: int, purpose: Purpose) -> Decision:
+        _, _, variant_host, variant_page = variants[index]
+        ctx = Context(
+            url=url,
+            purpose=purpose,
+            host=variant_host,
+            page=variant_page,
+            token=token,
+            readings=readings,
+            store=store,
+            unreviewed=unreviewed,
+            memo=memos[index],
         )
-        for purpose in purposes
-    }
+        return _decide(ctx, default_policy, now)
+
+    decisions: dict[Purpose, Decision] = {}
+    listed = False
+    for purpose in purposes:
+        decision = judged(0, purpose)
+        if decision.allowed:
+            if not listed:
+                listed = True
+                variants += [(s, how, h, page) for s, how, h in host.variants()]
+                if page is not None:
+                    variants += [(s, how, host, p) for s, how, p in page.variants()]
+                memos += [{} for _ in variants[1:]]
+            for index in range(1, len(variants)):
+                other = judged(index, purpose)
+                if not other.allowed:
+                    decision = _under_reading(other, *variants[index][:2])
+                    break
+        decisions[purpose] = decision
+    return decisions
+
+
+def _under_reading(decision: Decision, signal: str, how: str) -> Decision:
+    note = Basis(
+        signal=signal,
+        verdict=Verdict.NONE,
+        reason=f"judged under another plausible reading ({how}); the most restrictive reading applies",
+    )
+    return replace(decision, bases=(note, *decision.bases))
 
 
 def _decide(ctx: Context, default_policy: DefaultPolicy, now: datetime) -> Decision:

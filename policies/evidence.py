@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
     from policies.aitxt import AiTxtEvidence
@@ -38,11 +39,30 @@ class HostEvidence:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""
         return now < self.expires_at
 
+    def variants(self) -> Iterator[tuple[str, str, HostEvidence]]:
+        """The host's other plausible readings, as ``(signal, how, evidence)``.
 
-def _entry(url: str | None, record_id: str | None, source: str, **extra: object) -> dict[str, object]:
+        Each varies one document (robots.txt, tdmrep.json, ai.txt read another
+        way) and keeps the others as first read.
+        """
+        for robots in self.robots.variants:
+            yield "robots", f"robots.txt: {robots.source}", replace(self, robots=robots)
+        if self.tdmrep is not None:
+            for tdmrep in self.tdmrep.variants:
+                yield "tdmrep", f"tdmrep.json: {tdmrep.source}", replace(self, tdmrep=tdmrep)
+        if self.aitxt is not None:
+            for aitxt in self.aitxt.variants:
+                yield "ai-txt", f"ai.txt: {aitxt.source}", replace(self, aitxt=aitxt)
+
+
+def _entry(
+    url: str | None, record_id: str | None, source: str, incomplete: str | None = None, **extra: object
+) -> dict[str, object]:
     entry: dict[str, object] = {"url": url, "record_id": record_id, **extra}
     if record_id is None:
         entry["source"] = source  # nothing archived: the source says why (an error, not fetched)
+        if incomplete is not None:
+            entry["incomplete"] = incomplete  # begun and not read whole: an error, not an absence
     return entry
 
 
@@ -58,9 +78,11 @@ def evidence_manifest(host: HostEvidence, licences: tuple[FoundLicence, ...] = (
         "robots.txt": _entry(robots.url, robots.record_id, robots.source),
     }
     if host.tdmrep is not None:
-        manifest["tdmrep.json"] = _entry(host.tdmrep.url, host.tdmrep.record_id, host.tdmrep.source)
+        tdm = host.tdmrep
+        manifest["tdmrep.json"] = _entry(tdm.url, tdm.record_id, tdm.source, tdm.error)
     if host.aitxt is not None:
-        manifest["ai.txt"] = _entry(host.aitxt.url, host.aitxt.record_id, host.aitxt.source)
+        ai = host.aitxt
+        manifest["ai.txt"] = _entry(ai.url, ai.record_id, ai.source, ai.error)
     manifest["rsl"] = [
         _entry(found.evidence.url, found.evidence.record_id, found.evidence.source, found_in=found.found_in)
         for found in (*host.licences, *licences)

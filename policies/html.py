@@ -1,35 +1,77 @@
-"""What the post-fetch signals read from an HTML page: meta tags and embedded licence pointers.
+"""What the post-fetch signals read from a page: meta tags and licence pointers, in every plausible reading.
 
-Works on an lxml tree (the crawler passes the one Scrapy's selector already
-built, so the page is parsed once), or parses the bytes itself.
+A page's bytes can be read several ways, and a site (or its server) may make
+them disagree: ``text/html; charset=utf-16`` on plain ASCII, ``\\xff\\xfe``
+before UTF-8, a NUL before the ``<meta>`` that a parser stops at, a tag inside
+a comment. :func:`read_html` is the one way the crawler and ``audit`` read a
+page, and it returns every distinct reading, the primary one first:
+
+* the page parsed with lxml as a browser would decode it (byte-order mark,
+  then the declared charset of the header, then of a ``<meta>``, then UTF-8),
+  and under each of those decodings and UTF-8 where they differ;
+* a scan of the raw bytes as ASCII for ``<meta>``, ``<link>`` and
+  ``<script type="application/rsl+xml">`` tags, wherever they are (in comments,
+  after NULs, in a page declared in an encoding its bytes are not in). It
+  runs on every response, whatever its content type.
+
+The engine judges the page under each reading and the most restrictive one
+applies, so a reservation visible in any of them counts and a grant counts
+only if every reading shows it. Everything here is linear in the page.
 """
 
 from __future__ import annotations
 
+import html as html_entities
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import lxml.html
 
+from policies.charset import bom_of, codec_name, declared_charset, decodings
+
 RSL_TYPE = "application/rsl+xml"
 _LOWER = "translate(%s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+# The HTML standard's encoding sniffing looks at the first 1024 bytes; a little more is harmless.
+_PRESCAN = 4096
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+_TAG = re.compile(rb"<(meta|link|script)(?=[\s/>])", re.IGNORECASE)
+_NAME = re.compile(r"[^\s\"'<>/=`]+")
+_EQUALS = re.compile(r"\s*=\s*")
+_UNQUOTED = re.compile(r"[^\s\"'<>`]*")
+_SKIP = re.compile(r"[\s/\"'<>=`]+")
+_SCRIPT_END = re.compile(rb"</script", re.IGNORECASE)
+MAX_SCRIPTS = 10  # inline licences read per page, as MAX_LICENCES for linked ones
+MAX_TAG = 16 * 1024  # bytes of one tag's attributes the raw scan reads
 
 
 @dataclass(frozen=True)
 class HtmlSignals:
-    """Meta tags (name lower-cased, content) in document order, and RSL licence links and scripts."""
+    """Meta tags (name lower-cased, content) in document order, and RSL licence links and scripts.
+
+    ``how`` says which reading of the page this is (empty for the primary one).
+    """
 
     meta: tuple[tuple[str, str], ...] = ()
     licence_links: tuple[str, ...] = ()
     licence_scripts: tuple[str, ...] = ()
+    how: str = ""
 
     def meta_values(self, name: str) -> tuple[str, ...]:
         """The contents of every ``<meta name=NAME>`` (any case), in order."""
         wanted = name.lower()
         return tuple(content for meta_name, content in self.meta if meta_name == wanted)
 
+    def same_signals(self, other: HtmlSignals) -> bool:
+        """True if both readings give the same tags (however they were read)."""
+        return (self.meta, self.licence_links, self.licence_scripts) == (
+            other.meta,
+            other.licence_links,
+            other.licence_scripts,
+        )
 
-def html_signals(root: Any) -> HtmlSignals:
+
+def html_signals(root: Any, how: str = "") -> HtmlSignals:
     """Extract the signals from an lxml element tree; never raises on odd markup."""
     meta = tuple(
         (str(el.get("name")).strip().lower(), str(el.get("content") or "").strip())
@@ -45,15 +87,124 @@ def html_signals(root: Any) -> HtmlSignals:
         for el in root.xpath(f"//script[{_LOWER % '@type'} = '{RSL_TYPE}']")
         if "".join(el.itertext()).strip()
     )
-    return HtmlSignals(meta, links, scripts)
+    return HtmlSignals(meta, links, scripts[:MAX_SCRIPTS], how)
 
 
-def parse_html(body: bytes) -> HtmlSignals:
-    """Parse an HTML body and extract its signals; an empty or unparseable body gives none."""
-    if not body.strip():
-        return HtmlSignals()
+def _parse(text: str, how: str) -> HtmlSignals:
+    # HTML treats NUL as U+FFFD; libxml2 would stop reading at it.
+    data = text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass")
+    if not data.strip():
+        return HtmlSignals(how=how)
     try:
-        root = lxml.html.fromstring(body)
+        root = lxml.html.fromstring(data, parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (lxml.etree.ParserError, ValueError):
-        return HtmlSignals()
-    return html_signals(root)
+        return HtmlSignals(how=how)
+    return html_signals(root, how)
+
+
+def _attributes(text: str) -> dict[str, str]:
+    """The attributes of one tag's text, as HTML reads them; every step consumes input (linear)."""
+    found: dict[str, str] = {}
+    position, end = 0, len(text)
+    while position < end:
+        skip = _SKIP.match(text, position)
+        if skip:
+            position = skip.end()
+            continue
+        name_match = _NAME.match(text, position)
+        if name_match is None:  # pragma: no cover - _SKIP and _NAME together cover every character
+            position += 1
+            continue
+        name, position, value = name_match.group().lower(), name_match.end(), ""
+        equals = _EQUALS.match(text, position)
+        if equals:
+            position = equals.end()
+            quote = text[position : position + 1]
+            if quote in ('"', "'"):
+                close = text.find(quote, position + 1)
+                close = end if close < 0 else close
+                value, position = text[position + 1 : close], close + 1
+            else:
+                unquoted = _UNQUOTED.match(text, position)
+                assert unquoted is not None  # it matches the empty string at least
+                value, position = unquoted.group(), unquoted.end()
+        found.setdefault(name, html_entities.unescape(value))  # the first of a repeated attribute counts
+    return found
+
+
+def scan_tags(body: bytes, how: str = "the raw bytes read as ASCII") -> HtmlSignals:
+    """The signal tags anywhere in ``body``, read byte for byte as ASCII (no HTML structure); linear."""
+    meta: list[tuple[str, str]] = []
+    links: list[str] = []
+    scripts: list[str] = []
+    position = 0
+    while (match := _TAG.search(body, position)) is not None:
+        close = body.find(b">", match.end())
+        if close < 0:
+            break  # an unclosed tag at the end is no tag
+        position = close + 1
+        tag = match.group(1).lower()
+        # A real tag's attributes fit in a few hundred bytes; a hostile one is read no further.
+        attributes = _attributes(body[match.end() : min(close, match.end() + MAX_TAG)].decode("latin-1"))
+        if tag == b"meta" and "name" in attributes:
+            meta.append((attributes["name"].strip().lower(), attributes.get("content", "").strip()))
+        elif tag == b"link" and "href" in attributes:
+            rels = attributes.get("rel", "").lower().split()
+            if attributes.get("type", "").strip().lower() == RSL_TYPE and "license" in rels:
+                links.append(attributes["href"].strip())
+        elif tag == b"script" and attributes.get("type", "").strip().lower() == RSL_TYPE:
+            end = _SCRIPT_END.search(body, position)
+            content = body[position : end.start() if end else len(body)].decode("latin-1")
+            position = end.end() if end else len(body)
+            if content.strip() and len(scripts) < MAX_SCRIPTS:
+                scripts.append(content)
+    return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how)
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The charset a ``<meta charset>`` or ``<meta http-equiv>`` near the top of ``body`` declares."""
+    match = _META_CHARSET.search(body[:_PRESCAN])
+    return codec_name(match.group(1).decode("ascii")) if match else None
+
+
+def is_html(body: bytes, content_type: str | None) -> bool:
+    """True for an HTML (or XHTML) content type, or an untyped body that starts like markup."""
+    if content_type:
+        return "html" in content_type.lower()
+    mark = bom_of(body)
+    return body[len(mark[0]) if mark else 0 :].lstrip()[:1] == b"<"
+
+
+def read_html(body: bytes, content_type: str | None) -> tuple[HtmlSignals, ...]:
+    """Every distinct reading of a page's signals, the primary one first (see the module docstring).
+
+    ``content_type`` is the response's Content-Type value (None if absent).
+    Readings that give the same tags are given once.
+    """
+    found: list[HtmlSignals] = []
+    if is_html(body, content_type):
+        header = declared_charset(content_type)
+        in_page = meta_charset(body)
+        mark = bom_of(body)
+        browser = mark[1] if mark else header or in_page or "utf-8"
+        declared = (
+            (header, "as its Content-Type declares"),
+            (in_page, "as its <meta> declares"),
+            ("utf-8", ""),
+        )
+        texts = decodings(body, primary=browser, declared=declared)
+        for index, decoded in enumerate(texts):
+            found.append(_parse(decoded.text, "" if index == 0 else f"the page read as {decoded.how}"))
+    found.append(scan_tags(body))
+    if b"\x00" in body:  # UTF-16 or UTF-32 markup without a mark or a declaration
+        found.append(scan_tags(body.replace(b"\x00", b""), "the raw bytes read as ASCII, NULs dropped"))
+    readings: list[HtmlSignals] = []
+    for reading in found:
+        if not any(reading.same_signals(kept) for kept in readings):
+            readings.append(reading)
+    return tuple(readings)
+
+
+def parse_html(body: bytes, content_type: str | None = "text/html") -> HtmlSignals:
+    """The primary reading of a page's signals (see :func:`read_html` for all of them)."""
+    return read_html(body, content_type)[0]

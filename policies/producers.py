@@ -82,12 +82,16 @@ def content_usage(ctx: Context) -> list[Basis]:
                 ctx.purpose,
                 wildcard=ctx.readings.wildcard_group,
                 legacy=ctx.readings.aipref_legacy,
+                any_n=ctx.readings.aipref_any_n,
                 cite=_robots_cite(ctx),
             )
         )
     if ctx.page is not None:
         header = header_usage_basis(
-            ctx.page.header("content-usage"), ctx.purpose, legacy=ctx.readings.aipref_legacy
+            ctx.page.header("content-usage"),
+            ctx.purpose,
+            legacy=ctx.readings.aipref_legacy,
+            any_n=ctx.readings.aipref_any_n,
         )
         if header is not None:
             bases.append(header)

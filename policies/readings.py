@@ -25,6 +25,10 @@ class Readings:
     # ai-output, all) set to 'n' count as a reservation of the purposes they
     # covered; the current vocabulary says to ignore them.
     aipref_legacy: bool = True
+    # A train-ai=n (or search=n) that parses on its own - one field line, one
+    # comma-separated member - reserves, although the whole field does not
+    # parse or a later member says y (the spec would read 'unknown' or 'y').
+    aipref_any_n: bool = True
     # noarchive (Bing: "will not use the content for training") reserves ai-train.
     noarchive: bool = True
     # noimageai on a page reserves the page itself, not only its images.

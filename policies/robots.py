@@ -1,24 +1,32 @@
 """robots.txt access rules (RFC 9309): the matcher, the fetch outcome, and the ``robots`` basis.
 
-Path matching is Protego's. Group selection is ours (see :mod:`policies.robotstxt`):
-Protego picks groups by substring score, lets unknown lines split groups and
-keeps a leading byte-order mark, and each of those can fail open. So the
-matcher selects the group exactly as Google's reference parser does, and hands
-Protego only that group's Allow/Disallow lines, under ``User-agent: *``.
+Group selection follows Google's reference parser (see :mod:`policies.robotstxt`);
+path matching is :class:`policies.patterns.RuleIndex`, linear in the URL and
+cheap however many rules a file has. Protego, Scrapy's parser, was the matcher
+until a hostile robots.txt showed its cost (every rule re-parsed, and scanned
+per URL once a short prefix matches); it stays the oracle that the tests
+compare this matcher with, rule for rule.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from protego import Protego
-
 from policies.decision import Basis, Verdict
-from policies.robotstxt import PARSE_LIMIT, RobotsTxt, Selection, agent_token, decode, truncate
+from policies.patterns import RuleIndex, path_of
+from policies.robotstxt import (
+    MAX_WILD_PATTERNS,
+    PARSE_LIMIT,
+    Record,
+    RobotsTxt,
+    Selection,
+    agent_token,
+    readings,
+)
 
 if TYPE_CHECKING:
     from policies.document import Document
@@ -54,60 +62,64 @@ def _rule_line(field: str, pattern: str) -> str:
     return f"{'Allow' if field == 'allow' else 'Disallow'}: {pattern}"
 
 
+# RFC 9309 §2.2.2: the robots.txt file itself is always allowed.
+_ROBOTS_PATH = "/robots.txt"
+# Google's reference parser reads 'Allow: /dir/index.htm(l)' as allowing '/dir/' as well.
+_INDEX_PAGE = "/index.htm"
+
+
+def access_rules(records: tuple[Record, ...]) -> RuleIndex[Record]:
+    """The Allow/Disallow records as a :class:`RuleIndex`: the longest pattern wins, Allow wins a tie.
+
+    Empty patterns are no rules. An Allow of ``/dir/index.htm(l)`` also allows
+    ``/dir/`` exactly, as Google's reference parser does.
+    """
+    entries: list[tuple[str, Record]] = []
+    for record in records:
+        if record.field not in ("allow", "disallow") or not record.value:
+            continue
+        entries.append((record.value, record))
+        slash = record.value.rfind("/")
+        if record.field == "allow" and slash >= 0 and record.value[slash:].startswith(_INDEX_PAGE):
+            entries.append((record.value[: slash + 1] + "$", record))
+    return RuleIndex(entries, lambda length, record: 2 * length + (record.field == "allow"))
+
+
 class RobotsRules:
-    """The access rules of one robots.txt for one product token, ready to match URLs."""
+    """The access rules of one robots.txt for one product token, ready to match URLs.
+
+    Matching is :class:`~policies.patterns.RuleIndex`'s: linear in the URL,
+    and independent of the number of plain rules (a robots.txt of hundreds of
+    thousands of lines costs a dictionary probe per distinct pattern length).
+    """
 
     def __init__(self, robots: RobotsTxt, token: str) -> None:
         self.robots = robots
         self.selection: Selection = robots.select(token)
         self._rules = self.selection.records("allow", "disallow")
-        lines = ["User-agent: *", *(_rule_line(r.field, r.value) for r in self._rules)]
-        self._matcher = Protego.parse("\n".join(lines))
+        self._index = access_rules(self._rules)
+
+    def deciding_rule(self, url: str) -> Record | None:
+        """The record that decides ``url`` (longest match, Allow on a tie), or None when none matches."""
+        found = self._index.best(url)
+        if not found:
+            return None
+        allows = [r for r in found if r.field == "allow"]
+        return min(allows or found, key=lambda r: r.line)
 
     def can_fetch(self, url: str) -> bool:
         """Return True if the selected group lets the token fetch ``url``."""
-        return self._matcher.can_fetch(url, "*")
-
-    @cached_property
-    def _single_matchers(self) -> list[tuple[str, Protego]]:
-        # One matcher per rule, so that the rule deciding a URL can be named.
-        # Protego exposes no "which rule matched"; a Disallow matcher refuses a
-        # URL exactly when its pattern matches it, and an Allow rule is tested
-        # as an exception to "Disallow: /".
-        matchers = []
-        for record in self._rules:
-            if not record.value:
-                continue
-            if record.field == "disallow":
-                text = f"User-agent: *\nDisallow: {record.value}"
-            else:
-                text = f"User-agent: *\nDisallow: /\nAllow: {record.value}"
-            matchers.append((record, Protego.parse(text)))
-        return matchers
+        if path_of(url) == _ROBOTS_PATH:
+            return True
+        rule = self.deciding_rule(url)
+        return rule is None or rule.field == "allow"
 
     def matching_rule(self, url: str) -> str | None:
-        """Return the rule that decides ``url`` (``"Disallow: /x" (line 4)``), or None.
-
-        The longest matching pattern wins and Allow wins a tie (RFC 9309 §2.2.2).
-        The answer is cross-checked against the matcher's verdict: if they
-        disagree, None is returned rather than a wrong explanation.
-        """
-        best = None
-        for record, matcher in self._single_matchers:
-            matched = (
-                matcher.can_fetch(url, "*") if record.field == "allow" else not matcher.can_fetch(url, "*")
-            )
-            if not matched:
-                continue
-            key = (len(record.value), record.field == "allow")
-            if best is None or key > best[0]:
-                best = (key, record)
-        if best is None:
+        """Return the rule that decides ``url`` (``"'Disallow: /x' (line 4)"``), or None."""
+        rule = self.deciding_rule(url)
+        if rule is None:
             return None
-        record = best[1]
-        if (record.field == "allow") != self.can_fetch(url):
-            return None
-        return f"'{_rule_line(record.field, record.value)}' (line {record.line})"
+        return f"'{_rule_line(rule.field, rule.value)}' (line {rule.line})"
 
     @cached_property
     def crawl_delay(self) -> float | None:
@@ -137,7 +149,10 @@ class RobotsEvidence:
     """What is known about one origin's robots.txt, for one product token.
 
     ``source`` names the document for a reason sentence (URL, redirect, HTTP
-    status); ``rules`` is None unless the file was parsed.
+    status, how it was read); ``rules`` is None unless the file was parsed.
+    ``variants`` are the file's other plausible readings (another decoding,
+    the whole file past the parse limit), each complete evidence of its own:
+    the engine judges under each and the most restrictive applies.
     """
 
     url: str
@@ -147,19 +162,33 @@ class RobotsEvidence:
     record_id: str | None = None
     rules: RobotsRules | None = None
     max_crawl_delay: float | None = None
+    variants: tuple[RobotsEvidence, ...] = ()
     # Per-host work the signals derive from this file (agent rules, group
     # selections), computed once and kept with it.
     derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def readings(self) -> tuple[RobotsEvidence, ...]:
+        """This reading and its variants."""
+        return (self, *self.variants)
+
+    def permits(self, url: str) -> bool:
+        """True if every reading lets us fetch ``url`` (for our own evidence requests)."""
+        if self.outcome is RobotsOutcome.UNREACHABLE:
+            return False
+        return all(r.rules is None or r.rules.can_fetch(url) for r in self.readings)
+
+    @property
     def crawl_delay(self) -> float | None:
-        """The Crawl-delay that applies to us, or None."""
-        return self.rules.crawl_delay if self.rules else None
+        """The Crawl-delay that applies to us (the longest any reading asks for), or None."""
+        delays = [r.rules.crawl_delay for r in self.readings if r.rules and r.rules.crawl_delay is not None]
+        return max(delays) if delays else None
 
     @property
     def sitemaps(self) -> tuple[str, ...]:
-        """Sitemap URLs named in the file."""
-        return self.rules.robots.sitemaps if self.rules else ()
+        """Sitemap URLs named in the file (in any reading)."""
+        found = (url for r in self.readings if r.rules for url in r.rules.robots.sitemaps)
+        return tuple(dict.fromkeys(found))
 
 
 def robots_basis(evidence: RobotsEvidence, url: str) -> Basis:
@@ -247,9 +276,13 @@ def robots_evidence(
 ) -> RobotsEvidence:
     """Read a fetched robots.txt document into evidence for ``token``; never raises.
 
-    The fetch status decides per RFC 9309 §2.3.1 (see :func:`classify`); a 2xx
-    body is parsed up to ``parse_limit`` bytes. Anything that goes wrong while
-    reading it counts as unreachable (complete disallow), with the error named.
+    The fetch status decides per RFC 9309 §2.3.1 (see :func:`classify`). A 2xx
+    body is read in every plausible way (:func:`~policies.robotstxt.readings`):
+    the first reading is the evidence, the others its ``variants``. A body
+    not read whole (cut by the server, over the size bound, a content-coding
+    that does not decode), one with more than ``MAX_WILD_PATTERNS`` wildcard
+    patterns, and anything that goes wrong while reading it count as
+    unreachable (complete disallow), with the reason named.
     """
     outcome = classify(document.status if document.error is None else None)
     common = {
@@ -258,15 +291,28 @@ def robots_evidence(
         "record_id": document.record_id,
         "max_crawl_delay": max_crawl_delay,
     }
+
+    def unreachable(why: str) -> RobotsEvidence:
+        source = f"{document.describe()}; {why}"
+        return RobotsEvidence(outcome=RobotsOutcome.UNREACHABLE, source=source, **common)
+
     if outcome is not RobotsOutcome.PARSED:
         return RobotsEvidence(outcome=outcome, source=document.describe(), **common)
+    if document.incomplete is not None:
+        return unreachable("a robots.txt not read whole is no robots.txt")
     try:
-        body, cut = truncate(document.body, parse_limit)
-        rules = RobotsRules(RobotsTxt.parse(decode(body)), token)
+        evidence = []
+        for reading in readings(document, parse_limit):
+            robots = RobotsTxt.parse(reading.text)
+            if robots.wild_patterns > MAX_WILD_PATTERNS:
+                return unreachable(
+                    f"it has {robots.wild_patterns} patterns with '*' or '$', more than the "
+                    f"{MAX_WILD_PATTERNS} this crawler evaluates"
+                )
+            source = document.describe() + (f"; {reading.how}" if reading.how else "")
+            rules = RobotsRules(robots, token)
+            evidence.append(RobotsEvidence(outcome=outcome, source=source, rules=rules, **common))
     except Exception as exc:  # fail closed: a file we cannot read forbids everything
-        source = f"{document.describe()}; could not be read: {exc!r}"
-        return RobotsEvidence(outcome=RobotsOutcome.UNREACHABLE, source=source, **common)
-    source = document.describe()
-    if cut or document.truncated:
-        source += f"; only the first {len(body)} bytes were parsed"
-    return RobotsEvidence(outcome=outcome, source=source, rules=rules, **common)
+        return unreachable(f"could not be read: {type(exc).__name__}: {exc}")
+    primary, *others = evidence
+    return replace(primary, variants=tuple(others))

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from policies.charset import declared_charset, decodings
+
+if TYPE_CHECKING:
+    from policies.document import Document
 
 # Field aliases, from Google's reference parser and Protego's generosity.
 _ALIASES: dict[str, str] = {
@@ -46,6 +51,9 @@ _MAX_ALIAS_WORDS = max(len(alias.split()) for alias in _ALIASES)
 
 # The rule lines that end a run of User-agent lines for access rules (Google, RFC 9309).
 ACCESS_SEPARATORS: frozenset[str] = frozenset({"allow", "disallow"})
+
+# Records whose values are (or may start with) path patterns.
+_PATTERN_FIELDS: frozenset[str] = frozenset({"allow", "disallow", "content-usage"})
 
 # Site-wide records: they never belong to a group.
 _SITE_WIDE: frozenset[str] = frozenset({"sitemap", "host"})
@@ -153,15 +161,12 @@ def split_record(line: str) -> tuple[str, str] | None:
 
 
 def decode(body: bytes) -> str:
-    """Decode a robots.txt body: UTF-8 (RFC 9309), or UTF-16 when it starts with that BOM.
+    """Decode a robots.txt body as RFC 9309 says: UTF-8, any byte-order mark dropped.
 
-    Undecodable bytes become U+FFFD instead of failing; a leading BOM is dropped.
+    Undecodable bytes become U+FFFD instead of failing. This is the primary
+    reading; :func:`readings` gives the others.
     """
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = body.decode("utf-16", errors="replace")
-    else:
-        text = body.decode("utf-8", errors="replace")
-    return text.lstrip("\ufeff")
+    return decodings(body)[0].text
 
 
 def truncate(body: bytes, limit: int = PARSE_LIMIT) -> tuple[bytes, bool]:
@@ -178,6 +183,46 @@ def truncate(body: bytes, limit: int = PARSE_LIMIT) -> tuple[bytes, bool]:
     return (head[: end + 1] if end >= 0 else b""), True
 
 
+# Patterns with '*' or '$' are tried one by one for every URL (plain ones are looked up);
+# a file with more of them than this is refused rather than allowed to slow every decision.
+MAX_WILD_PATTERNS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One plausible reading of a robots.txt-style file: its text, and how it was read."""
+
+    text: str
+    how: str
+
+
+def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading]:
+    """Every plausible reading of a robots.txt-style document (robots.txt, ai.txt), the primary first.
+
+    The primary reading is RFC 9309's: the first ``parse_limit`` bytes (cut at
+    a line end, §2.5), as UTF-8. The others read the same bytes as the
+    byte-order mark or the declared charset says, and, when the file is
+    longer than the limit, the whole of it: a rule past the limit is still
+    the site's word. ``how`` is empty when there is only one reading.
+    """
+    declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
+    head, cut = truncate(document.body, parse_limit)
+    texts: list[Reading] = []
+    seen: set[str] = set()
+    parts = [(head, f"the first {len(head)} bytes (RFC 9309 parse limit)" if cut else "")]
+    if cut:
+        parts.append((document.body, f"the whole file ({len(document.body)} bytes, past the parse limit)"))
+    for data, scope in parts:
+        for decoded in decodings(data, declared=declared):
+            if decoded.text not in seen:
+                seen.add(decoded.text)
+                how = "; ".join(part for part in (scope, f"read as {decoded.how}") if part)
+                texts.append(Reading(decoded.text, how))
+    if len(texts) == 1 and not cut:
+        texts[0] = Reading(texts[0].text, "")
+    return texts
+
+
 @dataclass(frozen=True)
 class RobotsTxt:
     """A parsed robots.txt: every record with its line number, grouped on demand."""
@@ -185,6 +230,8 @@ class RobotsTxt:
     text: str
     records: tuple[Record, ...]
     sitemaps: tuple[str, ...] = field(default=())
+    # Allow, Disallow and path-scoped Content-Usage patterns with '*' or '$' (see MAX_WILD_PATTERNS).
+    wild_patterns: int = 0
     # Groupings and selections are asked for per URL; they depend only on the file.
     derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -194,6 +241,7 @@ class RobotsTxt:
         text = text.lstrip("\ufeff")
         records: list[Record] = []
         sitemaps: list[str] = []
+        wild = 0
         for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -204,8 +252,10 @@ class RobotsTxt:
             name, value = parsed
             if name == "sitemap" and value:
                 sitemaps.append(value)
+            elif name in _PATTERN_FIELDS and ("*" in value or "$" in value):
+                wild += 1
             records.append(Record(number, name, value))
-        return cls(text=text, records=tuple(records), sitemaps=tuple(sitemaps))
+        return cls(text=text, records=tuple(records), sitemaps=tuple(sitemaps), wild_patterns=wild)
 
     @property
     def access_groups(self) -> tuple[Group, ...]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -36,9 +36,10 @@ from policies.purpose import Purpose
 from policies.robotstxt import RobotsTxt, agent_token
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from policies.document import Document
+    from policies.engine import Page
 
 NAMESPACE = "https://rslstandard.org/rsl"
 MEDIA_TYPE = "application/rsl+xml"
@@ -57,6 +58,7 @@ PROHIBITING: dict[Purpose, frozenset[str]] = {
     Purpose.SEARCH: frozenset({"all", "search"}),
 }
 FREE = frozenset({"free"})
+MAX_CONTENTS = 1_000  # <content> elements per document; every URL is matched against each
 
 
 class RslError(ValueError):
@@ -104,17 +106,32 @@ class Content:
     server: str | None
     licenses: tuple[License, ...]
 
+    # base URL -> (origin the content is limited to, or None; its path pattern), worked out once.
+    scopes: dict[str, tuple[tuple[str, str] | None, PathPattern]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def _scope(self, base: str) -> tuple[tuple[str, str] | None, PathPattern]:
+        if base not in self.scopes:
+            pattern, origin = self.url, None
+            if "://" in pattern:
+                own = urlsplit(pattern)
+                origin, pattern = (own.scheme, own.netloc.lower()), path_of(pattern)
+            elif not pattern.startswith(("/", "*")):
+                pattern = path_of(urljoin(base, pattern))
+            self.scopes[base] = (origin, PathPattern(pattern))
+        return self.scopes[base]
+
     def specificity(self, target: str, base: str) -> int | None:
         """How specifically this content covers ``target`` (pattern length), or None if it does not."""
-        pattern = self.url
-        if "://" in pattern:
-            own, wanted = urlsplit(pattern), urlsplit(target)
-            if (own.scheme, own.netloc.lower()) != (wanted.scheme, wanted.netloc.lower()):
-                return None
-            pattern = path_of(pattern)
-        elif not pattern.startswith(("/", "*")):
-            pattern = path_of(urljoin(base, pattern))
-        path = PathPattern(pattern)
+        try:
+            origin, path = self._scope(base)
+            if origin is not None:
+                wanted = urlsplit(target)
+                if origin != (wanted.scheme, wanted.netloc.lower()):
+                    return None
+        except ValueError:
+            return 0  # a base or target urllib cannot read: covered, so that a refusal is not missed
         return path.length if path.matches(target) else None
 
 
@@ -134,10 +151,17 @@ class RslDocument:
         if root.tag != f"{_NS}rsl":
             raise RslError(f'root element is {root.tag!r}, expected <rsl xmlns="{NAMESPACE}">')
         contents = []
-        for content in root.findall(f"{_NS}content"):
+        elements = root.findall(f"{_NS}content")
+        if len(elements) > MAX_CONTENTS:
+            raise RslError(f"{len(elements)} <content> elements, more than the {MAX_CONTENTS} read")
+        for content in elements:
             url = content.get("url")
             if not url:
                 raise RslError("a <content> element has no url attribute")
+            try:
+                urlsplit(url)
+            except ValueError as exc:
+                raise RslError(f"<content url={url!r}> is not a URL or path ({exc})") from None
             licenses = []
             for lic in content.findall(f"{_NS}license"):
                 permits: dict[str, frozenset[str]] = {}
@@ -255,7 +279,7 @@ def licence_lines(robots: RobotsTxt, token: str, *, base: str) -> list[tuple[str
     found: list[tuple[str, str]] = []
     for record in robots.preamble:
         if record.field == "license" and record.value:
-            found.append((urljoin(base, record.value), f"robots.txt line {record.line}, site-wide"))
+            found.append((resolve(base, record.value), f"robots.txt line {record.line}, site-wide"))
     wanted = agent_token(token)
     for group in robots.access_groups:
         ours = group.names(wanted) or group.names("*")
@@ -265,26 +289,85 @@ def licence_lines(robots: RobotsTxt, token: str, *, base: str) -> list[tuple[str
                 continue
             if ours or record.line > last_rule:
                 scope = f"in {group.describe()}" if ours else "after a group's rules, site-wide"
-                found.append((urljoin(base, record.value), f"robots.txt line {record.line}, {scope}"))
+                found.append((resolve(base, record.value), f"robots.txt line {record.line}, {scope}"))
     unique: dict[str, str] = {}
     for url, where in found:
         unique.setdefault(url, where)
     return list(unique.items())
 
 
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
-_PARAM = re.compile(r';\s*([^=;,\s]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,]*))?')
+_PARAM_NAME = re.compile(r"\s*;\s*([^=;,\s]+)\s*")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_BARE = re.compile(r"[^;,]*")
+
+
+def _link_values(value: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The ``(target, params)`` of each link in one Link field value (RFC 8288); linear, never raises."""
+    position = 0
+    while (start := value.find("<", position)) >= 0:
+        end = value.find(">", start + 1)
+        if end < 0:
+            return
+        target, position, params = value[start + 1 : end], end + 1, {}
+        while (name := _PARAM_NAME.match(value, position)) is not None:
+            key, position = name.group(1).lower(), name.end()
+            raw = ""
+            if value.startswith("=", position):
+                position += 1
+                while value.startswith((" ", "\t"), position):
+                    position += 1
+                quoted = _QUOTED.match(value, position)
+                if quoted:
+                    raw, position = re.sub(r"\\(.)", r"\1", quoted.group(1)), quoted.end()
+                elif value.startswith('"', position):
+                    raw, position = value[position + 1 :], len(value)  # an unclosed string runs to the end
+                else:
+                    bare = _BARE.match(value, position)
+                    assert bare is not None  # it matches the empty string at least
+                    raw, position = bare.group().strip(), bare.end()
+            params.setdefault(key, raw)
+        yield target.strip(), params
+
+
+def resolve(base: str, reference: str) -> str:
+    """``reference`` resolved against ``base``; a reference urllib cannot read is returned as it is.
+
+    Never raises: the fetch of such a URL then fails, and the licence counts as unreadable (deny).
+    """
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return reference
 
 
 def link_header_licences(values: Iterable[str], base: str) -> list[str]:
     """The RSL licence URLs in ``Link`` header lines (``rel="license"; type="application/rsl+xml"``)."""
     found = []
     for value in values:
-        for target, params in _LINK.findall(value):
-            attrs = {}
-            for key, raw in _PARAM.findall(params):
-                attrs[key.lower()] = raw.strip().strip('"')
-            rels = attrs.get("rel", "").lower().split()
-            if "license" in rels and attrs.get("type", "").lower() == MEDIA_TYPE:
-                found.append(urljoin(base, target.strip()))
+        for target, params in _link_values(value):
+            rels = params.get("rel", "").lower().split()
+            if "license" in rels and params.get("type", "").strip().lower() == MEDIA_TYPE:
+                found.append(resolve(base, target))
     return found
+
+
+INLINE = "inline in the page"
+
+
+def page_licences(page: Page) -> tuple[list[tuple[str, str]], list[FoundLicence]]:
+    """The RSL licences a fetched page points to, in every reading of it.
+
+    Returns the linked ones to fetch, as ``(url, where)`` (``Link`` headers,
+    then HTML ``<link>``; at most ``MAX_LICENCES``), and the inline ones, read
+    (at most ``MAX_LICENCES``). The crawler and ``audit`` both call this.
+    """
+    linked: dict[str, str] = {}
+    for url in link_header_licences(page.header("link"), page.url):
+        linked.setdefault(url, f"Link header of {page.url}")
+    scripts: dict[str, None] = {}
+    for reading in page.html_readings:
+        for href in reading.licence_links:
+            linked.setdefault(resolve(page.url, href), f"HTML <link> of {page.url}")
+        scripts.update(dict.fromkeys(reading.licence_scripts))
+    inline = [FoundLicence(inline_evidence(text, page.url), INLINE) for text in list(scripts)[:MAX_LICENCES]]
+    return list(linked.items())[:MAX_LICENCES], inline

@@ -18,11 +18,12 @@ search.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from policies.charset import declared_charset, decodings
 from policies.decision import Basis, Verdict
-from policies.patterns import PathPattern
+from policies.patterns import PathPattern, RuleIndex
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -56,25 +57,40 @@ class TdmRepError(ValueError):
     """tdmrep.json is not the JSON array of rules the spec describes."""
 
 
+MAX_RULES = 10_000  # rules per file; every URL may be matched against each
+
+
 @dataclass(frozen=True)
 class TdmRepFile:
     """A parsed ``/.well-known/tdmrep.json``."""
 
     rules: tuple[TdmRule, ...]
+    index: RuleIndex[TdmRule] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # "The most specific match is the first in sequence": the earliest rule ranks highest.
+        entries = ((rule.location.pattern, rule) for rule in self.rules)
+        object.__setattr__(self, "index", RuleIndex(entries, lambda _length, rule: -rule.index))
 
     @classmethod
-    def parse(cls, body: bytes) -> TdmRepFile:
-        """Parse the file; raise TdmRepError if it is not a JSON array of rule objects."""
+    def parse(cls, body: bytes | str) -> TdmRepFile:
+        """Parse the file; raise TdmRepError if it is not a JSON array of rule objects.
+
+        Raises ValueError (not TdmRepError) when it has more than ``MAX_RULES`` rules.
+        """
         try:
-            data = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TdmRepError(f"not JSON: {exc}") from None
+            data = json.loads(body.decode("utf-8-sig") if isinstance(body, bytes) else body)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise TdmRepError(f"not JSON: {type(exc).__name__}: {exc}") from None
         if not isinstance(data, list):
             raise TdmRepError(f"expected a JSON array of rules, got {type(data).__name__}")
+        entries = [
+            (i, e) for i, e in enumerate(data) if isinstance(e, dict) and isinstance(e.get("location"), str)
+        ]
+        if len(entries) > MAX_RULES:
+            raise ValueError(f"it has {len(entries)} rules, more than the {MAX_RULES} this crawler evaluates")
         rules = []
-        for index, entry in enumerate(data):
-            if not isinstance(entry, dict) or not isinstance(entry.get("location"), str):
-                continue  # not a rule: location is mandatory
+        for index, entry in entries:  # an entry without a location is not a rule: location is mandatory
             policy = entry.get("tdm-policy")
             rules.append(
                 TdmRule(
@@ -88,12 +104,18 @@ class TdmRepFile:
 
     def rule_for(self, url: str) -> TdmRule | None:
         """The first rule, in array order, whose location matches ``url`` ("the first in sequence")."""
-        return next((rule for rule in self.rules if rule.location.matches(url)), None)
+        found = self.index.best(url)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True, kw_only=True)
 class TdmRepEvidence:
-    """What the host's tdmrep.json said: ``file`` is None when the protocol is not implemented."""
+    """What the host's tdmrep.json said: ``file`` is None when the protocol is not implemented.
+
+    ``error`` is set when the file exists but could not be read (not read
+    whole, undecodable, too many rules): the ``tdmrep`` signal then denies.
+    ``variants`` are the file's other plausible readings (another decoding).
+    """
 
     url: str
     source: str
@@ -101,22 +123,50 @@ class TdmRepEvidence:
     record_id: str | None
     file: TdmRepFile | None
     problem: str | None = None
+    error: str | None = None
+    variants: tuple[TdmRepEvidence, ...] = ()
 
 
 def tdmrep_evidence(document: Document) -> TdmRepEvidence:
-    """Read a fetched tdmrep.json; failures mean "not implemented", never an error."""
+    """Read a fetched tdmrep.json; never raises.
+
+    No file (an error status, no response) or a file that is not a JSON array
+    of rules means the site does not implement the protocol (the spec's
+    "failure to provide access"). A file that could not be read (not read
+    whole, in no plausible text encoding, too many rules) is an error.
+    """
     common = {
         "url": document.url,
         "source": document.describe(),
         "sha256": document.sha256,
         "record_id": document.record_id,
     }
+    if document.incomplete is not None:
+        return TdmRepEvidence(
+            file=None, error=f"tdmrep.json was not read whole ({document.incomplete})", **common
+        )
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
         return TdmRepEvidence(file=None, problem="no tdmrep.json", **common)
+    declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
+    texts = decodings(document.body, declared=declared, strict=True)
+    if not texts:
+        return TdmRepEvidence(file=None, error="tdmrep.json is in no text encoding it could be in", **common)
+    parsed: list[TdmRepEvidence] = []
+    problem = ""
     try:
-        return TdmRepEvidence(file=TdmRepFile.parse(document.body), **common)
-    except TdmRepError as exc:
-        return TdmRepEvidence(file=None, problem=str(exc), **common)
+        for decoded in texts:
+            try:
+                tdm = TdmRepFile.parse(decoded.text)
+            except TdmRepError as exc:
+                problem = problem or str(exc)
+                continue
+            how = f"; read as {decoded.how}" if len(texts) > 1 else ""
+            parsed.append(TdmRepEvidence(file=tdm, **{**common, "source": f"{common['source']}{how}"}))
+    except ValueError as exc:
+        return TdmRepEvidence(file=None, error=f"tdmrep.json could not be read: {exc}", **common)
+    if not parsed:
+        return TdmRepEvidence(file=None, problem=problem, **common)
+    return replace(parsed[0], variants=tuple(parsed[1:]))
 
 
 @dataclass(frozen=True)
@@ -127,6 +177,7 @@ class Step:
     where: str
     policy: str | None = None
     cite: tuple[tuple[str, str | None], ...] = ()
+    error: bool = False  # the place could not be read: fail closed
 
 
 def file_step(evidence: TdmRepEvidence | None, url: str) -> Step:
@@ -134,6 +185,8 @@ def file_step(evidence: TdmRepEvidence | None, url: str) -> Step:
     if evidence is None:
         return Step(None, "tdmrep.json: not fetched")
     cite = (("source", evidence.source), ("sha256", evidence.sha256), ("record_id", evidence.record_id))
+    if evidence.error is not None:
+        return Step(None, evidence.error, cite=cite, error=True)
     if evidence.file is None:
         return Step(None, f"tdmrep.json ({evidence.source}): {evidence.problem}", cite=cite)
     rule = evidence.file.rule_for(url)
@@ -161,6 +214,10 @@ def tdmrep_basis(steps: list[Step | None], purpose: Purpose, *, keep_reservation
     if purpose not in PURPOSES:
         return None
     present = [s for s in steps if s is not None]
+    failed = next((s for s in present if s.error), None)
+    if failed is not None:
+        reason = f"TDMRep: {failed.where}; a reservation cannot be ruled out ({purpose.value})"
+        return Basis(signal="tdmrep", verdict=Verdict.DENY, reason=reason, **dict(failed.cite))
     final: Step | None = None
     for step in present:
         if step.value is not None:  # absence (or a protocol error) never resets a value

@@ -24,7 +24,7 @@ GZIP_HTML = "<html><body><p>compressed page body</p></body></html>"
 
 
 def _huge_robots() -> str:
-    # A robots.txt past the 500 KiB parse limit: the rule after the limit is ignored.
+    # A robots.txt past the 500 KiB parse limit: the rule after the limit counts all the same.
     head = "User-agent: *\nDisallow: /early/\n"
     filler = "".join(f"Disallow: /filler-{i:07d}/\n" for i in range(30_000))
     return head + filler + "Disallow: /late/\n"
@@ -89,7 +89,7 @@ SITES: dict[str, Site] = {
         "/robots.txt": (200, TEXT, _huge_robots()),
         "/": page("huge home", "/early/page", "/late/page"),
         "/early/page": page("never requested"),
-        "/late/page": page("late page: the rule past the parse limit is ignored"),
+        "/late/page": page("never requested: the whole file is read as well"),
     },
     "robots-garbage.test": {
         "/robots.txt": Reply(
@@ -286,6 +286,7 @@ NEVER_REQUESTED = [
     "http://robots-loop.test/",
     "http://robots-timeout.test/",
     "http://robots-huge.test/early/page",
+    "http://robots-huge.test/late/page",
     "http://robots-bom.test/blocked/x",
     "http://robots-latin1.test/private/p",
     "http://group.test/nope/x",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 from warcio.archiveiterator import ArchiveIterator
 
@@ -87,12 +88,18 @@ def test_redirected_robots_txt_applies_to_the_original_host(main_crawl: CrawlRun
 
 def test_robots_parse_limit_and_hostile_files(main_crawl: CrawlRun) -> None:
     requested = set(main_crawl.requested())
-    assert "http://robots-huge.test/late/page" in requested  # its rule lies past the 500 KiB limit
+    # A rule past the 500 KiB parse limit still counts: the whole file is a second reading.
+    assert "http://robots-huge.test/late/page" not in requested
+    assert "http://robots-huge.test/" in requested
     assert {"http://robots-garbage.test/", "http://robots-garbage.test/g"} <= requested
     assert "http://robots-bom.test/fine" in requested
     assert "http://robots-latin1.test/public" in requested
     huge = next(_db(main_crawl).query("select * from evidence where origin = 'http://robots-huge.test'"))
-    assert huge["truncated"] == 1
+    assert huge["truncated"] == 0 and huge["length"] > 500 * 1024  # read whole, under the bound
+    refusal = next(
+        _db(main_crawl).query("select * from refusals where url = 'http://robots-huge.test/late/page'")
+    )
+    assert refusal["signal"] == "robots" and "whole file" in refusal["decision"]
 
 
 def test_fail_open_cases_of_protego_are_closed(main_crawl: CrawlRun) -> None:
@@ -235,7 +242,7 @@ def test_explain_names_the_rule_and_the_evidence(main_crawl: CrawlRun) -> None:
     assert result.returncode == 0, result.stderr
     assert "refused before fetching" in result.stdout
     assert "'Disallow: /private/' (line 2)" in result.stdout
-    assert "evidence: warc/" in result.stdout
+    assert "evidence: evidence/permitcrawl-evidence-" in result.stdout  # its own WARC files
     data = json.loads(run_cli("explain", main_crawl.out, "http://site-a.test/a", "--format", "json").stdout)
     assert data["outcome"] == "captured"
     basis = data["events"][0]["decision"]["bases"][0]
@@ -279,11 +286,12 @@ def test_plain_scrapy_crawl_uses_the_gate(web, tmp_path: Path) -> None:
     assert sqlite_utils.Database(out / "provenance.db")["captures"].count >= 3
 
 
-def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["WARC_DIR", "WARC_EVIDENCE_DIR"])
+def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path, setting: str) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     out = tmp_path / "crawl"
-    run = crawl(web, out, "-s", f"WARC_DIR={blocker / 'warc'}", seeds=["http://robots-404.test/"])
+    run = crawl(web, out, "-s", f"{setting}={blocker / 'warc'}", seeds=["http://robots-404.test/"])
     assert run.result.returncode == 1
     assert "output could not be written" in run.result.stderr
     # The crawl's configuration record could not be written: it stopped before asking for anything.

@@ -82,10 +82,17 @@ def capture_id(crawl_dir: Path, url: str) -> str:
     return rows(crawl_dir, "select warc_record_id from captures where url = ?", url)[0]["warc_record_id"]
 
 
-def warc_records(crawl_dir: Path) -> list[tuple[str, Any, bytes]]:
+def warc_paths(crawl_dir: Path, kinds: tuple[str, ...] = ("warc", "evidence")) -> list[Path]:
+    """The WARC files of a crawl directory: page files (warc/), then evidence files (evidence/)."""
+    return [path for kind in kinds for path in sorted((crawl_dir / kind).glob("*.warc*"))]
+
+
+def warc_records(
+    crawl_dir: Path, kinds: tuple[str, ...] = ("warc", "evidence")
+) -> list[tuple[str, Any, bytes]]:
     """Every record of every WARC file: (type, headers, payload as stored)."""
     found = []
-    for path in sorted((crawl_dir / "warc").glob("*.warc*")):
+    for path in warc_paths(crawl_dir, kinds):
         with open(path, "rb") as fh:
             for record in ArchiveIterator(fh):
                 found.append((record.rec_type, record.rec_headers, record.raw_stream.read()))
@@ -95,7 +102,7 @@ def warc_records(crawl_dir: Path) -> list[tuple[str, Any, bytes]]:
 def all_bytes(crawl_dir: Path) -> bytes:
     """Every WARC file's bytes as stored and every gzip member decompressed, end to end."""
     data = b""
-    for path in sorted((crawl_dir / "warc").glob("*.warc*")):
+    for path in warc_paths(crawl_dir):
         stored = path.read_bytes()
         data += stored
         rest = stored
@@ -324,8 +331,12 @@ def test_export_holds_only_usable_captures_and_passes_its_own_audit(crawl_dir: P
     responses = [(h.get_header("WARC-Record-ID"), h.get_header("WARC-Target-URI")) for t, h, _ in records
                  if t == "response"]  # fmt: skip
     assert {url for rid, url in responses if rid in captures} == expected
-    # Every other response is an evidence document a decision cites.
+    # Every other response is an evidence document a decision cites, in the evidence files only.
     assert {rid for rid, _ in responses if rid not in captures} == evidence_ids
+    page_responses = {
+        h.get_header("WARC-Record-ID") for t, h, _ in warc_records(out, ("warc",)) if t == "response"
+    }
+    assert page_responses == set(captures)
     # (a 404 is evidence too: it proves the file was looked for and absent)
     documents = ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt")
     assert {url for rid, url in responses if rid in evidence_ids} == {
@@ -401,7 +412,7 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     cli_ok("audit", crawl_dir)
     for line in (crawl_dir / "index.cdxj").read_text().splitlines():
         fields = json.loads(line.split(" ", 2)[2])
-        record = read_record(crawl_dir, "warc/" + fields["filename"], int(fields["offset"]))
+        record = read_record(crawl_dir, fields["filename"], int(fields["offset"]))
         assert record.rec_headers.get_header("WARC-Target-URI") == fields["url"]
     assert "Outcome: erased" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
     # Nothing left to purge the second time.
@@ -421,7 +432,7 @@ def test_index_lets_a_replay_tool_find_every_capture(crawl_dir: Path) -> None:
         key, stamp, block = line.split(" ", 2)
         fields = json.loads(block)
         assert len(stamp) == 14 and stamp.isdigit()
-        record = read_record(crawl_dir, "warc/" + fields["filename"], int(fields["offset"]))
+        record = read_record(crawl_dir, fields["filename"], int(fields["offset"]))
         assert record.rec_type in ("response", "resource")
         assert record.rec_headers.get_header("WARC-Target-URI") == fields["url"]
         indexed[fields["url"]] = key
@@ -558,7 +569,7 @@ def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_pat
     assert ERASE_MARKER.encode() not in warc.read_bytes()
     assert KEEP_MARKER.encode() in warc.read_bytes()
     # Both still read record by record, and both pass their audit.
-    assert [t for t, _, _ in warc_records(run.out)][-1] == "resource"
+    assert [t for t, _, _ in warc_records(run.out, ("warc",))][-1] == "resource"
     cli_ok("audit", run.out)
     cli_ok("audit", out)
     assert usable(out) == {"http://erase.test/", "http://erase.test/keep"}

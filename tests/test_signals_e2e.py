@@ -23,9 +23,9 @@ def _refusals(run: CrawlRun) -> dict[str, dict]:
     }
 
 
-def _warc_targets(run: CrawlRun) -> set[str]:
+def _warc_targets(run: CrawlRun, kind: str = "warc") -> set[str]:
     targets = set()
-    for path in (run.out / "warc").glob("*.warc.gz"):
+    for path in (run.out / kind).glob("*.warc.gz"):
         with open(path, "rb") as fh:
             targets |= {
                 r.rec_headers.get_header("WARC-Target-URI")
@@ -112,7 +112,13 @@ def test_evidence_documents_are_archived(main_crawl: CrawlRun) -> None:
     assert ("http://aitxt.test/ai.txt", "ai.txt") in kinds
     assert ("http://rsl.test/license.xml", "rsl") in kinds
     assert ("http://post-signals.test/licence.xml", "rsl") in kinds  # found in a page's Link header
-    assert "http://tdm.test/.well-known/tdmrep.json" in _warc_targets(main_crawl)
+    # Evidence has WARC files of its own: whoever reads the page files reads only captured pages.
+    evidence = _warc_targets(main_crawl, "evidence")
+    pages = _warc_targets(main_crawl)
+    assert {"http://tdm.test/.well-known/tdmrep.json", "http://rsl.test/license.xml"} <= evidence
+    assert not {url for url, _ in kinds} & pages
+    captured = {row["url"] for row in db.query("select url from captures")}
+    assert pages == captured
 
 
 def test_a_search_crawl_reads_the_signals_for_search(web, tmp_path: Path) -> None:

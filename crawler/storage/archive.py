@@ -33,35 +33,54 @@ class RecordEntry:
 
 @dataclass
 class ReadRecord:
-    """A record's headers and payload: ``raw`` as stored (content-coding kept), ``body`` decoded."""
+    """A record's headers and payload as stored (``raw``: content-coding kept, never decoded here).
+
+    Decoding a response's content-coding is :func:`policies.contentcoding.decode_content`'s
+    job, within a bound (see ``audit``): a hostile archive cannot make a reader inflate a bomb.
+    """
 
     entry: RecordEntry
     headers: dict[str, str]
     status: int | None
     http_headers: list[tuple[str, str]]
     raw: bytes
-    body: bytes
     extra: dict[str, Any] = field(default_factory=dict)
 
     def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
+        return json.loads(self.raw.decode("utf-8"))
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """Every value of HTTP header ``name`` (any case), in order."""
+        wanted = name.lower()
+        return tuple(value for key, value in self.http_headers if key.lower() == wanted)
 
     @property
     def payload_sha256(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()
 
 
+# The directories of a crawl that hold WARC files: captured pages, and the evidence documents.
+WARC_DIRS = ("warc", "evidence")
+
+
+def warc_files(crawl_dir: Path) -> list[Path]:
+    """The finished WARC files of a crawl directory, pages first (files still being written are left out)."""
+    found: list[Path] = []
+    for name in WARC_DIRS:
+        directory = crawl_dir / name
+        found += sorted([*directory.glob("*.warc.gz"), *directory.glob("*.warc")])
+    return found
+
+
 class WarcArchive:
-    """The records of every WARC file under ``crawl_dir/warc``."""
+    """The records of every WARC file of a crawl directory (``warc/`` and ``evidence/``)."""
 
     def __init__(self, crawl_dir: Path) -> None:
         self.crawl_dir = crawl_dir
         self.entries: dict[str, RecordEntry] = {}
         # record id -> the records naming it with WARC-Concurrent-To (request, metadata)
         self._links: dict[str, list[RecordEntry]] = {}
-        self.files = sorted((crawl_dir / "warc").glob("*.warc.gz")) + sorted(
-            (crawl_dir / "warc").glob("*.warc")
-        )
+        self.files = warc_files(crawl_dir)
         for path in self.files:
             self._scan(path)
 
@@ -116,16 +135,11 @@ class WarcArchive:
 
 
 def read_at(crawl_dir: Path, entry: RecordEntry) -> ReadRecord:
-    """Read the record an entry points at (payload as stored and decoded)."""
+    """Read the record an entry points at (its payload as stored)."""
     path = crawl_dir / entry.warc_file
     with open(path, "rb") as fh:
         fh.seek(entry.offset)
         record = next(iter(ArchiveIterator(fh)))
-        raw = record.raw_stream.read()
-    with open(path, "rb") as fh:
-        fh.seek(entry.offset)
-        record = next(iter(ArchiveIterator(fh)))
-        body = record.content_stream().read()
         http = record.http_headers
         headers = dict(record.rec_headers.headers)
         status = None
@@ -133,4 +147,5 @@ def read_at(crawl_dir: Path, entry: RecordEntry) -> ReadRecord:
         if http is not None and entry.rec_type in ("response", "revisit"):
             status = int(http.get_statuscode() or 0) or None
             http_headers = list(http.headers)
-    return ReadRecord(entry, headers, status, http_headers, raw, body)
+        raw = record.raw_stream.read()
+    return ReadRecord(entry, headers, status, http_headers, raw)

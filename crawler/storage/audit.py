@@ -20,14 +20,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from policies.aitxt import aitxt_evidence
+from policies.contentcoding import ContentCodingError, codings, decode_content
 from policies.decision import DefaultPolicy
-from policies.document import Document
+from policies.document import EVIDENCE_MAX_SIZE, Document
 from policies.engine import Page, decide_all
 from policies.evidence import HostEvidence
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence
-from policies.rsl import FoundLicence, inline_evidence, rsl_evidence
+from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
 from policies.store import PolicyStore, store_from_contents
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, restrictive_passages, terms_text, text_sha256
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 
     from crawler.storage.archive import WarcArchive
 
-INLINE = "inline in the page"
+# A crawl recorded before its page bound was: read pages with the add-on's default.
+PAGE_MAX_SIZE = 10 * 1024 * 1024
 
 
 @dataclass
@@ -54,6 +56,8 @@ class CrawlSettings:
     max_crawl_delay: float | None
     parse_limit: int
     store: PolicyStore | None
+    evidence_max_size: int = EVIDENCE_MAX_SIZE
+    page_max_size: int = PAGE_MAX_SIZE
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> CrawlSettings:
@@ -67,6 +71,9 @@ class CrawlSettings:
             max_crawl_delay=config.get("max_crawl_delay"),
             parse_limit=config["robots_parse_limit"],
             store=store_from_contents(rules) if config.get("store_dir") else None,
+            # Crawls recorded before these bounds existed read with today's defaults.
+            evidence_max_size=config.get("evidence_max_size") or EVIDENCE_MAX_SIZE,
+            page_max_size=(snapshot.get("scrapy") or {}).get("DOWNLOAD_MAXSIZE") or PAGE_MAX_SIZE,
         )
 
 
@@ -83,26 +90,35 @@ class AuditReport:
         return not self.differences
 
 
-def _document(archive: WarcArchive, kind: str, entry: dict[str, Any]) -> Document:
+def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: CrawlSettings) -> Document:
+    """An evidence document as the crawler read it, from its WARC record (or, if none, its manifest entry)."""
     record_id = entry.get("record_id")
     if not record_id:
         return Document(
-            kind=kind, url=entry.get("url") or "", fetched_at=datetime.now(), error=entry.get("source")
+            kind=kind,
+            url=entry.get("url") or "",
+            fetched_at=datetime.now(),
+            error=entry.get("source"),
+            incomplete=entry.get("incomplete"),
         )
     record = archive.read(record_id)
-    return Document(
+    content_type = record.header_values("content-type")
+    return Document.from_raw(
         kind=kind,
         url=entry.get("url") or record.entry.target or "",
         final_url=record.entry.target,
         status=record.status,
-        body=record.body,
+        raw=record.raw,
+        content_encoding=record.header_values("content-encoding"),
+        content_type=",".join(content_type) if content_type else None,
         fetched_at=datetime.fromisoformat(record.headers["WARC-Date"].replace("Z", "+00:00")),
         record_id=record_id,
-        truncated="WARC-Truncated" in record.headers,
+        cut=record.headers.get("WARC-Truncated"),
+        max_size=settings.evidence_max_size,
     )
 
 
-def _terms(archive: WarcArchive, entry: dict[str, Any]) -> TermsEvidence:
+def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings) -> TermsEvidence:
     if not entry.get("record_id"):
         return TermsEvidence(
             home_url=entry.get("home_url") or "",
@@ -110,7 +126,7 @@ def _terms(archive: WarcArchive, entry: dict[str, Any]) -> TermsEvidence:
             source=entry.get("source") or "",
             problem=entry.get("problem"),
         )
-    document = _document(archive, "terms", entry)
+    document = _document(archive, "terms", entry, settings)
     text = terms_text(document.body)
     return TermsEvidence(
         home_url=entry.get("home_url") or "",
@@ -126,9 +142,13 @@ def _terms(archive: WarcArchive, entry: dict[str, Any]) -> TermsEvidence:
 def rebuild_host(
     archive: WarcArchive, manifest: dict[str, Any], settings: CrawlSettings, page: Page | None = None
 ) -> HostEvidence:
-    """The host evidence a decision rested on, from its manifest and the WARC records it names."""
+    """The host evidence a decision rested on, from its manifest and the WARC records it names.
+
+    Each document is read by the same functions the crawler used, with the
+    bounds the crawl recorded; a page's own licences come with the host's.
+    """
     robots = robots_evidence(
-        _document(archive, "robots.txt", manifest["robots.txt"]),
+        _document(archive, "robots.txt", manifest["robots.txt"], settings),
         settings.token,
         max_crawl_delay=settings.max_crawl_delay,
         parse_limit=settings.parse_limit,
@@ -137,27 +157,24 @@ def rebuild_host(
     for entry in manifest.get("rsl", []):
         if entry.get("found_in") == INLINE:
             continue  # rebuilt from the page itself below
-        licences.append(
-            FoundLicence(rsl_evidence(_document(archive, "rsl", entry)), entry.get("found_in", ""))
-        )
+        document = _document(archive, "rsl", entry, settings)
+        licences.append(FoundLicence(rsl_evidence(document), entry.get("found_in", "")))
     if page is not None and any(e.get("found_in") == INLINE for e in manifest.get("rsl", [])):
-        licences += [
-            FoundLicence(inline_evidence(s, page.url), INLINE) for s in page.html_signals.licence_scripts
-        ]
+        licences += page_licences(page)[1]
     fetched_at = datetime.fromisoformat(manifest["fetched_at"])
+    tdmrep = manifest.get("tdmrep.json")
+    aitxt = manifest.get("ai.txt")
     return HostEvidence(
         origin=manifest["origin"],
         robots=robots,
         fetched_at=fetched_at,
         expires_at=fetched_at + timedelta(days=1),
-        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", manifest["tdmrep.json"]))
-        if "tdmrep.json" in manifest
-        else None,
-        aitxt=aitxt_evidence(_document(archive, "ai.txt", manifest["ai.txt"]), settings.parse_limit)
-        if "ai.txt" in manifest
+        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", tdmrep, settings)) if tdmrep else None,
+        aitxt=aitxt_evidence(_document(archive, "ai.txt", aitxt, settings), settings.parse_limit)
+        if aitxt
         else None,
         licences=tuple(licences),
-        terms=_terms(archive, manifest["terms"]) if "terms" in manifest else None,
+        terms=_terms(archive, manifest["terms"], settings) if "terms" in manifest else None,
     )
 
 
@@ -213,7 +230,16 @@ def audit_capture(
     for name, value in response.http_headers:
         headers.setdefault(name.lower(), ())
         headers[name.lower()] += (value,)
-    page = Page(url=url, status=response.status or 0, headers=headers, body=response.body)
+    try:
+        body = decode_content(
+            response.raw, codings(headers.get("content-encoding", ())), settings.page_max_size
+        )
+    except ContentCodingError as exc:
+        return [
+            *found,
+            f"{url}: the archived body cannot be decoded ({exc}); the crawl would have refused it",
+        ]
+    page = Page(url=url, status=response.status or 0, headers=headers, body=body)
     # The page's own licences are rebuilt with the host's: the engine reads both lists alike.
     host = rebuild_host(archive, metadata["evidence"], settings, page)
     derived = decide_all(

@@ -64,40 +64,49 @@ def usable_captures(db: sqlite_utils.Database, purpose: str | None) -> list[dict
 
 
 class _Copier:
-    """Copies records into an export's WARC files once each, each file carrying the warcinfo it cites."""
+    """Copies records into an export's WARC files once each, each file carrying the warcinfo it cites.
 
-    def __init__(self, archive: WarcArchive, store: WarcStore) -> None:
+    Records keep their kind of file: page records go to the export's
+    ``warc/``, evidence records (and configuration records) to its
+    ``evidence/``, as in the crawl they come from.
+    """
+
+    def __init__(self, archive: WarcArchive, stores: dict[str, WarcStore]) -> None:
         self.archive = archive
-        self.store = store
-        self.placed: dict[str, tuple[str, int, int]] = {}  # record id -> (file, offset, length)
-        self._file = ""
-        self._infos_here: set[str] = set()
+        self.stores = stores
+        # record id -> (file, relative to the export directory; offset; length)
+        self.placed: dict[str, tuple[str, int, int]] = {}
+        self._file: dict[str, str] = {}
+        self._infos_here: dict[str, set[str]] = {}
 
     def _raw(self, entry: RecordEntry) -> bytes:
         data = self.archive.raw_bytes(entry)
         # Records from uncompressed files become gzip members like the rest.
         return data if entry.warc_file.endswith(".gz") else gzip.compress(data, compresslevel=6)
 
-    def _put(self, entry: RecordEntry) -> None:
-        location = self.store.copy_record(self._raw(entry), entry.record_id)
-        self.placed[entry.record_id] = (location.filename, location.offset, location.length)
+    def _put(self, kind: str, entry: RecordEntry) -> None:
+        location = self.stores[kind].copy_record(self._raw(entry), entry.record_id)
+        self.placed.setdefault(
+            entry.record_id, (f"{kind}/{location.filename}", location.offset, location.length)
+        )
 
     def copy(self, record_ids: list[str]) -> None:
         """Copy a unit of records (and the warcinfo they name) into one file; skip those already copied."""
         wanted = [self.archive.entries[i] for i in record_ids if i not in self.placed]
         if not wanted:
             return
-        name = self.store.begin_unit()
-        if name != self._file:
-            self._file, self._infos_here = name, set()
+        kind = wanted[0].warc_file.split("/", 1)[0]
+        kind = kind if kind in self.stores else "warc"
+        name = self.stores[kind].begin_unit()
+        if name != self._file.get(kind):
+            self._file[kind], self._infos_here[kind] = name, set()
         for entry in wanted:
             info = entry.warcinfo_id
-            if info and info not in self._infos_here and info in self.archive.entries:
-                location = self.store.copy_record(self._raw(self.archive.entries[info]), info)
-                self.placed.setdefault(info, (location.filename, location.offset, location.length))
-                self._infos_here.add(info)
+            if info and info not in self._infos_here[kind] and info in self.archive.entries:
+                self._put(kind, self.archive.entries[info])
+                self._infos_here[kind].add(info)
             if entry.record_id not in self.placed:
-                self._put(entry)
+                self._put(kind, entry)
 
 
 def _with_links(archive: WarcArchive, record_id: str) -> list[str]:
@@ -170,18 +179,22 @@ def _copy_records(
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[str, int, int]]]:
     """Copy every usable capture's records; return the captures copied and where each record went."""
     archive = WarcArchive(job.crawl_dir)
-    store = WarcStore(
-        job.out / "warc",
-        prefix=PREFIX,
-        info={
-            "software": f"permitcrawl {__version__}",
-            "description": f"export of the {job.what}",
-            "isPartOf": job.export_id,
-            "source": str(job.crawl_dir.resolve()),
-            "operator": job.who,
-        },
-    )
-    copier = _Copier(archive, store)
+    info = {
+        "software": f"permitcrawl {__version__}",
+        "description": f"export of the {job.what}",
+        "isPartOf": job.export_id,
+        "source": str(job.crawl_dir.resolve()),
+        "operator": job.who,
+    }
+    stores = {
+        "warc": WarcStore(job.out / "warc", prefix=PREFIX, info=info),
+        "evidence": WarcStore(
+            job.out / "evidence",
+            prefix=f"{PREFIX}-evidence",
+            info={**info, "description": f"export of the {job.what}: evidence documents"},
+        ),
+    }
+    copier = _Copier(archive, stores)
     exported: list[dict[str, Any]] = []
     try:
         for row in usable_captures(job.db, job.purpose):
@@ -196,8 +209,9 @@ def _copy_records(
                 copier.copy(unit)
             exported.append(row)
     finally:
-        store.close()
-    report.warc_files = list(store.closed_files)
+        for store in stores.values():
+            store.close()
+    report.warc_files = [f"{kind}/{name}" for kind, store in stores.items() for name in store.closed_files]
     return exported, copier.placed
 
 
@@ -213,8 +227,8 @@ def _write_db(
     new = open_db(job.out / DB_NAME)
 
     def locate(row: dict[str, Any]) -> dict[str, Any]:
-        filename, offset, length = placed[row["warc_record_id"]]
-        return {**row, "warc_file": f"warc/{filename}", "warc_offset": offset, "warc_length": length}
+        path, offset, length = placed[row["warc_record_id"]]
+        return {**row, "warc_file": path, "warc_offset": offset, "warc_length": length}
 
     capture_ids = [row["warc_record_id"] for row in exported]
     crawl_ids = sorted({row["crawl_id"] for row in exported})

@@ -1,10 +1,11 @@
 """CDXJ index of a crawl's WARC files (cdxj-indexer), so that replay tools such as pywb can open it.
 
 No Scrapy here. The index is sorted by SURT key and written to ``index.cdxj``
-in the crawl directory; file names in it are relative to ``warc/`` (pywb's
-``archive_paths``). It indexes what replay serves: response, revisit and
-resource records (metadata records share their page's URL and would only get
-in a replay's way).
+in the crawl directory; file names in it are relative to the crawl
+directory (``warc/...`` for pages, ``evidence/...`` for evidence documents),
+so pywb's ``archive_paths`` is the crawl directory itself. It indexes what
+replay serves: response, revisit and resource records (metadata records share
+their page's URL and would only get in a replay's way).
 """
 
 from __future__ import annotations
@@ -14,16 +15,12 @@ from typing import TYPE_CHECKING
 
 from cdxj_indexer import CDXJIndexer
 
+from crawler.storage.archive import warc_files
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 INDEX_NAME = "index.cdxj"
-
-
-def warc_files(crawl_dir: Path) -> list[Path]:
-    """The finished WARC files of a crawl directory, by name (files still being written are left out)."""
-    directory = crawl_dir / "warc"
-    return sorted([*directory.glob("*.warc.gz"), *directory.glob("*.warc")])
 
 
 def write_index(crawl_dir: Path) -> tuple[Path, int]:
@@ -38,7 +35,7 @@ def write_index(crawl_dir: Path) -> tuple[Path, int]:
         output=str(partial),
         inputs=inputs,
         sort=True,
-        dir_root=str(crawl_dir / "warc"),
+        dir_root=str(crawl_dir),
         records="response,revisit,resource",
     )
     indexer.process_all()

@@ -23,6 +23,7 @@ from crawler.storage.provenance import dumps
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from crawler.storage.provenance import ProvenanceDB
     from crawler.storage.warc import CaptureRecords, HttpExchange, WarcLocation, WarcStore
@@ -44,29 +45,40 @@ class CaptureJob:
 
 
 class ArchiveWriter:
-    """Writes captures, evidence and refusals; ``warc_path(name)`` gives the path stored in rows."""
+    """Writes captures, evidence and refusals; ``warc_path(path)`` gives the path stored in rows.
+
+    Captures go to ``warc``, evidence documents to ``evidence_warc`` (the same
+    store when none is given).
+    """
 
     def __init__(
         self,
         warc: WarcStore,
         db: ProvenanceDB,
         *,
-        warc_path: Callable[[str], str] = lambda name: name,
+        evidence_warc: WarcStore | None = None,
+        warc_path: Callable[[Path], str] = lambda path: path.name,
     ) -> None:
         self.warc = warc
+        self.evidence_warc = evidence_warc or warc
         self.db = db
         self.warc_path = warc_path
         self.error: BaseException | None = None
         # Rows may only be committed once the records they point at are written out.
-        db.before_flush = warc.flush
+        db.before_flush = self._flush_files
+
+    def _flush_files(self) -> None:
+        self.warc.flush()
+        if self.evidence_warc is not self.warc:
+            self.evidence_warc.flush()
 
     def _guarded(self) -> None:
         if self.error is not None:
             raise ProvenanceError(f"the archive failed earlier and writes nothing more: {self.error}")
 
-    def _locate(self, location: WarcLocation) -> dict[str, Any]:
+    def _locate(self, store: WarcStore, location: WarcLocation) -> dict[str, Any]:
         return {
-            "warc_file": self.warc_path(location.filename),
+            "warc_file": self.warc_path(store.directory / location.filename),
             "warc_offset": location.offset,
             "warc_length": location.length,
         }
@@ -85,7 +97,7 @@ class ArchiveWriter:
             record_id = records.response.record_id
             row = {
                 **job.row,
-                **self._locate(records.response),
+                **self._locate(self.warc, records.response),
                 "warc_record_id": record_id,
                 "request_record_id": records.request.record_id,
                 "metadata_record_id": records.metadata.record_id if records.metadata else None,
@@ -119,8 +131,9 @@ class ArchiveWriter:
         try:
             location = None
             if exchange is not None:
-                location = self.warc.write_exchange(exchange, dumps(metadata).encode("utf-8")).response
-                row = {**row, **self._locate(location), "warc_record_id": location.record_id}
+                store = self.evidence_warc
+                location = store.write_exchange(exchange, dumps(metadata).encode("utf-8")).response
+                row = {**row, **self._locate(store, location), "warc_record_id": location.record_id}
             self.db.add_evidence(row)
         except BaseException as exc:
             self.error = exc
@@ -150,6 +163,9 @@ class ArchiveWriter:
             try:
                 self.warc.close()
             finally:
-                with self.db.db.atomic():
-                    self.db.db["crawls"].update(crawl_id, fields)
-                self.db.close()
+                try:
+                    self.evidence_warc.close()
+                finally:
+                    with self.db.db.atomic():
+                        self.db.db["crawls"].update(crawl_id, fields)
+                    self.db.close()

@@ -131,3 +131,54 @@ def test_preferences_parse() -> None:
     assert prefs.allowed == {Purpose.AI_TRAIN: False, Purpose.SEARCH: True}
     assert prefs.error is None
     assert parse_preferences("Train-AI=n").error
+
+
+@pytest.mark.parametrize(
+    ("values", "train", "search"),
+    [
+        # One unparsable line no longer voids a parsable 'n' on another (issue: hostile sites).
+        (("train-ai=n", "Bad=x"), D, N),
+        (("train-ai=n, Bad=x",), D, N),
+        (("Bad=x", "search=n"), N, D),
+        # A later 'y' for the same key does not lift an 'n' said in so many words.
+        (("train-ai=n, train-ai=y",), D, N),
+        (("train-ai=n", "train-ai=y"), D, N),
+        # A8: 'search=n' is a member of its own, the later 'search="n"' a String.
+        (('train-ai=y, train-ai, search=n, search="n"',), N, D),
+        # Only a Token n counts, as in the spec's reading.
+        (('train-ai="n", Bad=x',), N, N),
+        (("train-ai=no, Bad=x",), N, N),
+        (("train-ai=y, Bad=x",), N, N),  # a grant is never read member by member
+        (('train-ai=n;why="a, b", Bad',), D, N),  # commas inside strings do not split members
+    ],
+)
+def test_any_n_reading(values: tuple[str, ...], train: Verdict, search: Verdict) -> None:
+    def verdict(purpose: Purpose) -> Verdict:
+        basis = header_usage_basis(values, purpose, legacy=True, any_n=True)
+        assert basis is not None
+        return basis.verdict
+
+    assert verdict(Purpose.AI_TRAIN) is train
+    assert verdict(Purpose.SEARCH) is search
+    robots = RobotsTxt.parse("User-agent: *\n" + "".join(f"Content-Usage: {v}\n" for v in values))
+    basis = robots_usage_basis(
+        robots,
+        "permitcrawl",
+        "http://x/",
+        Purpose.AI_TRAIN,
+        wildcard=True,
+        legacy=True,
+        any_n=True,
+        cite=CITE,
+    )
+    assert basis.verdict is train
+    if train is D:
+        assert "aipref_any_n" in basis.reason or basis.reason.count("reserves") == 1
+
+
+def test_any_n_reading_says_so() -> None:
+    basis = header_usage_basis(("train-ai=n, Bad=x",), Purpose.AI_TRAIN, legacy=True, any_n=True)
+    assert basis is not None and basis.verdict is D
+    assert "(train-ai=n)" in basis.reason and "aipref_any_n" in basis.reason
+    off = header_usage_basis(("train-ai=n, Bad=x",), Purpose.AI_TRAIN, legacy=True, any_n=False)
+    assert off is not None and off.verdict is N

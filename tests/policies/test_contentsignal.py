@@ -77,4 +77,30 @@ def test_header_form() -> None:
 
 
 def test_parse() -> None:
-    assert parse_signals(" Search = Yes ,ai-train=NO, junk, =x").values == {"search": "yes", "ai-train": "no"}
+    assert parse_signals(" Search = Yes ,ai-train=NO, junk, =x").values == {
+        "search": ("yes",),
+        "ai-train": ("no",),
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "verdict"),
+    [
+        # A key given twice on one line reads as two lines would: a 'no' anywhere reserves.
+        ("ai-train=no, ai-train=maybe", Verdict.DENY),
+        ("ai-train=no, ai-train=yes", Verdict.DENY),
+        ("ai-train=yes, ai-train=no", Verdict.DENY),
+        ("ai-train=yes, AI-Train=No", Verdict.DENY),
+        ("ai-train=yes, ai-train=maybe", Verdict.NONE),  # not every value grants
+        ("ai-train=yes, ai-train=yes", Verdict.ALLOW),
+        ("ai-train=yes, use=full, use=reference", Verdict.DENY),
+    ],
+)
+def test_repeated_keys_on_one_line(line: str, verdict: Verdict) -> None:
+    header = header_signal_basis((line,), Purpose.AI_TRAIN, use_limits=True)
+    assert header is not None and header.verdict is verdict
+    robots = RobotsTxt.parse(f"User-agent: *\nContent-Signal: {line}\nAllow: /\n")
+    basis = robots_signal_basis(
+        robots, "permitcrawl", Purpose.AI_TRAIN, wildcard=True, use_limits=True, cite={}
+    )
+    assert basis.verdict is verdict

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policies.decision import Verdict
+from policies.decision import Decision, DefaultPolicy, Verdict
 from policies.document import Document
+from policies.engine import decide
+from policies.evidence import HostEvidence
+from policies.purpose import Purpose
 from policies.robots import (
     RobotsOutcome,
     RobotsRules,
@@ -247,8 +250,9 @@ def test_truncate_drops_the_partial_last_line() -> None:
 
 
 def test_decode_handles_boms_and_bad_bytes() -> None:
+    # The primary reading is RFC 9309's UTF-8, whatever byte-order mark comes first.
     assert decode(b"\xef\xbb\xbfUser-agent: *") == "User-agent: *"
-    assert decode("User-agent: *".encode("utf-16")) == "User-agent: *"
+    assert decode(b"\xff\xfeUser-agent: *") == "User-agent: *"
     assert decode(b"Disallow: /caf\xe9/") == "Disallow: /caf\ufffd/"
 
 
@@ -274,17 +278,32 @@ def test_evidence_to_basis() -> None:
         assert basis.verdict is Verdict.DENY and "unreachable" in basis.reason
 
 
-def test_past_the_parse_limit_rules_are_ignored() -> None:
+def test_past_the_parse_limit_the_whole_file_is_a_second_reading() -> None:
+    # RFC 9309 §2.5 lets a crawler stop parsing at 500 KiB; a rule past it is still the
+    # site's word, so the whole file is read too and the most restrictive reading applies.
     filler = b"# " + b"x" * 100 + b"\n"
     body = (
         b"User-agent: *\nDisallow: /early/\n"
         + filler * (PARSE_LIMIT // len(filler) + 10)
-        + b"Disallow: /late/\n"
+        + b"Disallow: /late/\nAllow: /early/open\n"
     )
     evidence = robots_evidence(_document(200, body), "permitcrawl")
-    assert robots_basis(evidence, "http://x/early/a").verdict is Verdict.DENY
+    assert "RFC 9309 parse limit" in evidence.source
+    (whole,) = evidence.variants
+    assert "the whole file" in whole.source
     assert robots_basis(evidence, "http://x/late/a").verdict is Verdict.NONE
-    assert "only the first" in evidence.source
+    assert robots_basis(whole, "http://x/late/a").verdict is Verdict.DENY
+    host = HostEvidence(origin="http://x", robots=evidence, fetched_at=NOW, expires_at=NOW)
+
+    def judge(url: str) -> Decision:
+        return decide(url, purpose=Purpose.SEARCH, host=host, default_policy=DefaultPolicy.ALLOW, now=NOW)
+
+    late = judge("http://x/late/a")
+    assert not late.allowed and late.signal == "robots"
+    assert "another plausible reading" in late.bases[0].reason
+    # An Allow past the limit does not open what the first 500 KiB close.
+    assert not judge("http://x/early/open").allowed
+    assert judge("http://x/other").allowed
 
 
 def test_an_excessive_crawl_delay_keeps_us_away() -> None:
