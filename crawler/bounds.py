@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -30,6 +30,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.config import load_config
+from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,9 +41,6 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
-
-BUDGET_STAT = "bounds/host_budget/"
-DEPTH_STAT = "bounds/depth/"
 
 
 def _host(url: str) -> str:
@@ -152,13 +150,3 @@ class DepthReportMiddleware(BaseSpiderMiddleware):
                 len(hosts),
                 ", ".join(hosts[:10]) + (", ..." if len(hosts) > 10 else ""),
             )
-
-
-def bound_hits(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """The hosts that reached a bound, from a crawl's stats: ``{"host_budget": {host: n}, "depth": ...}``."""
-    found: dict[str, dict[str, int]] = {"host_budget": {}, "depth": {}}
-    for key, value in stats.items():
-        for name, prefix in (("host_budget", BUDGET_STAT), ("depth", DEPTH_STAT)):
-            if key.startswith(prefix) and isinstance(value, int):
-                found[name][key.removeprefix(prefix)] = value
-    return found

@@ -52,6 +52,18 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
         yield f"  {'host':<{width}}  captured  refused"
         for host, counts in summary["hosts"].items():
             yield f"  {host:<{width}}  {counts['captured']:>8}  {counts['refused']:>7}"
+    bounds = summary.get("bounds", {})
+    for name, what in (
+        ("host_budget", "reached the per-host page budget (PERMITCRAWL_HOST_MAX_PAGES); URLs not requested"),
+        ("depth", "had links past the depth limit (DEPTH_LIMIT); links not followed"),
+    ):
+        hits = bounds.get(name) or {}
+        if hits:
+            yield f"{len(hits)} host{'s' if len(hits) != 1 else ''} {what}:"
+            for host, count in sorted(hits.items(), key=lambda item: (-item[1], item[0]))[:20]:
+                yield f"  {count:>7}  {host}"
+            if len(hits) > 20:
+                yield f"  ... and {len(hits) - 20} more hosts"
 
 
 def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:

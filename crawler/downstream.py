@@ -83,7 +83,13 @@ def revoke(
         raise click.UsageError("give exactly one of --url, --domain or --file")
     wanted = list(urls)
     if url_file is not None:
-        lines = url_file.read_text(encoding="utf-8").splitlines()
+        from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
+
+        try:
+            text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
+        except InputFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+        lines = text.splitlines()
         wanted = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     db = _open(directory)
     captures, missing = matching_captures(db, urls=wanted, domain=domain)

@@ -282,7 +282,7 @@ class EvidenceFetcher:
                 body=response.body,
                 fetched_at=self.clock(),
                 content_type=content_type.decode("latin-1") if content_type else None,
-                incomplete=incomplete_reason(response, limit),
+                incomplete=incomplete_reason(response, request, limit),
             )
         except Exception as exc:
             error = _describe(exc)
@@ -361,17 +361,20 @@ async def off_reactor(size: int, function: Callable[..., T], *args: Any, **kwarg
     return await maybe_deferred_to_future(deferToThread(function, *args, **kwargs))
 
 
-def incomplete_reason(response: Response, limit: int) -> str | None:
+def incomplete_reason(response: Response, request: Request, limit: int) -> str | None:
     """Why ``response``'s body is not the whole document, or None when it is.
 
     A download stopped at the bound or cut by a lost connection (the WARC
-    record says ``WARC-Truncated``), or a content-coding that did not decode.
+    record says ``WARC-Truncated``), or a content-coding that did not decode
+    (the decompression middleware notes it in the meta of ``request``, or of
+    the request a redirect made from it).
     """
     if "download_stopped" in response.flags:
         return cut_reason("length", limit)
     if "dataloss" in response.flags:
         return cut_reason("disconnect", limit)
-    reason = response.meta.get(INCOMPLETE) if response.request is not None else None
+    meta = (response.request or request).meta if response.request is not None else request.meta
+    reason = meta.get(INCOMPLETE)
     return str(reason) if reason else None
 
 

@@ -21,12 +21,20 @@ from urllib.parse import urlsplit
 
 @dataclass(frozen=True)
 class Reply:
-    """One canned response. ``delay`` seconds pass before the status line is sent."""
+    """One canned response. ``delay`` seconds pass before the status line is sent.
+
+    ``trickle`` sends the body one 16-byte piece at a time, that many seconds
+    apart (a server that stalls a crawler); ``close`` drops the connection
+    after the body (with a Content-Length header larger than the body, a
+    response cut short).
+    """
 
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     delay: float = 0.0
+    trickle: float = 0.0
+    close: bool = False
 
 
 ReplySpec = Reply | tuple[int, Mapping[str, str] | list[tuple[str, str]], bytes | str]
@@ -105,9 +113,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if not head:
-                self.wfile.write(reply.body)
+                self._write_body(reply)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts, stopped downloads)
             self.close_connection = True
+        if reply.close:
+            self.close_connection = True
+
+    def _write_body(self, reply: Reply) -> None:
+        if not reply.trickle:
+            self.wfile.write(reply.body)
+            return
+        for start in range(0, len(reply.body), 16):
+            self.wfile.write(reply.body[start : start + 16])
+            self.wfile.flush()
+            time.sleep(reply.trickle)
 
     def do_GET(self) -> None:
         self._serve(head=False)

@@ -264,7 +264,7 @@ class PolicyGateMiddleware:
             if not isinstance(request.meta.get("policy_decision"), Decision):
                 raise RuntimeError("no pre-fetch decision was taken for this request")
             host = await self.evidence.get(origin_of(response.url))
-            incomplete = incomplete_reason(response, size_bound(request, self.max_size))
+            incomplete = incomplete_reason(response, request, size_bound(request, self.max_size))
             if incomplete is not None:
                 decision = self._incomplete_decision(response.url, incomplete)
                 request.meta["policy_decision"] = decision

@@ -18,6 +18,7 @@ import click
 
 from crawler.errors import PermitcrawlError
 from policies.errors import PolicyError, PolicyStoreError
+from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, InputFileError, read_input, read_text_input
 from policies.purpose import Purpose
 from policies.store import PolicyStore, load_file, load_policies, registrable_domain, write_rule
 from policies.terms import terms_text, text_sha256
@@ -148,7 +149,11 @@ def set_rule(domain: str, store: Path, rule_path: str | None, tos_text: Path | N
         "note": fields["note"],
     }
     if tos_text is not None:
-        changes["tos_sha256"] = text_sha256(terms_text(tos_text.read_bytes()))
+        try:
+            saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
+        except InputFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+        changes["tos_sha256"] = text_sha256(terms_text(saved))
     reviewed = fields["reviewed"] or date.today()
     changes["reviewed"] = reviewed
     changes["review_by"] = fields["review_by"] or reviewed + REVIEW_PERIOD
@@ -186,7 +191,8 @@ def show(domain: str, store: Path, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([_rule_data(r) for r in rules], indent=2, ensure_ascii=False))
         return
-    click.echo(path.read_text(encoding="utf-8").rstrip())
+    text = read_text_input(path, limit=POLICY_FILE_MAX, expected="a policy file")  # validated just above
+    click.echo(text.rstrip())
     for rule in rules:
         click.echo(f"# {rule.where}: version {rule.version}, merged label {rule.merged!r}", err=True)
 

@@ -45,6 +45,7 @@ from typing import Any
 from publicsuffixlist import PublicSuffixList
 
 from policies.errors import PolicyFileError, PolicyStoreError
+from policies.files import POLICY_FILE_MAX, InputFileError, read_text_input
 from policies.purpose import Purpose
 from policies.vocabulary import AI_SCRAPING, COMPETE, LICENSE, merged_label
 
@@ -337,11 +338,11 @@ def _rule(
 def load_file(path: Path) -> tuple[Rule, ...]:
     """Read and validate one policy file; raise PolicyStoreError listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyStoreError(
-            [PolicyFileError(path, 1, f"cannot read it ({exc}); expected a UTF-8 text file")]
-        ) from None
+        text = read_text_input(
+            path, limit=POLICY_FILE_MAX, expected="a UTF-8 policy file of one domain's rules, at most 1 MiB"
+        )
+    except InputFileError as exc:
+        raise PolicyStoreError([PolicyFileError(path, 0, str(exc).removeprefix(f"{path}: "))]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -72,8 +72,10 @@ class CrawlRun:
         return [r.url for r in self.requests if host is None or r.host == host]
 
 
-def crawl(web: LocalWebServer, out: Path, *args: str, seeds: list[str] | None = None) -> CrawlRun:
-    """Crawl the test web through the CLI and return what happened."""
+def crawl(
+    web: LocalWebServer, out: Path, *args: str, seeds: list[str] | None = None, timeout: float = 180
+) -> CrawlRun:
+    """Crawl the test web through the CLI and return what happened (within ``timeout`` seconds)."""
     before = len(web.requests)
     result = run_cli(
         "crawl",
@@ -86,6 +88,7 @@ def crawl(web: LocalWebServer, out: Path, *args: str, seeds: list[str] | None = 
         "DOWNLOAD_TIMEOUT=1",
         *args,
         proxy=web.proxy_url,
+        timeout=timeout,
     )
     return CrawlRun(out, result, list(web.requests[before:]))
 

@@ -23,6 +23,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler import signals as our_signals
 from crawler.errors import SeedsError
+from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -49,9 +50,9 @@ def check_seed(url: str, where: str = "seed") -> str:
 def read_seed_file(path: Path) -> list[str]:
     """Read one URL per line; blank lines and ``#`` comments are skipped. Errors name file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SeedsError(f"{path}: cannot read the seed file ({exc}); expected a UTF-8 text file") from exc
+        text = read_text_input(path, limit=LIST_FILE_MAX, expected="a UTF-8 seed file, one URL per line")
+    except InputFileError as exc:
+        raise SeedsError(str(exc)) from exc
     seeds = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
