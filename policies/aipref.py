@@ -73,6 +73,7 @@ class Preferences:
     legacy: dict[str, frozenset[Purpose]]
     error: str | None = None
     reserved: dict[Purpose, str] = field(default_factory=dict)
+    reserved_legacy: dict[str, frozenset[Purpose]] = field(default_factory=dict)
 
     def verdict(self, purpose: Purpose, *, legacy: bool, any_n: bool = False) -> tuple[Verdict, str]:
         """The verdict for ``purpose`` and the label (or member) that gave it."""
@@ -85,6 +86,10 @@ class Preferences:
                     return Verdict.DENY, label
         if any_n and purpose in self.reserved:
             return Verdict.DENY, self.reserved[purpose]
+        if any_n and legacy:
+            for member, covered in self.reserved_legacy.items():
+                if purpose in covered:
+                    return Verdict.DENY, member
         if value is True:
             return Verdict.ALLOW, _label_for(purpose)
         return Verdict.NONE, ""
@@ -121,8 +126,10 @@ def _dictionary(text: str) -> dict[str, Any]:
     return dict(http_sf.parse(text.encode("utf-8"), tltype="dictionary"))
 
 
-def _reserved(parts: list[str]) -> dict[Purpose, str]:
+def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset[Purpose]]]:
+    """The purposes each member reserves when read on its own: by current labels, by superseded ones."""
     reserved: dict[Purpose, str] = {}
+    legacy: dict[str, frozenset[Purpose]] = {}
     for member in parts:
         try:
             parsed = _dictionary(member)
@@ -132,17 +139,25 @@ def _reserved(parts: list[str]) -> dict[Purpose, str]:
             if isinstance(value, http_sf.Token) and value == "n":
                 for purpose in LABELS.get(label, ()):
                     reserved.setdefault(purpose, member)
-    return reserved
+                if label in LEGACY_LABELS:
+                    legacy.setdefault(member, LEGACY_LABELS[label])
+    return reserved, legacy
 
 
-def parse_preferences(text: str) -> Preferences:
-    """Parse a usage preference (header value or robots.txt rule value); never raises."""
-    parts = members(text)
+def parse_preferences(text: str, lines: tuple[str, ...] = ()) -> Preferences:
+    """Parse a usage preference (header value or robots.txt rule value); never raises.
+
+    ``lines`` are the field lines ``text`` joins, if several: for ``reserved``,
+    each is split into members on its own, so that a stray quote on one line
+    cannot swallow the next.
+    """
+    parts = [member for line in lines or (text,) for member in members(line)]
     try:
         parsed = _dictionary(text)
     except Exception as exc:
         error = f"not a Structured Fields dictionary ({exc})"
-        return Preferences(text, {}, {}, error=error, reserved=_reserved(parts))
+        reserved, reserved_legacy = _reserved(parts)
+        return Preferences(text, {}, {}, error=error, reserved=reserved, reserved_legacy=reserved_legacy)
     allowed: dict[Purpose, bool] = {}
     legacy: dict[str, frozenset[Purpose]] = {}
     for label, (value, _params) in parsed.items():
@@ -154,8 +169,8 @@ def parse_preferences(text: str) -> Preferences:
         elif label in LEGACY_LABELS and value == "n":
             legacy[label] = LEGACY_LABELS[label]
     # A repeated key keeps its last value (vocab §6.6): only then can a member's 'n' be lost.
-    reserved = _reserved(parts) if len(parts) > len(parsed) else {}
-    return Preferences(text, allowed, legacy, reserved=reserved)
+    reserved, reserved_legacy = _reserved(parts) if len(parts) > len(parsed) else ({}, {})
+    return Preferences(text, allowed, legacy, reserved=reserved, reserved_legacy=reserved_legacy)
 
 
 @dataclass(frozen=True)
@@ -289,7 +304,7 @@ def header_usage_basis(
     if not values:
         return None
     text = ", ".join(values)
-    preferences = parse_preferences(text)
+    preferences = parse_preferences(text, values)
     source = "response header Content-Usage"
     verdict, label = preferences.verdict(purpose, legacy=legacy, any_n=any_n)
     if preferences.error and verdict is Verdict.NONE:

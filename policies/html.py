@@ -11,8 +11,9 @@ page, and it returns every distinct reading, the primary one first:
   and under each of those decodings and UTF-8 where they differ;
 * a scan of the raw bytes as ASCII for ``<meta>``, ``<link>`` and
   ``<script type="application/rsl+xml">`` tags, wherever they are (in comments,
-  after NULs, in a page declared in an encoding its bytes are not in). It
-  runs on every response, whatever its content type.
+  after NULs, after a stray unclosed tag or quote, in a page declared in an
+  encoding its bytes are not in). Each tag ends at its ``>`` or where the
+  next ``<`` begins. It runs on every response, whatever its content type.
 
 The engine judges the page under each reading and the most restrictive one
 applies, so a reservation visible in any of them counts and a grant counts
@@ -31,7 +32,6 @@ import lxml.html
 from policies.charset import bom_of, codec_name, declared_charset, decodings
 
 RSL_TYPE = "application/rsl+xml"
-_LOWER = "translate(%s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 # The HTML standard's encoding sniffing looks at the first 1024 bytes; a little more is harmless.
 _PRESCAN = 4096
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
@@ -43,6 +43,9 @@ _SKIP = re.compile(r"[\s/\"'<>=`]+")
 _SCRIPT_END = re.compile(rb"</script", re.IGNORECASE)
 MAX_SCRIPTS = 10  # inline licences read per page, as MAX_LICENCES for linked ones
 MAX_TAG = 16 * 1024  # bytes of one tag's attributes the raw scan reads
+MAX_TAGS = 100_000  # <meta>, <link> and <script> tags the raw scan reads in one page; more is refused
+# Words a tag must contain to matter (meta: name=, link: license, script: rsl+xml); others are skipped unread.
+_MATTERS = {b"meta": b"name", b"link": b"license", b"script": b"rsl"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class HtmlSignals:
     licence_links: tuple[str, ...] = ()
     licence_scripts: tuple[str, ...] = ()
     how: str = ""
+    problem: str | None = None  # the reading could not be completed: the page is refused
 
     def meta_values(self, name: str) -> tuple[str, ...]:
         """The contents of every ``<meta name=NAME>`` (any case), in order."""
@@ -64,30 +68,41 @@ class HtmlSignals:
 
     def same_signals(self, other: HtmlSignals) -> bool:
         """True if both readings give the same tags (however they were read)."""
-        return (self.meta, self.licence_links, self.licence_scripts) == (
+        return (self.meta, self.licence_links, self.licence_scripts, self.problem) == (
             other.meta,
             other.licence_links,
             other.licence_scripts,
+            other.problem,
         )
 
 
 def html_signals(root: Any, how: str = "") -> HtmlSignals:
-    """Extract the signals from an lxml element tree; never raises on odd markup."""
-    meta = tuple(
-        (str(el.get("name")).strip().lower(), str(el.get("content") or "").strip())
-        for el in root.xpath("//meta[@name]")
-    )
-    links = tuple(
-        str(el.get("href")).strip()
-        for el in root.xpath(f"//link[@href and {_LOWER % '@type'} = '{RSL_TYPE}']")
-        if "license" in str(el.get("rel") or "").lower().split()
-    )
-    scripts = tuple(
-        "".join(el.itertext())
-        for el in root.xpath(f"//script[{_LOWER % '@type'} = '{RSL_TYPE}']")
-        if "".join(el.itertext()).strip()
-    )
-    return HtmlSignals(meta, links, scripts[:MAX_SCRIPTS], how)
+    """Extract the signals from an lxml element tree; never raises on odd markup.
+
+    At most ``MAX_TAGS`` ``<meta>``, ``<link>`` and ``<script>`` elements are
+    read; a page with more gives a reading with a ``problem`` (refused).
+    """
+    meta: list[tuple[str, str]] = []
+    links: list[str] = []
+    scripts: list[str] = []
+    for count, element in enumerate(root.iter("meta", "link", "script"), start=1):
+        if count > MAX_TAGS:
+            problem = f"more than {MAX_TAGS} <meta>, <link> and <script> elements; not read further"
+            return HtmlSignals(tuple(meta), tuple(links), tuple(scripts[:MAX_SCRIPTS]), how, problem)
+        get = element.get
+        if element.tag == "meta":
+            if get("name") is not None:
+                meta.append((str(get("name")).strip().lower(), str(get("content") or "").strip()))
+        elif str(get("type") or "").strip().lower() != RSL_TYPE:
+            continue
+        elif element.tag == "link":
+            if get("href") is not None and "license" in str(get("rel") or "").lower().split():
+                links.append(str(get("href")).strip())
+        else:
+            text = "".join(element.itertext())
+            if text.strip():
+                scripts.append(text)
+    return HtmlSignals(tuple(meta), tuple(links), tuple(scripts[:MAX_SCRIPTS]), how)
 
 
 def _parse(text: str, how: str) -> HtmlSignals:
@@ -137,15 +152,27 @@ def scan_tags(body: bytes, how: str = "the raw bytes read as ASCII") -> HtmlSign
     meta: list[tuple[str, str]] = []
     links: list[str] = []
     scripts: list[str] = []
-    position = 0
+    position, close, count = 0, -1, 0
     while (match := _TAG.search(body, position)) is not None:
-        close = body.find(b">", match.end())
-        if close < 0:
-            break  # an unclosed tag at the end is no tag
-        position = close + 1
+        count += 1
+        if count > MAX_TAGS:
+            problem = f"more than {MAX_TAGS} <meta>, <link> and <script> tags; not read further"
+            return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how, problem)
+        # A tag ends at its '>', or where the next tag begins: a stray '<' or quote before a
+        # real tag cannot swallow it (browsers would read the stray text as part of the tag).
+        # The next '>' is looked for only when the last one found lies behind: linear overall.
+        if close < match.end():
+            close = body.find(b">", match.end())
+            close = len(body) if close < 0 else close
+        following = body.find(b"<", match.end(), close)
+        end = close if following < 0 else following
+        position = end + 1 if end == close else end
         tag = match.group(1).lower()
         # A real tag's attributes fit in a few hundred bytes; a hostile one is read no further.
-        attributes = _attributes(body[match.end() : min(close, match.end() + MAX_TAG)].decode("latin-1"))
+        text = body[match.end() : min(end, match.end() + MAX_TAG)]
+        if _MATTERS[tag] not in text.lower():
+            continue
+        attributes = _attributes(text.decode("latin-1"))
         if tag == b"meta" and "name" in attributes:
             meta.append((attributes["name"].strip().lower(), attributes.get("content", "").strip()))
         elif tag == b"link" and "href" in attributes:

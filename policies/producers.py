@@ -16,7 +16,7 @@ from policies.aiagents import ai_agents_basis
 from policies.aipref import header_usage_basis, robots_usage_basis
 from policies.aitxt import aitxt_basis
 from policies.contentsignal import header_signal_basis, robots_signal_basis
-from policies.decision import Basis
+from policies.decision import Basis, Verdict
 from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
@@ -101,7 +101,7 @@ def content_usage(ctx: Context) -> list[Basis]:
 def tdmrep(ctx: Context) -> Basis | None:
     if ctx.host.robots.outcome is RobotsOutcome.UNREACHABLE:
         return None
-    steps = [file_step(ctx.host.tdmrep, ctx.url)]
+    steps = [file_step(ctx.host.tdmrep, ctx.url, salvage=ctx.readings.tdmrep_salvage)]
     page = ctx.page
     if page is not None:
         steps.append(
@@ -154,6 +154,10 @@ def x_robots_tag(ctx: Context) -> Basis | None:
 def meta_robots(ctx: Context) -> Basis | None:
     if ctx.page is None:
         return None
+    problem = ctx.page.html_signals.problem
+    if problem is not None:
+        reason = f"the page's tags could not be read ({ctx.page.html_signals.how or 'the page'}: {problem})"
+        return Basis(signal="meta-robots", verdict=Verdict.DENY, reason=reason)
     directives = parse_meta(ctx.page.html_signals.meta)
     return directives_basis(
         directives, ctx.purpose, token=ctx.token, readings=ctx.readings, signal="meta-robots"

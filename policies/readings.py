@@ -36,6 +36,10 @@ class Readings:
     # A later tdm-reservation: 0 (header, meta) does not lift an earlier 1
     # (tdmrep.json); TDMRep itself lets the later value supersede.
     tdmrep_keep_reservation: bool = True
+    # A tdmrep.json that is not valid JSON (a trailing comma, a stray byte) is
+    # still read object by object, and a reservation found in it counts; the
+    # spec reads such a file as "protocol not implemented".
+    tdmrep_salvage: bool = True
     # Content-Signal use=reference or use=immediate (less than full use)
     # reserves ai-train, which keeps whole copies.
     content_signal_use: bool = True

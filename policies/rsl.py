@@ -206,6 +206,10 @@ def rsl_evidence(document: Document) -> RslEvidence:
         "sha256": document.sha256,
         "record_id": document.record_id,
     }
+    if document.incomplete is not None:
+        return RslEvidence(
+            document=None, problem=f"the licence was not read whole ({document.incomplete})", **common
+        )
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
         return RslEvidence(document=None, problem="the licence could not be fetched", **common)
     try:
@@ -301,28 +305,36 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _BARE = re.compile(r"[^;,]*")
 
 
+_LINK_SEPARATOR = re.compile(r",\s*(?=<)")
+
+
 def _link_values(value: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """The ``(target, params)`` of each link in one Link field value (RFC 8288); linear, never raises."""
-    position = 0
-    while (start := value.find("<", position)) >= 0:
-        end = value.find(">", start + 1)
-        if end < 0:
-            return
-        target, position, params = value[start + 1 : end], end + 1, {}
-        while (name := _PARAM_NAME.match(value, position)) is not None:
+    """The ``(target, params)`` of each link in one Link field value (RFC 8288); linear, never raises.
+
+    Links are split where a comma is followed by ``<``, so a malformed link (an
+    unclosed ``<`` or quoted string) spoils only itself, never the links after it.
+    """
+    for segment in _LINK_SEPARATOR.split(value):
+        start = segment.find("<")
+        end = segment.find(">", start + 1)
+        if start < 0 or end < 0:
+            continue
+        start = segment.rfind("<", start, end)  # a stray '<' before the real one
+        target, position, params = segment[start + 1 : end], end + 1, {}
+        while (name := _PARAM_NAME.match(segment, position)) is not None:
             key, position = name.group(1).lower(), name.end()
             raw = ""
-            if value.startswith("=", position):
+            if segment.startswith("=", position):
                 position += 1
-                while value.startswith((" ", "\t"), position):
+                while segment.startswith((" ", "\t"), position):
                     position += 1
-                quoted = _QUOTED.match(value, position)
+                quoted = _QUOTED.match(segment, position)
                 if quoted:
                     raw, position = re.sub(r"\\(.)", r"\1", quoted.group(1)), quoted.end()
-                elif value.startswith('"', position):
-                    raw, position = value[position + 1 :], len(value)  # an unclosed string runs to the end
+                elif segment.startswith('"', position):
+                    raw, position = segment[position + 1 :], len(segment)  # an unclosed string ends the link
                 else:
-                    bare = _BARE.match(value, position)
+                    bare = _BARE.match(segment, position)
                     assert bare is not None  # it matches the empty string at least
                     raw, position = bare.group().strip(), bare.end()
             params.setdefault(key, raw)

@@ -18,6 +18,7 @@ search.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +115,8 @@ class TdmRepEvidence:
 
     ``error`` is set when the file exists but could not be read (not read
     whole, undecodable, too many rules): the ``tdmrep`` signal then denies.
-    ``variants`` are the file's other plausible readings (another decoding).
+    ``variants`` are the file's other plausible readings (another decoding;
+    for a file that is not valid JSON, the rules :func:`salvage` finds in it).
     """
 
     url: str
@@ -125,6 +127,7 @@ class TdmRepEvidence:
     problem: str | None = None
     error: str | None = None
     variants: tuple[TdmRepEvidence, ...] = ()
+    salvaged: bool = False  # rules read from a file that is not valid JSON (see salvage())
 
 
 def tdmrep_evidence(document: Document) -> TdmRepEvidence:
@@ -165,8 +168,43 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
     except ValueError as exc:
         return TdmRepEvidence(file=None, error=f"tdmrep.json could not be read: {exc}", **common)
     if not parsed:
-        return TdmRepEvidence(file=None, problem=problem, **common)
+        # Not JSON in any encoding: look for rules object by object, in every reading (a stray
+        # byte that breaks the strict decoding breaks nothing here).
+        note = "rules found in a file that is not valid JSON"
+        variants = tuple(
+            TdmRepEvidence(file=found, salvaged=True, **{**common, "source": f"{common['source']}; {note}"})
+            for decoded in decodings(document.body, declared=declared)
+            if (found := salvage(decoded.text)) is not None
+        )
+        return TdmRepEvidence(file=None, problem=problem, variants=variants, **common)
     return replace(parsed[0], variants=tuple(parsed[1:]))
+
+
+_OBJECT = re.compile(r"\{[^{}]*\}")
+_LOCATION = re.compile(r'"location"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_RESERVATION = re.compile(r'"tdm-reservation"\s*:\s*"?\s*([01])\s*"?\s*(?=[,}])')
+
+
+def salvage(text: str) -> TdmRepFile | None:
+    """The rules of a tdmrep.json that is not valid JSON, read object by object (linear), or None.
+
+    For the conservative reading ``tdmrep_salvage``: a trailing comma or a
+    stray character does not make a file's reservation disappear.
+    """
+    rules = []
+    for index, match in enumerate(_OBJECT.finditer(text)):
+        location = _LOCATION.search(match.group())
+        if location is None or len(rules) >= MAX_RULES:
+            continue
+        try:
+            path = json.loads(f'"{location.group(1)}"')
+        except ValueError:
+            path = location.group(1)
+        reservation = _RESERVATION.search(match.group())
+        rules.append(
+            TdmRule(index, PathPattern(path), int(reservation.group(1)) if reservation else None, None)
+        )
+    return TdmRepFile(tuple(rules)) if rules else None
 
 
 @dataclass(frozen=True)
@@ -180,10 +218,12 @@ class Step:
     error: bool = False  # the place could not be read: fail closed
 
 
-def file_step(evidence: TdmRepEvidence | None, url: str) -> Step:
-    """The tdmrep.json step for ``url``."""
+def file_step(evidence: TdmRepEvidence | None, url: str, *, salvage: bool = True) -> Step:
+    """The tdmrep.json step for ``url``; ``salvage`` is the conservative reading ``tdmrep_salvage``."""
     if evidence is None:
         return Step(None, "tdmrep.json: not fetched")
+    if evidence.salvaged and not salvage:
+        return Step(None, f"tdmrep.json ({evidence.source}): not JSON, so not read")
     cite = (("source", evidence.source), ("sha256", evidence.sha256), ("record_id", evidence.record_id))
     if evidence.error is not None:
         return Step(None, evidence.error, cite=cite, error=True)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     import sqlite_utils
 
-    from crawler.storage.archive import WarcArchive
+    from crawler.storage.archive import ReadRecord, WarcArchive
 
 # A crawl recorded before its page bound was: read pages with the add-on's default.
 PAGE_MAX_SIZE = 10 * 1024 * 1024
@@ -178,6 +178,21 @@ def rebuild_host(
     )
 
 
+def archived_page(record: ReadRecord, url: str, max_size: int) -> Page:
+    """A captured page as the post-fetch signals read it, from its response record.
+
+    The body is decoded with the crawler's own function and bound, and the
+    page's tags are read by :func:`policies.html.read_html`, as the gate read
+    them: both paths meet in :class:`policies.engine.Page`. Raises
+    ContentCodingError if the archived body does not decode.
+    """
+    headers: dict[str, tuple[str, ...]] = {}
+    for name, value in record.http_headers:
+        headers[name.lower()] = (*headers.get(name.lower(), ()), value)
+    body = decode_content(record.raw, codings(headers.get("content-encoding", ())), max_size)
+    return Page(url=url, status=record.status or 0, headers=headers, body=body)
+
+
 def _shape(decision: dict[str, Any]) -> tuple[bool, str, list[tuple[str, str]]]:
     return (
         bool(decision["allowed"]),
@@ -226,20 +241,13 @@ def audit_capture(
     if metadata_id not in archive.entries:
         return [*found, f"{url}: metadata record {metadata_id} is in no WARC file"]
     metadata = archive.read(metadata_id).json()
-    headers: dict[str, tuple[str, ...]] = {}
-    for name, value in response.http_headers:
-        headers.setdefault(name.lower(), ())
-        headers[name.lower()] += (value,)
     try:
-        body = decode_content(
-            response.raw, codings(headers.get("content-encoding", ())), settings.page_max_size
-        )
+        page = archived_page(response, url, settings.page_max_size)
     except ContentCodingError as exc:
         return [
             *found,
             f"{url}: the archived body cannot be decoded ({exc}); the crawl would have refused it",
         ]
-    page = Page(url=url, status=response.status or 0, headers=headers, body=body)
     # The page's own licences are rebuilt with the host's: the engine reads both lists alike.
     host = rebuild_host(archive, metadata["evidence"], settings, page)
     derived = decide_all(

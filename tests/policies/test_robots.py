@@ -317,3 +317,18 @@ def test_an_excessive_crawl_delay_keeps_us_away() -> None:
         _document(200, b"User-agent: *\nCrawl-delay: nonsense\nCrawl-delay: 2\n"), "permitcrawl"
     )
     assert gentle.crawl_delay == 2.0
+
+
+@pytest.mark.parametrize(
+    ("rules", "path", "allowed"),
+    [
+        # Google's reference parser: allowing /dir/index.htm(l) allows /dir/ too (only /dir/ itself).
+        ("Disallow: /\nAllow: /index.html", "/", True),
+        ("Disallow: /\nAllow: /index.html$", "/", True),
+        ("Disallow: /\nAllow: /docs/index.htm", "/docs/", True),
+        ("Disallow: /\nAllow: /docs/index.htm", "/docs/other", False),
+        ("Disallow: /\nAllow: /index.html", "/other", False),
+    ],
+)
+def test_index_html_allows_its_directory(rules: str, path: str, allowed: bool) -> None:
+    assert can_fetch(f"User-agent: *\n{rules}\n", "permitcrawl", f"http://example.com{path}") is allowed
