@@ -198,7 +198,8 @@ def main() -> None:
                 print(f"round {round_ + 1} {mode:<12} {r['wall']:6.2f} s wall  {r['cpu']:6.2f} s CPU  "
                       f"{r['responses']:.0f} responses", file=sys.stderr)  # fmt: skip
         out_dir = work / "permitcrawl"
-        warc_bytes = sum(p.stat().st_size for p in (out_dir / "warc").glob("*.warc.gz"))
+        files = [*(out_dir / "warc").glob("*.warc.gz"), *(out_dir / "evidence").glob("*.warc.gz")]
+        warc_bytes = sum(p.stat().st_size for p in files)
     finally:
         server.terminate()
         shutil.rmtree(work, ignore_errors=True)

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
     "WARC_DIR": "crawl/warc",
-    "WARC_EVIDENCE_DIR": "crawl/evidence",
+    "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",
     "WARC_MAX_SIZE": 1_000_000_000,
     "WARC_GZIP_LEVEL": 6,
@@ -260,7 +260,13 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             "a whole number of pages per host (0: no limit)",
         ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
-        warc_evidence_dir=_convert(settings, "WARC_EVIDENCE_DIR", Path, "a directory path"),
+        # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
+        warc_evidence_dir=_convert(
+            settings,
+            "WARC_EVIDENCE_DIR",
+            lambda v: Path(v) if v else Path(_setting(settings, "WARC_DIR")).parent / "evidence",
+            "a directory path, or empty for 'evidence' beside WARC_DIR",
+        ),
         warc_prefix=_convert(
             settings, "WARC_PREFIX", _matching(_PREFIX), "letters, digits, '.', '-' and '_'"
         ),

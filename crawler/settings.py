@@ -15,8 +15,7 @@ EXTENSIONS = {"crawler.progress.ProgressExtension": 500}
 POLICY_DELIVER_REFUSED = True
 
 # Output, relative to the working directory; `permitcrawl crawl --out DIR` sets both.
-WARC_DIR = "crawl/warc"
-WARC_EVIDENCE_DIR = "crawl/evidence"
+WARC_DIR = "crawl/warc"  # evidence documents go to "evidence" beside it (WARC_EVIDENCE_DIR)
 PROVENANCE_DB = "crawl/provenance.db"
 
 PROGRESS_INTERVAL = 10.0
