@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, ResponseDataLossError
 
 from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
@@ -32,6 +32,7 @@ from crawler.decompression import size_bound
 from crawler.evidence import Clock, EvidenceCache, utcnow
 from crawler.fetcher import EvidenceFetcher, incomplete_reason, off_reactor
 from policies.decision import Basis, Decision, Stage, Verdict, combine
+from policies.document import cut_reason
 from policies.engine import Page, decide, decide_all
 from policies.evidence import evidence_manifest
 from policies.html import read_html
@@ -176,14 +177,25 @@ class PolicyGateMiddleware:
             request.meta["_policy_bytes"] = request.meta.get("_policy_bytes", 0) + len(data)
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        """Record a page the downloader gave up on for its size as refused, with the reason."""
-        if request.meta.get("policy_exempt") or not isinstance(exception, DownloadCancelledError):
+        """Record a page that could not be read whole as refused, with the reason.
+
+        The downloader gives up on a page larger than ``DOWNLOAD_MAXSIZE``, and on
+        one the server cut short (``ResponseDataLossError``, once retries are
+        spent). Neither was judged or archived; both are refusals of signal
+        ``incomplete``, not errors in the log.
+        """
+        if request.meta.get("policy_exempt"):
             return
-        bound = size_bound(request, self.max_size)
-        received = request.meta.get("_policy_bytes", 0)
-        if "max size" not in str(exception) and not (bound and received > bound):
-            return  # cancelled for another reason (the crawl is stopping)
-        why = f"larger than the {bound}-byte bound (DOWNLOAD_MAXSIZE)"
+        if isinstance(exception, ResponseDataLossError):
+            why = cut_reason("disconnect")
+        elif isinstance(exception, DownloadCancelledError):
+            bound = size_bound(request, self.max_size)
+            received = request.meta.get("_policy_bytes", 0)
+            if "max size" not in str(exception) and not (bound and received > bound):
+                return  # cancelled for another reason (the crawl is stopping)
+            why = f"larger than the {bound}-byte bound (DOWNLOAD_MAXSIZE)"
+        else:
+            return
         decision = self._incomplete_decision(request.url, why)
         request.meta["policy_decision"] = decision
         self._refuse(request, decision, None)

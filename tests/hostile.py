@@ -258,6 +258,7 @@ REFUSED_AFTER_FETCHING = {
     "http://bomb-page.test/bomb": "incomplete",
     "http://big-page.test/big": "incomplete",
     "http://link-raise.test/linked": "rsl",
+    "http://trunc-page.test/cut": "incomplete",  # cut by the server: refused once retries are spent
 }
 
 # Captured in full, whatever the other hosts do.
