@@ -98,35 +98,39 @@ def decodings(
 ) -> list[Decoded]:
     """Every distinct text ``body`` plausibly reads as, the primary reading first.
 
-    The primary reading decodes ``body`` as ``primary`` after dropping any
-    byte-order mark (a UTF-16 mark before UTF-8 text is a stray mark, not a
-    reason to lose the text). Then: the encoding the byte-order mark names,
-    and each ``declared`` charset, given as ``(codec name, where it was
-    declared)`` (see :func:`codec_name`; None is skipped). ``strict`` leaves out
-    readings that do not decode cleanly (JSON, where an undecodable document
-    is an error); otherwise bad bytes become U+FFFD (robots.txt, where RFC 9309
-    says to read what can be read). A leading U+FEFF is dropped from every text.
+    The primary reading decodes ``body`` as ``primary`` after dropping every
+    byte-order mark it starts with (a UTF-16 mark before UTF-8 text is a stray
+    mark, not a reason to lose the text; so are two marks in a row). Then: the
+    encoding the first byte-order mark names, and each ``declared`` charset,
+    given as ``(codec name, where it was declared)`` (see :func:`codec_name`;
+    None is skipped). ``strict`` leaves out readings that do not decode cleanly
+    (JSON, where an undecodable document is an error); otherwise bad bytes
+    become U+FFFD (robots.txt, where RFC 9309 says to read what can be read).
+    Leading U+FEFF are dropped from every text.
     """
     bom = bom_of(body)
-    unmarked = body[len(bom[0]) :] if bom else body
+    after_mark = body[len(bom[0]) :] if bom else body
+    unmarked = body
+    while (mark := bom_of(unmarked)) is not None:
+        unmarked = unmarked[len(mark[0]) :]
     how = _label(primary)
-    if bom and codecs.lookup(bom[1]).name != codecs.lookup(primary).name:
+    if len(unmarked) < len(after_mark):
+        how += ", ignoring its byte-order marks"
+    elif bom and codecs.lookup(bom[1]).name != codecs.lookup(primary).name:
         how += f", ignoring a {_label(bom[1])} byte-order mark"
-    plan: list[tuple[str, str]] = [(primary, how)]
+    plan: list[tuple[bytes, str, str]] = [(unmarked, primary, how)]
     if bom:
-        plan.append((bom[1], f"{_label(bom[1])}, as its byte-order mark says"))
-    plan += [
-        (charset, f"{_label(charset)}{', ' if where else ''}{where}")
-        for charset, where in declared
-        if charset
-    ]
+        plan.append((after_mark, bom[1], f"{_label(bom[1])}, as its byte-order mark says"))
+    for charset, where in declared:
+        if charset:
+            plan.append((after_mark, charset, f"{_label(charset)}, {where}" if where else _label(charset)))
     found: list[Decoded] = []
     seen: set[str] = set()
-    for encoding, label in plan:
-        text = _decode(unmarked, encoding, strict=strict)
+    for data, encoding, label in plan:
+        text = _decode(data, encoding, strict=strict)
         if text is None:
             continue
-        text = text.removeprefix("\ufeff")
+        text = text.lstrip("\ufeff")
         if text not in seen:
             seen.add(text)
             found.append(Decoded(text, label))
