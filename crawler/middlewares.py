@@ -139,13 +139,7 @@ class PolicyGateMiddleware:
 
     # -- decisions ---------------------------------------------------------------
 
-    def _error_decision(self, url: str, stage: Stage, exc: BaseException) -> Decision:
-        # Fail closed: an error anywhere in judging a URL refuses it, saying why.
-        basis = Basis(
-            signal="default",
-            verdict=Verdict.DENY,
-            reason=f"the decision could not be taken: {type(exc).__name__}: {exc}",
-        )
+    def _refusal(self, url: str, stage: Stage, basis: Basis) -> Decision:
         return combine(
             [basis],
             url=url,
@@ -155,20 +149,16 @@ class PolicyGateMiddleware:
             stage=stage,
         )
 
+    def _error_decision(self, url: str, stage: Stage, exc: BaseException) -> Decision:
+        # Fail closed: an error anywhere in judging a URL refuses it, saying why.
+        reason = f"the decision could not be taken: {type(exc).__name__}: {exc}"
+        return self._refusal(url, stage, Basis(signal="default", verdict=Verdict.DENY, reason=reason))
+
     def _incomplete_decision(self, url: str, why: str) -> Decision:
         # A page not read whole cannot be judged: its reservation may be in what is missing.
-        basis = Basis(
-            signal="incomplete",
-            verdict=Verdict.DENY,
-            reason=f"the response could not be read whole ({why}); never judged, never archived",
-        )
-        return combine(
-            [basis],
-            url=url,
-            purpose=self.config.purpose,
-            default_policy=self.config.default_policy,
-            decided_at=self.clock(),
-            stage=Stage.POST_FETCH,
+        reason = f"the response could not be read whole ({why}); never judged, never archived"
+        return self._refusal(
+            url, Stage.POST_FETCH, Basis(signal="incomplete", verdict=Verdict.DENY, reason=reason)
         )
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:

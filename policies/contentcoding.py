@@ -31,6 +31,24 @@ class ContentCodingError(ValueError):
     """A body that cannot be decoded whole within the bound; the message says why."""
 
 
+class _Output:
+    """Decompressed chunks, refused as soon as together they pass the bound."""
+
+    def __init__(self, max_size: int, name: str) -> None:
+        self.max_size, self.name = max_size, name
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            raise ContentCodingError(f"larger than {self.max_size} bytes once decompressed ({self.name})")
+        self.chunks.append(chunk)
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 def codings(header_values: Iterable[str]) -> list[str]:
     """The content-codings of ``Content-Encoding`` field values, in the order they were applied."""
     found = []
@@ -40,8 +58,7 @@ def codings(header_values: Iterable[str]) -> list[str]:
 
 
 def _zlib(body: bytes, wbits: int, max_size: int, name: str) -> bytes:
-    out: list[bytes] = []
-    size = 0
+    out = _Output(max_size, name)
     data = body
     while True:
         decompressor = zlib.decompressobj(wbits)
@@ -49,10 +66,7 @@ def _zlib(body: bytes, wbits: int, max_size: int, name: str) -> bytes:
             while data:
                 chunk = decompressor.decompress(data, _CHUNK)
                 data = decompressor.unconsumed_tail
-                size += len(chunk)
-                if size > max_size:
-                    raise ContentCodingError(f"larger than {max_size} bytes once decompressed ({name})")
-                out.append(chunk)
+                out.add(chunk)
                 if decompressor.eof:
                     break
         except zlib.error as exc:
@@ -64,7 +78,7 @@ def _zlib(body: bytes, wbits: int, max_size: int, name: str) -> bytes:
         # not part of the document (browsers ignore them too), so they are left out.
         if name != "gzip" or not data.startswith(b"\x1f\x8b"):
             break
-    return b"".join(out)
+    return out.value()
 
 
 def _gzip(body: bytes, max_size: int) -> bytes:
@@ -87,15 +101,11 @@ def _brotli(body: bytes, max_size: int) -> bytes:
     except ImportError:
         raise ContentCodingError("content-coding 'br' needs the brotli module") from None
     decompressor = brotli.Decompressor()
-    out: list[bytes] = []
-    size = 0
+    out = _Output(max_size, "br")
     try:
         chunk = decompressor.process(body, output_buffer_limit=_CHUNK)
         while True:
-            size += len(chunk)
-            if size > max_size:
-                raise ContentCodingError(f"larger than {max_size} bytes once decompressed (br)")
-            out.append(chunk)
+            out.add(chunk)
             if decompressor.is_finished() or not chunk:
                 break
             chunk = decompressor.process(b"", output_buffer_limit=_CHUNK)
@@ -103,7 +113,7 @@ def _brotli(body: bytes, max_size: int) -> bytes:
         raise ContentCodingError(f"not valid br data ({exc})") from None
     if not decompressor.is_finished():
         raise ContentCodingError("the br stream is cut short")
-    return b"".join(out)
+    return out.value()
 
 
 def _zstd_module() -> Any:
@@ -121,18 +131,14 @@ def _zstd(body: bytes, max_size: int) -> bytes:
     zstd = _zstd_module()
     if zstd is None:
         raise ContentCodingError("content-coding 'zstd' needs the zstd module")
-    out: list[bytes] = []
-    size = 0
+    out = _Output(max_size, "zstd")
     data = body
     try:
         while data:
             decompressor = zstd.ZstdDecompressor()
             chunk = decompressor.decompress(data, max_length=_CHUNK)
             while True:
-                size += len(chunk)
-                if size > max_size:
-                    raise ContentCodingError(f"larger than {max_size} bytes once decompressed (zstd)")
-                out.append(chunk)
+                out.add(chunk)
                 if decompressor.eof or decompressor.needs_input:
                     break
                 chunk = decompressor.decompress(b"", max_length=_CHUNK)
@@ -141,7 +147,7 @@ def _zstd(body: bytes, max_size: int) -> bytes:
             data = decompressor.unused_data  # zstd frames may follow each other
     except zstd.ZstdError as exc:
         raise ContentCodingError(f"not valid zstd data ({exc})") from None
-    return b"".join(out)
+    return out.value()
 
 
 DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
