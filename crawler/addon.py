@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
-from crawler.bounds import DepthReportMiddleware, HostBudgetMiddleware
+from crawler.bounds import HostBudgetMiddleware, LinkBoundsMiddleware
 from crawler.config import DEFAULTS, user_agent
 from crawler.decompression import StrictDecompressionMiddleware
 from crawler.extensions import ArchiveExtension
@@ -65,6 +65,6 @@ class PolicyAddon:
             "DOWNLOADER_MIDDLEWARES", HostBudgetMiddleware, BUDGET_PRIORITY
         )
         settings.set_in_component_priority_dict(
-            "SPIDER_MIDDLEWARES", DepthReportMiddleware, DEPTH_REPORT_PRIORITY
+            "SPIDER_MIDDLEWARES", LinkBoundsMiddleware, DEPTH_REPORT_PRIORITY
         )
         settings.set_in_component_priority_dict("EXTENSIONS", ArchiveExtension, 0)

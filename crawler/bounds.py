@@ -11,8 +11,10 @@ a crawl end. Two bounds stop it:
   (``bounds/host_budget/<host>``). A resumed crawl counts the pages its
   database already holds for each host.
 * ``DEPTH_LIMIT`` (Scrapy's DepthMiddleware, 20 by default through the
-  add-on): :class:`DepthReportMiddleware` counts, per host, the links that
-  DepthMiddleware is about to drop (``bounds/depth/<host>``).
+  add-on): :class:`LinkBoundsMiddleware` counts, per host, the links that
+  DepthMiddleware is about to drop (``bounds/depth/<host>``), and schedules
+  at most three times the page budget of distinct URLs per host
+  (``bounds/host_queue/<host>`` counts the rest).
 
 The crawl summary lists the hosts that reached either bound.
 """
@@ -30,7 +32,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.config import load_config
-from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT
+from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
+
+# URLs ever scheduled per host, as a multiple of its page budget: room for the URLs the gate
+# refuses before fetching, no room for a scheduler filled with URLs that will never be fetched.
+QUEUE_FACTOR = 3
 
 
 def _host(url: str) -> str:
@@ -87,9 +93,16 @@ class HostBudgetMiddleware:
         return cls(crawler, config.host_max_pages, pages_so_far(config.provenance_db))
 
     def process_request(self, request: Request) -> None:
-        if request.meta.get("policy_exempt") or "_policy_budgeted" in request.meta:
+        if request.meta.get("policy_exempt"):
             return
         host = _host(request.url)
+        counted = request.meta.get("_policy_budgeted")
+        if counted == host:
+            return  # a retry, or a redirect within the host: the page is counted already
+        if counted is not None:
+            # A redirect to another host: the hop was a page of the first host; the target
+            # is a page of its own host, within that host's budget.
+            self._settle(request)
         if self.done[host] + self.in_flight[host] >= self.budget:
             self.crawler.stats.inc_value(BUDGET_STAT + host)
             if self.crawler.stats.get_value(BUDGET_STAT + host) == 1:
@@ -100,7 +113,7 @@ class HostBudgetMiddleware:
                     self.budget,
                 )
             raise IgnoreRequest(f"{host} reached its budget of {self.budget} pages")
-        request.meta["_policy_budgeted"] = host  # a redirect or a retry of it counts against this host
+        request.meta["_policy_budgeted"] = host
         self.in_flight[host] += 1
 
     def _settle(self, request: Request) -> None:
@@ -117,27 +130,53 @@ class HostBudgetMiddleware:
         self._settle(request)
 
 
-class DepthReportMiddleware(BaseSpiderMiddleware):
-    """Counts per host the links past ``DEPTH_LIMIT`` (Scrapy's DepthMiddleware drops them after this)."""
+class LinkBoundsMiddleware(BaseSpiderMiddleware):
+    """Bounds the links a crawl schedules per host, and counts those past ``DEPTH_LIMIT``.
 
-    def __init__(self, crawler: Crawler, limit: int) -> None:
+    At most ``QUEUE_FACTOR`` times the page budget of distinct URLs are ever
+    scheduled for one host (``bounds/host_queue/<host>`` counts the rest): a
+    page of 200,000 links, or a sitemap of a million, cannot fill the
+    scheduler with URLs the budget will never let out. Links past the depth
+    limit are counted per host (``bounds/depth/<host>``) just before Scrapy's
+    DepthMiddleware drops them.
+    """
+
+    def __init__(self, crawler: Crawler, depth_limit: int, queue_limit: int) -> None:
         super().__init__(crawler)
-        self.limit = limit
+        self.depth_limit = depth_limit
+        self.queue_limit = queue_limit
+        self.scheduled: dict[str, set[bytes]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        limit = crawler.settings.getint("DEPTH_LIMIT")
-        if not crawler.settings.getbool("POLICY_ENABLED") or limit <= 0:
-            raise NotConfigured("no depth limit to report on")
-        middleware = cls(crawler, limit)
+        if not crawler.settings.getbool("POLICY_ENABLED"):
+            raise NotConfigured("POLICY_ENABLED is off")
+        config = load_config(crawler.settings)
+        middleware = cls(
+            crawler, crawler.settings.getint("DEPTH_LIMIT"), QUEUE_FACTOR * config.host_max_pages
+        )
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        host = _host(request.url)
         # The depth DepthMiddleware is about to give the request (it runs after this).
-        depth = None if response is None else response.meta.get("depth", 0) + 1
-        if depth is not None and depth > self.limit and not request.meta.get("depth_reset"):
-            self.crawler.stats.inc_value(DEPTH_STAT + _host(request.url))
+        depth = (
+            0 if response is None or request.meta.get("depth_reset") else response.meta.get("depth", 0) + 1
+        )
+        if 0 < self.depth_limit < depth:
+            self.crawler.stats.inc_value(DEPTH_STAT + host)
+            return request  # DepthMiddleware drops it and keeps its own count
+        if not self.queue_limit or request.dont_filter or request.meta.get("policy_recheck"):
+            return request
+        seen = self.scheduled.setdefault(host, set())
+        fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
+        if fingerprint in seen:
+            return request  # the scheduler's duplicate filter has its say
+        if len(seen) >= self.queue_limit:
+            self.crawler.stats.inc_value(QUEUE_STAT + host)
+            return None
+        seen.add(fingerprint)
         return request
 
     def spider_closed(self, spider: Spider) -> None:

@@ -55,6 +55,7 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     bounds = summary.get("bounds", {})
     for name, what in (
         ("host_budget", "reached the per-host page budget (PERMITCRAWL_HOST_MAX_PAGES); URLs not requested"),
+        ("host_queue", "had more links than three times the page budget; links not scheduled"),
         ("depth", "had links past the depth limit (DEPTH_LIMIT); links not followed"),
     ):
         hits = bounds.get(name) or {}

@@ -38,7 +38,7 @@ from crawler import signals as our_signals
 from crawler.decompression import INCOMPLETE
 from crawler.evidence import utcnow
 from policies.aitxt import aitxt_evidence
-from policies.document import Document, cut_reason
+from policies.document import PARTIAL, Document, cut_reason
 from policies.evidence import HostEvidence
 from policies.robots import RobotsOutcome, robots_evidence
 from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
@@ -371,6 +371,8 @@ def incomplete_reason(response: Response, request: Request, limit: int) -> str |
     """
     if "download_stopped" in response.flags:
         return cut_reason("length", limit)
+    if response.status == 206:
+        return PARTIAL
     if "dataloss" in response.flags:
         return cut_reason("disconnect", limit)
     meta = (response.request or request).meta if response.request is not None else request.meta

@@ -36,6 +36,7 @@ from policies.document import cut_reason
 from policies.engine import Page, decide, decide_all
 from policies.evidence import evidence_manifest
 from policies.html import read_html
+from policies.patterns import path_of
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence, page_licences
 from policies.store import load_policies
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
+
+# Paths of the documents every host is asked for as evidence.
+EVIDENCE_PATHS = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
 
 
 def origin_of(url: str) -> str:
@@ -130,12 +134,20 @@ class PolicyGateMiddleware:
 
     async def _page_licences(self, page: Page) -> tuple[FoundLicence, ...]:
         """The RSL licences a response points to: Link headers and HTML links (fetched), inline scripts."""
-        linked, inline = page_licences(page)
+        linked, inline, unread = page_licences(page)
         found = []
         for url, where in linked:
             cached = await self.licences.get(url)
             found.append(FoundLicence(cached.evidence, where))
-        return (*found, *inline)
+        return (*found, *inline, *unread)
+
+    def _is_evidence(self, url: str) -> bool:
+        """True for the URL of an evidence document: robots.txt, tdmrep.json, ai.txt, a known licence."""
+        if path_of(url).split("?", 1)[0] in EVIDENCE_PATHS:
+            return True
+        host = self.evidence.current(origin_of(url))
+        known = {found.evidence.url for found in host.licences} if host is not None else set()
+        return url in known or self.licences.current(url) is not None
 
     # -- decisions ---------------------------------------------------------------
 
@@ -210,6 +222,11 @@ class PolicyGateMiddleware:
             return
         if request.meta.get("policy_recheck"):
             await self._recheck(request)
+        if self._is_evidence(request.url):
+            # Evidence is archived as evidence, in its own files: never captured as a page too.
+            self.crawler.stats.inc_value("policy/skipped/evidence")
+            logger.debug("Not requested as a page (it is an evidence document): %s", request.url)
+            raise IgnoreRequest("an evidence document, not a page")
         try:
             host = await self.evidence.get(origin_of(request.url))
             decision = decide(

@@ -15,13 +15,15 @@ on the same path combine most-restrictively. Statements from robots.txt and
 from the header combine most-restrictively too.
 
 The conservative reading ``aipref_any_n`` keeps any ``n`` that parses on its
-own (a field line, a comma-separated member): ``train-ai=n, Bad=x`` does not
-parse as a whole, and ``train-ai=n, train-ai=y`` reads as ``y`` by the spec,
-but each still says ``n`` in so many words.
+own (a field line, a comma-separated member, read in any case and with spaces
+round ``=`` if it must): ``train-ai=n, Bad=x`` does not parse as a whole,
+``Train-AI = n`` not at all, and ``train-ai=n, train-ai=y`` reads as ``y`` by
+the spec, but each still says ``n`` in so many words.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +124,9 @@ def members(text: str) -> list[str]:
     return [member for member in found if member]
 
 
+_LENIENT_EQUALS = re.compile(r"\s*=\s*")
+
+
 def _dictionary(text: str) -> dict[str, Any]:
     return dict(http_sf.parse(text.encode("utf-8"), tltype="dictionary"))
 
@@ -134,7 +139,12 @@ def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset
         try:
             parsed = _dictionary(member)
         except Exception:
-            continue
+            # Read as its author meant it: any case, spaces round '=', a stray ';' ('Train-AI = n;').
+            lenient = _LENIENT_EQUALS.sub("=", member.strip().lower()).rstrip("; \t")
+            try:
+                parsed = _dictionary(lenient)
+            except Exception:
+                continue
         for label, (value, _params) in parsed.items():
             if isinstance(value, http_sf.Token) and value == "n":
                 for purpose in LABELS.get(label, ()):

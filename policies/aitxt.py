@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from policies.decision import Basis, Verdict
 from policies.patterns import RuleIndex, path_of
 from policies.purpose import Purpose
-from policies.robotstxt import MAX_WILD_PATTERNS, PARSE_LIMIT, Record, RobotsTxt, readings
+from policies.robotstxt import MAX_RECORDS, MAX_WILD_PATTERNS, PARSE_LIMIT, Record, RobotsTxt, readings
 
 if TYPE_CHECKING:
     from policies.document import Document
@@ -101,8 +101,12 @@ def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtE
         return AiTxtEvidence(file=None, problem="no ai.txt", **common)
     found: list[AiTxtEvidence] = []
     try:
+        records = 0
         for reading in readings(document, parse_limit):
             parsed = AiTxt.parse(reading.text)
+            records += len(parsed.robots.records) if parsed is not None else 0
+            if records > MAX_RECORDS:
+                raise ValueError(f"its readings hold more than the {MAX_RECORDS} records kept for a file")
             if parsed is not None and parsed.robots.wild_patterns > MAX_WILD_PATTERNS:
                 raise ValueError(
                     f"it has {parsed.robots.wild_patterns} patterns with '*' or '$', more than the "

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 EVIDENCE_MAX_SIZE = 10 * 1024 * 1024
 
 
+PARTIAL = "the server sent only part of it (206 Partial Content)"
+
+
 def cut_reason(truncated: str, max_size: int = EVIDENCE_MAX_SIZE) -> str:
     """Why a body is not whole, from its WARC-Truncated reason (``length``, ``disconnect``, ...)."""
     if truncated == "length":
@@ -53,6 +56,11 @@ class Document:
     record_id: str | None = None
     content_type: str | None = None
     incomplete: str | None = None
+
+    def __post_init__(self) -> None:
+        # A 206 is, by its own status, a part of the document: never read as the whole.
+        if self.status == 206 and self.incomplete is None:
+            object.__setattr__(self, "incomplete", PARTIAL)
 
     @classmethod
     def from_raw(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
 from policies.html import HtmlSignals, read_html
+from policies.patterns import equivalent_urls
 from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
 from policies.readings import Readings
@@ -163,20 +164,22 @@ def decide_all(
     """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it.
 
     The host's evidence and the page are judged as first read; if that
-    permits the URL, each other plausible reading (:meth:`HostEvidence.variants`,
-    :meth:`Page.variants`) is judged too, and the first that refuses decides,
+    permits the URL, each other plausible reading is judged too (the URL as a
+    server resolves it, :func:`~policies.patterns.equivalent_urls`; the
+    evidence read another way, :meth:`HostEvidence.variants`; the page read
+    another way, :meth:`Page.variants`), and the first that refuses decides,
     with a basis saying which reading it was.
     """
     check_url(url)
     readings = readings or Readings()
-    # One (signal, how, host, page) per reading; index 0 is the primary one. Built when first needed.
-    variants: list[tuple[str, str, HostEvidence, Page | None]] = [("", "", host, page)]
+    # One (signal, how, url, host, page) per reading; index 0 is the primary one. Built when first needed.
+    variants: list[tuple[str, str, str, HostEvidence, Page | None]] = [("", "", url, host, page)]
     memos: list[dict[str, Any]] = [{}]
 
     def judged(index: int, purpose: Purpose) -> Decision:
-        _, _, variant_host, variant_page = variants[index]
+        _, _, variant_url, variant_host, variant_page = variants[index]
         ctx = Context(
-            url=url,
+            url=variant_url,
             purpose=purpose,
             host=variant_host,
             page=variant_page,
@@ -195,14 +198,23 @@ def decide_all(
         if decision.allowed:
             if not listed:
                 listed = True
-                variants += [(s, how, h, page) for s, how, h in host.variants()]
+                readings_of = [("", "", host, page)]
+                readings_of += [(s, how, h, page) for s, how, h in host.variants()]
                 if page is not None:
-                    variants += [(s, how, host, p) for s, how, p in page.variants()]
+                    readings_of += [(s, how, host, p) for s, how, p in page.variants()]
+                variants += [(s, how, url, h, p) for s, how, h, p in readings_of[1:]]
+                # The URL as a server resolves it, under every reading of the evidence.
+                for other in equivalent_urls(url):
+                    resolved = f"the URL as a server resolves it, {other}"
+                    variants += [
+                        (s or "robots", f"{resolved}; {how}" if how else resolved, other, h, p)
+                        for s, how, h, p in readings_of
+                    ]
                 memos += [{} for _ in variants[1:]]
             for index in range(1, len(variants)):
                 other = judged(index, purpose)
                 if not other.allowed:
-                    decision = _under_reading(other, *variants[index][:2])
+                    decision = replace(_under_reading(other, *variants[index][:2]), url=url)
                     break
         decisions[purpose] = decision
     return decisions

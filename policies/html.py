@@ -35,17 +35,17 @@ RSL_TYPE = "application/rsl+xml"
 # The HTML standard's encoding sniffing looks at the first 1024 bytes; a little more is harmless.
 _PRESCAN = 4096
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
-_TAG = re.compile(rb"<(meta|link|script)(?=[\s/>])", re.IGNORECASE)
+# A namespace prefix is allowed (<h:meta> in XHTML written with a prefixed namespace).
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(meta|link|script)(?=[\s/>])", re.IGNORECASE)
 _NAME = re.compile(r"[^\s\"'<>/=`]+")
 _EQUALS = re.compile(r"\s*=\s*")
 _UNQUOTED = re.compile(r"[^\s\"'<>`]*")
 _SKIP = re.compile(r"[\s/\"'<>=`]+")
 _SCRIPT_END = re.compile(rb"</script", re.IGNORECASE)
-MAX_SCRIPTS = 10  # inline licences read per page, as MAX_LICENCES for linked ones
-MAX_TAG = 16 * 1024  # bytes of one tag's attributes the raw scan reads
 MAX_TAGS = 100_000  # <meta>, <link> and <script> tags the raw scan reads in one page; more is refused
-# Words a tag must contain to matter (meta: name=, link: license, script: rsl+xml); others are skipped unread.
-_MATTERS = {b"meta": b"name", b"link": b"license", b"script": b"rsl"}
+# What a tag must contain to matter (meta: 'name' or 'http-equiv', link: license, script: rsl+xml).
+_MATTERS = {b"meta": b"e", b"link": b"license", b"script": b"rsl"}
+HTTP_EQUIV = "http-equiv:x-robots-tag"  # <meta http-equiv="X-Robots-Tag">, read as that header
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,13 @@ def html_signals(root: Any, how: str = "") -> HtmlSignals:
     for count, element in enumerate(root.iter("meta", "link", "script"), start=1):
         if count > MAX_TAGS:
             problem = f"more than {MAX_TAGS} <meta>, <link> and <script> elements; not read further"
-            return HtmlSignals(tuple(meta), tuple(links), tuple(scripts[:MAX_SCRIPTS]), how, problem)
+            return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how, problem)
         get = element.get
         if element.tag == "meta":
             if get("name") is not None:
                 meta.append((str(get("name")).strip().lower(), str(get("content") or "").strip()))
+            elif str(get("http-equiv") or "").strip().lower() == "x-robots-tag":
+                meta.append((HTTP_EQUIV, str(get("content") or "").strip()))
         elif str(get("type") or "").strip().lower() != RSL_TYPE:
             continue
         elif element.tag == "link":
@@ -102,7 +104,7 @@ def html_signals(root: Any, how: str = "") -> HtmlSignals:
             text = "".join(element.itertext())
             if text.strip():
                 scripts.append(text)
-    return HtmlSignals(tuple(meta), tuple(links), tuple(scripts[:MAX_SCRIPTS]), how)
+    return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how)
 
 
 def _parse(text: str, how: str) -> HtmlSignals:
@@ -168,13 +170,14 @@ def scan_tags(body: bytes, how: str = "the raw bytes read as ASCII") -> HtmlSign
         end = close if following < 0 else following
         position = end + 1 if end == close else end
         tag = match.group(1).lower()
-        # A real tag's attributes fit in a few hundred bytes; a hostile one is read no further.
-        text = body[match.end() : min(end, match.end() + MAX_TAG)]
+        text = body[match.end() : end]  # tags never overlap: every byte is read once
         if _MATTERS[tag] not in text.lower():
             continue
         attributes = _attributes(text.decode("latin-1"))
         if tag == b"meta" and "name" in attributes:
             meta.append((attributes["name"].strip().lower(), attributes.get("content", "").strip()))
+        elif tag == b"meta" and attributes.get("http-equiv", "").strip().lower() == "x-robots-tag":
+            meta.append((HTTP_EQUIV, attributes.get("content", "").strip()))
         elif tag == b"link" and "href" in attributes:
             rels = attributes.get("rel", "").lower().split()
             if attributes.get("type", "").strip().lower() == RSL_TYPE and "license" in rels:
@@ -183,7 +186,7 @@ def scan_tags(body: bytes, how: str = "the raw bytes read as ASCII") -> HtmlSign
             end = _SCRIPT_END.search(body, position)
             content = body[position : end.start() if end else len(body)].decode("latin-1")
             position = end.end() if end else len(body)
-            if content.strip() and len(scripts) < MAX_SCRIPTS:
+            if content.strip():
                 scripts.append(content)
     return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how)
 

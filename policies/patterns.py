@@ -72,6 +72,51 @@ def path_of(url: str) -> str:
     return f"{path}?{parts.query}" if parts.query or "?" in url.split("#", 1)[0] else path
 
 
+_DOT_ESCAPE = re.compile(r"%2[eE]")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4, for an absolute path: '/a/./b/../c' is '/c'."""
+    segments = path.split("/")
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    resolved = "/" + "/".join(kept)
+    if segments[-1] in (".", "..") and not resolved.endswith("/"):
+        resolved += "/"  # '/a/b/..' is the directory '/a/'
+    return resolved
+
+
+def equivalent_urls(url: str) -> list[str]:
+    """Other spellings of ``url`` that a server commonly reads as the same resource.
+
+    Dot segments (``/a/../private``, also escaped as ``%2e``) removed, as
+    RFC 3986 and servers resolve them; runs of ``/`` made one, as nginx and
+    Apache do. A path pattern is matched against the URL as written; these
+    are judged too, so that ``/a/../private/x`` is refused where
+    ``Disallow: /private`` stands. Empty when the URL has no such spelling.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    path = parts.path
+    if "/." not in path and "//" not in path and "%2" not in path:
+        return []
+    dotless = _remove_dot_segments(_DOT_ESCAPE.sub(".", path))
+    found = []
+    for candidate in (dotless, _SLASHES.sub("/", path), _SLASHES.sub("/", dotless)):
+        rebuilt = parts._replace(path=candidate, fragment="").geturl()
+        if candidate != path and rebuilt not in found:
+            found.append(rebuilt)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """A normalised pattern: the literal pieces between runs of ``*``, and whether ``$`` anchors it."""

@@ -17,6 +17,7 @@ from policies.aipref import header_usage_basis, robots_usage_basis
 from policies.aitxt import aitxt_basis
 from policies.contentsignal import header_signal_basis, robots_signal_basis
 from policies.decision import Basis, Verdict
+from policies.html import HTTP_EQUIV
 from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
@@ -145,7 +146,9 @@ def tos_policy(ctx: Context) -> Basis:
 def x_robots_tag(ctx: Context) -> Basis | None:
     if ctx.page is None:
         return None
-    directives = parse_header(ctx.page.header("x-robots-tag"))
+    # <meta http-equiv="X-Robots-Tag"> says what the header would.
+    lines = (*ctx.page.header("x-robots-tag"), *ctx.page.html_signals.meta_values(HTTP_EQUIV))
+    directives = parse_header(lines)
     return directives_basis(
         directives, ctx.purpose, token=ctx.token, readings=ctx.readings, signal="x-robots-tag"
     )

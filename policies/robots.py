@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from policies.decision import Basis, Verdict
 from policies.patterns import RuleIndex, path_of
 from policies.robotstxt import (
+    MAX_RECORDS,
     MAX_WILD_PATTERNS,
+    OTHER_BREAKS,
     PARSE_LIMIT,
     Record,
     RobotsTxt,
@@ -141,7 +143,8 @@ def can_fetch(robots_txt: str, user_agent: str, url: str) -> bool:
     (``permitcrawl/2.0`` is ``permitcrawl``); pass the token, not a full
     User-Agent header.
     """
-    return RobotsRules(RobotsTxt.parse(robots_txt), user_agent).can_fetch(url)
+    texts = {robots_txt, robots_txt.translate(OTHER_BREAKS)}  # both ways of splitting lines, as readings()
+    return all(RobotsRules(RobotsTxt.parse(text), user_agent).can_fetch(url) for text in texts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,8 +284,9 @@ def robots_evidence(
     the first reading is the evidence, the others its ``variants``. A body
     not read whole (cut by the server, over the size bound, a content-coding
     that does not decode), one with more than ``MAX_WILD_PATTERNS`` wildcard
-    patterns, and anything that goes wrong while reading it count as
-    unreachable (complete disallow), with the reason named.
+    patterns or more than ``MAX_RECORDS`` records in all its readings, and
+    anything that goes wrong while reading it count as unreachable (complete
+    disallow), with the reason named.
     """
     outcome = classify(document.status if document.error is None else None)
     common = {
@@ -302,12 +306,18 @@ def robots_evidence(
         return unreachable("a robots.txt not read whole is no robots.txt")
     try:
         evidence = []
+        records = 0
         for reading in readings(document, parse_limit):
             robots = RobotsTxt.parse(reading.text)
+            records += len(robots.records)
             if robots.wild_patterns > MAX_WILD_PATTERNS:
                 return unreachable(
                     f"it has {robots.wild_patterns} patterns with '*' or '$', more than the "
                     f"{MAX_WILD_PATTERNS} this crawler evaluates"
+                )
+            if records > MAX_RECORDS:
+                return unreachable(
+                    f"its readings hold more than the {MAX_RECORDS} records this crawler keeps for a file"
                 )
             source = document.describe() + (f"; {reading.how}" if reading.how else "")
             rules = RobotsRules(robots, token)

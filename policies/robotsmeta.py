@@ -46,6 +46,11 @@ class Directive:
     origin: str
 
 
+def _words(item: str) -> list[str]:
+    # Directives are comma-separated; some sites separate them with spaces too ('noimageai noai').
+    return [word for word in item.split() if word]
+
+
 def parse_header(values: Iterable[str]) -> list[Directive]:
     """Directives of every X-Robots-Tag field line, in order."""
     found = []
@@ -57,9 +62,9 @@ def parse_header(values: Iterable[str]) -> list[Directive]:
             if sep and head.strip().lower() not in VALUED:
                 scope = agent_token(head) or None
                 item = rest.strip()
-            name = item.partition(":")[0].strip().lower()
-            if name:
-                found.append(Directive(name, scope, f"X-Robots-Tag: {line}"))
+            directive, valued, _ = item.partition(":")
+            words = [directive.strip().lower()] if valued else _words(directive.lower())
+            found += [Directive(word, scope, f"X-Robots-Tag: {line}") for word in words if word]
     return found
 
 
@@ -67,12 +72,13 @@ def parse_meta(meta: Iterable[tuple[str, str]]) -> list[Directive]:
     """Directives of meta tags named ``robots`` (everyone) or after a crawler token."""
     found = []
     for name, content in meta:
+        if name.startswith("http-equiv:"):
+            continue  # read as a header by the x-robots-tag signal
         scope = None if name == "robots" else agent_token(name)
         if scope == "":
             continue  # not a crawler name (content-type, viewport, ...)
         for item in content.split(","):
-            directive = item.strip().lower()
-            if directive:
+            for directive in _words(item.lower()):
                 found.append(Directive(directive, scope, f'<meta name="{name}" content="{content}">'))
     return found
 

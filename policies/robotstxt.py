@@ -59,6 +59,8 @@ _PATTERN_FIELDS: frozenset[str] = frozenset({"allow", "disallow", "content-usage
 _SITE_WIDE: frozenset[str] = frozenset({"sitemap", "host"})
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What str.splitlines() (and so Protego) also breaks lines at: a second reading splits there too.
+OTHER_BREAKS = {ord(c): "\n" for c in "\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 
 # RFC 9309 §2.5: crawlers must parse at least 500 kibibytes.
@@ -186,6 +188,9 @@ def truncate(body: bytes, limit: int = PARSE_LIMIT) -> tuple[bytes, bool]:
 # Patterns with '*' or '$' are tried one by one for every URL (plain ones are looked up);
 # a file with more of them than this is refused rather than allowed to slow every decision.
 MAX_WILD_PATTERNS = 10_000
+# Records kept for one file, all its readings together (a host's evidence stays in memory
+# for a day): a file with more is refused rather than allowed to take hundreds of megabytes.
+MAX_RECORDS = 250_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,9 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
     a line end, §2.5), as UTF-8. The others read the same bytes as the
     byte-order mark or the declared charset says, and, when the file is
     longer than the limit, the whole of it: a rule past the limit is still
-    the site's word. ``how`` is empty when there is only one reading.
+    the site's word. A text with other line separators (form feed, U+2028,
+    ...) is also read with lines split at them, as ``str.splitlines`` and
+    Protego split them. ``how`` is empty when there is only one reading.
     """
     declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
     head, cut = truncate(document.body, parse_limit)
@@ -214,10 +221,12 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
         parts.append((document.body, f"the whole file ({len(document.body)} bytes, past the parse limit)"))
     for data, scope in parts:
         for decoded in decodings(data, declared=declared):
-            if decoded.text not in seen:
-                seen.add(decoded.text)
-                how = "; ".join(part for part in (scope, f"read as {decoded.how}") if part)
-                texts.append(Reading(decoded.text, how))
+            split = decoded.text.translate(OTHER_BREAKS)
+            for text, lines in ((decoded.text, ""), (split, "lines split at every line separator")):
+                if text not in seen:
+                    seen.add(text)
+                    how = "; ".join(part for part in (scope, f"read as {decoded.how}", lines) if part)
+                    texts.append(Reading(text, how))
     if len(texts) == 1 and not cut:
         texts[0] = Reading(texts[0].text, "")
     return texts
@@ -225,9 +234,11 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
 
 @dataclass(frozen=True)
 class RobotsTxt:
-    """A parsed robots.txt: every record with its line number, grouped on demand."""
+    """A parsed robots.txt: every record with its line number, grouped on demand.
 
-    text: str
+    The text itself is not kept: a host's evidence stays in memory for a day.
+    """
+
     records: tuple[Record, ...]
     sitemaps: tuple[str, ...] = field(default=())
     # Allow, Disallow and path-scoped Content-Usage patterns with '*' or '$' (see MAX_WILD_PATTERNS).
@@ -255,7 +266,7 @@ class RobotsTxt:
             elif name in _PATTERN_FIELDS and ("*" in value or "$" in value):
                 wild += 1
             records.append(Record(number, name, value))
-        return cls(text=text, records=tuple(records), sitemaps=tuple(sitemaps), wild_patterns=wild)
+        return cls(records=tuple(records), sitemaps=tuple(sitemaps), wild_patterns=wild)
 
     @property
     def access_groups(self) -> tuple[Group, ...]:

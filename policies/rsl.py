@@ -106,17 +106,15 @@ class Content:
     server: str | None
     licenses: tuple[License, ...]
 
-    # base URL -> (origin the content is limited to, or None; its path pattern), worked out once.
-    scopes: dict[str, tuple[tuple[str, str] | None, PathPattern]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    # base URL -> (host the content is limited to, or None; its path pattern), worked out once.
+    scopes: dict[str, tuple[str | None, PathPattern]] = field(default_factory=dict, compare=False, repr=False)
 
-    def _scope(self, base: str) -> tuple[tuple[str, str] | None, PathPattern]:
+    def _scope(self, base: str) -> tuple[str | None, PathPattern]:
         if base not in self.scopes:
             pattern, origin = self.url, None
             if "://" in pattern:
-                own = urlsplit(pattern)
-                origin, pattern = (own.scheme, own.netloc.lower()), path_of(pattern)
+                # The site, not the scheme or port: a licence for https://x/ covers http://x/ too.
+                origin, pattern = urlsplit(pattern).hostname or "", path_of(pattern)
             elif not pattern.startswith(("/", "*")):
                 pattern = path_of(urljoin(base, pattern))
             self.scopes[base] = (origin, PathPattern(pattern))
@@ -126,10 +124,8 @@ class Content:
         """How specifically this content covers ``target`` (pattern length), or None if it does not."""
         try:
             origin, path = self._scope(base)
-            if origin is not None:
-                wanted = urlsplit(target)
-                if origin != (wanted.scheme, wanted.netloc.lower()):
-                    return None
+            if origin is not None and origin != (urlsplit(target).hostname or ""):
+                return None
         except ValueError:
             return 0  # a base or target urllib cannot read: covered, so that a refusal is not missed
         return path.length if path.matches(target) else None
@@ -366,12 +362,15 @@ def link_header_licences(values: Iterable[str], base: str) -> list[str]:
 INLINE = "inline in the page"
 
 
-def page_licences(page: Page) -> tuple[list[tuple[str, str]], list[FoundLicence]]:
+def page_licences(page: Page) -> tuple[list[tuple[str, str]], list[FoundLicence], list[FoundLicence]]:
     """The RSL licences a fetched page points to, in every reading of it.
 
     Returns the linked ones to fetch, as ``(url, where)`` (``Link`` headers,
-    then HTML ``<link>``; at most ``MAX_LICENCES``), and the inline ones, read
-    (at most ``MAX_LICENCES``). The crawler and ``audit`` both call this.
+    then HTML ``<link>``; at most ``MAX_LICENCES``); the inline ones, read (at
+    most ``MAX_LICENCES``, then one unread licence for the rest); and an
+    unread licence for each linked one past the bound. An unread licence
+    leaves the content unlicensed (deny): a page never escapes its licences
+    by having many. The crawler and ``audit`` both call this.
     """
     linked: dict[str, str] = {}
     for url in link_header_licences(page.header("link"), page.url):
@@ -382,4 +381,14 @@ def page_licences(page: Page) -> tuple[list[tuple[str, str]], list[FoundLicence]
             linked.setdefault(resolve(page.url, href), f"HTML <link> of {page.url}")
         scripts.update(dict.fromkeys(reading.licence_scripts))
     inline = [FoundLicence(inline_evidence(text, page.url), INLINE) for text in list(scripts)[:MAX_LICENCES]]
-    return list(linked.items())[:MAX_LICENCES], inline
+    if len(scripts) > MAX_LICENCES:
+        inline.append(FoundLicence(_unread(page.url), INLINE))
+    unread = [FoundLicence(_unread(url), where) for url, where in list(linked.items())[MAX_LICENCES:]]
+    return list(linked.items())[:MAX_LICENCES], inline, unread
+
+
+def _unread(url: str) -> RslEvidence:
+    problem = f"not read: the page points to more than {MAX_LICENCES} licences"
+    return RslEvidence(
+        url=url, source=f"{url}: {problem}", sha256=None, record_id=None, document=None, problem=problem
+    )

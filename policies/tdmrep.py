@@ -37,8 +37,8 @@ def reservation_value(value: Any) -> int | None:
     """1 or 0 for a valid tdm-reservation value (number or string), else None (a protocol error)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value in (0, 1):
-        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
     if isinstance(value, str) and value.strip() in ("0", "1"):
         return int(value.strip())
     return None
@@ -167,44 +167,109 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
             parsed.append(TdmRepEvidence(file=tdm, **{**common, "source": f"{common['source']}{how}"}))
     except ValueError as exc:
         return TdmRepEvidence(file=None, error=f"tdmrep.json could not be read: {exc}", **common)
+    # Rules found object by object, in every reading (a stray byte that breaks the strict decoding
+    # breaks nothing here): for a file that is not JSON, and for one whose JSON a parser reads
+    # otherwise (a repeated key, rules nested in another array or object).
+    known = {_rules_of(e.file) for e in parsed}
+    salvaged: list[TdmRepEvidence] = []
+    for decoded in decodings(document.body, declared=declared):
+        found = salvage(decoded.text)
+        if found is not None and _rules_of(found) not in known:
+            known.add(_rules_of(found))
+            note = "rules read object by object" if parsed else "rules found in a file that is not valid JSON"
+            source = f"{common['source']}; {note}"
+            salvaged.append(TdmRepEvidence(file=found, salvaged=True, **{**common, "source": source}))
     if not parsed:
-        # Not JSON in any encoding: look for rules object by object, in every reading (a stray
-        # byte that breaks the strict decoding breaks nothing here).
-        note = "rules found in a file that is not valid JSON"
-        variants = tuple(
-            TdmRepEvidence(file=found, salvaged=True, **{**common, "source": f"{common['source']}; {note}"})
-            for decoded in decodings(document.body, declared=declared)
-            if (found := salvage(decoded.text)) is not None
-        )
-        return TdmRepEvidence(file=None, problem=problem, variants=variants, **common)
-    return replace(parsed[0], variants=tuple(parsed[1:]))
+        return TdmRepEvidence(file=None, problem=problem, variants=tuple(salvaged), **common)
+    return replace(parsed[0], variants=(*parsed[1:], *salvaged))
 
 
-_OBJECT = re.compile(r"\{[^{}]*\}")
-_LOCATION = re.compile(r'"location"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_RESERVATION = re.compile(r'"tdm-reservation"\s*:\s*"?\s*([01])\s*"?\s*(?=[,}])')
+def _rules_of(file: TdmRepFile | None) -> tuple[tuple[str, int | None], ...]:
+    return tuple((rule.location.pattern, rule.reservation) for rule in file.rules) if file else ()
+
+
+MAX_DEPTH = 64  # objects nested deeper are no rules
+
+# Tokens of a JSON-like text: an escape, a structural character, or a run of anything else.
+# Every token consumes input and nothing backtracks, whatever the text.
+_JSON_TOKEN = re.compile(r'\\.|["{}:,\[\]]|[^\\"{}:,\[\]]+', re.DOTALL)
+
+
+def _salvage_value(raw: str) -> int | None:
+    try:
+        return reservation_value(json.loads(raw))
+    except ValueError:
+        return reservation_value(raw)
 
 
 def salvage(text: str) -> TdmRepFile | None:
-    """The rules of a tdmrep.json that is not valid JSON, read object by object (linear), or None.
+    """The rules found object by object in a tdmrep.json-like text, or None if there are none.
 
-    For the conservative reading ``tdmrep_salvage``: a trailing comma or a
-    stray character does not make a file's reservation disappear.
+    For the conservative reading ``tdmrep_salvage``. Any object with a
+    ``location`` is a rule, at any depth (``[[{...}]]``, a wrapper object),
+    whatever surrounds it (comments, trailing commas, a stray byte), in the
+    order objects open. A key given twice reserves if any of its values is 1
+    (JSON parsers disagree on which one counts). Linear in the text.
     """
+    stack: list[tuple[int, dict[str, list[str]]]] = []
+    objects: list[tuple[int, dict[str, list[str]]]] = []
+    too_deep = 0  # objects opened past MAX_DEPTH: not rules, only counted to match their '}'
+
+    in_string, pieces = False, []
+    key: str | None = None  # a key whose ':' was read: the next value is its
+    last: str | None = None  # the last string read outside a value: a key if ':' follows
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if in_string:
+            if token == '"':
+                in_string, value = False, "".join(pieces)
+                if key is not None and stack:
+                    stack[-1][1].setdefault(key, []).append(json.dumps(_unescape(value)))
+                    key = None
+                else:
+                    last = _unescape(value)
+            else:
+                pieces.append(token)
+        elif token == '"':
+            in_string, pieces = True, []
+        elif token == "{":
+            if len(stack) < MAX_DEPTH:
+                stack.append((match.start(), {}))
+            else:
+                too_deep += 1
+            key = last = None
+        elif token == "}":
+            if too_deep:
+                too_deep -= 1
+            elif stack:
+                opened = stack.pop()
+                if "location" in opened[1]:
+                    objects.append(opened)
+            key = last = None
+        elif token == ":":
+            key, last = last, None
+        elif token in ",[]":
+            key = last = None
+        elif key is not None and token.strip() and stack:
+            stack[-1][1].setdefault(key, []).append(token.strip())
+            key = None
+    objects += [opened for opened in stack if "location" in opened[1]]  # left open by a cut file
     rules = []
-    for index, match in enumerate(_OBJECT.finditer(text)):
-        location = _LOCATION.search(match.group())
-        if location is None or len(rules) >= MAX_RULES:
+    for index, (_, keys) in enumerate(sorted(objects, key=lambda item: item[0])):
+        locations = [json.loads(v) for v in keys.get("location", []) if v.startswith('"')]
+        if not locations or len(rules) >= MAX_RULES:
             continue
-        try:
-            path = json.loads(f'"{location.group(1)}"')
-        except ValueError:
-            path = location.group(1)
-        reservation = _RESERVATION.search(match.group())
-        rules.append(
-            TdmRule(index, PathPattern(path), int(reservation.group(1)) if reservation else None, None)
-        )
+        values = {_salvage_value(v) for v in keys.get("tdm-reservation", [])}
+        reservation = 1 if 1 in values else (0 if 0 in values else None)
+        rules.append(TdmRule(index, PathPattern(locations[0]), reservation, None))
     return TdmRepFile(tuple(rules)) if rules else None
+
+
+def _unescape(value: str) -> str:
+    try:
+        return json.loads(f'"{value}"')
+    except ValueError:
+        return value
 
 
 @dataclass(frozen=True)
@@ -239,14 +304,23 @@ def file_step(evidence: TdmRepEvidence | None, url: str, *, salvage: bool = True
 
 
 def value_step(values: tuple[str, ...], policies: tuple[str, ...], where: str) -> Step | None:
-    """A header or meta step: the last valid value given (None if none was given at all)."""
+    """A header or meta step (None if no value was given at all).
+
+    One place that says several things (two ``tdm-reservation`` header lines,
+    two meta tags, ``1, 0`` in one header as a proxy joins repeated lines) is
+    read most-restrictively: any valid ``1`` reserves; otherwise the last
+    valid value applies.
+    """
     if not values:
         return None
-    value = reservation_value(values[-1])
+    given = [part.strip() for value in values for part in value.split(",")] or [""]
+    valid = [(text, reservation_value(text)) for text in given if reservation_value(text) is not None]
     cite = (("source", where),)
-    if value is None:
+    if not valid:
         return Step(None, f"{where} {values[-1]!r} is invalid (protocol error: unset)", cite=cite)
-    return Step(value, f"{where} {values[-1]!r}", policies[-1] if policies else None, cite)
+    text, value = next((v for v in valid if v[1] == 1), valid[-1])
+    said = f"{where} {text!r}" + (f" (of {', '.join(map(repr, values))})" if len(given) > 1 else "")
+    return Step(value, said, policies[-1] if policies else None, cite)
 
 
 def tdmrep_basis(steps: list[Step | None], purpose: Purpose, *, keep_reservation: bool) -> Basis | None:

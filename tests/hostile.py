@@ -50,6 +50,19 @@ def _gzip_bomb(decompressed: int) -> bytes:
     return member * (decompressed // (16 * MiB))
 
 
+RSL = (("Content-Type", "application/rsl+xml"),)
+
+
+def _rsl(location: str, permits: str, *, prohibits: str = "") -> bytes:
+    inner = f'<permits type="usage">{permits}</permits>'
+    if prohibits:
+        inner += f'<prohibits type="usage">{prohibits}</prohibits>'
+    return (
+        f'<rsl xmlns="https://rslstandard.org/rsl"><content url="{location}">'
+        f"<license>{inner}</license></content></rsl>"
+    ).encode()
+
+
 def _tdm_huge() -> Reply:
     return Reply(200, JSON, _tdmrep_padded(20 * MiB))
 
@@ -196,6 +209,87 @@ HOSTILE_SITES: dict[str, Site] = {
         "/go": Reply(302, (("Location", "/back"),)),
         "/back": Reply(302, (("Location", "/go"),)),
     },
+    # Found by attacking the first version of these defences:
+    # dot segments and double slashes that a server resolves to a disallowed path;
+    "dot.test": {
+        "/robots.txt": Reply(200, TEXT, b"User-agent: *\nDisallow: /private\n"),
+        "/": page(
+            "dots",
+            "http://dot.test/a/../private/1",
+            "/a/%2e%2e/private/2",
+            "/./private/3",
+            "http://dot.test//private/4",
+            "/r",
+        ),
+        "/r": Reply(302, (("Location", "http://dot.test/b/../private/5"),)),
+    },
+    # line separators other than CR and LF (str.splitlines and Protego split there);
+    "ff-robots.test": {
+        "/robots.txt": Reply(200, TEXT, b"User-agent: *\x0cDisallow: /private\n"),
+        "/": page("form feed", "/private/a"),
+        "/private/a": page("never requested"),
+    },
+    # a key given twice, rules nested one array deeper, a 206 robots.txt;
+    "tdm-dup.test": {
+        "/.well-known/tdmrep.json": Reply(
+            200, JSON, b'[{"location":"/","tdm-reservation":1,"tdm-reservation":0}]'
+        ),
+        "/": page("never requested"),
+    },
+    "tdm-nest.test": {
+        "/.well-known/tdmrep.json": Reply(200, JSON, b'[[{"location":"/","tdm-reservation":1}]]'),
+        "/": page("never requested"),
+    },
+    "partial-robots.test": {
+        "/robots.txt": Reply(
+            206, (*TEXT, ("Content-Range", "bytes 0-22/5000")), b"User-agent: *\nAllow: /\n"
+        ),
+        "/": page("never requested"),
+    },
+    # one place saying two things, eleven licences, a namespaced XHTML meta;
+    "tdm-repeat.test": {
+        "/": page("home", "/twice"),
+        "/twice": Reply(200, (*HTML, ("tdm-reservation", "1"), ("tdm-reservation", "0")), b"<p>twice</p>"),
+    },
+    "rsl-eleven.test": {
+        "/": page("home", "/many"),
+        "/many": Reply(
+            200,
+            (
+                *HTML,
+                *(("Link", f'</n{i}.xml>; rel="license"; type="application/rsl+xml"') for i in range(10)),
+                ("Link", '</p.xml>; rel="license"; type="application/rsl+xml"'),
+            ),
+            b"<p>many licences</p>",
+        ),
+        **{f"/n{i}.xml": Reply(200, RSL, _rsl("/nothing-here", "all")) for i in range(10)},
+        "/p.xml": Reply(200, RSL, _rsl("/", "search", prohibits="all")),
+    },
+    "xhtml-ns.test": {
+        "/": page("home", "/x"),
+        "/x": Reply(
+            200,
+            (("Content-Type", "application/xhtml+xml"),),
+            b'<h:html xmlns:h="http://www.w3.org/1999/xhtml"><h:head>'
+            b'<h:meta name="robots" content="noai"/></h:head><h:body>x</h:body></h:html>',
+        ),
+    },
+    # header bytes that are not ASCII (the archive must keep them as received, for audit);
+    "nbsp-header.test": {
+        "/": Reply(
+            200, (*HTML, ("Content-Signal", "ai-train=yes\xa0"), ("tdm-reservation", "0\xa0")), b"<p>nbsp</p>"
+        ),
+    },
+    # evidence linked as pages; a page of many links; redirects that hop to another host.
+    "evid.test": {
+        "/robots.txt": Reply(200, TEXT, b"License: /lic.xml\nUser-agent: *\nAllow: /\n"),
+        "/lic.xml": Reply(200, RSL, _rsl("/", "all")),
+        "/": page("evidence links", "/robots.txt", "/ai.txt", "/.well-known/tdmrep.json", "/lic.xml", "/go"),
+        "/go": Reply(302, (("Location", "/robots.txt?x=1"),)),
+    },
+    "fanout.test": {"/": page("fan-out", *(f"/f/{i}" for i in range(2000)))},
+    "hop-a.test": {"/": page("hops", *(f"/r{i}" for i in range(60)))},
+    "hop-b.test": {},
     # A host with nothing wrong: crawled in full while the others try their tricks.
     "bystander.test": {
         "/": page("bystander", "/1", "/2", "/3"),
@@ -216,7 +310,26 @@ class Calendar(dict):  # type: ignore[type-arg]
         return super().get(path, default)
 
 
+class Pages(dict):  # type: ignore[type-arg]
+    """A host where every path is a small page (for fan-out and redirect targets)."""
+
+    def get(self, path: str, default: object = None) -> object:
+        return super().get(path) or page(f"page {path}")
+
+
+class Hops(dict):  # type: ignore[type-arg]
+    """/rN redirects to hop-b.test/pN: each hop is a page of the other host."""
+
+    def get(self, path: str, default: object = None) -> object:
+        if path.startswith("/r") and path[2:].isdigit():
+            return Reply(302, (("Location", f"http://hop-b.test/p{path[2:]}"),))
+        return super().get(path, default)
+
+
 HOSTILE_SITES["calendar.test"] = Calendar(HOSTILE_SITES["calendar.test"])
+HOSTILE_SITES["fanout.test"] = Pages(HOSTILE_SITES["fanout.test"])
+HOSTILE_SITES["hop-a.test"] = Hops(HOSTILE_SITES["hop-a.test"])
+HOSTILE_SITES["hop-b.test"] = Pages()
 
 HOSTILE_SEEDS = [
     *(f"http://{host}/" for host in HOSTILE_SITES),
@@ -245,6 +358,15 @@ NEVER_REQUESTED = {
     "http://bomb-robots.test/",
     "http://rsl-raise.test/",
     "http://slow-robots.test/",
+    "http://dot.test/a/../private/1",
+    "http://dot.test/a/%2e%2e/private/2",
+    "http://dot.test/private/3",  # linked as '/./private/3': resolved when the link is joined
+    "http://dot.test//private/4",
+    "http://dot.test/b/../private/5",
+    "http://ff-robots.test/private/a",
+    "http://tdm-dup.test/",
+    "http://tdm-nest.test/",
+    "http://partial-robots.test/",
 }
 
 # Requested, then refused on what came back: never in a page WARC file. Deciding signal by URL.
@@ -259,6 +381,18 @@ REFUSED_AFTER_FETCHING = {
     "http://big-page.test/big": "incomplete",
     "http://link-raise.test/linked": "rsl",
     "http://trunc-page.test/cut": "incomplete",  # cut by the server: refused once retries are spent
+    "http://tdm-repeat.test/twice": "tdmrep",
+    "http://rsl-eleven.test/many": "rsl",
+    "http://xhtml-ns.test/x": "meta-robots",
+}
+
+# Evidence documents, linked from a page as if they were pages: never captured as pages.
+EVIDENCE_AS_PAGES = {
+    "http://evid.test/robots.txt",
+    "http://evid.test/ai.txt",
+    "http://evid.test/.well-known/tdmrep.json",
+    "http://evid.test/lic.xml",
+    "http://evid.test/robots.txt?x=1",
 }
 
 # Captured in full, whatever the other hosts do.

@@ -20,6 +20,7 @@ from crawler.localweb import serve
 from tests.conftest import CrawlRun, crawl, run_cli
 from tests.hostile import (
     BYSTANDER_PAGES,
+    EVIDENCE_AS_PAGES,
     HOSTILE_SEEDS,
     HOSTILE_SITES,
     LONG,
@@ -110,6 +111,16 @@ def test_nothing_reserved_is_requested(hostile_crawl: CrawlRun) -> None:
     assert "larger than" in reasons["http://bomb-robots.test/"]
     assert refused["http://rsl-raise.test/"]["signal"] == "rsl"
     assert refused["http://slow-robots.test/"]["signal"] == "robots"
+    for url in (
+        "http://dot.test/a/../private/1",
+        "http://dot.test/b/../private/5",
+        "http://dot.test//private/4",
+    ):
+        assert refused[url]["signal"] == "robots" and "as a server resolves it" in refused[url]["decision"]
+    assert refused["http://ff-robots.test/private/a"]["signal"] == "robots"
+    assert refused["http://tdm-dup.test/"]["signal"] == "tdmrep"
+    assert refused["http://tdm-nest.test/"]["signal"] == "tdmrep"
+    assert "206 Partial Content" in refused["http://partial-robots.test/"]["reason"]
 
 
 def test_nothing_reserved_is_archived(hostile_crawl: CrawlRun) -> None:
@@ -149,10 +160,23 @@ def _evidence(path: str) -> bool:
     return path in ("/robots.txt", "/ai.txt", "/.well-known/tdmrep.json")
 
 
+def test_links_and_redirects_stay_within_their_hosts_bounds(hostile_crawl: CrawlRun) -> None:
+    # A page of 2,000 links schedules at most three times the budget, and fetches the budget.
+    fanout = [r for r in hostile_crawl.requests if r.host == "fanout.test" and not _evidence(r.path)]
+    assert len(fanout) <= BUDGET
+    assert "had more links than three times the page budget" in hostile_crawl.result.stdout
+    # A redirect to another host is a page of that host, within its own budget.
+    hops = [r for r in hostile_crawl.requests if r.host == "hop-b.test" and not _evidence(r.path)]
+    assert 0 < len(hops) <= BUDGET
+
+
 def test_evidence_is_kept_apart_and_audit_agrees(hostile_crawl: CrawlRun) -> None:
     evidence_urls = {row["url"] for row in _rows(hostile_crawl, "select url from evidence")}
     pages = {target for kind, target, _ in _records(hostile_crawl, "warc") if kind == "response"}
     assert not evidence_urls & pages
+    assert not pages & EVIDENCE_AS_PAGES  # linked as pages: kept as evidence only
+    captured = {row["url"] for row in _rows(hostile_crawl, "select url from captures")}
+    assert not captured & EVIDENCE_AS_PAGES
     kept = {target for kind, target, _ in _records(hostile_crawl, "evidence") if kind == "response"}
     assert "http://tdm-huge.test/.well-known/tdmrep.json" in kept
     huge = _rows(hostile_crawl, "select * from evidence where url like 'http://tdm-huge.test/.well-known%'")[

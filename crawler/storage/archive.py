@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -135,17 +136,43 @@ class WarcArchive:
 
 
 def read_at(crawl_dir: Path, entry: RecordEntry) -> ReadRecord:
-    """Read the record an entry points at (its payload as stored)."""
+    """Read the record an entry points at: its payload as stored, its HTTP headers as stored.
+
+    The HTTP header block is read here, as Latin-1 bytes, rather than by
+    warcio (which reads UTF-8 first): a header value reads exactly as the
+    crawler read it off the wire.
+    """
     path = crawl_dir / entry.warc_file
     with open(path, "rb") as fh:
         fh.seek(entry.offset)
-        record = next(iter(ArchiveIterator(fh)))
-        http = record.http_headers
+        record = next(iter(ArchiveIterator(fh, no_record_parse=True)))
         headers = dict(record.rec_headers.headers)
-        status = None
-        http_headers: list[tuple[str, str]] = []
-        if http is not None and entry.rec_type in ("response", "revisit"):
-            status = int(http.get_statuscode() or 0) or None
-            http_headers = list(http.headers)
-        raw = record.raw_stream.read()
+        block = record.raw_stream.read()
+    status = None
+    http_headers: list[tuple[str, str]] = []
+    raw = block
+    if entry.rec_type in ("response", "revisit", "request") and "application/http" in (
+        headers.get("Content-Type") or ""
+    ):
+        status_line, http_headers, raw = split_http(block)
+        if entry.rec_type != "request":
+            code = status_line.split(" ", 2)[1] if status_line.count(" ") else ""
+            status = int(code) if code.isdigit() else None
     return ReadRecord(entry, headers, status, http_headers, raw)
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(r"\r?\n")
+
+
+def split_http(block: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+    """An HTTP message's status line, headers (Latin-1, in order) and payload."""
+    end = _HEADER_END.search(block)
+    head, payload = (block[: end.start()], block[end.end() :]) if end else (block, b"")
+    lines = _LINE.split(head.decode("latin-1"))  # not splitlines(): a value may hold \x85 or \x1c
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip(" \t")))
+    return (lines[0] if lines else ""), headers, payload

@@ -23,6 +23,7 @@ DB_NAME = "provenance.db"
 
 # Stats keys of the crawl bounds (crawler.bounds): the URLs not fetched, per host.
 BUDGET_STAT = "bounds/host_budget/"
+QUEUE_STAT = "bounds/host_queue/"
 DEPTH_STAT = "bounds/depth/"
 
 # The fields `pages` gives for every capture, in output order.
@@ -213,7 +214,7 @@ def summary(db: sqlite_utils.Database, crawl_id: str | None = None) -> dict[str,
         hosts.setdefault(host, {"captured": 0, "refused": 0})["captured"] = count
     for host, count in db.execute(f"select host, count(*) from refusals {where} group by host", params):
         hosts.setdefault(host, {"captured": 0, "refused": 0})["refused"] = count
-    bounds: dict[str, dict[str, int]] = {"host_budget": {}, "depth": {}}
+    bounds: dict[str, dict[str, int]] = {"host_budget": {}, "host_queue": {}, "depth": {}}
     for (stats,) in db.execute(f"select stats from crawls {where.replace('crawl_id', 'id')}", params):
         for name, hits in bound_hits(json.loads(stats or "{}")).items():
             for host, count in hits.items():
@@ -233,9 +234,9 @@ def bound_hits(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
     ``{"host_budget": {host: n}, "depth": {host: n}}``, where ``n`` counts the
     URLs of that host not fetched because of the bound.
     """
-    found: dict[str, dict[str, int]] = {"host_budget": {}, "depth": {}}
+    found: dict[str, dict[str, int]] = {"host_budget": {}, "host_queue": {}, "depth": {}}
     for key, value in stats.items():
-        for name, prefix in (("host_budget", BUDGET_STAT), ("depth", DEPTH_STAT)):
+        for name, prefix in (("host_budget", BUDGET_STAT), ("host_queue", QUEUE_STAT), ("depth", DEPTH_STAT)):
             if key.startswith(prefix) and isinstance(value, int):
                 found[name][key.removeprefix(prefix)] = value
     return found

@@ -122,6 +122,22 @@ class _Writer(WARCWriter):
         self._write_warc_record(out, record)
 
 
+class _RawHeaders(StatusAndHeaders):
+    """HTTP headers stored byte for byte as received.
+
+    warcio percent-encodes a header value that is not ASCII (``yes\xa0``
+    becomes ``yes%C2%A0``), which changes what a signal says; here every value
+    (decoded as Latin-1 from the bytes received) goes back to those bytes.
+    """
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        text = self.to_str(header_filter)
+        try:
+            self.headers_buff = text.encode("latin-1") + b"\r\n"
+        except UnicodeEncodeError:  # not from the wire (our own values): UTF-8, as warcio would read it
+            self.headers_buff = text.encode("utf-8") + b"\r\n"
+
+
 def sha1_digest(*parts: bytes) -> str:
     """Return a WARC digest value, ``sha1:`` + Base32, as warcio and the wider ecosystem write it."""
     digest = hashlib.sha1()
@@ -287,7 +303,7 @@ class WarcStore:
 
     def _response_record(self, writer: _Writer, exchange: HttpExchange) -> Any:
         reason = _reason(exchange.status)
-        http = StatusAndHeaders(
+        http = _RawHeaders(
             f"{exchange.status} {reason}".strip(), response_headers(exchange), protocol="HTTP/1.1"
         )
         warc_headers = {**self._common(exchange), **_digests(http, exchange.body)}
@@ -302,7 +318,7 @@ class WarcStore:
 
     def _request_record(self, writer: _Writer, exchange: HttpExchange, response_id: str) -> Any:
         line, headers = request_line(exchange)
-        http = StatusAndHeaders(line, headers, is_http_request=True)
+        http = _RawHeaders(line, headers, is_http_request=True)
         warc_headers = {
             **self._common(exchange),
             "WARC-Concurrent-To": response_id,

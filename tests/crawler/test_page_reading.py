@@ -123,3 +123,34 @@ def test_an_undecodable_body_is_marked_not_guessed(raw: bytes, why: str) -> None
     response = middleware.process_response(request, Response(URL, headers=headers, body=raw, request=request))
     assert why in request.meta[INCOMPLETE]
     assert response.body == raw  # passed on as received; the gate refuses it
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Signal": b"ai-train=yes\xa0", "tdm-reservation": b"0\xa0"},  # Latin-1 bytes
+        {"Content-Signal": b"ai-train=yes\xc2\xa0"},  # the same character in UTF-8 bytes
+        {"X-Robots-Tag": b"noai\x85, x"},  # a byte that str.splitlines() would split at
+        {"Content-Usage": b"train-ai=n, caf\xe9=y"},
+    ],
+)
+def test_header_bytes_read_alike_live_and_archived(headers: dict[str, bytes]) -> None:
+    # warcio would percent-encode a header value that is not ASCII; the archive keeps the bytes.
+    from scrapy.http import Headers
+
+    from crawler.extensions import header_list
+
+    wire = Headers({"Content-Type": b"text/html", **headers})
+    live = asyncio.run(page_of(Response(URL, status=200, headers=wire, body=b"<p>x</p>")))
+    archived = _audit_page(b"<p>x</p>", dict(header_list(wire)))
+    for name in headers:
+        assert live.header(name) == archived.header(name) == (headers[name].decode("latin-1"),)
+    robots = robots_evidence(Document(kind="robots.txt", url="http://x.test/robots.txt", status=404,
+                                      fetched_at=NOW), "permitcrawl")  # fmt: skip
+    host = HostEvidence(origin="http://x.test", robots=robots, fetched_at=NOW, expires_at=NOW)
+    for policy in (DefaultPolicy.ALLOW, DefaultPolicy.DENY):
+        live_decisions = decide_all(URL, host=host, default_policy=policy, now=NOW, page=live)
+        archived_decisions = decide_all(URL, host=host, default_policy=policy, now=NOW, page=archived)
+        assert {p: d.as_dict()["bases"] for p, d in live_decisions.items()} == {
+            p: d.as_dict()["bases"] for p, d in archived_decisions.items()
+        }

@@ -225,3 +225,118 @@ def test_decide_all_reads_a_hostile_page_once_per_reading() -> None:
     decisions = decide_all("http://x/p", host=host(), default_policy=DefaultPolicy.ALLOW, now=NOW, page=page)
     assert not decisions[TRAIN].allowed and decisions[TRAIN].signal == "meta-robots"
     assert decisions[Purpose.SEARCH].allowed  # noai says nothing about search
+
+
+# -- found by attacking the first version of these defences ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "resolved"),
+    [
+        ("http://x/a/../private/1", ["http://x/private/1"]),
+        ("http://x/a/%2e%2E/private/2", ["http://x/private/2"]),
+        ("http://x//private/4", ["http://x/private/4"]),
+        ("http://x/a/b/..", ["http://x/a/"]),
+        ("http://x/a/b?next=/../c", []),  # the query is not a path
+        ("http://x/plain/path", []),
+    ],
+)
+def test_urls_are_judged_as_a_server_resolves_them(url: str, resolved: list[str]) -> None:
+    from policies.patterns import equivalent_urls
+
+    assert equivalent_urls(url) == resolved
+    robots = robots_evidence(doc("robots.txt", b"User-agent: *\nDisallow: /private\n"), "permitcrawl")
+    if resolved and "private" in resolved[0]:
+        decision = judge(url, host(robots=robots))
+        assert not decision.allowed and decision.url == url
+        assert "as a server resolves it" in decision.bases[0].reason
+
+
+def test_robots_txt_split_at_every_line_separator() -> None:
+    for separator in ("\x0c", "\u2028", "\x85", "\x1e"):
+        body = f"User-agent: *{separator}Disallow: /private\n".encode()
+        robots = robots_evidence(doc("robots.txt", body), "permitcrawl")
+        assert not judge("http://x/private/a", host(robots=robots)).allowed, repr(separator)
+
+
+def test_a_partial_response_is_never_read_as_whole() -> None:
+    partial = doc("robots.txt", b"User-agent: *\nAllow: /\n", status=206)
+    assert partial.incomplete and "206" in partial.incomplete
+    assert robots_evidence(partial, "permitcrawl").outcome is RobotsOutcome.UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"location":"/","tdm-reservation":1,"tdm-reservation":0}]',  # json.loads keeps the 0
+        b'[{"location":"/","tdm-reservation":0,"tdm-reservation":1}]',
+        b'[[{"location":"/","tdm-reservation":1}]]',
+        b'{"rules": [{"location": "/", "tdm-reservation": 1}]}',
+        b'// comment\n[{"location":"/","tdm-reservation":1,"tdm-policy":{"url":"x"}}]',
+        b'[{"location":"/","tdm-reservation":1.0}]',
+    ],
+)
+def test_tdmrep_as_any_reader_might_read_it(body: bytes) -> None:
+    decision = judge("http://x/page", host(tdmrep=tdmrep_evidence(doc("tdmrep.json", body))))
+    assert not decision.allowed and decision.signal == "tdmrep", decision.reason
+
+
+@pytest.mark.parametrize(
+    ("values", "reserved"),
+    [(("1", "0"), True), (("0", "1"), True), (("1, 0",), True), (("0", "x"), False), (("x", "0"), False)],
+)
+def test_one_place_that_says_two_things_reserves(values: tuple[str, ...], reserved: bool) -> None:
+    page = Page(url="http://x/p", status=200, headers={"tdm-reservation": values}, body=b"")
+    decision = judge("http://x/p", host(), page=page, policy=DefaultPolicy.DENY)
+    assert (decision.signal == "tdmrep" and not decision.allowed) is reserved
+
+
+def test_a_page_with_more_licences_than_read_is_unlicensed() -> None:
+    from policies.rsl import MAX_LICENCES, page_licences
+
+    links = tuple(f'</l{i}.xml>; rel="license"; type="application/rsl+xml"' for i in range(MAX_LICENCES + 1))
+    scripts = "".join(f'<script type="application/rsl+xml"><rsl v="{i}"/></script>' for i in range(12))
+    page = Page(url="http://x/p", status=200, headers={"link": links}, body=scripts.encode())
+    linked, inline, unread = page_licences(page)
+    assert len(linked) == MAX_LICENCES and len(unread) == 1
+    assert len(inline) == MAX_LICENCES + 1 and inline[-1].evidence.document is None
+    basis = rsl_basis(unread[0], "http://x/p", TRAIN, user="commercial", geo="")
+    assert basis.verdict is Verdict.DENY
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "header"),
+    [
+        (b'<h:meta name="robots" content="noai"/>', "application/xhtml+xml", None),
+        (b'<meta http-equiv="X-Robots-Tag" content="noai">', "text/html", None),
+        (b'<meta name="robots" content="noimageai noai">', "text/html", None),
+        (b'<meta data-x="' + b"a" * 20_000 + b'" name="robots" content="noai"/>', "application/xml", None),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "noimageai noai")),
+        (b"<p>x</p>", "text/html", ("content-usage", "Train-AI = n;")),
+    ],
+)
+def test_reservations_written_loosely_still_count(
+    body: bytes, content_type: str, header: tuple | None
+) -> None:
+    headers = {"content-type": (content_type,), **({header[0]: (header[1],)} if header else {})}
+    page = Page(url="http://x/p", status=200, headers=headers, body=body)
+    assert not judge("http://x/p", host(), page=page).allowed
+
+
+def test_an_rsl_licence_covers_its_site_whatever_the_scheme() -> None:
+    body = (
+        b'<rsl xmlns="https://rslstandard.org/rsl"><content url="https://x/"><license>'
+        b'<prohibits type="usage">ai-train</prohibits></license></content></rsl>'
+    )
+    found = FoundLicence(rsl_evidence(doc("rsl", body)), "robots.txt")
+    assert rsl_basis(found, "http://x/page", TRAIN, user="commercial", geo="").verdict is Verdict.DENY
+
+
+def test_a_file_too_large_to_keep_in_every_reading_is_refused() -> None:
+    from policies.robotstxt import MAX_RECORDS
+
+    body = b"\xff\xfeUser-agent: *\n" + b"Disallow: /\xe9\n" * (MAX_RECORDS // 2 + 1)
+    robots = robots_evidence(
+        doc("robots.txt", body, content_type="text/plain; charset=latin-1"), "permitcrawl"
+    )
+    assert robots.outcome is RobotsOutcome.UNREACHABLE and "records" in robots.source
