@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 INCOMPLETE = "policy_incomplete"  # request meta: why the response is not the whole document
+DECODED = "policy_decoded"  # request meta: the body was decoded from a content-coding (whole)
 
 
 def size_bound(request: Request, default: int) -> int:
@@ -59,6 +60,7 @@ class StrictDecompressionMiddleware(HttpCompressionMiddleware):
             if self.stats:
                 self.stats.inc_value("policy/incomplete/content-coding")
             return response
+        request.meta[DECODED] = True  # a cut stream would not have decoded
         if self.stats:
             self.stats.inc_value("httpcompression/response_bytes", len(body))
             self.stats.inc_value("httpcompression/response_count")

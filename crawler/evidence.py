@@ -47,8 +47,11 @@ class EvidenceCache(Generic[E]):
         *,
         clock: Clock = utcnow,
         awaitable: Callable[[Deferred[E]], Awaitable[E]] = maybe_deferred_to_future,
+        max_entries: int = 0,
     ) -> None:
         self._fetch = fetch
+        # 0: no bound. Otherwise the least recently used go first (fetched again if asked for).
+        self._max_entries = max_entries
         self._clock = clock
         # Under the asyncio reactor a Deferred must be wrapped to be awaited; tests await it bare.
         self._awaitable = awaitable
@@ -66,6 +69,8 @@ class EvidenceCache(Generic[E]):
         """Return fresh evidence for ``origin``, fetching it if needed."""
         entry = self._entries.get(origin)
         if entry is not None and entry.is_fresh(self._clock()):
+            if self._max_entries:
+                self._entries[origin] = self._entries.pop(origin)  # the most recently used go last
             return entry
         waiting = self._waiting.get(origin)
         if waiting is not None:
@@ -75,7 +80,10 @@ class EvidenceCache(Generic[E]):
         self._waiting[origin] = []
         try:
             entry = await self._fetch(origin, entry)
+            self._entries.pop(origin, None)
             self._entries[origin] = entry
+            while self._max_entries and len(self._entries) > self._max_entries:
+                del self._entries[next(iter(self._entries))]
         except BaseException as exc:
             for waiter in self._waiting.pop(origin):
                 waiter.errback(exc)

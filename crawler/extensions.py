@@ -46,6 +46,7 @@ from crawler.storage.provenance import ProvenanceDB, dumps
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter, CaptureJob
 from policies.decision import Decision, Stage
+from policies.document import closed_mid_document
 from policies.robots import classify
 from policies.store import load_policies, registrable_domain
 
@@ -293,11 +294,23 @@ class ArchiveExtension:
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         self._raw[request] = RawResponse.of(response)
 
+    @staticmethod
+    def _closed_mid_document(request: Request, raw: RawResponse) -> bool:
+        # The same judgement as the evidence fetcher's, on the same bytes, so that audit reads
+        # the record as the crawler read the document (a coded body is judged by its decoding).
+        if "partial" not in raw.flags or any(k.lower() == "content-encoding" for k, _ in raw.headers):
+            return False
+        content_type = next((v for k, v in raw.headers if k.lower() == "content-type"), None)
+        kind = request.meta.get("policy_evidence")
+        return closed_mid_document(
+            raw.body, kind=kind if isinstance(kind, str) else None, content_type=content_type
+        )
+
     def _exchange(self, request: Request, raw: RawResponse) -> HttpExchange:
         truncated = None
         if "download_stopped" in raw.flags:
             truncated = "length"
-        elif "dataloss" in raw.flags:
+        elif "dataloss" in raw.flags or self._closed_mid_document(request, raw):
             truncated = "disconnect"
         proxied = bool(request.meta.get("proxy"))
         return HttpExchange(

@@ -22,7 +22,7 @@ decision is no decision.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -35,19 +35,21 @@ from twisted.internet.defer import DeferredList
 from twisted.internet.threads import deferToThread
 
 from crawler import signals as our_signals
-from crawler.decompression import INCOMPLETE
-from crawler.evidence import utcnow
+from crawler.decompression import DECODED, INCOMPLETE
+from crawler.evidence import EvidenceCache, utcnow
 from policies.aitxt import aitxt_evidence
-from policies.document import PARTIAL, Document, cut_reason
+from policies.document import PARTIAL, Document, closed_mid_document, cut_reason
 from policies.evidence import HostEvidence
+from policies.patterns import resolved_path
 from policies.robots import RobotsOutcome, robots_evidence
 from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
 from policies.store import registrable_domain
 from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, find_terms_links, restrictive_passages, terms_text, text_sha256
+from policies.terms import TermsEvidence, find_terms_links, read_terms
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from datetime import datetime
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -77,6 +79,13 @@ class EvidenceFetcher:
         self.config = config
         self.store = store
         self.clock = clock
+        # (origin, path) of every evidence document fetched, but the pages read to find terms.
+        self.documents: set[tuple[str, str]] = set()
+        # The robots.txt of each origin evidence was fetched from, to check the others' requests.
+        self.robots_seen: dict[str, RobotsEvidence] = {}
+        self.foreign: EvidenceCache[_Robots] = EvidenceCache(
+            self._fetch_robots, clock=clock, max_entries=4096
+        )
         # An evidence document gets no longer than a page would.
         self.timeout = min(config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -109,6 +118,10 @@ class EvidenceFetcher:
             max_crawl_delay=self.config.max_crawl_delay,
             parse_limit=self.config.robots_parse_limit,
         )
+        self.robots_seen.pop(origin, None)
+        self.robots_seen[origin] = robots
+        if len(self.robots_seen) > ROBOTS_KEPT:  # the oldest go; robots_for() fetches again if asked
+            del self.robots_seen[next(iter(self.robots_seen))]
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"policy/robots/{robots.outcome.value}")
         now = self.clock()
@@ -154,8 +167,9 @@ class EvidenceFetcher:
                 ):
                     found.setdefault(url, where)
         lines = list(found.items())
-        # A licence must be read before the content is used: it is fetched even on another host.
-        jobs += [self.fetch(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
+        # A licence must be read before the content is used: it is fetched even on another host,
+        # if that host's robots.txt lets us (else the content is unlicensed).
+        jobs += [self.fetch_allowed(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
         tdm, ai, *licence_docs = await gather(jobs)
         licences = [
             FoundLicence(await off_reactor(len(doc.body), rsl_evidence, doc), where)
@@ -208,25 +222,22 @@ class EvidenceFetcher:
             target = urlsplit(url)
             if registrable_domain(target.hostname or "") != domain:
                 continue  # terms of another site are not this site's terms
-            if url.startswith(origin + "/") and not allowed(url):
-                continue
-            analysed: dict[str, Any] = {}
+            if not await self.may_fetch(url):
+                continue  # on this host or another, its robots.txt says no
+            read: dict[str, TermsEvidence] = {}
 
-            def analyse(document: Document, into: dict[str, Any] = analysed) -> dict[str, Any]:
-                text = terms_text(document.body)
-                into.update(text_sha256=text_sha256(text), passages=restrictive_passages(text))
-                return into
+            def analyse(document: Document, into: dict[str, TermsEvidence] = read) -> dict[str, Any]:
+                terms = into["terms"] = read_terms(document, home)
+                # Recorded with the evidence row: what the maintainers' queue shows.
+                details: dict[str, Any] = {"text_sha256": terms.text_sha256, "passages": terms.passages}
+                return {**details, "unread": terms.unread} if terms.unread else details
 
             document = await self.fetch(url, kind="terms", analyse=analyse)
-            if document.status is not None and 200 <= document.status < 300 and analysed:
-                return TermsEvidence(
-                    home_url=home,
-                    terms_url=url,
-                    source=document.describe(),
-                    sha256=document.sha256,
-                    record_id=document.record_id,
-                    text_sha256=analysed["text_sha256"],
-                    passages=analysed["passages"],
+            if "terms" in read:
+                # The terms as the page was found (the URL asked for, not where it redirected),
+                # cited by the record it was archived as.
+                return replace(
+                    read["terms"], terms_url=url, record_id=document.record_id, source=document.describe()
                 )
         return TermsEvidence(
             home_url=home, terms_url=None, source=page.describe(), problem=f"no link to terms found on {home}"
@@ -234,16 +245,61 @@ class EvidenceFetcher:
 
     async def licence(self, url: str, found_in: str) -> FoundLicence:
         """Fetch (and archive) one licence document a page points to."""
-        document = await self.fetch(url, kind="rsl")
+        document = await self.fetch_allowed(url, kind="rsl")
         return FoundLicence(await off_reactor(len(document.body), rsl_evidence, document), found_in)
 
+    async def robots_for(self, origin: str) -> RobotsEvidence:
+        """The robots.txt of ``origin``: the one read for its host evidence, else fetched (and archived)."""
+        known = self.robots_seen.get(origin)
+        if known is not None:
+            return known
+        return (await self.foreign.get(origin)).robots
+
+    async def _fetch_robots(self, origin: str, previous: _Robots | None) -> _Robots:
+        # Its redirects are not checked in turn (see the gate): a robots.txt may redirect, and
+        # checking the target's robots.txt first could wait on itself.
+        document = await self.fetch(f"{origin}/robots.txt", kind="robots.txt", check_redirects=False)
+        robots = await off_reactor(
+            len(document.body),
+            robots_evidence,
+            document,
+            self.config.robots_token,
+            parse_limit=self.config.robots_parse_limit,
+        )
+        return _Robots(robots, self.clock() + timedelta(seconds=self.config.evidence_ttl))
+
+    async def may_fetch(self, url: str) -> bool:
+        """True if the robots.txt of ``url``'s origin lets us fetch it (robots.txt itself always)."""
+        try:
+            origin = origin_of(url)
+        except ValueError:
+            return False
+        if evidence_key(url)[1] == "/robots.txt":
+            return True
+        return (await self.robots_for(origin)).permits(url)
+
+    async def fetch_allowed(self, url: str, *, kind: str) -> Document:
+        """:meth:`fetch` ``url`` if its own host's robots.txt allows it; else a document saying why not."""
+        if await self.may_fetch(url):
+            return await self.fetch(url, kind=kind)
+        where = evidence_key(url)[0] or url
+        error = f"not fetched: {where} is not a URL we can ask, or its robots.txt disallows it for us"
+        return await self._archive(
+            Document(kind=kind, url=url, fetched_at=self.clock(), error=error), None, None, {}
+        )
+
     async def fetch(
-        self, url: str, *, kind: str, analyse: Callable[[Document], dict[str, Any]] | None = None
+        self,
+        url: str,
+        *,
+        kind: str,
+        analyse: Callable[[Document], dict[str, Any]] | None = None,
+        check_redirects: bool = True,
     ) -> Document:
         """Download one evidence document and archive it; errors become the document's ``error``.
 
-        ``analyse(document)`` (for a 2xx response read whole) gives details
-        recorded with it (a terms page's digest); it runs on a worker thread.
+        ``analyse(document)`` (for a 2xx response) gives details recorded with it
+        (a terms page's digest); it runs on a worker thread.
         """
         limit = self.config.evidence_max_size
         try:
@@ -263,6 +319,8 @@ class EvidenceFetcher:
                     # A document cut short comes back flagged, to be archived and read as incomplete.
                     "download_fail_on_dataloss": False,
                     "redirect_ttl": self.config.robots_max_redirects,
+                    # The gate checks each redirect target against its own host's robots.txt.
+                    "policy_check_redirects": check_redirects,
                     "dont_merge_cookies": True,
                     "allow_offsite": True,
                 },
@@ -295,9 +353,12 @@ class EvidenceFetcher:
                 incomplete=f"it failed after its headers came ({error})" if started else None,
             )
         details: dict[str, Any] = {}
-        readable = document.status is not None and 200 <= document.status < 300 and not document.incomplete
-        if analyse is not None and readable:
+        if analyse is not None and document.status is not None and 200 <= document.status < 300:
             details = await off_reactor(len(document.body), analyse, document)
+        if kind not in PAGE_KINDS:  # never to be captured as a page, however its URL is spelled
+            self.documents.add(evidence_key(url))
+            if document.final_url:
+                self.documents.add(evidence_key(document.final_url))
         return await self._archive(document, request, response, details)
 
     async def _archive(
@@ -343,10 +404,50 @@ class EvidenceFetcher:
 
 DISALLOWED = "not fetched: robots.txt disallows it for us"
 
+# Evidence that is also a page of the site: the home and terms pages may be captured as pages.
+PAGE_KINDS = frozenset({"home", "terms"})
+
+
+def origin_of(url: str) -> str:
+    """Return ``scheme://host[:port]`` of ``url``, lower-cased, default port and a final dot left out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def evidence_key(url: str) -> tuple[str, str]:
+    """``(origin, path)`` of a URL as the most forgiving server reads it, lower-cased, query left aside."""
+    try:
+        origin, path = origin_of(url), urlsplit(url).path or "/"
+    except ValueError:
+        return ("", url)
+    resolved = resolved_path(path).lower()
+    return origin, (resolved.rstrip("/") or "/")
+
+
+# robots.txt files kept to check evidence requests on other hosts (most recent first kept).
+ROBOTS_KEPT = 4096
+
 # Documents up to this size are parsed on the reactor thread: a thread hand-off would cost more.
 INLINE_PARSE = 256 * 1024
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Robots:
+    """Another origin's robots.txt, read to check a request for evidence there."""
+
+    robots: RobotsEvidence
+    expires_at: datetime
+
+    def is_fresh(self, now: datetime) -> bool:
+        return now < self.expires_at
 
 
 async def off_reactor(size: int, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -365,9 +466,11 @@ def incomplete_reason(response: Response, request: Request, limit: int) -> str |
     """Why ``response``'s body is not the whole document, or None when it is.
 
     A download stopped at the bound or cut by a lost connection (the WARC
-    record says ``WARC-Truncated``), or a content-coding that did not decode
-    (the decompression middleware notes it in the meta of ``request``, or of
-    the request a redirect made from it).
+    record says ``WARC-Truncated``), a 206, a content-coding that did not
+    decode (the decompression middleware notes it in the meta of ``request``,
+    or of the request a redirect made from it), or a response the server ended
+    by closing the connection whose own end shows it was cut
+    (:func:`~policies.document.closed_mid_document`).
     """
     if "download_stopped" in response.flags:
         return cut_reason("length", limit)
@@ -377,7 +480,19 @@ def incomplete_reason(response: Response, request: Request, limit: int) -> str |
         return cut_reason("disconnect", limit)
     meta = (response.request or request).meta if response.request is not None else request.meta
     reason = meta.get(INCOMPLETE)
-    return str(reason) if reason else None
+    if reason:
+        return str(reason)
+    if "partial" in response.flags and not meta.get(DECODED):
+        content_type = response.headers.get("Content-Type")
+        kind = meta.get("policy_evidence")  # an evidence request's kind (a page's is its manifest)
+        kind = kind if isinstance(kind, str) else None
+        if closed_mid_document(response.body, kind=kind, content_type=_text(content_type)):
+            return cut_reason("disconnect", limit)  # archived as WARC-Truncated: disconnect too
+    return None
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
 
 
 async def _ready(document: Document) -> Document:

@@ -21,7 +21,6 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, ResponseDataLossError
@@ -30,13 +29,12 @@ from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
 from crawler.decompression import size_bound
 from crawler.evidence import Clock, EvidenceCache, utcnow
-from crawler.fetcher import EvidenceFetcher, incomplete_reason, off_reactor
+from crawler.fetcher import EvidenceFetcher, evidence_key, incomplete_reason, off_reactor, origin_of
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.document import cut_reason
 from policies.engine import Page, decide, decide_all
 from policies.evidence import evidence_manifest
 from policies.html import read_html
-from policies.patterns import path_of
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence, page_licences
 from policies.store import load_policies
@@ -53,20 +51,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Paths of the documents every host is asked for as evidence.
+# Hosts whose evidence, and licences pages point to, kept in memory at once (the least
+# recently used go first, and are fetched again when next needed).
+HOSTS_KEPT = 10_000
+LICENCES_KEPT = 256
+
+# Paths of the documents every host is asked for as evidence (as evidence_key() spells them).
 EVIDENCE_PATHS = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
-
-
-def origin_of(url: str) -> str:
-    """Return ``scheme://host[:port]`` of ``url``, lower-cased, default port left out."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 async def page_of(response: Response) -> Page:
@@ -115,8 +106,14 @@ class PolicyGateMiddleware:
         self.fetcher = EvidenceFetcher(crawler, config, store=store, clock=clock)
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
-        self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(self.fetcher, clock=clock)
-        self.licences: EvidenceCache[CachedLicence] = EvidenceCache(self._fetch_licence, clock=clock)
+        # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
+        # whose evidence was dropped gets it again (fresh) when next asked for.
+        self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(
+            self.fetcher, clock=clock, max_entries=20_000
+        )
+        self.licences: EvidenceCache[CachedLicence] = EvidenceCache(
+            self._fetch_licence, clock=clock, max_entries=LICENCES_KEPT
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -141,13 +138,36 @@ class PolicyGateMiddleware:
             found.append(FoundLicence(cached.evidence, where))
         return (*found, *inline, *unread)
 
+    async def _check_evidence_redirect(self, request: Request) -> None:
+        """Let an evidence request follow a redirect only where the target's robots.txt allows it.
+
+        A licence, a tdmrep.json or a terms page may redirect anywhere, and a site
+        could so make us request another site's disallowed URL. robots.txt
+        redirects are followed as RFC 9309 says, but not onto another host's
+        disallowed path either; a robots.txt fetched only to check this is not
+        checked in turn (that could wait on itself).
+        """
+        hops = request.meta.get("redirect_urls")
+        if not hops or not request.meta.get("policy_check_redirects"):
+            return
+        same_host_robots = request.meta.get("policy_evidence") == "robots.txt" and origin_of(
+            request.url
+        ) == origin_of(hops[0])
+        if same_host_robots or await self.fetcher.may_fetch(request.url):
+            return
+        self.crawler.stats.inc_value("policy/evidence/redirect_refused")
+        raise IgnoreRequest(f"redirected to {request.url}, which its robots.txt disallows for us")
+
     def _is_evidence(self, url: str) -> bool:
-        """True for the URL of an evidence document: robots.txt, tdmrep.json, ai.txt, a known licence."""
-        if path_of(url).split("?", 1)[0] in EVIDENCE_PATHS:
-            return True
-        host = self.evidence.current(origin_of(url))
-        known = {found.evidence.url for found in host.licences} if host is not None else set()
-        return url in known or self.licences.current(url) is not None
+        """True for the URL of an evidence document, however it is spelled.
+
+        A host's ``/robots.txt``, ``/ai.txt`` and ``/.well-known/tdmrep.json``
+        and every document fetched as evidence (licences, redirect targets),
+        compared by path as the most forgiving server reads it (case, dot
+        segments, doubled slashes, parameters and query left aside).
+        """
+        key = evidence_key(url)
+        return key[1] in EVIDENCE_PATHS or key in self.fetcher.documents
 
     # -- decisions ---------------------------------------------------------------
 
@@ -219,6 +239,7 @@ class PolicyGateMiddleware:
 
     async def process_request(self, request: Request) -> None:
         if request.meta.get("policy_exempt"):
+            await self._check_evidence_redirect(request)
             return
         if request.meta.get("policy_recheck"):
             await self._recheck(request)

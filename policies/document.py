@@ -22,6 +22,29 @@ EVIDENCE_MAX_SIZE = 10 * 1024 * 1024
 PARTIAL = "the server sent only part of it (206 Partial Content)"
 
 
+def closed_mid_document(body: bytes, *, kind: str | None, content_type: str | None) -> bool:
+    """For a body the server ended by closing the connection (it gave no length): was it cut?
+
+    Such an end cannot be told from a cut by the connection alone, so the
+    body's own end is read: a robots.txt or ai.txt ends with a line break, a
+    tdmrep.json with ``]`` or ``}``, an RSL document with ``>``, an HTML page
+    with ``</html>``. Anything else ends where it ends.
+    """
+    tail = body.rstrip(b" \t")
+    if not tail:
+        return False
+    if kind in ("robots.txt", "ai.txt"):
+        return not tail.endswith((b"\n", b"\r"))
+    tail = tail.rstrip()
+    if kind == "tdmrep.json":
+        return not tail.endswith((b"]", b"}"))
+    if kind == "rsl":
+        return not tail.endswith(b">")
+    if (content_type is not None and "html" in content_type.lower()) or tail.lstrip()[:1] == b"<":
+        return tail[-7:].lower() != b"</html>"
+    return False
+
+
 def cut_reason(truncated: str, max_size: int = EVIDENCE_MAX_SIZE) -> str:
     """Why a body is not whole, from its WARC-Truncated reason (``length``, ``disconnect``, ...)."""
     if truncated == "length":

@@ -73,7 +73,11 @@ def path_of(url: str) -> str:
 
 
 _DOT_ESCAPE = re.compile(r"%2[eE]")
+_SLASH_ESCAPE = re.compile(r"%2[fF]|%5[cC]|\\")
 _SLASHES = re.compile(r"/{2,}")
+_PARAMS = re.compile(r";[^/]*")
+# Anything in a path a server might read otherwise than as written.
+_UNUSUAL = re.compile(r"/\.|//|%2[eEfF]|%5[cC]|\\|;")
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -92,25 +96,36 @@ def _remove_dot_segments(path: str) -> str:
     return resolved
 
 
+def resolved_path(path: str) -> str:
+    """A path as the most forgiving server reads it.
+
+    Escaped dots and slashes decoded (``%2e``, ``%2f``), backslashes read as
+    slashes (IIS), path parameters dropped (``/a;jsessionid=1/b``, Tomcat),
+    dot segments removed (RFC 3986), runs of ``/`` made one (nginx, Apache).
+    """
+    path = _SLASH_ESCAPE.sub("/", _DOT_ESCAPE.sub(".", path))
+    return _SLASHES.sub("/", _remove_dot_segments(_PARAMS.sub("", path)))
+
+
 def equivalent_urls(url: str) -> list[str]:
     """Other spellings of ``url`` that a server commonly reads as the same resource.
 
-    Dot segments (``/a/../private``, also escaped as ``%2e``) removed, as
-    RFC 3986 and servers resolve them; runs of ``/`` made one, as nginx and
-    Apache do. A path pattern is matched against the URL as written; these
-    are judged too, so that ``/a/../private/x`` is refused where
-    ``Disallow: /private`` stands. Empty when the URL has no such spelling.
+    The path with dot segments removed (also escaped as ``%2e``), with runs of
+    ``/`` made one, and as :func:`resolved_path` reads it. A path pattern is
+    matched against the URL as written; these are judged too, so that
+    ``/a/../private/x``, ``/private%2Fx`` or ``/private;x/y`` are refused where
+    ``Disallow: /private/`` stands. Empty when the URL has no such spelling.
     """
     try:
         parts = urlsplit(url)
     except ValueError:
         return []
     path = parts.path
-    if "/." not in path and "//" not in path and "%2" not in path:
+    if not _UNUSUAL.search(path):
         return []
     dotless = _remove_dot_segments(_DOT_ESCAPE.sub(".", path))
     found = []
-    for candidate in (dotless, _SLASHES.sub("/", path), _SLASHES.sub("/", dotless)):
+    for candidate in (dotless, _SLASHES.sub("/", path), _SLASHES.sub("/", dotless), resolved_path(path)):
         rebuilt = parts._replace(path=candidate, fragment="").geturl()
         if candidate != path and rebuilt not in found:
             found.append(rebuilt)

@@ -59,6 +59,9 @@ PROHIBITING: dict[Purpose, frozenset[str]] = {
 }
 FREE = frozenset({"free"})
 MAX_CONTENTS = 1_000  # <content> elements per document; every URL is matched against each
+MAX_ALTERNATIVES = 16  # <license> alternatives per <content>
+MAX_TOKENS = 64  # tokens per <permits> or <prohibits>
+MAX_SIZE = 1024 * 1024  # bytes of one RSL document (real ones are a few KiB)
 
 
 class RslError(ValueError):
@@ -139,7 +142,14 @@ class RslDocument:
 
     @classmethod
     def parse(cls, body: bytes) -> RslDocument:
-        """Parse safely; raise RslError unless the root is ``<rsl>`` in the RSL namespace with content."""
+        """Parse safely; raise RslError unless the root is ``<rsl>`` in the RSL namespace with content.
+
+        A document larger than ``MAX_SIZE``, or with more elements or tokens than
+        the bounds below, is refused (so the content is unlicensed): a licence
+        is kept in memory for as long as its host's evidence.
+        """
+        if len(body) > MAX_SIZE:
+            raise RslError(f"{len(body)} bytes, more than the {MAX_SIZE} an RSL document may have here")
         try:
             root = SafeET.fromstring(body)
         except Exception as exc:  # defusedxml's refusals and every parse error alike
@@ -159,13 +169,21 @@ class RslDocument:
             except ValueError as exc:
                 raise RslError(f"<content url={url!r}> is not a URL or path ({exc})") from None
             licenses = []
-            for lic in content.findall(f"{_NS}license"):
+            found = content.findall(f"{_NS}license")
+            if len(found) > MAX_ALTERNATIVES:
+                raise RslError(
+                    f"a <content> has {len(found)} <license> elements, more than {MAX_ALTERNATIVES}"
+                )
+            for lic in found:
                 permits: dict[str, frozenset[str]] = {}
                 prohibits: dict[str, frozenset[str]] = {}
                 for tag, into in (("permits", permits), ("prohibits", prohibits)):
                     for element in lic.findall(f"{_NS}{tag}"):
                         kind = (element.get("type") or "usage").lower()
-                        into[kind] = into.get(kind, frozenset()) | _tokens(element.text)
+                        tokens = _tokens(element.text)
+                        if len(tokens) > MAX_TOKENS:
+                            raise RslError(f"a <{tag}> lists {len(tokens)} tokens, more than {MAX_TOKENS}")
+                        into[kind] = into.get(kind, frozenset()) | tokens
                 payments = tuple((p.get("type") or "free").lower() for p in lic.findall(f"{_NS}payment"))
                 licenses.append(License(permits, prohibits, payments))
             contents.append(Content(url, content.get("server"), tuple(licenses)))

@@ -28,6 +28,7 @@ decision core that reads or writes files.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import ipaddress
@@ -46,6 +47,7 @@ from publicsuffixlist import PublicSuffixList
 
 from policies.errors import PolicyFileError, PolicyStoreError
 from policies.files import POLICY_FILE_MAX, InputFileError, read_text_input
+from policies.patterns import normalize
 from policies.purpose import Purpose
 from policies.vocabulary import AI_SCRAPING, COMPETE, LICENSE, merged_label
 
@@ -68,10 +70,20 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+def canonical_host(host: str) -> str:
+    """``host`` as it is compared everywhere: lower case, no final dot, IDNA (``bücher.test`` is
+    ``xn--bcher-kva.test``, the name a crawler asks DNS for)."""
+    host = host.strip().rstrip(".").lower()
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):  # a name IDNA cannot write is compared as it is
+            host = host.encode("idna").decode("ascii")
+    return host
+
+
 def registrable_domain(host: str) -> str:
     """The registrable domain of ``host`` (``www.example.co.uk`` -> ``example.co.uk``); a host with none
-    (an IP address, ``localhost``, a public suffix) is its own."""
-    host = host.strip().rstrip(".").lower()
+    (an IP address, ``localhost``, a public suffix) is its own. Hosts are compared canonically."""
+    host = canonical_host(host)
     try:
         ipaddress.ip_address(host.strip("[]"))
         return host  # an address has no suffix to speak of
@@ -142,8 +154,14 @@ class Rule:
         return f"{self.file}:{self.line}"
 
     def specificity(self, host: str, path: str) -> tuple[int, int] | None:
-        """(scope labels, path length) when the rule covers ``host`` and ``path``, else None."""
-        if not host_covers(self.scope, host) or not path.startswith(self.path):
+        """(scope labels, path length) when the rule covers ``host`` and ``path``, else None.
+
+        Both are compared canonically: ``WWW.Example.org.`` is ``www.example.org``,
+        ``/%62log`` is ``/blog``.
+        """
+        if not host_covers(canonical_host(self.scope), canonical_host(host)):
+            return None
+        if not normalize(path).startswith(normalize(self.path)):
             return None
         return (self.scope.count(".") + 1, len(self.path))
 
@@ -165,7 +183,7 @@ class PolicyStore:
     def applicable(self, host: str, path: str) -> list[Rule]:
         """The most specific rules covering ``host`` and ``path``: narrowest scope, then longest path."""
         candidates = self.rules.get(registrable_domain(host), ())
-        ranked = [(rule.specificity(host.lower(), path), rule) for rule in candidates]
+        ranked = [(rule.specificity(host, path), rule) for rule in candidates]
         matching = [(s, rule) for s, rule in ranked if s is not None]
         if not matching:
             return []
@@ -244,7 +262,7 @@ def _path(value: Any) -> str:
 
 
 CONVERTERS: dict[str, Any] = {
-    "scope": lambda v: _text(v).lower().rstrip("."),
+    "scope": lambda v: canonical_host(_text(v)),
     "path": _path,
     "ai_scraping": _choice(AI_SCRAPING),
     "license": _choice(LICENSE),
@@ -357,9 +375,9 @@ def load_file(path: Path) -> tuple[Rule, ...]:
         ) from None
     keys, rule_lines = _lines(text)
     errors: list[PolicyFileError] = []
-    expected = path.name.removesuffix(SUFFIX).lower()
+    expected = canonical_host(path.name.removesuffix(SUFFIX))
     domain = data.get("domain")
-    if domain != expected:
+    if not isinstance(domain, str) or canonical_host(domain) != expected:
         errors.append(
             PolicyFileError(
                 path,
@@ -428,7 +446,7 @@ def load_policies(directory: Path) -> PolicyStore:
         except PolicyStoreError as exc:
             errors.extend(exc.errors)
             continue
-        rules[path.name.removesuffix(SUFFIX).lower()] = loaded
+        rules[canonical_host(path.name.removesuffix(SUFFIX))] = loaded
     if errors:
         raise PolicyStoreError(errors)
     return PolicyStore(directory, rules)
@@ -486,7 +504,7 @@ def write_rule(directory: Path, host: str, changes: dict[str, Any]) -> Rule:
     domain = registrable_domain(host)
     path = directory / f"{domain}{SUFFIX}"
     rules = list(load_file(path)) if path.exists() else []
-    scope = host.strip().rstrip(".").lower()
+    scope = canonical_host(host)
     rule_path = changes.get("path") or "/"
     values = {k: v for k, v in changes.items() if v is not None}
     index = next((i for i, r in enumerate(rules) if (r.scope, r.path) == (scope, rule_path)), None)

@@ -19,9 +19,14 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
+if TYPE_CHECKING:
+    from policies.document import Document
 
 # Link texts and URL words that name a terms page, strongest first.
 TERMS_PHRASES: tuple[str, ...] = (
@@ -53,6 +58,8 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 _SPACE = re.compile(r"\s+")
 MAX_PASSAGES = 20
 MAX_PASSAGE = 600
+TERMS_MAX = 1024 * 1024  # bytes of a terms page read for its text
+MAX_ANCHORS = 10_000  # links of a home page looked at for the terms
 
 
 def _soup(body: bytes) -> BeautifulSoup:
@@ -105,20 +112,31 @@ def _score(text: str) -> int:
 
 
 def find_terms_links(body: bytes, base_url: str) -> list[str]:
-    """Links of a page that look like its terms: same host first, then the best words; never raises."""
+    """Links of a page that look like its terms: same host first, then the best words; never raises.
+
+    Read with lxml (a home page may be large; BeautifulSoup would take some
+    150 times its size in memory). At most ``MAX_ANCHORS`` links are looked at.
+    """
     try:
-        soup = _soup(body)
-    except Exception:
+        root = lxml.html.fromstring(body, parser=lxml.html.HTMLParser(encoding=None, recover=True))
+    except (lxml.etree.ParserError, ValueError):
         return []
     host = urlsplit(base_url).hostname
     scored = []
-    for position, anchor in enumerate(soup.find_all("a", href=True)):
-        href = str(anchor["href"]).strip()
-        url = urljoin(base_url, href)
-        parts = urlsplit(url)
+    for position, anchor in enumerate(root.iter("a")):
+        if position >= MAX_ANCHORS:
+            break
+        href = anchor.get("href")
+        if href is None:
+            continue
+        try:
+            url = urljoin(base_url, str(href).strip())
+            parts = urlsplit(url)
+        except ValueError:
+            continue
         if parts.scheme not in ("http", "https"):
             continue
-        score = max(_score(anchor.get_text(" ")), _score(parts.path.replace("-", " ").replace("_", " ")))
+        score = max(_score(anchor.text_content()), _score(parts.path.replace("-", " ").replace("_", " ")))
         if score:
             same_site = parts.hostname == host
             scored.append((not same_site, -score, position, url.split("#", 1)[0]))
@@ -142,8 +160,32 @@ class TermsEvidence:
     text_sha256: str | None = None
     passages: tuple[str, ...] = ()
     problem: str | None = None
+    unread: str | None = None  # a terms page was found but could not be read: why
 
     @property
     def mentions_restrictions(self) -> bool:
         """True when the terms speak of scraping, crawling, robots, mining, ML or AI."""
         return bool(self.passages)
+
+
+def read_terms(document: Document, home_url: str) -> TermsEvidence:
+    """The evidence of a fetched terms page (2xx); the crawler and ``audit`` both read it here.
+
+    A page not read whole, or larger than ``TERMS_MAX`` (its text is read with
+    BeautifulSoup, which takes some 150 times a page's size in memory), is
+    *unread*: its terms may speak of scraping or AI, and the ToS signal treats
+    it as terms nobody reviewed (``--unreviewed``).
+    """
+    common = {
+        "home_url": home_url,
+        "terms_url": document.url,
+        "source": document.describe(),
+        "sha256": document.sha256,
+        "record_id": document.record_id,
+    }
+    if document.incomplete is not None:
+        return TermsEvidence(unread=f"not read whole ({document.incomplete})", **common)
+    if len(document.body) > TERMS_MAX:
+        return TermsEvidence(unread=f"larger than the {TERMS_MAX} bytes read of a terms page", **common)
+    text = terms_text(document.body)
+    return TermsEvidence(text_sha256=text_sha256(text), passages=restrictive_passages(text), **common)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from policies.decision import Basis, Verdict
 from policies.patterns import path_of
-from policies.store import Rule, registrable_domain
+from policies.store import Rule, canonical_host, registrable_domain
 
 if TYPE_CHECKING:
     from datetime import date
@@ -80,18 +80,22 @@ def _from_rule(
     quote = " / ".join(f'"{q}"' for q in rule.quote)
     overdue = f"; review overdue since {rule.review_by}" if rule.is_due(today) else ""
     reviewed = f"reviewed by {rule.reviewer} on {rule.reviewed}{overdue}"
+    # Terms that could not be read cannot be shown unchanged: read as changed.
     changed = (
         terms is not None
-        and terms.text_sha256 is not None
         and rule.tos_sha256 is not None
-        and terms.text_sha256 != rule.tos_sha256
+        and (
+            terms.unread is not None
+            or (terms.text_sha256 is not None and terms.text_sha256 != rule.tos_sha256)
+        )
     )
     agreement = rule.agreement if verdict is Verdict.ALLOW else None
     if changed and verdict is not Verdict.DENY and agreement is None:
         assert terms is not None
+        found = f"found {terms.text_sha256[:12]}..." if terms.text_sha256 else f"unread: {terms.unread}"
         why = (
             f"the terms at {terms.terms_url} changed since the review of {rule.reviewed} "
-            f"(reviewed {rule.tos_sha256[:12]}..., found {terms.text_sha256[:12]}...)"
+            f"(reviewed {(rule.tos_sha256 or '')[:12]}..., {found})"
         )
         return _unreviewed(mode, why, cite, source)
     label = f"ToS {rule.merged!r} ({rule.ai_scraping} / {rule.license} / {rule.compete})"
@@ -129,7 +133,7 @@ def tos_basis(
     if store is None:
         reason = "no ToS policy store was given: no review of the terms applied"
         return Basis(signal="tos-policy", verdict=Verdict.NONE, reason=reason)
-    host = (urlsplit(url).hostname or "").lower()
+    host = canonical_host(urlsplit(url).hostname or "")
     rules = store.applicable(host, path_of(url))
     if rules:
         bases = [_from_rule(rule, purpose, terms, unreviewed, today) for rule in rules]
@@ -146,6 +150,12 @@ def tos_basis(
     if terms.terms_url is None:
         reason = f"no rule for {host} in the store; {terms.problem or 'no terms page found'}"
         return Basis(signal="tos-policy", verdict=Verdict.NONE, reason=reason, source=terms.source)
+    if terms.unread is not None:
+        why = (
+            f"no reviewed rule for {host} (domain {domain}), and its terms ({terms.terms_url}) could not "
+            f"be read ({terms.unread}): they may speak of scraping or AI"
+        )
+        return _unreviewed(unreviewed, why, cite, terms.source)
     if terms.mentions_restrictions:
         why = (
             f"no reviewed rule for {host} (domain {domain}), and its terms ({terms.terms_url}) "

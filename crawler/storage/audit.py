@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from policies.robots import robots_evidence
 from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
 from policies.store import PolicyStore, store_from_contents
 from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, restrictive_passages, terms_text, text_sha256
+from policies.terms import TermsEvidence, read_terms
 from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
@@ -127,16 +127,7 @@ def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings)
             problem=entry.get("problem"),
         )
     document = _document(archive, "terms", entry, settings)
-    text = terms_text(document.body)
-    return TermsEvidence(
-        home_url=entry.get("home_url") or "",
-        terms_url=entry["url"],
-        source=document.describe(),
-        sha256=document.sha256,
-        record_id=document.record_id,
-        text_sha256=text_sha256(text),
-        passages=restrictive_passages(text),
-    )
+    return replace(read_terms(document, entry.get("home_url") or ""), terms_url=entry["url"])
 
 
 def rebuild_host(
