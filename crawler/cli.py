@@ -57,6 +57,8 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
         ("host_budget", "reached the per-host page budget (PERMITCRAWL_HOST_MAX_PAGES); URLs not requested"),
         ("host_queue", "had more links than three times the page budget; links not scheduled"),
         ("depth", "had links past the depth limit (DEPTH_LIMIT); links not followed"),
+        ("page_links", "had pages of more than 10,000 links; links not followed"),
+        ("sitemap", "had sitemaps past 50,000 URLs or 50 MiB; sitemaps read in part"),
     ):
         hits = bounds.get(name) or {}
         if hits:

@@ -26,7 +26,8 @@ class Reply:
     ``trickle`` sends the body one 16-byte piece at a time, that many seconds
     apart (a server that stalls a crawler); ``close`` drops the connection
     after the body (with a Content-Length header larger than the body, a
-    response cut short).
+    response cut short); ``unframed`` sends no Content-Length and closes the
+    connection after the body, which is then all a client can know of its end.
     """
 
     status: int = 200
@@ -35,6 +36,7 @@ class Reply:
     delay: float = 0.0
     trickle: float = 0.0
     close: bool = False
+    unframed: bool = False
 
 
 ReplySpec = Reply | tuple[int, Mapping[str, str] | list[tuple[str, str]], bytes | str]
@@ -109,14 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
             names = {name.lower() for name, _ in reply.headers}
             for name, value in reply.headers:
                 self.send_header(name, value)
-            if "content-length" not in names:
+            if "content-length" not in names and not reply.unframed:
                 self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if not head:
                 self._write_body(reply)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts, stopped downloads)
             self.close_connection = True
-        if reply.close:
+        if reply.close or reply.unframed:
             self.close_connection = True
 
     def _write_body(self, reply: Reply) -> None:

@@ -50,6 +50,13 @@ def _gzip_bomb(decompressed: int) -> bytes:
     return member * (decompressed // (16 * MiB))
 
 
+@cache
+def _big_sitemap(entries: int) -> Reply:
+    locs = "".join(f"<url><loc>http://sitemap.test/s/{i}</loc></url>" for i in range(entries))
+    xml = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+    return Reply(200, (("Content-Type", "application/gzip"),), gzip.compress(xml.encode(), mtime=0))
+
+
 RSL = (("Content-Type", "application/rsl+xml"),)
 
 
@@ -290,6 +297,60 @@ HOSTILE_SITES: dict[str, Site] = {
     "fanout.test": {"/": page("fan-out", *(f"/f/{i}" for i in range(2000)))},
     "hop-a.test": {"/": page("hops", *(f"/r{i}" for i in range(60)))},
     "hop-b.test": {},
+    # Found by attacking the second version:
+    # paths a server resolves past their spelling (%2F, %5C, ;parameters), evidence spelled otherwise;
+    "enc.test": {
+        "/robots.txt": Reply(200, TEXT, b"User-agent: *\nDisallow: /private\n"),
+        "/": page(
+            "encoded",
+            "/a%2F..%2Fprivate/1",
+            "/private;x=1/2",
+            "/a%5C..%5Cprivate/3",
+            "/%2Fprivate/4",
+            "http://enc.test//robots.txt",
+            "/ROBOTS.TXT",
+            "/open",
+        ),
+        "/open": page("open"),
+    },
+    # evidence that points or redirects to another site's disallowed URL (we would be the attack);
+    "victim.test": {
+        "/robots.txt": Reply(200, TEXT, b"User-agent: *\nDisallow: /admin/\n"),
+        "/": page("victim"),
+    },
+    "lic-hop.test": {
+        "/robots.txt": Reply(
+            200, TEXT, b"License: http://victim.test/admin/delete?id=1\nUser-agent: *\nAllow: /\n"
+        ),
+        "/": page("never requested"),
+    },
+    "tdm-hop.test": {
+        "/.well-known/tdmrep.json": Reply(302, (("Location", "http://victim.test/admin/tdm"),)),
+        "/": page("never requested"),
+    },
+    "robots-hop.test": {
+        "/robots.txt": Reply(302, (("Location", "http://victim.test/admin/robots"),)),
+        "/": page("never requested"),
+    },
+    # documents whose end is the connection closing: cut mid-way, or visibly whole;
+    "unframed-robots.test": {
+        "/robots.txt": Reply(200, TEXT, b"User-agent: *\nAllow: /\nDisallow: /priv", unframed=True),
+        "/": page("never requested"),
+    },
+    "unframed-page.test": {
+        "/": page("home", "/cut", "/whole"),
+        "/cut": Reply(200, HTML, b"<html><body><p>the first half of a page", unframed=True),
+        "/whole": Reply(200, HTML, b"<html><body><p>whole</p></body></html>\n", unframed=True),
+    },
+    # a page of 12,000 links and a sitemap of 60,000 URLs (more than sitemaps.org allows).
+    "anchors.test": {"/": lambda: page("anchors", *(f"/l/{i}" for i in range(12_000)))},
+    "sitemap.test": {
+        "/robots.txt": Reply(
+            200, TEXT, b"User-agent: *\nAllow: /\nSitemap: http://sitemap.test/sitemap.xml.gz\n"
+        ),
+        "/": page("sitemap"),
+        "/sitemap.xml.gz": lambda: _big_sitemap(60_000),
+    },
     # A host with nothing wrong: crawled in full while the others try their tricks.
     "bystander.test": {
         "/": page("bystander", "/1", "/2", "/3"),
@@ -330,6 +391,8 @@ HOSTILE_SITES["calendar.test"] = Calendar(HOSTILE_SITES["calendar.test"])
 HOSTILE_SITES["fanout.test"] = Pages(HOSTILE_SITES["fanout.test"])
 HOSTILE_SITES["hop-a.test"] = Hops(HOSTILE_SITES["hop-a.test"])
 HOSTILE_SITES["hop-b.test"] = Pages()
+HOSTILE_SITES["anchors.test"] = Pages(HOSTILE_SITES["anchors.test"])
+HOSTILE_SITES["sitemap.test"] = Pages(HOSTILE_SITES["sitemap.test"])
 
 HOSTILE_SEEDS = [
     *(f"http://{host}/" for host in HOSTILE_SITES),
@@ -367,6 +430,14 @@ NEVER_REQUESTED = {
     "http://tdm-dup.test/",
     "http://tdm-nest.test/",
     "http://partial-robots.test/",
+    "http://enc.test/a%2F..%2Fprivate/1",
+    "http://enc.test/private;x=1/2",
+    "http://enc.test/a%5C..%5Cprivate/3",
+    "http://enc.test/%2Fprivate/4",
+    "http://lic-hop.test/",
+    "http://tdm-hop.test/",
+    "http://robots-hop.test/",
+    "http://unframed-robots.test/",
 }
 
 # Requested, then refused on what came back: never in a page WARC file. Deciding signal by URL.
@@ -384,6 +455,7 @@ REFUSED_AFTER_FETCHING = {
     "http://tdm-repeat.test/twice": "tdmrep",
     "http://rsl-eleven.test/many": "rsl",
     "http://xhtml-ns.test/x": "meta-robots",
+    "http://unframed-page.test/cut": "incomplete",
 }
 
 # Evidence documents, linked from a page as if they were pages: never captured as pages.
@@ -393,6 +465,8 @@ EVIDENCE_AS_PAGES = {
     "http://evid.test/.well-known/tdmrep.json",
     "http://evid.test/lic.xml",
     "http://evid.test/robots.txt?x=1",
+    "http://enc.test//robots.txt",
+    "http://enc.test/ROBOTS.TXT",
 }
 
 # Captured in full, whatever the other hosts do.

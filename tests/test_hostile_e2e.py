@@ -121,6 +121,35 @@ def test_nothing_reserved_is_requested(hostile_crawl: CrawlRun) -> None:
     assert refused["http://tdm-dup.test/"]["signal"] == "tdmrep"
     assert refused["http://tdm-nest.test/"]["signal"] == "tdmrep"
     assert "206 Partial Content" in refused["http://partial-robots.test/"]["reason"]
+    # Percent-encoded separators, backslashes and ;parameters: judged as the server resolves them.
+    for url, path in (
+        ("http://enc.test/a%2F..%2Fprivate/1", "/private/1"),
+        ("http://enc.test/private;x=1/2", "/private;x=1/2"),
+        ("http://enc.test/a%5C..%5Cprivate/3", "/private/3"),
+        ("http://enc.test/%2Fprivate/4", "/private/4"),
+    ):
+        assert refused[url]["signal"] == "robots" and f"disallows {path} " in refused[url]["reason"], url
+    # A robots.txt ended by closing the connection mid-line is not read whole: the host is refused.
+    assert "not read whole" in refused["http://unframed-robots.test/"]["reason"]
+
+
+def test_evidence_never_makes_us_request_what_another_site_disallows(hostile_crawl: CrawlRun) -> None:
+    victim = hostile_crawl.requested("victim.test")
+    assert "http://victim.test/" in victim
+    assert not [url for url in victim if "/admin/" in url]
+    refused = {r["url"]: r for r in _rows(hostile_crawl, "select * from refusals where stage = 'pre-fetch'")}
+    # A licence named by robots.txt on another site's disallowed path is never fetched: unlicensed.
+    assert refused["http://lic-hop.test/"]["signal"] == "rsl"
+    assert "could not be fetched" in refused["http://lic-hop.test/"]["reason"]
+    (licence,) = _rows(
+        hostile_crawl, "select * from evidence where url = 'http://victim.test/admin/delete?id=1'"
+    )
+    assert licence["status"] is None and "robots.txt of http://victim.test disallows" in licence["error"]
+    # Evidence that redirects there stops at the hop: an error, which refuses the host.
+    assert refused["http://tdm-hop.test/"]["signal"] == "tdmrep"
+    assert "which its robots.txt disallows for us" in refused["http://tdm-hop.test/"]["reason"]
+    assert refused["http://robots-hop.test/"]["signal"] == "robots"
+    assert "complete disallow" in refused["http://robots-hop.test/"]["reason"]
 
 
 def test_nothing_reserved_is_archived(hostile_crawl: CrawlRun) -> None:
@@ -139,6 +168,9 @@ def test_nothing_reserved_is_archived(hostile_crawl: CrawlRun) -> None:
     assert "raw bytes" in refused["http://comment-meta.test/"]["decision"]
     assert "larger than" in refused["http://bomb-page.test/bomb"]["reason"]
     assert "DOWNLOAD_MAXSIZE" in refused["http://big-page.test/big"]["reason"]
+    # Ended by closing the connection: a page is whole only if its end shows it (</html>).
+    assert "connection was lost" in refused["http://unframed-page.test/cut"]["reason"]
+    assert "http://unframed-page.test/whole" in archived
 
 
 def test_no_trick_stalls_the_crawl(hostile_crawl: CrawlRun) -> None:
@@ -152,6 +184,13 @@ def test_no_trick_stalls_the_crawl(hostile_crawl: CrawlRun) -> None:
     summary = hostile_crawl.result.stdout
     assert "reached the per-host page budget" in summary and "calendar.test" in summary
     assert "links past the depth limit" in summary and "deep.test" in summary
+    # A page of 12,000 links gives its first 10,000; a sitemap of 60,000 URLs its first 50,000.
+    links = "1 host had pages of more than 10,000 links; links not followed:\n     2000  anchors.test"
+    assert links in summary
+    assert "1 host had sitemaps past 50,000 URLs or 50 MiB; sitemaps read in part:" in summary
+    assert "sitemap.test" in summary.rsplit("sitemaps read in part:", 1)[1]
+    sitemap = [r for r in hostile_crawl.requests if r.host == "sitemap.test" and r.path.startswith("/s/")]
+    assert 0 < len(sitemap) <= BUDGET
     # A redirect loop is followed a bounded number of times.
     assert hostile_crawl.requested("loop.test").count("http://loop.test/go") <= 21
 

@@ -18,11 +18,11 @@ from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
-from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap
 
 from crawler import signals as our_signals
 from crawler.errors import SeedsError
+from crawler.sitemaps import SitemapError, read_sitemap
+from crawler.storage.queries import LINKS_STAT, SITEMAP_STAT
 from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SITEMAP_MAX_SIZE = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
+# Links followed from one page. A page with more is a link farm or a trap; past the bound only
+# its first links are read, so a 10 MiB page of 500,000 anchors costs no more than a normal one.
+PAGE_MAX_LINKS = 10_000
 
 
 def check_seed(url: str, where: str = "seed") -> str:
@@ -94,7 +96,8 @@ class SeedSpider(Spider):
         except ValueError:
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
         self.pages = 0
-        self.link_extractor = LinkExtractor()
+        # XPath keeps the first PAGE_MAX_LINKS anchors (document order) before any Link is built.
+        self.link_extractor = LinkExtractor(restrict_xpaths=f"(//a|//area)[position() <= {PAGE_MAX_LINKS}]")
         self._sitemap_origins: set[str] = set()
 
     @classmethod
@@ -146,23 +149,34 @@ class SeedSpider(Spider):
         for link in self.link_extractor.extract_links(response):
             if not link.nofollow and self.in_scope(link.url):
                 yield Request(link.url, callback=self.parse)
+        anchors = int(float(response.xpath("count(//a|//area)").get() or 0))
+        if anchors > PAGE_MAX_LINKS:
+            what = f"{anchors} links, only the first {PAGE_MAX_LINKS} followed"
+            self._bound(LINKS_STAT, response.url, anchors - PAGE_MAX_LINKS, what)
+
+    def _bound(self, stat: str, url: str, count: int, what: str) -> None:
+        """Add ``count`` to the bound's stat for ``url``'s host; warn once per host and bound."""
+        host = urlsplit(url).hostname or ""
+        if self.crawler.stats.get_value(stat + host) is None:
+            logger.warning("%s: %s (later ones on this host are counted, not logged)", url, what)
+        self.crawler.stats.inc_value(stat + host, count)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
-        """Schedule the in-scope URLs of a sitemap or sitemap index (gzip accepted)."""
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            try:
-                body = gunzip(body, max_size=SITEMAP_MAX_SIZE)
-            except Exception as exc:  # a broken sitemap is a site's problem, not the crawl's
-                logger.warning("Ignoring unreadable sitemap %s: %s", response.url, exc)
-                return
+        """Schedule the in-scope URLs of a sitemap or sitemap index (gzip accepted).
+
+        At most 50,000 entries and 50 MiB (inflated) are read per sitemap, the
+        sitemaps.org limits; a broken sitemap keeps the entries before the break.
+        """
         try:
-            sitemap = Sitemap(body)
-        except Exception as exc:
+            sitemap = read_sitemap(response.body)
+        except SitemapError as exc:  # a broken sitemap is a site's problem, not the crawl's
             logger.warning("Ignoring unreadable sitemap %s: %s", response.url, exc)
             return
-        callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse
-        for entry in sitemap:
-            url = entry.get("loc")
-            if url and self.in_scope(url):
+        if sitemap.stopped and sitemap.stopped.startswith("bound:"):
+            self._bound(SITEMAP_STAT, response.url, 1, f"sitemap {sitemap.stopped}; the rest not read")
+        elif sitemap.stopped:
+            logger.warning("Sitemap %s read in part: %s", response.url, sitemap.stopped)
+        callback = self.parse_sitemap if sitemap.index else self.parse
+        for url in sitemap.urls:
+            if self.in_scope(url):
                 yield Request(url, callback=callback)

@@ -25,6 +25,16 @@ DB_NAME = "provenance.db"
 BUDGET_STAT = "bounds/host_budget/"
 QUEUE_STAT = "bounds/host_queue/"
 DEPTH_STAT = "bounds/depth/"
+LINKS_STAT = "bounds/page_links/"
+SITEMAP_STAT = "bounds/sitemap/"
+# The crawl bounds the summary reports, by name: the stats prefix each counts its hosts under.
+BOUND_STATS = {
+    "host_budget": BUDGET_STAT,
+    "host_queue": QUEUE_STAT,
+    "depth": DEPTH_STAT,
+    "page_links": LINKS_STAT,
+    "sitemap": SITEMAP_STAT,
+}
 
 # The fields `pages` gives for every capture, in output order.
 PAGE_FIELDS = (
@@ -214,7 +224,7 @@ def summary(db: sqlite_utils.Database, crawl_id: str | None = None) -> dict[str,
         hosts.setdefault(host, {"captured": 0, "refused": 0})["captured"] = count
     for host, count in db.execute(f"select host, count(*) from refusals {where} group by host", params):
         hosts.setdefault(host, {"captured": 0, "refused": 0})["refused"] = count
-    bounds: dict[str, dict[str, int]] = {"host_budget": {}, "host_queue": {}, "depth": {}}
+    bounds: dict[str, dict[str, int]] = {name: {} for name in BOUND_STATS}
     for (stats,) in db.execute(f"select stats from crawls {where.replace('crawl_id', 'id')}", params):
         for name, hits in bound_hits(json.loads(stats or "{}")).items():
             for host, count in hits.items():
@@ -231,12 +241,12 @@ def summary(db: sqlite_utils.Database, crawl_id: str | None = None) -> dict[str,
 def bound_hits(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
     """The hosts that reached a crawl bound, from a crawl's stats.
 
-    ``{"host_budget": {host: n}, "depth": {host: n}}``, where ``n`` counts the
-    URLs of that host not fetched because of the bound.
+    ``{"host_budget": {host: n}, "depth": {host: n}, ...}``, where ``n`` counts
+    the URLs of that host not fetched (or links not followed) because of the bound.
     """
-    found: dict[str, dict[str, int]] = {"host_budget": {}, "host_queue": {}, "depth": {}}
+    found: dict[str, dict[str, int]] = {name: {} for name in BOUND_STATS}
     for key, value in stats.items():
-        for name, prefix in (("host_budget", BUDGET_STAT), ("host_queue", QUEUE_STAT), ("depth", DEPTH_STAT)):
+        for name, prefix in BOUND_STATS.items():
             if key.startswith(prefix) and isinstance(value, int):
                 found[name][key.removeprefix(prefix)] = value
     return found

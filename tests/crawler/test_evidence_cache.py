@@ -96,3 +96,21 @@ def test_a_failing_fetch_fails_every_waiter() -> None:
 @pytest.mark.parametrize("ttl", [0, -1])
 def test_zero_ttl_is_never_fresh(ttl: float) -> None:
     assert not evidence("http://a.test", T0, ttl).is_fresh(T0)
+
+
+def test_a_bounded_cache_forgets_the_least_recently_used() -> None:
+    clock = Clock()
+    calls: list[str] = []
+
+    async def fetch(origin: str, previous: HostEvidence | None) -> HostEvidence:
+        calls.append(origin)
+        return evidence(origin, clock())
+
+    cache = EvidenceCache(fetch, clock=clock, awaitable=lambda d: d, max_entries=2)
+    for origin in ("http://a.test", "http://b.test", "http://a.test", "http://c.test"):
+        run(cache.get(origin))
+    # a was used after b: b went when c came. Asked for again, b is fetched again.
+    assert len(cache) == 2 and cache.current("http://b.test") is None
+    assert cache.current("http://a.test") is not None and cache.current("http://c.test") is not None
+    run(cache.get("http://b.test"))
+    assert calls == ["http://a.test", "http://b.test", "http://c.test", "http://b.test"]

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from protego import Protego
 
-from policies.patterns import PathPattern, RuleIndex, normalize, path_of
+from policies.patterns import PathPattern, RuleIndex, equivalent_urls, normalize, path_of, resolved_path
 from policies.robots import can_fetch
 
 if TYPE_CHECKING:
@@ -130,3 +130,32 @@ def test_verdicts_are_protegos(rule_list: list[tuple[str, str]], path: str) -> N
     text = "User-agent: *\n" + "".join(f"{field}: {pattern}\n" for field, pattern in rule_list)
     url = f"http://example.com{path}"
     assert can_fetch(text, "permitcrawl", url) is Protego.parse(text).can_fetch(url, "permitcrawl")
+
+
+@pytest.mark.parametrize(
+    ("path", "resolved"),
+    [
+        ("/private/x", "/private/x"),
+        ("/a/../private/x", "/private/x"),
+        ("/a/%2e%2E/private/x", "/private/x"),
+        ("/a%2F..%2fprivate/x", "/private/x"),  # an escaped slash that the server decodes
+        ("/a%5C..%5cprivate\\x", "/private/x"),  # backslashes, as IIS reads them
+        ("/private;jsessionid=1/x", "/private/x"),  # path parameters, as Tomcat drops them
+        ("//private///x", "/private/x"),  # runs of slashes, as nginx merges them
+        ("/../../private/x", "/private/x"),  # above the root stays at the root
+        ("/a/./b/.", "/a/b/"),
+    ],
+)
+def test_resolved_path(path: str, resolved: str) -> None:
+    assert resolved_path(path) == resolved
+
+
+def test_equivalent_urls_include_every_resolution() -> None:
+    assert equivalent_urls("http://h.test/plain/path?q=1") == []
+    found = equivalent_urls("http://h.test/a%2F..%2Fprivate;x=1/y?q=1#frag")
+    assert "http://h.test/private/y?q=1" in found
+    assert all("#" not in url for url in found)
+    # Every spelling is judged: one of them matches Disallow: /private where the original does not.
+    index = RuleIndex([("/private", "disallow")], lambda length, _: length)
+    assert index.best("http://h.test/a%2F..%2Fprivate;x=1/y") == []
+    assert any(index.best(url) == ["disallow"] for url in found)

@@ -340,3 +340,70 @@ def test_a_file_too_large_to_keep_in_every_reading_is_refused() -> None:
         doc("robots.txt", body, content_type="text/plain; charset=latin-1"), "permitcrawl"
     )
     assert robots.outcome is RobotsOutcome.UNREACHABLE and "records" in robots.source
+
+
+# -- second attack: documents ended by a close, RSL and terms bounds ---------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "content_type", "cut"),
+    [
+        ("robots.txt", b"User-agent: *\nDisallow: /priv", "text/plain", True),
+        ("robots.txt", b"User-agent: *\nDisallow: /private\n", "text/plain", False),
+        ("ai.txt", b"User-Agent: *\r\nDisallow: *.jpg\r\n", "text/plain", False),
+        ("tdmrep.json", b'[{"location":"/","tdm-reser', "application/json", True),
+        ("tdmrep.json", b'[{"location":"/","tdm-reservation":1}]\n', "application/json", False),
+        ("rsl", b'<rsl xmlns="https://rslstandard.org/rsl"><content url="/"', "application/rsl+xml", True),
+        (None, b"<html><body><p>half a page", "text/html", True),
+        (None, b"<html><body><p>whole</p></body></HTML>\n", "text/html", False),
+        (None, b"\x89PNG\r\n\x1a\n....", "image/png", False),  # nothing in an image says where it ends
+        (None, b"", "text/html", False),
+    ],
+)
+def test_a_body_ended_by_a_close_is_whole_only_if_its_end_shows_it(
+    kind: str | None, body: bytes, content_type: str, cut: bool
+) -> None:
+    from policies.document import closed_mid_document
+
+    assert closed_mid_document(body, kind=kind, content_type=content_type) is cut
+
+
+def test_rsl_documents_are_bounded() -> None:
+    from policies.rsl import MAX_ALTERNATIVES, MAX_SIZE, MAX_TOKENS, RslDocument, RslError
+
+    ns = "https://rslstandard.org/rsl"
+    free = '<license><permits type="usage">all</permits></license>'
+    many = f'<rsl xmlns="{ns}"><content url="/">{free * (MAX_ALTERNATIVES + 1)}</content></rsl>'
+    with pytest.raises(RslError, match="license"):
+        RslDocument.parse(many.encode())
+    tokens = " ".join(f"token{i}" for i in range(MAX_TOKENS + 1))
+    wordy = f'<rsl xmlns="{ns}"><content url="/"><license><permits type="usage">{tokens}</permits></license>'
+    wordy += "</content></rsl>"
+    with pytest.raises(RslError, match="tokens"):
+        RslDocument.parse(wordy.encode())
+    with pytest.raises(RslError, match="bytes"):
+        RslDocument.parse(b" " * (MAX_SIZE + 1))
+    # Refused, not read: a page under such a licence is unlicensed.
+    found = FoundLicence(rsl_evidence(doc("rsl", many.encode())), "robots.txt")
+    assert rsl_basis(found, "http://x/p", TRAIN, user="commercial", geo="").verdict is Verdict.DENY
+
+
+def test_a_terms_page_not_read_whole_or_too_large_is_unread() -> None:
+    from policies.terms import TERMS_MAX, read_terms
+
+    whole = read_terms(doc("terms", b"<p>You may not scrape this site.</p>"), "http://x/")
+    assert whole.unread is None and whole.passages and whole.text_sha256
+    cut = read_terms(doc("terms", b"<p>You may", incomplete="the connection was lost"), "http://x/")
+    assert cut.unread and "not read whole" in cut.unread and cut.text_sha256 is None
+    large = read_terms(doc("terms", b"<p>" + b"x" * TERMS_MAX), "http://x/")
+    assert large.unread and "larger than" in large.unread
+
+
+def test_terms_links_are_looked_for_in_a_bounded_number_of_anchors() -> None:
+    from policies.terms import MAX_ANCHORS, find_terms_links
+
+    padding = b'<a href="/p">p</a>' * MAX_ANCHORS
+    assert find_terms_links(b'<a href="/terms">Terms of Service</a>' + padding, "http://x/") == [
+        "http://x/terms"
+    ]
+    assert find_terms_links(padding + b'<a href="/terms">Terms of Service</a>', "http://x/") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -169,3 +170,32 @@ def test_an_agreement_overrides_usage_opt_outs_but_not_access(store: PolicyStore
         store=store,
     )
     assert search.allowed and search.signal == "default"  # the agreement grants ai-train only
+
+
+def test_hosts_are_compared_canonically(store: PolicyStore) -> None:
+    # Case, a final dot and an internationalised name all reach the rule written for the host.
+    for url in ("https://WWW.Example.ORG/a", "https://example.org./a", "https://www.example.org.:443/a"):
+        assert basis(store, url).verdict is Verdict.DENY, url
+
+
+def test_an_idn_rule_matches_its_ascii_name(tmp_path: Path) -> None:
+    write_rule(tmp_path, "bücher.example", {**BASE, "deny": ("ai-train",)})
+    idn = load_policies(tmp_path)
+    assert basis(idn, "https://xn--bcher-kva.example/a").verdict is Verdict.DENY
+    assert basis(idn, "https://BÜCHER.example./a").verdict is Verdict.DENY
+
+
+def test_terms_that_could_not_be_read_are_not_unchanged(store: PolicyStore) -> None:
+    unread = TermsEvidence(
+        home_url="https://example.org/",
+        terms_url="https://example.org/terms",
+        source="https://example.org/terms: HTTP 200",
+        unread="not read whole (the connection was lost before the end of the body)",
+    )
+    # A reviewed rule that grants is held: the review cannot be shown to still stand.
+    held = basis(store, "https://example.org/a", Purpose.SEARCH, t=unread)
+    assert held.verdict is Verdict.DENY and held.rule == HELD and "unread: not read whole" in held.reason
+    # An unreviewed domain whose terms could not be read is held too, whatever they might say.
+    unknown = replace(unread, home_url="https://unknown.org/", terms_url="https://unknown.org/terms")
+    assert basis(store, "https://unknown.org/a", t=unknown).verdict is Verdict.DENY
+    assert basis(store, "https://unknown.org/a", t=unknown, mode=Unreviewed.ALLOW).verdict is Verdict.NONE
