@@ -391,8 +391,8 @@ class EvidenceFetcher:
         # recreated. AutoThrottle is told not to lower it (see the gate).
         delay = host.robots.crawl_delay
         engine = self.crawler.engine
-        if delay is None or engine is None:
-            return
+        if delay is None or engine is None or not delay <= self.config.max_crawl_delay:
+            return  # a delay above the bound keeps us off the host: nothing to wait for (inf would fail)
         hostname = urlsplit(host.origin).hostname or ""
         downloader = engine.downloader
         delay = max(delay, self.crawler.settings.getfloat("DOWNLOAD_DELAY"))

@@ -125,6 +125,7 @@ def members(text: str) -> list[str]:
 
 
 _LENIENT_EQUALS = re.compile(r"\s*=\s*")
+MEANS_N = frozenset({"n", "no"})
 
 
 def _dictionary(text: str) -> dict[str, Any]:
@@ -146,7 +147,8 @@ def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset
             except Exception:
                 continue
         for label, (value, _params) in parsed.items():
-            if isinstance(value, http_sf.Token) and value == "n":
+            # 'n' as the spec writes it, and as authors also write it: "n", no, N (lower-cased above).
+            if isinstance(value, (str, http_sf.Token)) and str(value).lower() in MEANS_N:
                 for purpose in LABELS.get(label, ()):
                     reserved.setdefault(purpose, member)
                 if label in LEGACY_LABELS:
@@ -178,8 +180,9 @@ def parse_preferences(text: str, lines: tuple[str, ...] = ()) -> Preferences:
                 allowed[purpose] = value == "y"
         elif label in LEGACY_LABELS and value == "n":
             legacy[label] = LEGACY_LABELS[label]
-    # A repeated key keeps its last value (vocab §6.6): only then can a member's 'n' be lost.
-    reserved, reserved_legacy = _reserved(parts) if len(parts) > len(parsed) else ({}, {})
+    # A repeated key keeps its last value (vocab §6.6), and 'N', "n" or no are "unknown": each
+    # member is read on its own too, for the 'aipref_any_n' reading.
+    reserved, reserved_legacy = _reserved(parts)
     return Preferences(text, allowed, legacy, reserved=reserved, reserved_legacy=reserved_legacy)
 
 

@@ -8,6 +8,9 @@ values case-insensitive. Only ``yes`` ever grants; values that plainly mean no
 (``no``, ``n``, ``false``, ``0``, ``deny``, ``disallow``) restrict; anything
 else says nothing and is recorded as malformed. A key given twice on one line
 is read most-restrictively, as two lines would be: a ``no`` anywhere reserves.
+Pairs written otherwise (``search=yes; ai-train=no``, ``ai-train="no"``,
+pairs separated by spaces) are found too, and a ``no`` among them reserves;
+only the comma-separated reading can grant.
 The 2026 ``use`` key limits
 how content may be used (``immediate`` < ``reference`` < ``full``); below
 ``full`` it reserves ai-train (conservative reading ``content_signal_use``).
@@ -16,7 +19,8 @@ Several lines, robots.txt and header, combine most-restrictively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policies.decision import Basis, Verdict
@@ -41,6 +45,8 @@ class Signals:
 
     text: str
     values: dict[str, tuple[str, ...]]
+    # Every key=value pair however separated or quoted: read for reservations only.
+    loose: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def verdict(self, purpose: Purpose, *, use_limits: bool) -> tuple[Verdict, str]:
         """The verdict for ``purpose`` and the pair that gave it (``ai-train=no``).
@@ -54,7 +60,11 @@ class Signals:
         negative = next((v for v in given if v in NEGATIVE), None)
         if negative is not None:
             return Verdict.DENY, f"{key}={negative}"
-        limited = next((u for u in self.values.get("use", ()) if u in LIMITED_USE), None)
+        negative = next((v for v in self.loose.get(key, ()) if v in NEGATIVE), None)
+        if negative is not None:
+            return Verdict.DENY, f"{key}={negative} (written loosely: {self.text.strip()!r})"
+        uses = (*self.values.get("use", ()), *self.loose.get("use", ()))
+        limited = next((u for u in uses if u in LIMITED_USE), None)
         if use_limits and purpose is Purpose.AI_TRAIN and limited is not None:
             return (
                 Verdict.DENY,
@@ -68,6 +78,10 @@ class Signals:
         return Verdict.NONE, ""
 
 
+# A key, '=', a value, whatever surrounds them; linear (no nested repetition).
+_PAIR = re.compile(r"""([A-Za-z][\w-]*)\s*=\s*["']?([^\s,;"']*)""")
+
+
 def parse_signals(text: str) -> Signals:
     """Parse ``k=v, k=v``; items without ``=`` are skipped; never raises."""
     values: dict[str, tuple[str, ...]] = {}
@@ -76,7 +90,10 @@ def parse_signals(text: str) -> Signals:
         if sep and key.strip():
             name = key.strip().lower()
             values[name] = (*values.get(name, ()), value.strip().lower())
-    return Signals(text, values)
+    loose: dict[str, tuple[str, ...]] = {}
+    for key, value in _PAIR.findall(text):
+        loose[key.lower()] = (*loose.get(key.lower(), ()), value.lower())
+    return Signals(text, values, loose)
 
 
 def group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:

@@ -106,7 +106,12 @@ def tdmrep(ctx: Context) -> Basis | None:
     page = ctx.page
     if page is not None:
         steps.append(
-            value_step(page.header("tdm-reservation"), page.header("tdm-policy"), "tdm-reservation header")
+            value_step(
+                page.header("tdm-reservation"),
+                page.header("tdm-policy"),
+                "tdm-reservation header",
+                loose=ctx.readings.tdmrep_loose,
+            )
         )
         html = page.html_signals
         steps.append(
@@ -114,6 +119,7 @@ def tdmrep(ctx: Context) -> Basis | None:
                 html.meta_values("tdm-reservation"),
                 html.meta_values("tdm-policy"),
                 "tdm-reservation meta tag",
+                loose=ctx.readings.tdmrep_loose,
             )
         )
     return tdmrep_basis(steps, ctx.purpose, keep_reservation=ctx.readings.tdmrep_keep_reservation)

@@ -40,6 +40,9 @@ class Readings:
     # still read object by object, and a reservation found in it counts; the
     # spec reads such a file as "protocol not implemented".
     tdmrep_salvage: bool = True
+    # A tdm-reservation header or meta value plainly meant as 1 ('1;', '"1"',
+    # 'true', 'yes') reserves; TDMRep reads any value but 0 and 1 as unset.
+    tdmrep_loose: bool = True
     # Content-Signal use=reference or use=immediate (less than full use)
     # reserves ai-train, which keeps whole copies.
     content_signal_use: bool = True

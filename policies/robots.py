@@ -11,6 +11,7 @@ compare this matcher with, rule for rule.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -125,15 +126,37 @@ class RobotsRules:
 
     @cached_property
     def crawl_delay(self) -> float | None:
-        """The first valid Crawl-delay in the selected groups, in seconds, or None."""
+        """The first readable Crawl-delay in the selected groups, in seconds (may be ``inf``), or None."""
         for record in self.selection.records("crawl-delay"):
-            try:
-                delay = float(record.value)
-            except ValueError:
-                continue
-            if math.isfinite(delay) and delay >= 0:
+            delay = read_delay(record.value)
+            if delay is not None:
                 return delay
         return None
+
+
+# A number as sites write one, and the unit some add ('120 seconds', '1,5', '500ms', 'inf').
+_DELAY = re.compile(
+    r"\s*(?P<number>inf(?:inity)?|(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:e[+-]?\d+)?)\s*(?P<unit>[a-z]*)",
+    re.IGNORECASE,
+)
+_UNITS = {"ms": 0.001, "msec": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+          "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0}  # fmt: skip
+
+
+def read_delay(value: str) -> float | None:
+    """A Crawl-delay value in seconds, read as its author meant it; None when it holds no delay.
+
+    No standard defines the field; a number of seconds is the convention. A
+    decimal comma, a unit after the number (seconds unless it says ms or
+    minutes) and trailing text are read; a delay too large to represent
+    (``1e400``, ``inf``) is ``inf``; a negative or NaN value is no delay.
+    """
+    match = _DELAY.match(value)
+    if match is None:
+        return None
+    delay = float(match["number"].replace(",", "."))
+    delay *= _UNITS.get(match["unit"].lower(), 1.0)
+    return delay if delay >= 0 and not math.isnan(delay) else None
 
 
 def can_fetch(robots_txt: str, user_agent: str, url: str) -> bool:
@@ -220,13 +243,14 @@ def robots_basis(evidence: RobotsEvidence, url: str) -> Basis:
     assert rules is not None, "a parsed robots.txt has rules"
     token = rules.selection.token
     delay = rules.crawl_delay
-    if delay is not None and evidence.max_crawl_delay is not None and delay > evidence.max_crawl_delay:
+    limit = evidence.max_crawl_delay if evidence.max_crawl_delay is not None else math.inf
+    if delay is not None and (delay > limit or math.isinf(delay)):
         return Basis(
             signal="robots",
             verdict=Verdict.DENY,
             reason=(
                 f"robots.txt asks {token} for Crawl-delay {delay:g} s, above the "
-                f"{evidence.max_crawl_delay:g} s this crawl accepts; host not crawled"
+                f"{limit:g} s this crawl accepts; host not crawled"
             ),
             **common,
         )

@@ -20,6 +20,7 @@ ai-train). What each directive does, per purpose:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,36 @@ class Directive:
     origin: str
 
 
+# Characters that end a word as sites write them: whitespace (also 'noimageai noai'), ';' and
+# quotes ('noai;', '"noai"'), and the control characters HTTP forbids in a field (a NUL).
+_NOT_WORD = re.compile(r"[\s;\"'\x00-\x1f\x7f]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Scopes that address every crawler, as sites write them ('*: noai', 'all: noai', 'robots: noai').
+EVERYONE = frozenset({"*", "all", "robots"})
+
+
 def _words(item: str) -> list[str]:
-    # Directives are comma-separated; some sites separate them with spaces too ('noimageai noai').
-    return [word for word in item.split() if word]
+    """The directives of one comma-separated item, lower-cased.
+
+    Directives are comma-separated; sites also separate them with spaces or
+    semicolons, quote them, or leave a control character in: each is read
+    both with that character as a separator and with it removed (``no\\x00ai``
+    may be ``noai``), so that no reading of a directive is missed.
+    """
+    item = item.lower()
+    words = [word for word in _NOT_WORD.split(item) if word]
+    joined = _CONTROLS.sub("", item)
+    if joined != item:
+        words += [word for word in _NOT_WORD.split(joined) if word and word not in words]
+    return words
+
+
+def _scope(head: str) -> str | None:
+    """The crawler an item's ``name:`` prefix addresses; None for everyone."""
+    head = _CONTROLS.sub("", head).strip().strip("\"'").lower()
+    if head in EVERYONE:
+        return None
+    return agent_token(head) or None
 
 
 def parse_header(values: Iterable[str]) -> list[Directive]:
@@ -60,10 +88,11 @@ def parse_header(values: Iterable[str]) -> list[Directive]:
             item = item.strip()
             head, sep, rest = item.partition(":")
             if sep and head.strip().lower() not in VALUED:
-                scope = agent_token(head) or None
+                scope = _scope(head)
                 item = rest.strip()
-            directive, valued, _ = item.partition(":")
-            words = [directive.strip().lower()] if valued else _words(directive.lower())
+            directive, valued, value = item.partition(":")
+            # 'max-snippet:-1 noai': a value is one word; the words after it are directives.
+            words = [directive.strip().lower(), *_words(value)[1:]] if valued else _words(directive)
             found += [Directive(word, scope, f"X-Robots-Tag: {line}") for word in words if word]
     return found
 
@@ -78,7 +107,7 @@ def parse_meta(meta: Iterable[tuple[str, str]]) -> list[Directive]:
         if scope == "":
             continue  # not a crawler name (content-type, viewport, ...)
         for item in content.split(","):
-            for directive in _words(item.lower()):
+            for directive in _words(item):
                 found.append(Directive(directive, scope, f'<meta name="{name}" content="{content}">'))
     return found
 

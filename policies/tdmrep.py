@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 PURPOSES = frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT})
 
 
+# What an author plainly meant as 1: quoted, with a stray ';' or '.', or in words.
+_LOOSE_ONE = re.compile(r"""["']?\s*(?:1(?:\.0*)?|true|yes|reserved)\s*["']?\s*[;.]?""", re.IGNORECASE)
+
+
 def reservation_value(value: Any) -> int | None:
     """1 or 0 for a valid tdm-reservation value (number or string), else None (a protocol error)."""
     if isinstance(value, bool):
@@ -303,19 +307,27 @@ def file_step(evidence: TdmRepEvidence | None, url: str, *, salvage: bool = True
     return Step(rule.reservation, where, rule.policy, cite)
 
 
-def value_step(values: tuple[str, ...], policies: tuple[str, ...], where: str) -> Step | None:
+def value_step(
+    values: tuple[str, ...], policies: tuple[str, ...], where: str, *, loose: bool = False
+) -> Step | None:
     """A header or meta step (None if no value was given at all).
 
     One place that says several things (two ``tdm-reservation`` header lines,
     two meta tags, ``1, 0`` in one header as a proxy joins repeated lines) is
     read most-restrictively: any valid ``1`` reserves; otherwise the last
-    valid value applies.
+    valid value applies. With ``loose`` (the conservative reading
+    ``tdmrep_loose``), a value plainly meant as 1 (``1;``, ``"1"``, ``true``,
+    ``yes``) reserves too; TDMRep reads it as a protocol error (unset).
     """
     if not values:
         return None
     given = [part.strip() for value in values for part in value.split(",")] or [""]
     valid = [(text, reservation_value(text)) for text in given if reservation_value(text) is not None]
     cite = (("source", where),)
+    meant = next((text for text in given if loose and _LOOSE_ONE.fullmatch(text) and text != "1"), None)
+    if meant is not None and not any(value == 1 for _, value in valid):
+        note = "read as 1: a reservation written loosely; conservative reading 'tdmrep_loose'"
+        return Step(1, f"{where} {meant!r} ({note})", None, cite)
     if not valid:
         return Step(None, f"{where} {values[-1]!r} is invalid (protocol error: unset)", cite=cite)
     text, value = next((v for v in valid if v[1] == 1), valid[-1])

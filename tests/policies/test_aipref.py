@@ -145,9 +145,13 @@ def test_preferences_parse() -> None:
         (("train-ai=n", "train-ai=y"), D, N),
         # A8: 'search=n' is a member of its own, the later 'search="n"' a String.
         (('train-ai=y, train-ai, search=n, search="n"',), N, D),
-        # Only a Token n counts, as in the spec's reading.
-        (('train-ai="n", Bad=x',), N, N),
-        (("train-ai=no, Bad=x",), N, N),
+        # 'n' as authors also write it (a String, a word, upper case) counts in this reading;
+        # the spec reads each as "unknown" (vocab section 6.6).
+        (('train-ai="n", Bad=x',), D, N),
+        (("train-ai=no, Bad=x",), D, N),
+        (("train-ai=N",), D, N),
+        (("train-ai=no",), D, N),
+        (("train-ai=yes",), N, N),
         (("train-ai=y, Bad=x",), N, N),  # a grant is never read member by member
         (('train-ai=n;why="a, b", Bad',), D, N),  # commas inside strings do not split members
     ],

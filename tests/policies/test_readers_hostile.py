@@ -313,6 +313,25 @@ def test_a_page_with_more_licences_than_read_is_unlicensed() -> None:
         (b'<meta data-x="' + b"a" * 20_000 + b'" name="robots" content="noai"/>', "application/xml", None),
         (b"<p>x</p>", "text/html", ("x-robots-tag", "noimageai noai")),
         (b"<p>x</p>", "text/html", ("content-usage", "Train-AI = n;")),
+        # Found by the second attack: reservations a strict tokenizer lost.
+        (b'<meta name="robots" content="noai;">', "text/html", None),
+        (b'<meta name="robots" content="\'noai\'">', "text/html", None),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "noai;")),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "*: noai")),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "all: noai")),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "robots: noai")),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "max-snippet:-1 noai")),
+        (b"<p>x</p>", "text/html", ("x-robots-tag", "no\x00ai")),
+        (b"<p>x</p>", "text/html", ("content-signal", "ai-train=no;")),
+        (b"<p>x</p>", "text/html", ("content-signal", "search=yes; ai-train=no")),
+        (b"<p>x</p>", "text/html", ("content-signal", "search=yes ai-train=no")),
+        (b"<p>x</p>", "text/html", ("content-signal", 'ai-train="no"')),
+        (b"<p>x</p>", "text/html", ("content-usage", "train-ai=N")),
+        (b"<p>x</p>", "text/html", ("content-usage", "train-ai=no")),
+        (b"<p>x</p>", "text/html", ("content-usage", 'train-ai="n"')),
+        (b"<p>x</p>", "text/html", ("tdm-reservation", "1;")),
+        (b"<p>x</p>", "text/html", ("tdm-reservation", '"1"')),
+        (b'<meta name="tdm-reservation" content="true">', "text/html", None),
     ],
 )
 def test_reservations_written_loosely_still_count(
@@ -407,3 +426,29 @@ def test_terms_links_are_looked_for_in_a_bounded_number_of_anchors() -> None:
         "http://x/terms"
     ]
     assert find_terms_links(padding + b'<a href="/terms">Terms of Service</a>', "http://x/") == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("content-signal", "search=yes; ai-train=no"),  # search's value reads 'yes; ai-train=no'
+        ("content-signal", 'search="yes"'),
+        ("content-signal", "search=yes ai-train=yes"),
+    ],
+)
+def test_loose_writing_never_grants(header: tuple[str, str]) -> None:
+    def granted(name: str, value: str) -> bool:
+        headers = {"content-type": ("text/html",), name: (value,)}
+        page = Page(url="http://x/p", status=200, headers=headers, body=b"<p>x</p>")
+        search, deny = Purpose.SEARCH, DefaultPolicy.DENY
+        decision = decide("http://x/p", purpose=search, host=host(), default_policy=deny, now=NOW, page=page)
+        return decision.allowed
+
+    assert granted("content-signal", "search=yes, ai-train=no")  # written as specified: a grant
+    assert not granted(*header)
+
+
+def test_another_crawlers_scope_is_not_everyone() -> None:
+    headers = {"content-type": ("text/html",), "x-robots-tag": ("otherbot: index, noai",)}
+    page = Page(url="http://x/p", status=200, headers=headers, body=b"<p>x</p>")
+    assert judge("http://x/p", host(), page=page).allowed

@@ -3,6 +3,7 @@ Protego's Google-derived tests, and ../shared/reference/signals.md §1.4."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from policies.robots import (
     RobotsRules,
     can_fetch,
     classify,
+    read_delay,
     robots_basis,
     robots_evidence,
     token_of,
@@ -317,6 +319,35 @@ def test_an_excessive_crawl_delay_keeps_us_away() -> None:
         _document(200, b"User-agent: *\nCrawl-delay: nonsense\nCrawl-delay: 2\n"), "permitcrawl"
     )
     assert gentle.crawl_delay == 2.0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("10", 10.0),
+        ("120 seconds", 120.0),
+        ("1,5", 1.5),
+        (".5", 0.5),
+        ("500ms", 0.5),
+        ("2 minutes", 120.0),
+        ("inf", math.inf),
+        ("1e400", math.inf),  # too large for a float: infinite, not an error
+        ("nan", None),
+        ("-1", None),
+        ("soon", None),
+    ],
+)
+def test_crawl_delay_as_sites_write_it(value: str, seconds: float | None) -> None:
+    assert read_delay(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "2 minutes"])
+def test_a_delay_too_long_to_honour_keeps_us_away_whatever_its_spelling(value: str) -> None:
+    for limit in (60, None):  # no bound set: an infinite delay still means never
+        document = _document(200, f"User-agent: *\nCrawl-delay: {value}\n".encode())
+        evidence = robots_evidence(document, "permitcrawl", max_crawl_delay=limit)
+        basis = robots_basis(evidence, "http://x/")
+        assert basis.verdict is Verdict.DENY or (limit is None and value == "2 minutes"), (value, limit)
 
 
 @pytest.mark.parametrize(

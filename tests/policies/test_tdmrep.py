@@ -25,12 +25,13 @@ def evidence(rules: object, status: int = 200):
 
 
 def verdict(rules: object, path: str, *, header: tuple[str, ...] = (), meta: tuple[str, ...] = (),
-            keep: bool = True, purpose: Purpose = Purpose.AI_TRAIN) -> Verdict:  # fmt: skip
+            keep: bool = True, purpose: Purpose = Purpose.AI_TRAIN,
+            loose: bool = False) -> Verdict:  # fmt: skip
     url = f"http://x{path}"
     steps = [
         file_step(evidence(rules), url),
-        value_step(header, (), "tdm-reservation header"),
-        value_step(meta, (), "tdm-reservation meta tag"),
+        value_step(header, (), "tdm-reservation header", loose=loose),
+        value_step(meta, (), "tdm-reservation meta tag", loose=loose),
     ]
     basis = tdmrep_basis(steps, purpose, keep_reservation=keep)
     assert basis is not None and basis.signal == "tdmrep"
@@ -60,9 +61,21 @@ def test_t4_meta_downgrade_and_the_keep_reservation_reading() -> None:
     assert verdict(rules, "/a", meta=("0",), keep=False) is A
 
 
-@pytest.mark.parametrize("value", ["yes", "true", "01", "2", ""])
+@pytest.mark.parametrize("value", ["yes", "true", "01", "2", "", '"1"', "1;"])
 def test_t5_invalid_header_values_are_unset(value: str) -> None:
     assert verdict([], "/a", header=(value,)) is N
+
+
+@pytest.mark.parametrize(
+    ("value", "reserved"),
+    [("yes", True), ("true", True), ('"1"', True), ("1;", True), ("TRUE.", True), ("01", False), ("2", False),
+     ("", False), ("no", False), ('"0"', False)],
+)  # fmt: skip
+def test_t5_with_the_loose_reading_a_plain_1_reserves(value: str, reserved: bool) -> None:
+    assert verdict([], "/a", header=(value,), loose=True) is (D if reserved else N)
+    assert verdict([], "/a", meta=(value,), loose=True) is (D if reserved else N)
+    # Never a 0: a loose value does not lift a reservation, nor grant.
+    assert verdict([{"location": "/", "tdm-reservation": 1}], "/a", header=(value,), loose=True) is D
 
 
 def test_t6_value_is_trimmed() -> None:
