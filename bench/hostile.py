@@ -35,11 +35,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _bench_sites() -> dict:
+    """The hostile test web, and cases too heavy for the test suite."""
+    from crawler.localweb import Reply
+    from tests.hostile import HOSTILE_SITES, Pages
+
+    def anchor_farm() -> Reply:
+        # 10 MiB of nothing but links: 582,000 anchors, every one a new URL.
+        anchors = b"".join(b'<a href="/l/%d">x</a>' % i for i in range(480_000))
+        body = b"<html><body>" + anchors[: 10 * 1024 * 1024 - 100] + b"</body></html>"
+        return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), body)
+
+    return {**HOSTILE_SITES, "anchor-farm.test": Pages({"/": anchor_farm})}
+
+
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     from crawler.localweb import LocalWebServer
-    from tests.hostile import HOSTILE_SITES
 
-    server = LocalWebServer(HOSTILE_SITES)
+    server = LocalWebServer(_bench_sites())
     server.requests = _Discard()  # type: ignore[assignment]
     conn.send(server.proxy_url)
     server.serve_forever()
@@ -135,9 +148,13 @@ def main() -> None:
         child(args.child, args.proxy, args.seeds, args.out, args.timeout, args.budget)
         return
 
-    from tests.hostile import HOSTILE_SEEDS, HOSTILE_SITES
+    from tests.hostile import HOSTILE_SEEDS
 
-    cases = args.case or [host for host in HOSTILE_SITES if host != "bystander.test"]
+    sites = _bench_sites()
+    homes = [f"http://{host}/" for host in sites]
+    seeds_of = [*HOSTILE_SEEDS, *(home for home in homes if home not in HOSTILE_SEEDS)]
+    passive = ("bystander.test", "victim.test", "hop-b.test")  # crawled alongside, not cases
+    cases = args.case or [host for host in sites if host not in passive]
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     server = ctx.Process(target=_serve, args=(send,), daemon=True)
@@ -147,7 +164,7 @@ def main() -> None:
     rows = []
     try:
         for host in cases:
-            seeds = [s for s in HOSTILE_SEEDS if f"//{host}/" in s] + ["http://bystander.test/"]
+            seeds = [s for s in seeds_of if f"//{host}/" in s] + ["http://bystander.test/"]
             results = {
                 mode: measure(mode, proxy, seeds, work / mode, args.timeout, args.budget)
                 for mode in ("plain", "permitcrawl")

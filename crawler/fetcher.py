@@ -110,15 +110,7 @@ class EvidenceFetcher:
 
     async def __call__(self, origin: str, previous: HostEvidence | None) -> HostEvidence:
         """Gather fresh evidence for ``origin``; never raises."""
-        document = await self.fetch(f"{origin}/robots.txt", kind="robots.txt")
-        robots = await off_reactor(
-            len(document.body),
-            robots_evidence,
-            document,
-            self.config.robots_token,
-            max_crawl_delay=self.config.max_crawl_delay,
-            parse_limit=self.config.robots_parse_limit,
-        )
+        robots = await self._read_robots(await self.fetch(f"{origin}/robots.txt", kind="robots.txt"))
         self.robots_seen.pop(origin, None)
         self.robots_seen[origin] = robots
         if len(self.robots_seen) > ROBOTS_KEPT:  # the oldest go; robots_for() fetches again if asked
@@ -260,14 +252,18 @@ class EvidenceFetcher:
         # Its redirects are not checked in turn (see the gate): a robots.txt may redirect, and
         # checking the target's robots.txt first could wait on itself.
         document = await self.fetch(f"{origin}/robots.txt", kind="robots.txt", check_redirects=False)
-        robots = await off_reactor(
+        robots = await self._read_robots(document)
+        return _Robots(robots, self.clock() + timedelta(seconds=self.config.evidence_ttl))
+
+    async def _read_robots(self, document: Document) -> RobotsEvidence:
+        return await off_reactor(
             len(document.body),
             robots_evidence,
             document,
             self.config.robots_token,
+            max_crawl_delay=self.config.max_crawl_delay,
             parse_limit=self.config.robots_parse_limit,
         )
-        return _Robots(robots, self.clock() + timedelta(seconds=self.config.evidence_ttl))
 
     async def may_fetch(self, url: str) -> bool:
         """True if the robots.txt of ``url``'s origin lets us fetch it (robots.txt itself always)."""

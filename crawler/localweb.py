@@ -71,6 +71,8 @@ class LoggedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write: separate small writes meet delayed ACKs (40 ms each).
+    wbufsize = -1
     server: LocalWebServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the log is self.server.requests
