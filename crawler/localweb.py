@@ -147,6 +147,9 @@ class LocalWebServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a crawler opening more connections at once has
+    # its SYNs dropped and retried a second later, which looked like a slow crawler.
+    request_queue_size = 128
 
     def __init__(self, sites: Mapping[str, Site], address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         super().__init__(address, _Handler)
