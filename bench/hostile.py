@@ -46,7 +46,16 @@ def _bench_sites() -> dict:
         body = b"<html><body>" + anchors[: 10 * 1024 * 1024 - 100] + b"</body></html>"
         return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), body)
 
-    return {**HOSTILE_SITES, "anchor-farm.test": Pages({"/": anchor_farm})}
+    def tag_flood() -> Reply:
+        # 10 MiB of empty elements: 2.6 million nodes in a tree, none of them a link.
+        body = b"<html><body>" + b"<br>" * (10 * 1024 * 1024 // 4 - 10) + b"</body></html>"
+        return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), body)
+
+    return {
+        **HOSTILE_SITES,
+        "anchor-farm.test": Pages({"/": anchor_farm}),
+        "tag-flood.test": Pages({"/": tag_flood}),
+    }
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:

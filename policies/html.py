@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import lxml.html
+import lxml.etree
 
 from policies.charset import bom_of, codec_name, declared_charset, decodings
 
@@ -76,35 +76,63 @@ class HtmlSignals:
         )
 
 
-def html_signals(root: Any, how: str = "") -> HtmlSignals:
-    """Extract the signals from an lxml element tree; never raises on odd markup.
+class _Collector:
+    """An lxml parser target: collects the signal tags as the parser meets them, building no tree.
 
+    A tree of a 10 MiB page of tags takes a few hundred MB; the events take none.
     At most ``MAX_TAGS`` ``<meta>``, ``<link>`` and ``<script>`` elements are
     read; a page with more gives a reading with a ``problem`` (refused).
     """
-    meta: list[tuple[str, str]] = []
-    links: list[str] = []
-    scripts: list[str] = []
-    for count, element in enumerate(root.iter("meta", "link", "script"), start=1):
-        if count > MAX_TAGS:
-            problem = f"more than {MAX_TAGS} <meta>, <link> and <script> elements; not read further"
-            return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how, problem)
-        get = element.get
-        if element.tag == "meta":
+
+    def __init__(self) -> None:
+        self.meta: list[tuple[str, str]] = []
+        self.links: list[str] = []
+        self.scripts: list[str] = []
+        self.count = 0
+        self.problem: str | None = None
+        self._script: list[str] | None = None  # the text of an open RSL <script>
+
+    def start(self, tag: str, attrib: Any) -> None:
+        if tag not in ("meta", "link", "script") or self.problem:
+            return
+        self.count += 1
+        if self.count > MAX_TAGS:
+            self.problem = f"more than {MAX_TAGS} <meta>, <link> and <script> elements; not read further"
+            return
+        get = attrib.get
+        if tag == "meta":
             if get("name") is not None:
-                meta.append((str(get("name")).strip().lower(), str(get("content") or "").strip()))
+                self.meta.append((str(get("name")).strip().lower(), str(get("content") or "").strip()))
             elif str(get("http-equiv") or "").strip().lower() == "x-robots-tag":
-                meta.append((HTTP_EQUIV, str(get("content") or "").strip()))
+                self.meta.append((HTTP_EQUIV, str(get("content") or "").strip()))
         elif str(get("type") or "").strip().lower() != RSL_TYPE:
-            continue
-        elif element.tag == "link":
+            return
+        elif tag == "link":
             if get("href") is not None and "license" in str(get("rel") or "").lower().split():
-                links.append(str(get("href")).strip())
+                self.links.append(str(get("href")).strip())
         else:
-            text = "".join(element.itertext())
+            self._script = []
+
+    def data(self, data: str) -> None:
+        if self._script is not None:
+            self._script.append(data)
+
+    def end(self, tag: str) -> None:
+        if tag == "script":
+            self._end_script()
+
+    def _end_script(self) -> None:
+        if self._script is not None:
+            text = "".join(self._script)
             if text.strip():
-                scripts.append(text)
-    return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how)
+                self.scripts.append(text)
+        self._script = None
+
+    def close(self) -> None:
+        self._end_script()  # a <script> left open at the end of the page ends there
+
+    def signals(self, how: str) -> HtmlSignals:
+        return HtmlSignals(tuple(self.meta), tuple(self.links), tuple(self.scripts), how, self.problem)
 
 
 def _parse(text: str, how: str) -> HtmlSignals:
@@ -112,11 +140,14 @@ def _parse(text: str, how: str) -> HtmlSignals:
     data = text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass")
     if not data.strip():
         return HtmlSignals(how=how)
+    collector = _Collector()
+    parser = lxml.etree.HTMLParser(encoding="utf-8", target=collector)
     try:
-        root = lxml.html.fromstring(data, parser=lxml.html.HTMLParser(encoding="utf-8"))
-    except (lxml.etree.ParserError, ValueError):
+        parser.feed(data)
+        parser.close()
+    except (lxml.etree.LxmlError, ValueError):
         return HtmlSignals(how=how)
-    return html_signals(root, how)
+    return collector.signals(how)
 
 
 def _attributes(text: str) -> dict[str, str]:

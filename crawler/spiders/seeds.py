@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
-from scrapy.linkextractors import LinkExtractor
 
 from crawler import signals as our_signals
 from crawler.errors import SeedsError
+from crawler.links import read_links
 from crawler.sitemaps import SitemapError, read_sitemap
 from crawler.storage.queries import LINKS_STAT, SITEMAP_STAT
 from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
@@ -96,8 +96,6 @@ class SeedSpider(Spider):
         except ValueError:
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
         self.pages = 0
-        # XPath keeps the first PAGE_MAX_LINKS anchors (document order) before any Link is built.
-        self.link_extractor = LinkExtractor(restrict_xpaths=f"(//a|//area)[position() <= {PAGE_MAX_LINKS}]")
         self._sitemap_origins: set[str] = set()
 
     @classmethod
@@ -138,21 +136,14 @@ class SeedSpider(Spider):
     def _links(self, response: Response) -> Iterator[Request]:
         if not isinstance(response, HtmlResponse):
             return
-        robots_meta = " ".join(
-            response.xpath(
-                "//meta[translate(@name, 'ROBTSPEMICAW', 'robtspemicaw')='robots' "
-                "or translate(@name, 'ROBTSPEMICAW', 'robtspemicaw')='permitcrawl']/@content"
-            ).getall()
-        ).lower()
-        if "nofollow" in robots_meta or "none" in robots_meta.replace(",", " ").split():
-            return
-        for link in self.link_extractor.extract_links(response):
-            if not link.nofollow and self.in_scope(link.url):
-                yield Request(link.url, callback=self.parse)
-        anchors = int(float(response.xpath("count(//a|//area)").get() or 0))
-        if anchors > PAGE_MAX_LINKS:
-            what = f"{anchors} links, only the first {PAGE_MAX_LINKS} followed"
-            self._bound(LINKS_STAT, response.url, anchors - PAGE_MAX_LINKS, what)
+        # Streamed, never a tree: a page of a million tags costs no more memory than a small one.
+        page = read_links(response.body, response.url, response.encoding, PAGE_MAX_LINKS)
+        for url in page.urls:
+            if self.in_scope(url):
+                yield Request(url, callback=self.parse)
+        if page.anchors > PAGE_MAX_LINKS and not page.nofollow:
+            what = f"{page.anchors} links, only the first {PAGE_MAX_LINKS} followed"
+            self._bound(LINKS_STAT, response.url, page.anchors - PAGE_MAX_LINKS, what)
 
     def _bound(self, stat: str, url: str, count: int, what: str) -> None:
         """Add ``count`` to the bound's stat for ``url``'s host; warn once per host and bound."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import lxml.html
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from policies.html import MAX_TAGS, read_html, scan_tags
+from policies.html import HTTP_EQUIV, MAX_TAGS, RSL_TYPE, parse_html, read_html, scan_tags
 
 NOAI = b'<html><head><meta name="robots" content="noai"></head><body>x</body></html>'
 
@@ -101,3 +104,51 @@ def test_hostile_pages_are_read_in_bounded_time(body: bytes) -> None:
 def test_too_many_tags_is_a_problem_not_a_silence() -> None:
     readings = read_html(b"<meta name=a content=b>" * (MAX_TAGS + 1), "text/html")
     assert all(r.problem and "more than" in r.problem for r in readings)
+
+
+def _tree_reading(text: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
+    """The signal tags as read from a full lxml tree: the oracle the streaming reader is held to."""
+    meta, links, scripts = [], [], []
+    try:
+        root = lxml.html.document_fromstring(
+            text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass"),
+            parser=lxml.html.HTMLParser(encoding="utf-8"),
+        )
+    except lxml.etree.ParserError:  # nothing but an end tag: an empty document
+        return (), (), ()
+    for element in root.iter("meta", "link", "script"):
+        get = element.get
+        if element.tag == "meta":
+            if get("name") is not None:
+                meta.append((get("name").strip().lower(), (get("content") or "").strip()))
+            elif (get("http-equiv") or "").strip().lower() == "x-robots-tag":
+                meta.append((HTTP_EQUIV, (get("content") or "").strip()))
+        elif (get("type") or "").strip().lower() != RSL_TYPE:
+            continue
+        elif element.tag == "link":
+            if get("href") is not None and "license" in (get("rel") or "").lower().split():
+                links.append(get("href").strip())
+        elif "".join(element.itertext()).strip():
+            scripts.append("".join(element.itertext()))
+    return tuple(meta), tuple(links), tuple(scripts)
+
+
+_tag_fragments = st.sampled_from(
+    [
+        '<meta name="robots" content="noai">', "<meta name=TDM-Reservation content=' 1 '>", "<html>",
+        "<head>", "</head>", "<body>", "<!--", "-->", "<script>", "</script>",
+        '<script type="application/rsl+xml">',
+        '<link rel="license" type="application/rsl+xml" href=" /l.xml ">',
+        '<meta http-equiv="X-Robots-Tag" content=noai>', "<svg>", "<table>", "<template>", "<noscript>",
+        "<title>", "</title>", "<style>", "<textarea>", "<", '"', "\x00", "\ufeff", "&amp;", "<p>", "text",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_tag_fragments | st.text(max_size=5), min_size=1, max_size=14).map("".join))
+def test_streamed_reading_is_the_tree_reading(text: str) -> None:
+    """The reader builds no tree (flat memory on a page of a million tags) yet reads what the tree holds."""
+    assume(text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").strip())
+    reading = parse_html(text.encode("utf-8", "surrogatepass"), "text/html; charset=utf-8")
+    assert (reading.meta, reading.licence_links, reading.licence_scripts) == _tree_reading(text)
