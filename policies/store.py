@@ -714,7 +714,12 @@ def write_rule(
         rules[index] = rule
     text = dumps(domain, rules)
     written = parse_file(path, text)  # what is written must read back valid
-    _replace(path, text)
+    try:
+        _replace(path, text)
+    except OSError as exc:
+        raise _store_error(
+            path, f"cannot be written ({exc.strerror}); expected a writable policy store"
+        ) from None
     return next(r for r in written if (r.scope, r.path) == (scope, rule_path))
 
 

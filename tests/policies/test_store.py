@@ -257,6 +257,24 @@ def test_write_refuses_what_is_not_a_host(tmp_path: Path, host: str, message: st
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_that_cannot_be_written_is_reported_as_the_store_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = write_as(tmp_path, "example.co.uk", FIELDS)
+    before = Path(rule.file).read_text()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("policies.store.os.replace", refuse)
+    with pytest.raises(
+        PolicyStoreError, match=r"example.co.uk.toml: cannot be written \(Permission denied\)"
+    ):
+        write_as(tmp_path, "example.co.uk", {"note": "x"})
+    assert Path(rule.file).read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["example.co.uk.toml"]  # no temporary file left
+
+
 def test_write_needs_a_store(tmp_path: Path) -> None:
     with pytest.raises(PolicyStoreError, match=r"typo: no such directory; expected a policy store"):
         write_as(tmp_path / "typo", "example.org", FIELDS)
