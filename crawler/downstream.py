@@ -320,7 +320,7 @@ def datasette(directory: Path, title: str | None) -> None:
     help="Where to write the HTML [default: DIRECTORY/report.html].",
 )
 def report(directory: Path, out: Path | None) -> None:
-    """Write a self-contained HTML report: totals, captures and refusals by signal, by domain, over time.
+    """Write a self-contained HTML report: purpose, totals, by signal, by domain, revocations, over time.
 
     \b
     Example:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,19 @@ from crawler.errors import PermitcrawlError
 from policies.errors import PolicyError, PolicyStoreError
 from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, InputFileError, read_input, read_text_input
 from policies.purpose import Purpose
-from policies.store import PolicyStore, load_file, load_policies, registrable_domain, write_rule
+from policies.store import (
+    PolicyStore,
+    check_store,
+    load_file,
+    load_policies,
+    registrable_domain,
+    write_rule,
+)
 from policies.terms import terms_text, text_sha256
 from policies.tos import Unreviewed, tos_basis
-from policies.vocabulary import AI_SCRAPING, COMPETE, LICENSE
+from policies.vocabulary import AI_SCRAPING, ALIASES, COMPETE, LICENSE
 
 PURPOSES = click.Choice([p.value for p in Purpose])
-REVIEW_PERIOD = timedelta(days=182)
 STORE_OPTION = click.option(
     "--store",
     type=click.Path(file_okay=False, path_type=Path),
@@ -60,6 +66,7 @@ def policy() -> None:
     Example:
         permitcrawl policy queue crawls/batch1 --store tos-policies
         permitcrawl policy set example.org --store tos-policies --deny ai-train ...
+        permitcrawl policy review example.org --store tos-policies --reviewer "A. Maintainer"
         permitcrawl policy validate tos-policies
     """
 
@@ -81,50 +88,113 @@ def init(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "README.txt").write_text(
         "A permitcrawl ToS policy store: one <registrable domain>.toml file per domain.\n"
-        "Edit with 'permitcrawl policy set DOMAIN --store DIR ...'.\n"
+        "Edit with 'permitcrawl policy set DOMAIN --store DIR ...'; "
+        "record a review with 'permitcrawl policy review DOMAIN --store DIR --reviewer WHO'.\n"
         "Check with 'permitcrawl policy validate DIR'.\n",
         encoding="utf-8",
     )
     click.echo(f"Created an empty policy store in {directory}", err=True)
 
 
+def _terms_sha256(tos_text: Path | None, tos_sha256: str | None) -> str | None:
+    """The sha256 to record: of the saved terms page's normalised text, else the one given."""
+    if tos_text is None:
+        return tos_sha256
+    try:
+        saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
+    except InputFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return text_sha256(terms_text(saved))
+
+
+def _write(store: Path, domain: str, changes: dict[str, Any], who: str | None, *, create: bool) -> None:
+    """Write the rule (see write_rule); print where it is, and whether that was a review or an edit."""
+    from crawler.storage.ledger import actor
+
+    today = date.today()
+    try:
+        rule = write_rule(store, domain, changes, editor=actor(who), today=today, create=create)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{rule.where}: rule for {rule.scope}{'' if rule.path == '/' else rule.path}, version {rule.version}"
+    )
+    if changes.get("reviewed") is None and rule.edited == today:
+        message = (
+            f"edited by {rule.edited_by} on {rule.edited}; the review by {rule.reviewer} of {rule.reviewed} "
+            f"stands (review again by {rule.review_by})"
+        )
+    else:
+        message = f"reviewed by {rule.reviewer} on {rule.reviewed}; review again by {rule.review_by}"
+    click.echo(message, err=True)
+
+
+PATH_OPTION = click.option(
+    "--path", "rule_path", default=None, help="Narrow the rule to a path prefix (default: the whole host)."
+)
+TOS_TEXT_OPTION = click.option(
+    "--tos-text",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The terms as reviewed (the saved page, HTML or text): their normalised sha256 is kept.",
+)
+TOS_SHA256_OPTION = click.option(
+    "--tos-sha256", help="The normalised-text sha256 of the terms as reviewed (as 'policy queue' shows it)."
+)
+REVIEW_BY_OPTION = click.option(
+    "--review-by", callback=_date, help="When to review again [default: six months after --reviewed]."
+)
+
+
 @policy.command(name="set")
 @click.argument("domain")
 @STORE_OPTION
-@click.option(
-    "--path", "rule_path", default=None, help="Narrow the rule to a path prefix (default: the whole host)."
-)
+@PATH_OPTION
 @click.option("--allow", multiple=True, type=PURPOSES, help="A purpose the terms grant (repeatable).")
 @click.option("--deny", multiple=True, type=PURPOSES, help="A purpose the terms reserve (repeatable).")
 @click.option(
     "--ai-scraping", type=click.Choice(AI_SCRAPING), help="The AI/scraping verdict (DPI vocabulary)."
 )
-@click.option("--license", "license_", type=click.Choice(LICENSE), help="The licence / field-of-use verdict.")
+@click.option(
+    "--license",
+    "license_",
+    type=click.Choice(LICENSE + tuple(ALIASES)),
+    help="The licence / field-of-use verdict (DPI's spelling 'Non-Comercial Only' is read as "
+    "'Non-Commercial Only').",
+)
 @click.option("--compete", type=click.Choice(COMPETE), help="The compete / redistribution verdict.")
 @click.option("--quote", multiple=True, help="The clause the verdict rests on, verbatim (repeatable).")
 @click.option("--tos-url", help="Where the terms are.")
+@TOS_TEXT_OPTION
+@TOS_SHA256_OPTION
+@click.option("--reviewer", help="Who reviewed the terms (a new rule, or a new review with --reviewed).")
 @click.option(
-    "--tos-text",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The terms as reviewed (the saved page, HTML or text): their normalised sha256 is kept.",
+    "--reviewed",
+    callback=_date,
+    help="When (YYYY-MM-DD) the terms were reviewed: on an existing rule, records a new review "
+    "[default for a new rule: today].",
 )
-@click.option(
-    "--tos-sha256", help="The normalised-text sha256 of the terms as reviewed (as 'policy queue' shows it)."
-)
-@click.option("--reviewer", help="Who reviewed the terms.")
-@click.option("--reviewed", callback=_date, help="When (YYYY-MM-DD) [default: today].")
-@click.option(
-    "--review-by", callback=_date, help="When to review again [default: six months after --reviewed]."
-)
+@REVIEW_BY_OPTION
 @click.option(
     "--agreement", help="A licence or agreement that grants the allowed purposes (overrides opt-outs)."
 )
 @click.option("--note", help="Anything else the next reviewer should know.")
-def set_rule(domain: str, store: Path, rule_path: str | None, tos_text: Path | None, **fields: Any) -> None:
-    """Create or update the rule for DOMAIN (or a subdomain of it) in its domain's file.
+@click.option("--by", "who", default=None, help="Who makes an edit [default: your login name].")
+def set_rule(
+    domain: str,
+    store: Path,
+    rule_path: str | None,
+    tos_text: Path | None,
+    who: str | None,
+    **fields: Any,
+) -> None:
+    """Create or change the rule for DOMAIN (or a subdomain of it) in its domain's file.
 
-    A new rule needs --ai-scraping, --license, --compete, --quote, --tos-url
-    and --reviewer; an update changes only what is given (and the review date).
+    A new rule is a review: it needs --ai-scraping, --license, --compete,
+    --quote, --tos-url and --reviewer. On an existing rule, --reviewer with
+    --reviewed records a new review (as 'policy review' does); anything else is
+    an edit: only what is given changes, the review date and review-by date stay
+    (unless --review-by is given), and edited / edited_by record who changed it
+    and when. The store must exist ('policy init').
 
     \b
     Example:
@@ -133,6 +203,7 @@ def set_rule(domain: str, store: Path, rule_path: str | None, tos_text: Path | N
             --deny ai-train --deny ai-input --allow search \\
             --quote "You may not use Content to train machine learning models." \\
             --tos-url https://example.org/terms --tos-text terms.html --reviewer "A. Maintainer"
+        permitcrawl policy set example.org --store tos-policies --note "see ticket 12" --by "B. Editor"
     """
     changes: dict[str, Any] = {
         "path": rule_path,
@@ -143,27 +214,58 @@ def set_rule(domain: str, store: Path, rule_path: str | None, tos_text: Path | N
         "deny": tuple(fields["deny"]) or None,
         "quote": tuple(fields["quote"]) or None,
         "tos_url": fields["tos_url"],
-        "tos_sha256": fields["tos_sha256"],
+        "tos_sha256": _terms_sha256(tos_text, fields["tos_sha256"]),
         "reviewer": fields["reviewer"],
+        "reviewed": fields["reviewed"],
+        "review_by": fields["review_by"],
         "agreement": fields["agreement"],
         "note": fields["note"],
     }
-    if tos_text is not None:
-        try:
-            saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
-        except InputFileError as exc:
-            raise click.ClickException(str(exc)) from exc
-        changes["tos_sha256"] = text_sha256(terms_text(saved))
-    reviewed = fields["reviewed"] or date.today()
-    changes["reviewed"] = reviewed
-    changes["review_by"] = fields["review_by"] or reviewed + REVIEW_PERIOD
-    try:
-        rule = write_rule(store, domain, changes)
-    except (PolicyError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"{rule.where}: rule for {rule.scope}{'' if rule.path == '/' else rule.path}, version {rule.version}"
-    )
+    _write(store, domain, changes, who, create=True)
+
+
+@policy.command()
+@click.argument("domain")
+@STORE_OPTION
+@PATH_OPTION
+@click.option("--reviewer", required=True, help="Who reviewed the terms again.")
+@click.option("--reviewed", callback=_date, help="When (YYYY-MM-DD) [default: today].")
+@REVIEW_BY_OPTION
+@TOS_TEXT_OPTION
+@TOS_SHA256_OPTION
+@click.option("--note", help="Anything else the next reviewer should know.")
+def review(
+    domain: str,
+    store: Path,
+    rule_path: str | None,
+    reviewer: str,
+    reviewed: date | None,
+    review_by: date | None,
+    tos_text: Path | None,
+    tos_sha256: str | None,
+    note: str | None,
+) -> None:
+    """Record that the rule for DOMAIN was reviewed again and stands: the review clock starts over.
+
+    Sets reviewer, reviewed (today by default) and review_by (six months
+    later by default); with --tos-text or --tos-sha256, the terms as read now
+    (after 'policy queue' reports "terms changed"). The rule must exist.
+    To change the verdict itself, use 'policy set'.
+
+    \b
+    Example:
+        permitcrawl policy review example.org --store tos-policies \\
+            --reviewer "A. Maintainer" --tos-text terms.html
+    """
+    changes: dict[str, Any] = {
+        "path": rule_path,
+        "reviewer": reviewer,
+        "reviewed": reviewed or date.today(),
+        "review_by": review_by,
+        "tos_sha256": _terms_sha256(tos_text, tos_sha256),
+        "note": note,
+    }
+    _write(store, domain, changes, None, create=False)
 
 
 def _rule_data(rule: Any) -> dict[str, Any]:
@@ -181,6 +283,10 @@ def show(domain: str, store: Path, fmt: str) -> None:
     Example:
         permitcrawl policy show www.example.org --store tos-policies
     """
+    try:
+        check_store(store)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
     path = store / f"{registrable_domain(domain)}.toml"
     if not path.exists():
         raise click.ClickException(f"{path}: no rules for {registrable_domain(domain)}")
@@ -257,6 +363,9 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 def validate(directory: Path | None, store: Path | None) -> None:
     """Check every policy file; exit 1 listing each problem as path:line: what; expected (for CI).
 
+    Every problem of every file is listed, not only the first (a file that is
+    not valid TOML has one: past the syntax error nothing can be read).
+
     \b
     Example:
         permitcrawl policy validate tos-policies
@@ -269,6 +378,12 @@ def validate(directory: Path | None, store: Path | None) -> None:
     except PolicyStoreError as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
+        problems, files = len(exc.errors), len({error.path for error in exc.errors} - {directory})
+        if files:  # (not when the store itself is missing)
+            click.echo(
+                f"{directory}: {problems} problem{'s' * (problems != 1)} in {files} file{'s' * (files != 1)}",
+                err=True,
+            )
         raise SystemExit(1) from exc
     rules = loaded.all_rules()
     click.echo(f"{directory}: {len(rules)} rules in {len(loaded.rules)} files, all valid")

@@ -1,27 +1,86 @@
-"""A self-contained HTML report of a crawl directory: totals, and charts by signal, by domain, over time.
+"""A self-contained HTML report of a crawl directory: what it was for, totals, and charts.
 
 No Scrapy here. One file with inline CSS and inline SVG: no script, no
 external resource, so it opens anywhere, offline, and can be attached to an
-email. Every chart has its numbers in a table beside it.
+email. Every chart has its numbers in a table beside it. The report says what
+the crawl collected for and under which default policy, what each signal id
+means (``default`` above all: the crawl's own policy, not a site's), and
+which captures were revoked since.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.storage.queries import REVOKED, USABLE
+from policies.decision import SIGNAL_IDS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import sqlite_utils
 
-COLOURS = {"captured": "#2f7d4f", "usable": "#2f7d4f", "not usable": "#c9a227", "refused": "#b03a2e"}
-TOP_DOMAINS = 20
+COLOURS = {
+    "captured": "#2f7d4f",
+    "usable": "#2f7d4f",
+    "revoked": "#7a5ea8",
+    "not usable": "#c9a227",
+    "refused": "#b03a2e",
+}
+TOP_PLACES = 20
+MAX_BARS = 48  # bars on the time chart: enough to show a shape, few enough to read
+# Bin widths for the time chart, in seconds; each up to a day divides a day, so bins start on round times.
+BIN_WIDTHS: tuple[float, ...] = (
+    *(0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30),
+    *(60, 120, 300, 600, 900, 1800),
+    *(3600, 7200, 10800, 21600, 43200, 86400),
+    *(2 * 86400, 7 * 86400, 30 * 86400, 91 * 86400, 365 * 86400),
+)
+# Seconds since 1970 from an ISO 8601 timestamp, in SQLite (julianday of the Unix epoch: 2440587.5).
+EPOCH_SECONDS = "((julianday({}) - 2440587.5) * 86400.0)"
+
+PURPOSES = {
+    "ai-train": "training AI models",
+    "ai-input": "AI input: retrieval, grounding, answering with the page as input",
+    "search": "building a search index",
+}
+REGIMES = {
+    "allow": (
+        "the opt-out regime: a page no signal reserved for the purpose was collected, "
+        "although nobody granted it either"
+    ),
+    "deny": "the opt-in regime: a page was collected only where a signal granted the purpose explicitly",
+}
+SIGNAL_GLOSSARY: dict[str, str] = {
+    "robots": "the site's robots.txt rules for our crawler: access only (a Disallow refuses; "
+    "an Allow grants no use)",
+    "robots-ai-agents": "robots.txt rules for known AI crawlers (GPTBot, CCBot, Google-Extended, ...): "
+    "a path refused to them is read as an AI opt-out",
+    "content-signal": "Content-Signal (ai-train=, ai-input=, search=) in robots.txt or an HTTP header",
+    "content-usage": "IETF AIPREF Content-Usage (train-ai=, search=) in robots.txt or an HTTP header",
+    "tdmrep": "the TDM Reservation Protocol: /.well-known/tdmrep.json, tdm-reservation headers and meta tags",
+    "ai-txt": "the site's /ai.txt (Spawning's format)",
+    "rsl": "an RSL licence named by robots.txt, a Link header or the page: a free licence for the "
+    "purpose grants it; any other refuses",
+    "x-robots-tag": "the X-Robots-Tag header (noai, noimageai, noarchive; noindex for search)",
+    "meta-robots": "the page's robots meta tags, read as X-Robots-Tag",
+    "tos-policy": "the site's Terms of Service: a rule the policy maintainers reviewed, or terms "
+    "nobody reviewed yet (held for review)",
+    "incomplete": "the page could not be read whole (cut short, too large, an undecodable content-coding): "
+    "refused, never archived",
+    "default": "no signal said anything about the purpose, so the crawl's default policy decided "
+    "(not a signal from the site)",
+}
+UNKNOWN_SIGNAL = "a signal id this version of permitcrawl does not know"
+REVOCATION_SOURCES = {
+    "revoke": "revoke: a takedown or erasure request",
+    "recheck": "recheck: the site's evidence, fetched again, now reserves it",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +90,9 @@ class Series:
     title: str
     names: tuple[str, ...]
     rows: list[tuple[str, dict[str, int]]]
+
+
+# -- data ------------------------------------------------------------------------
 
 
 def _counts(db: sqlite_utils.Database, sql: str) -> dict[str, int]:
@@ -45,56 +107,150 @@ def _merge(names: tuple[str, ...], *columns: dict[str, int]) -> list[tuple[str, 
     return [(key, {n: c.get(key, 0) for n, c in zip(names, columns, strict=True)}) for key in keys]
 
 
+CAPTURE_JOIN = "from captures c join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose"
+# What became of a capture, for its crawl's purpose: revoked since, usable, or neither.
+STANDING = f"case when {REVOKED} then 'revoked' when {USABLE} then 'usable' else 'not usable' end"
+
+
 def by_signal(db: sqlite_utils.Database) -> Series:
-    """Captures (usable or not, for their crawl's purpose) and refusals, by deciding signal."""
-    join = "from captures c join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose"
-    usable = _counts(db, f"select u.signal, count(*) {join} where {USABLE} group by u.signal")
-    other = _counts(db, f"select u.signal, count(*) {join} where not {USABLE} group by u.signal")
+    """Captures by the signal that permitted them (usable, revoked since, or not usable) and refusals."""
+    columns: dict[str, dict[str, int]] = {"usable": {}, "revoked": {}, "not usable": {}}
+    for signal, standing, count in db.execute(
+        f"select u.signal, {STANDING}, count(*) {CAPTURE_JOIN} group by 1, 2"
+    ):
+        columns[standing][str(signal)] = int(count)
     refused = _counts(db, "select signal, count(*) from refusals group by signal")
-    names = ("usable", "not usable", "refused")
-    return Series("By deciding signal", names, _merge(names, usable, other, refused))
+    names = ("usable", "revoked", "not usable", "refused")
+    return Series("By deciding signal", names, _merge(names, *columns.values(), refused))
 
 
-def by_domain(db: sqlite_utils.Database) -> Series:
-    """Captures and refusals per registrable domain (the largest first)."""
-    captured = _counts(db, "select domain, count(*) from captures group by domain")
-    refused = _counts(db, "select coalesce(domain, host), count(*) from refusals group by 1")
+def domains(db: sqlite_utils.Database) -> list[str]:
+    """The registrable domains of every capture and refusal."""
+    sql = "select domain from captures union select coalesce(domain, host) from refusals"
+    return sorted(str(d) for (d,) in db.execute(sql) if d)
+
+
+def by_place(db: sqlite_utils.Database) -> Series:
+    """Captures and refusals per registrable domain, or per host when they all share one domain."""
     names = ("captured", "refused")
-    return Series(f"By domain (top {TOP_DOMAINS})", names, _merge(names, captured, refused)[:TOP_DOMAINS])
+    found = domains(db)
+    if len(found) == 1:
+        captured = _counts(db, "select host, count(*) from captures group by host")
+        refused = _counts(db, "select host, count(*) from refusals group by host")
+        title = f"By host (all under {found[0]}; top {TOP_PLACES})"
+    else:
+        captured = _counts(db, "select domain, count(*) from captures group by domain")
+        refused = _counts(db, "select coalesce(domain, host), count(*) from refusals group by 1")
+        title = f"By domain (top {TOP_PLACES})"
+    return Series(title, names, _merge(names, captured, refused)[:TOP_PLACES])
+
+
+def bin_width(first: float, last: float) -> float:
+    """The narrowest bin width (seconds) that shows ``first``..``last`` in at most MAX_BARS bars."""
+    for width in BIN_WIDTHS:
+        if math.floor(last / width) - math.floor(first / width) < MAX_BARS:
+            return width
+    return BIN_WIDTHS[-1]
+
+
+def _bin_label(start: float, width: float, same_day: bool) -> str:
+    moment = datetime.fromtimestamp(start, UTC)
+    if width >= 86400:
+        return moment.strftime("%Y-%m-%d")
+    day = "" if same_day else moment.strftime("%Y-%m-%d ")
+    if width >= 60:
+        return day + moment.strftime("%H:%M")
+    if width >= 1:
+        return day + moment.strftime("%H:%M:%S")
+    return day + moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 100000}"
+
+
+def _unit(width: float) -> str:
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if width >= size and width % size == 0:
+            count = int(width // size)
+            return name if count == 1 else f"{count} {name}s"
+    return f"{width:g} seconds"
+
+
+def _span(db: sqlite_utils.Database) -> tuple[float, float] | None:
+    row = db.execute(
+        f"select min(s), max(s) from (select {EPOCH_SECONDS.format('min(fetched_at)')} as s from captures "
+        f"union all select {EPOCH_SECONDS.format('max(fetched_at)')} from captures "
+        f"union all select {EPOCH_SECONDS.format('min(decided_at)')} from refusals "
+        f"union all select {EPOCH_SECONDS.format('max(decided_at)')} from refusals)"
+    ).fetchone()
+    return None if row[0] is None else (float(row[0]), float(row[1]))
 
 
 def over_time(db: sqlite_utils.Database) -> Series:
-    """Captures and refusals per day, hour or minute, whichever gives a readable number of bars."""
-    first, last = db.execute(
-        "select min(t), max(t) from (select fetched_at as t from captures "
-        "union all select decided_at from refusals)"
-    ).fetchone()
-    width, unit = 10, "day"
-    if first and last:
-        span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
-        if span.total_seconds() < 2 * 3600:
-            width, unit = 16, "minute"
-        elif span.days < 2:
-            width, unit = 13, "hour"
-    captured = _counts(db, f"select substr(fetched_at, 1, {width}), count(*) from captures group by 1")
-    refused = _counts(db, f"select substr(decided_at, 1, {width}), count(*) from refusals group by 1")
+    """Captures and refusals per time bin, the bins as narrow as MAX_BARS bars allow; empty bins shown."""
     names = ("captured", "refused")
-    keys = sorted(set(captured) | set(refused))
-    rows = [(key, {"captured": captured.get(key, 0), "refused": refused.get(key, 0)}) for key in keys]
-    return Series(f"Over time (per {unit}, UTC)", names, rows)
+    span = _span(db)
+    if span is None:
+        return Series("Over time", names, [])
+    width = bin_width(*span)
+    first, last = (math.floor(s / width) for s in span)
+
+    def binned(table: str, column: str) -> dict[int, int]:
+        expression = f"cast({EPOCH_SECONDS.format(column)} / {width!r} as integer)"
+        sql = f"select {expression}, count(*) from {table} group by 1"
+        return {int(b): int(n) for b, n in db.execute(sql) if b is not None}
+
+    captured, refused = binned("captures", "fetched_at"), binned("refusals", "decided_at")
+    same_day = _bin_label(first * width, 86400, True) == _bin_label(last * width, 86400, True)
+    rows = [
+        (
+            _bin_label(b * width, width, same_day),
+            {"captured": captured.get(b, 0), "refused": refused.get(b, 0)},
+        )
+        for b in range(first, last + 1)
+    ]
+    day = "" if not same_day else f", {datetime.fromtimestamp(first * width, UTC):%Y-%m-%d}"
+    return Series(f"Over time (per {_unit(width)}, UTC{day})", names, rows)
 
 
 def totals(db: sqlite_utils.Database) -> dict[str, int]:
     """Headline numbers: captured, usable, revoked, erased, refused."""
-    join = "from captures c join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose"
     one = lambda sql: int(db.execute(sql).fetchone()[0] or 0)  # noqa: E731
     return {
         "captured": one("select count(*) from captures"),
-        "usable": one(f"select count(*) {join} where {USABLE}"),
-        "revoked": one(f"select count(*) {join} where {REVOKED}"),
+        "usable": one(f"select count(*) {CAPTURE_JOIN} where {USABLE}"),
+        "revoked": one(f"select count(*) {CAPTURE_JOIN} where {REVOKED}"),
         "erased": one("select count(*) from tombstones"),
         "refused": one("select count(*) from refusals"),
     }
+
+
+def revocations(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Revoked captures by how (revoke or recheck), for which purpose, the signal now deciding, and why.
+
+    Takedowns are grouped by their stated reason; a recheck's reasons differ page by page
+    (each names its rule), so they are grouped by signal, with one reason as an example.
+    """
+    return list(
+        db.query(
+            "select source, coalesce(purpose, 'every purpose') as purpose, "
+            "coalesce(json_extract(decision, '$.signal'), '') as signal, "
+            "case when source = 'recheck' then '' else reason end as grouped, "
+            "min(reason) as reason, count(distinct reason) as reasons, "
+            "count(distinct capture_id) as captures from revocations group by 1, 2, 3, 4 "
+            "order by captures desc, 1"
+        )
+    )
+
+
+def regimes(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The (purpose, default policy) pairs the crawls ran under, with how many crawls each."""
+    sql = (
+        "select purpose, default_policy, count(*) as crawls from crawls "
+        "where coalesce(kind, 'crawl') = 'crawl' group by 1, 2 order by 3 desc"
+    )
+    rows = list(db.query(sql))
+    return rows or list(db.query(sql.replace("where coalesce(kind, 'crawl') = 'crawl' ", "")))
+
+
+# -- drawing ---------------------------------------------------------------------
 
 
 def _svg(width: float, height: float, title: str) -> str:
@@ -105,47 +261,57 @@ def _svg(width: float, height: float, title: str) -> str:
 
 
 def _hbar(series: Series) -> str:
-    """Horizontal grouped bars, one group per row."""
-    bar, gap, label_w, chart_w = 12, 8, 230, 420
+    """Horizontal grouped bars, one group per row (bars with no count take no room)."""
+    bar, gap, label_w, chart_w = 12, 10, 150, 400
     peak = max([v for _, counts in series.rows for v in counts.values()] + [1])
-    group = bar * len(series.names) + gap
-    height = max(group * len(series.rows), group) + 24
-    parts = [_svg(label_w + chart_w + 60, height, series.title)]
-    for i, (label, counts) in enumerate(series.rows):
-        y = i * group
-        middle = y + bar * len(series.names) / 2 + 4
-        short = html.escape(label[:34])
+    groups = [
+        (label, [(n, counts[n]) for n in series.names if counts.get(n)]) for label, counts in series.rows
+    ]
+    height = sum(bar * max(len(bars), 1) + gap for _, bars in groups) + 30
+    parts = [_svg(label_w + chart_w + 50, height, series.title)]
+    y = 0
+    for label, bars in groups:
+        middle = y + bar * max(len(bars), 1) / 2 + 4
+        short = html.escape(label if len(label) <= 24 else label[:23] + "…")
         parts.append(f'<text x="{label_w - 6}" y="{middle}" text-anchor="end">{short}</text>')
-        for j, name in enumerate(series.names):
-            value = counts.get(name, 0)
-            w = round(chart_w * value / peak, 1)
-            yy = y + j * bar
-            parts.append(_rect(label_w, yy, w, bar - 2, name, f"{label}: {value} {name}"))
-            if value:
-                parts.append(f'<text x="{label_w + w + 4}" y="{yy + bar - 3}" class="n">{value}</text>')
+        for name, value in bars:
+            w = max(round(chart_w * value / peak, 1), 1)
+            parts.append(_rect(label_w, y, w, bar - 2, name, f"{label}: {value} {name}"))
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + bar - 3}" class="n">{value}</text>')
+            y += bar
+        y += gap if bars else bar + gap
     parts.append(_legend(series.names, 0, height - 14))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _vbar(series: Series) -> str:
-    """Vertical grouped bars along a time axis."""
-    chart_h, bar = 180, 10
+    """Vertical grouped bars along a time axis, as many bins labelled below it as fit without overlap."""
+    chart_h, left, plot_w = 160, 36, 640
     peak = max([v for _, counts in series.rows for v in counts.values()] + [1])
-    group = bar * len(series.names) + 6
-    width = max(group * len(series.rows), 200) + 40
-    parts = [_svg(width, chart_h + 60, series.title)]
+    group = plot_w / max(len(series.rows), 1)
+    bar = min(14.0, (group - 2) / len(series.names))
+    label_w = 6.5 * max(len(label) for label, _ in series.rows) + 12  # 11px text: about 6.5px a character
+    step = max(1, math.ceil(label_w / group))
+    width = left + plot_w + 40
+    parts = [_svg(width, chart_h + 66, series.title)]
+    parts.append(f'<text x="{left - 4}" y="10" class="n" text-anchor="end">{peak}</text>')
+    parts.append(f'<text x="{left - 4}" y="{chart_h}" class="n" text-anchor="end">0</text>')
+    parts.append(
+        f'<line x1="{left}" y1="{chart_h + 0.5}" x2="{left + plot_w}" y2="{chart_h + 0.5}" stroke="#999"/>'
+    )
     for i, (label, counts) in enumerate(series.rows):
-        x = 20 + i * group
+        x = left + i * group
         for j, name in enumerate(series.names):
             value = counts.get(name, 0)
             h = round(chart_h * value / peak, 1)
-            parts.append(_rect(x + j * bar, chart_h - h, bar - 1, h, name, f"{label}: {value} {name}"))
-    if series.rows:
-        parts.append(f'<text x="20" y="{chart_h + 14}" class="n">{html.escape(series.rows[0][0])}</text>')
-        last = html.escape(series.rows[-1][0])
-        parts.append(f'<text x="{width - 20}" y="{chart_h + 28}" class="n" text-anchor="end">{last}</text>')
-    parts.append(_legend(series.names, 20, chart_h + 48))
+            xx = round(x + 1 + j * bar, 1)
+            parts.append(_rect(xx, chart_h - h, round(bar - 1, 1), h, name, f"{label}: {value} {name}"))
+        if i % step == 0:
+            x = round(x, 1)
+            parts.append(f'<line x1="{x}" y1="{chart_h}" x2="{x}" y2="{chart_h + 5}" stroke="#999"/>')
+            parts.append(f'<text x="{x}" y="{chart_h + 18}" class="n">{html.escape(label)}</text>')
+    parts.append(_legend(series.names, left, chart_h + 44))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -160,26 +326,160 @@ def _rect(x: float, y: float, w: float, h: float, name: str, tip: str) -> str:
 def _legend(names: tuple[str, ...], x: int, y: int) -> str:
     items = []
     for i, name in enumerate(names):
-        xx = x + i * 110
+        xx = x + i * 100
         items.append(_rect(xx, y, 10, 10, name, name))
         items.append(f'<text x="{xx + 14}" y="{y + 9}" class="n">{html.escape(name)}</text>')
     return "".join(items)
 
 
-def _table(series: Series, first: str) -> str:
+def _table(series: Series, first: str, *, skip_empty: bool = False) -> str:
     head = "".join(f"<th>{html.escape(n)}</th>" for n in series.names)
     rows = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td class=n>{counts.get(n, 0)}</td>" for n in series.names)
         + "</tr>"
         for label, counts in series.rows
+        if not (skip_empty and not any(counts.values()))
     )
     return f"<table><tr><th>{html.escape(first)}</th>{head}</tr>{rows}</table>"
 
 
+def _rows_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]], numeric: tuple[int, ...] = ()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=n' if i in numeric else ''}>{html.escape(str(cell))}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+# -- sections --------------------------------------------------------------------
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return value
+
+
+def _purpose_section(db: sqlite_utils.Database) -> str:
+    items = []
+    for row in regimes(db):
+        purpose, policy = str(row["purpose"]), str(row["default_policy"] or "allow")
+        several = "" if row["crawls"] == 1 else f" ({row['crawls']} crawls)"
+        meaning = html.escape(PURPOSES.get(purpose, purpose))
+        items.append(
+            f"<li>Purpose <code>{html.escape(purpose)}</code> ({meaning}); "
+            f"default policy <code>{html.escape(policy)}</code>: {html.escape(REGIMES.get(policy, policy))}"
+            f"{several}.</li>"
+        )
+    body = f"<ul>{''.join(items)}</ul>" if items else "<p>No crawl recorded.</p>"
+    return (
+        '<h2 id="purpose">What the crawl collected for</h2>'
+        + body
+        + "<p><b>Usable</b> means permitted for the crawl's purpose, a 2xx status, and not revoked since. "
+        "<b>Revoked</b>: permitted when captured, withdrawn since (a takedown, or the site's evidence "
+        "fetched again by <code>recheck</code>). <b>Not usable</b>: captured, but with an error status "
+        "or not permitted for the purpose. <b>Refused</b>: never archived.</p>"
+    )
+
+
+def _crawls_section(db: sqlite_utils.Database) -> str:
+    rows = [
+        (
+            c["id"],
+            c["kind"] or "crawl",
+            c["purpose"] or "",
+            c["default_policy"] or "",
+            _when(c["started_at"]),
+            _when(c["finished_at"]),
+        )
+        for c in db.query(
+            "select id, kind, purpose, default_policy, started_at, finished_at from crawls order by 5"
+        )
+    ]
+    headers = ("id", "kind", "purpose", "default policy", "started", "finished")
+    return "<h2>Crawls</h2>" + _rows_table(headers, rows)
+
+
+DEFAULT_NOTE = (
+    '<p class="note" id="default-note"><b>The <code>default</code> bar</b> is the crawl\'s own policy, '
+    "not a site's signal. A capture by <code>default</code> was collected because no signal said "
+    "anything about the purpose and the default policy is <code>allow</code> (the opt-out regime): "
+    "nobody reserved the page, and nobody granted it either. A refusal by <code>default</code> "
+    "happens only under <code>--default-policy deny</code> (the opt-in regime): no signal granted "
+    "the purpose.</p>"
+)
+
+
+def _glossary(present: set[str]) -> str:
+    known = [s for s in SIGNAL_IDS if s in SIGNAL_GLOSSARY]
+    unknown = sorted(present - set(known))
+    items = "".join(
+        f"<dt><code>{html.escape(s)}</code>{' <small>(in this report)</small>' if s in present else ''}</dt>"
+        f"<dd>{html.escape(SIGNAL_GLOSSARY.get(s, UNKNOWN_SIGNAL))}</dd>"
+        for s in known + unknown
+    )
+    return f'<h3 id="glossary">Signal ids</h3><dl class="glossary">{items}</dl>'
+
+
+def _signal_section(db: sqlite_utils.Database) -> str:
+    series = by_signal(db)
+    body = _chart(series, "signal", _hbar)
+    return (
+        f"<h2>{html.escape(series.title)}</h2>"
+        "<p>Each page is counted under the signal that decided it: for a capture, the one that "
+        "permitted it for the crawl's purpose; for a refusal, the one that refused it.</p>"
+        f"{body}{DEFAULT_NOTE}{_glossary({label for label, _ in series.rows})}"
+    )
+
+
+def _revocation_section(db: sqlite_utils.Database) -> str:
+    rows = revocations(db)
+    if not rows:
+        return "<h2>Revoked since</h2><p>No capture has been revoked.</p>"
+
+    def reason(row: dict[str, Any]) -> str:
+        text = str(row["reason"] or "")
+        return text if row["reasons"] <= 1 else f"{row['reasons']} reasons, such as: {text}"
+
+    table = _rows_table(
+        ("how", "for", "signal now", "reason", "captures"),
+        [
+            (
+                REVOCATION_SOURCES.get(r["source"], r["source"]),
+                r["purpose"],
+                r["signal"] or "",
+                reason(r),
+                r["captures"],
+            )
+            for r in rows
+        ],
+        numeric=(4,),
+    )
+    return (
+        "<h2>Revoked since</h2><p>Captures withdrawn after the crawl: they stay in the record, "
+        "and are never exported for the purpose.</p>" + table
+    )
+
+
+def _chart(series: Series, first: str, draw: Any, *, skip_empty: bool = False) -> str:
+    if not series.rows:
+        return "<p>Nothing recorded.</p>"
+    return f'<div class="chart">{draw(series)}{_table(series, first, skip_empty=skip_empty)}</div>'
+
+
 STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1em}
 .totals{display:flex;gap:1.5em;flex-wrap:wrap}
 .totals div{border:1px solid #ddd;padding:.5em 1em;border-radius:4px}
 .totals b{display:block;font-size:1.6em}
@@ -187,35 +487,29 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg text{font-size:11px}svg text.n{fill:#444}
+.note{background:#f6f6f0;border-left:3px solid #c9a227;padding:.5em 1em}
+dl.glossary{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}
+dl.glossary dd{margin:0}code{font-size:.95em}
 """
 
 
 def render(db: sqlite_utils.Database, crawl_dir: Path) -> str:
     """The report as one HTML document."""
-    crawls = list(
-        db.query("select id, kind, purpose, started_at, finished_at from crawls order by started_at")
-    )
     counts = totals(db)
     boxes = "".join(f"<div><b>{value}</b>{html.escape(name)}</div>" for name, value in counts.items())
-    crawl_rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c[k] or ''))}</td>" for k in c) + "</tr>" for c in crawls
-    )
-    sections = []
-    for series, first, chart in (
-        (by_signal(db), "signal", _hbar),
-        (by_domain(db), "domain", _hbar),
-        (over_time(db), "time", _vbar),
-    ):
-        body = chart(series) + _table(series, first) if series.rows else "<p>Nothing recorded.</p>"
-        sections.append(f'<h2>{html.escape(series.title)}</h2><div class="chart">{body}</div>')
+    place, time = by_place(db), over_time(db)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f"<title>permitcrawl report: {html.escape(crawl_dir.name)}</title><style>{STYLE}</style></head><body>"
         f"<h1>Crawl report: {html.escape(str(crawl_dir))}</h1>"
-        f"<p>Made {made} by permitcrawl {__version__}. Usable: permitted for the crawl's purpose, "
-        "a 2xx status, not revoked since.</p>"
+        f"<p>Made {made} by permitcrawl {__version__}.</p>"
         f'<div class="totals">{boxes}</div>'
-        "<h2>Crawls</h2><table><tr><th>id</th><th>kind</th><th>purpose</th><th>started</th><th>finished</th></tr>"
-        f"{crawl_rows}</table>" + "".join(sections) + "</body></html>\n"
+        + _purpose_section(db)
+        + _crawls_section(db)
+        + _signal_section(db)
+        + f"<h2>{html.escape(place.title)}</h2>{_chart(place, place.title.split()[1], _hbar)}"
+        + _revocation_section(db)
+        + f"<h2>{html.escape(time.title)}</h2>{_chart(time, 'from', _vbar, skip_empty=True)}"
+        + "</body></html>\n"
     )

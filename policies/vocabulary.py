@@ -1,8 +1,10 @@
 """The Terms-of-Service vocabulary of the Data Provenance Initiative ("Consent in Crisis", 2024).
 
-Three axes, with the exact labels of the released code (reference/tos-and-provenance.md §1.5),
-and the rule that merges them into one display label. Kept verbatim so that a store can be
-compared with the paper's figures; ``Non-Comercial Only`` is spelt as in the code.
+Three axes, with the labels of the released code (reference/tos-and-provenance.md §1.5),
+and the rule that merges them into one display label, so that a store can be compared with
+the paper's figures. One label is spelt right here: the code writes ``Non-Comercial Only``
+[sic]; that spelling is still read, as an alias (:data:`ALIASES`), so that files written with
+it stay valid, and what we write is ``Non-Commercial Only``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ AI_SCRAPING: tuple[str, ...] = (
     "Conditional Use",  # 4: conditions under which either is restricted or permitted
     "Unrestricted Use",  # 5: neither restricted
 )
-LICENSE: tuple[str, ...] = ("Non-Comercial Only", "Conditionally Commercial", "Unrestricted Use")
+LICENSE: tuple[str, ...] = ("Non-Commercial Only", "Conditionally Commercial", "Unrestricted Use")
 COMPETE: tuple[str, ...] = ("Non-Compete", "No Re-Distribution", "Unrestricted Use")
+# Other spellings read as a label: the DPI code's own misspelling.
+ALIASES: dict[str, str] = {"Non-Comercial Only": "Non-Commercial Only"}
+
+
+def canonical_label(label: str) -> str:
+    """The label an alias stands for; any other label as it is."""
+    return ALIASES.get(label, label)
+
 
 # Least to most restrictive, as the paper plots them.
 MERGED_ORDER: tuple[str, ...] = (
@@ -33,8 +43,8 @@ MERGED_ORDER: tuple[str, ...] = (
 
 def merged_label(ai_scraping: str, license: str, compete: str) -> str:
     """Merge the three axes into one label (``robots_util.tos_policy_merging``)."""
-    renamed_license = {"Non-Comercial Only": "NC Only", "Conditionally Commercial": "Conditional Use"}.get(
-        license, license
+    renamed_license = {"Non-Commercial Only": "NC Only", "Conditionally Commercial": "Conditional Use"}.get(
+        canonical_label(license), license
     )
     if ai_scraping == renamed_license == compete:
         return ai_scraping
