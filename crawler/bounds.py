@@ -185,7 +185,7 @@ class LinkBoundsMiddleware(BaseSpiderMiddleware):
         if hosts:
             logger.warning(
                 "Links past DEPTH_LIMIT=%d were not followed on %d host(s): %s",
-                self.limit,
+                self.depth_limit,
                 len(hosts),
                 ", ".join(hosts[:10]) + (", ..." if len(hosts) > 10 else ""),
             )
