@@ -3,9 +3,10 @@
 ``ADDONS = {"crawler.addon.PolicyAddon": 0}`` installs the gate in place of
 Scrapy's RobotsTxtMiddleware, strict decompression in place of its
 HttpCompressionMiddleware, the archive extension, the per-host page budget,
-our settings' defaults, polite defaults (AutoThrottle on, bounded per-host
-concurrency, a User-Agent carrying the robots token) and bounds (page size,
-download time, depth). Everything is set at "addon" priority,
+our settings' defaults, polite defaults (AutoThrottle
+on, bounded per-host concurrency, a User-Agent carrying the robots token),
+no listening console (Scrapy's telnet console and remote control off) and
+bounds (page size, download time, depth). Everything is set at "addon" priority,
 so the project's settings.py and ``-s NAME=VALUE`` still win.
 """
 
@@ -36,6 +37,14 @@ POLITE_DEFAULTS = {
     "ROBOTSTXT_OBEY": False,  # the gate obeys robots.txt; the stock middleware is removed
 }
 
+# Nothing listens on a port while a crawl runs unless asked for: Scrapy's telnet console
+# (127.0.0.1:6023...) and its remote-control HTTP server both run code sent to them.
+# Either can be switched on with -s TELNETCONSOLE_ENABLED=True or REMOTE_CONTROL_ENABLED=True.
+QUIET_DEFAULTS = {
+    "TELNETCONSOLE_ENABLED": False,
+    "REMOTE_CONTROL_ENABLED": False,
+}
+
 # Bounds no site can push a crawl past (Scrapy's own defaults allow 1 GiB bodies,
 # 3-minute downloads and unlimited depth). Each can be set like any setting.
 BOUNDS = {
@@ -50,7 +59,7 @@ class PolicyAddon:
     """Scrapy add-on that installs the permission gate and the archive."""
 
     def update_settings(self, settings: Settings) -> None:
-        for name, value in {**DEFAULTS, **POLITE_DEFAULTS, **BOUNDS}.items():
+        for name, value in {**DEFAULTS, **POLITE_DEFAULTS, **QUIET_DEFAULTS, **BOUNDS}.items():
             settings.set(name, value, priority="addon")
         token = settings.get("POLICY_ROBOTS_TOKEN")
         contact = settings.get("POLICY_CONTACT_URL")

@@ -135,7 +135,10 @@ def _crawl_options(func: Any) -> Any:
             help="Where unreviewed or changed terms speak of scraping or AI [default: hold].",
         ),
         click.option(
-            "-v", "--verbose", count=True, help="Log more: -v for every decision, -vv for debugging."
+            "-v",
+            "--verbose",
+            count=True,
+            help="Log more: -v a line per decision (each capture and refusal, and why), -vv debugging.",
         ),
     ]
     for option in reversed(options):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from tests.conftest import run_cli
+from tests.conftest import crawl, run_cli
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -20,6 +20,29 @@ if TYPE_CHECKING:
 
 def _rows(out: Path, sql: str) -> list[dict]:
     return list(sqlite_utils.Database(out / "provenance.db").query(sql))
+
+
+def test_verbose_logs_every_capture_with_its_basis(web, tmp_path: Path) -> None:
+    run = crawl(web, tmp_path / "v", "-v", seeds=["http://site-a.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    captured = {row["url"]: row for row in _rows(run.out, "select url, signal, reason from captures")}
+    assert captured
+    for url, row in captured.items():
+        assert f"Captured {url}, permitted by {row['signal']}: {row['reason']}\n" in run.result.stderr
+    for row in _rows(run.out, "select url from refusals"):
+        assert f"Refused {row['url']} " in run.result.stderr
+
+
+def test_no_console_listens_during_a_crawl_unless_asked(web, tmp_path: Path) -> None:
+    quiet = crawl(web, tmp_path / "quiet", "-v", seeds=["http://robots-404.test/"])
+    assert quiet.result.returncode == 0, quiet.result.stderr
+    assert "Telnet console listening" not in quiet.result.stderr
+    assert "Remote control HTTP server listening" not in quiet.result.stderr
+    asked = crawl(
+        web, tmp_path / "asked", "-v", "-s", "TELNETCONSOLE_ENABLED=true", seeds=["http://robots-404.test/"]
+    )
+    assert asked.result.returncode == 0, asked.result.stderr
+    assert "Telnet console listening" in asked.result.stderr
 
 
 @contextmanager
