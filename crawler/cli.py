@@ -89,6 +89,11 @@ def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) 
         )
     if result.crawl_id is None:
         raise _fail("the crawl did not start; see the log above")
+    if result.finish_reason == "start_error":
+        raise _fail(
+            "the crawl could not start: reading its seeds failed (see the log above); "
+            f"what it recorded is in {out}"
+        )
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
         click.echo(line)
