@@ -29,6 +29,8 @@ from policies.purpose import Purpose
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from scrapy.settings import Settings
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
 
@@ -69,15 +71,39 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
                 yield f"  ... and {len(hits) - 20} more hosts"
 
 
-def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
-    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings."""
-    from crawler.runner import crawl_settings, run_crawl
-    from crawler.storage.queries import open_crawl, summary
+def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    """Parse ``-s NAME=VALUE`` options, warning about names that look like a typo of a known one."""
+    from crawler.overrides import parse_overrides, suspect_names
 
     try:
-        settings = crawl_settings(out, **options)
+        parsed = parse_overrides(pairs)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    for warning in suspect_names(parsed):
+        click.echo(f"Warning: {warning}", err=True)
+    return parsed
+
+
+def _settings(out: Path, **options: Any) -> Settings:
+    """The crawl's settings, every one checked (nothing is created before they are)."""
+    from crawler.runner import crawl_settings
+
+    try:
+        return crawl_settings(out, **options)
     except (PermitcrawlError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
+
+
+def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
+    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
+
+    Fails (exit 1) when the crawl could not run, could not start (its spider
+    failed before reading every seed), or could not write its output.
+    """
+    from crawler.runner import run_crawl
+    from crawler.storage.queries import open_crawl, summary
+
+    settings = _settings(out, **options)
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
     result = run_crawl(settings, seeds=seeds, max_pages=max_pages)
@@ -185,19 +211,17 @@ def crawl(
         permitcrawl crawl https://example.org/ --out crawls/example --max-pages 100
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
     """
-    from crawler.runner import parse_overrides
     from crawler.spiders.seeds import check_seed, read_seed_file
 
     try:
         seeds = [check_seed(u, "seed URL") for u in urls]
         if seeds_file is not None:
             seeds += read_seed_file(seeds_file)
-        parsed = parse_overrides(overrides)
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
     if not seeds:
         raise click.UsageError("give at least one seed URL, or --seeds FILE")
-    _run(out, seeds, overrides=parsed, log_level=_log_level(verbose), **options)
+    _run(out, seeds, overrides=_overrides(overrides), log_level=_log_level(verbose), **options)
 
 
 @cli.command()

@@ -8,7 +8,9 @@ expected. No Scrapy import here: Settings is read through its public getters.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -58,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "PROVENANCE_DB": "crawl/provenance.db",
     "PROVENANCE_BATCH_SIZE": 500,
 }
+
+# Every setting name with one of these prefixes is ours: one we do not know is a misspelling,
+# and a misspelt POLICY_DEFAULT would otherwise run a crawl under the default it meant to change.
+OUR_PREFIXES = ("POLICY_", "WARC_", "PROVENANCE_", "PERMITCRAWL_")
 
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
@@ -178,13 +184,36 @@ def _url(value: Any) -> str:
     return value
 
 
+def check_names(names: Iterable[str]) -> None:
+    """Raise SettingsError for every setting name with one of our prefixes that is none of our settings.
+
+    The message suggests the closest of our names, so that ``POLICY_DEFUALT``
+    is caught before a crawl runs under the default it meant to change.
+    """
+    problems = []
+    for name in names:
+        if not isinstance(name, str) or not name.startswith(OUR_PREFIXES) or name in DEFAULTS:
+            continue
+        close = difflib.get_close_matches(name, DEFAULTS, n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]}?" if close else "expected one of the settings listed in the README"
+        problems.append(f"setting {name} is not a permitcrawl setting; {hint}")
+    if problems:
+        raise SettingsError("\n".join(problems))
+
+
 def user_agent(token: str, contact_url: str) -> str:
     """Return the User-Agent header: product token, version, contact URL."""
     return f"{token}/{__version__} (+{contact_url})"
 
 
 def load_config(settings: SettingsLike) -> CrawlConfig:
-    """Read and check every permitcrawl setting; raise SettingsError on the first bad one."""
+    """Read and check every permitcrawl setting; raise SettingsError on the first bad one.
+
+    An unknown name with one of our prefixes is an error too (:func:`check_names`),
+    when ``settings`` can list its names (Scrapy's Settings can).
+    """
+    if isinstance(settings, Iterable):
+        check_names(settings)
     token = _convert(
         settings, "POLICY_ROBOTS_TOKEN", _matching(_TOKEN), "a product token of letters, '-' and '_'"
     )
