@@ -3,7 +3,7 @@
 ``ADDONS = {"crawler.addon.PolicyAddon": 0}`` installs the gate in place of
 Scrapy's RobotsTxtMiddleware, strict decompression in place of its
 HttpCompressionMiddleware, the archive extension, the per-host page budget,
-our settings' defaults, polite defaults (AutoThrottle
+the crawl's page budget, our settings' defaults, polite defaults (AutoThrottle
 on, bounded per-host concurrency, a User-Agent carrying the robots token),
 no listening console (Scrapy's telnet console and remote control off) and
 bounds (page size, download time, depth). Everything is set at "addon" priority,
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
-from crawler.bounds import HostBudgetMiddleware, LinkBoundsMiddleware
+from crawler.bounds import HostBudgetMiddleware, LinkBoundsMiddleware, PageBudgetMiddleware
 from crawler.config import DEFAULTS, user_agent
 from crawler.decompression import StrictDecompressionMiddleware
 from crawler.extensions import ArchiveExtension
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 GATE_PRIORITY = 100  # where RobotsTxtMiddleware was: before cookies, proxies and retries add their say
 DECOMPRESSION_PRIORITY = 590  # where HttpCompressionMiddleware was
 BUDGET_PRIORITY = 101  # just after the gate: only requests the gate lets out are counted
+PAGE_BUDGET_PRIORITY = 102  # after both: a page waits for the crawl's budget only once it may go
 DEPTH_REPORT_PRIORITY = 901  # sees the spider's output just before DepthMiddleware (900) drops links
 
 POLITE_DEFAULTS = {
@@ -72,6 +73,9 @@ class PolicyAddon:
         settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", PolicyGateMiddleware, GATE_PRIORITY)
         settings.set_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", HostBudgetMiddleware, BUDGET_PRIORITY
+        )
+        settings.set_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", PageBudgetMiddleware, PAGE_BUDGET_PRIORITY
         )
         settings.set_in_component_priority_dict(
             "SPIDER_MIDDLEWARES", LinkBoundsMiddleware, DEPTH_REPORT_PRIORITY

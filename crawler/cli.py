@@ -94,7 +94,7 @@ def _settings(out: Path, **options: Any) -> Settings:
         raise _fail(str(exc)) from exc
 
 
-def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
+def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
     """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
 
     Fails (exit 1) when the crawl could not run, could not start (its spider
@@ -106,7 +106,7 @@ def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) 
     settings = _settings(out, **options)
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
-    result = run_crawl(settings, seeds=seeds, max_pages=max_pages)
+    result = run_crawl(settings, seeds=seeds)
     if result.error:
         raise _fail(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":
@@ -139,7 +139,10 @@ def _crawl_options(func: Any) -> Any:
             help="When no signal says anything: allow (opt-out regime, the default) or deny (opt-in).",
         ),
         click.option(
-            "--max-pages", type=click.IntRange(min=1), default=None, help="Stop after this many pages."
+            "--max-pages",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Capture this many pages at most, then stop (PERMITCRAWL_MAX_PAGES).",
         ),
         click.option(
             "--max-depth", type=click.IntRange(min=0), default=None, help="Follow links this deep at most."

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_STORE_DIR": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
+    "PERMITCRAWL_MAX_PAGES": 0,
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",
@@ -100,6 +101,7 @@ class CrawlConfig:
     store_dir: Path | None
     unreviewed: Unreviewed
     host_max_pages: int
+    max_pages: int
     warc_dir: Path
     warc_evidence_dir: Path
     warc_prefix: str
@@ -287,6 +289,12 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             "PERMITCRAWL_HOST_MAX_PAGES",
             _integer(0, 10**12),
             "a whole number of pages per host (0: no limit)",
+        ),
+        max_pages=_convert(
+            settings,
+            "PERMITCRAWL_MAX_PAGES",
+            _integer(0, 10**12),
+            "a whole number of pages captured in all (0: no limit)",
         ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.

@@ -26,6 +26,7 @@ def crawl_settings(
     purpose: str | None = None,
     default_policy: str | None = None,
     max_depth: int | None = None,
+    max_pages: int | None = None,
     store_dir: Path | None = None,
     unreviewed: str | None = None,
     overrides: dict[str, str] | None = None,
@@ -54,6 +55,8 @@ def crawl_settings(
         given["POLICY_DEFAULT"] = default_policy
     if max_depth is not None:
         given["DEPTH_LIMIT"] = max_depth
+    if max_pages is not None:
+        given["PERMITCRAWL_MAX_PAGES"] = max_pages
     if store_dir is not None:
         given["POLICY_STORE_DIR"] = str(store_dir)
     if unreviewed is not None:
@@ -81,9 +84,9 @@ class RunResult:
         return self.error is None and self.finish_reason not in (None, "archive_error")
 
 
-def run_crawl(settings: Settings, *, seeds: list[str], max_pages: int | None = None) -> RunResult:
+def run_crawl(settings: Settings, *, seeds: list[str]) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
-    return run_spider(settings, SeedSpider, seeds=seeds, max_pages=max_pages)[0]
+    return run_spider(settings, SeedSpider, seeds=seeds)[0]
 
 
 def run_spider(

@@ -1,7 +1,8 @@
 """SeedSpider: crawls from seed URLs, following links (and robots.txt sitemaps) within each seed's host.
 
 Usable from the CLI (``permitcrawl crawl``) and from plain Scrapy:
-``scrapy crawl seeds -a seeds=https://example.org/ -a max_pages=100``.
+``scrapy crawl seeds -a seeds=https://example.org/ -a max_pages=100`` (``max_pages``
+stands for ``PERMITCRAWL_MAX_PAGES``: pages captured in all).
 The spider never decides permissions: the gate has already judged every
 response it receives. Responses refused after fetching reach it only when
 ``POLICY_DELIVER_REFUSED`` is on, and then only their links are used.
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
 from w3lib.url import safe_url_string
 
@@ -134,10 +134,12 @@ class SeedSpider(Spider):
             raise SeedsError("no seed URL given; expected at least one absolute http(s) URL")
         self.hosts = {scope_host(s) for s in self.seeds}
         try:
+            # Read by the page budget (crawler.bounds.PageBudgetMiddleware), as PERMITCRAWL_MAX_PAGES.
             self.max_pages = int(max_pages) if max_pages not in (None, "") else None
         except ValueError:
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
-        self.pages = 0
+        if self.max_pages is not None and self.max_pages < 1:
+            raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number, at least 1")
         self._sitemap_origins: set[str] = set()
 
     @classmethod
@@ -166,16 +168,9 @@ class SeedSpider(Spider):
             if self.in_scope(url):
                 self.crawler.engine.crawl(Request(url, callback=self.parse_sitemap))
 
-    def _count_page(self) -> None:
-        self.pages += 1
-        if self.max_pages is not None and self.pages >= self.max_pages:
-            raise CloseSpider("max_pages")
-
     def parse(self, response: Response) -> Iterator[Request]:
         """Follow the in-scope links of an HTML page (not rel=nofollow, not from nofollow pages)."""
-        links = list(self._links(response))
-        self._count_page()
-        yield from links
+        yield from self._links(response)
 
     def _links(self, response: Response) -> Iterator[Request]:
         if not isinstance(response, HtmlResponse):
