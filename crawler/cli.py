@@ -233,7 +233,7 @@ def crawl(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("permitcrawl-demo"),
     show_default=True,
-    help="Crawl directory to write (replaced if it holds an earlier demo).",
+    help="Crawl directory to write: new, empty, or made by an earlier demo (then replaced).",
 )
 @_crawl_options
 def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) -> None:
@@ -245,30 +245,44 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         permitcrawl pages permitcrawl-demo --usable
         permitcrawl explain permitcrawl-demo http://open.demo.test/private/notes
     """
+    import logging
     import shutil
 
-    from crawler.demo import DEMO_SEEDS, DEMO_SITES, demo_store
+    from crawler.demo import (
+        DEMO_SEEDS,
+        DEMO_SITES,
+        DemoHostsDown,
+        check_demo_out,
+        demo_store,
+        describe_demo,
+        prepare_demo_out,
+    )
     from crawler.localweb import serve
-    from crawler.runner import parse_overrides
 
+    parsed = _overrides(overrides)
     try:
-        parsed = parse_overrides(overrides)
+        replace = check_demo_out(out, options.get("store_dir"))
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
-    if out.exists():
-        if not (out / "provenance.db").is_file() and any(out.iterdir()):
-            raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
-        shutil.rmtree(out)
-    if options.get("store_dir") is None:
-        # The demo's own store, copied so that it can be edited and the demo run again with it.
-        options["store_dir"] = out / "policies"
-        shutil.copytree(demo_store(), options["store_dir"])
+    # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
+    _settings(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
+    try:
+        prepare_demo_out(out, replace=replace)
+        if options.get("store_dir") is None:
+            # The demo's own store, copied so that it can be edited (and used elsewhere: see check_demo_out).
+            options["store_dir"] = out / "policies"
+            shutil.copytree(demo_store(), options["store_dir"])
+    except OSError as exc:
+        raise _fail(f"could not prepare {out} for the demo: {exc}") from exc
     server = serve(DEMO_SITES)
     # The demo hosts exist only on the local server: route every request through it.
     for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
         os.environ.pop(name, None)
     os.environ["http_proxy"] = server.proxy_url
     click.echo(f"Serving the demo web ({len(DEMO_SITES)} hosts) on {server.proxy_url}", err=True)
+    for line in describe_demo():
+        click.echo(line, err=True)
+    logging.getLogger("scrapy.downloadermiddlewares.retry").addFilter(DemoHostsDown())
     try:
         _run(
             out,

@@ -98,7 +98,7 @@ def test_demo_refuses_to_overwrite_foreign_directories(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     result = invoke("demo", "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert "is not an earlier demo crawl" in result.stderr
+    assert "was not made by 'permitcrawl demo'" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
