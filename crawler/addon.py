@@ -3,9 +3,10 @@
 ``ADDONS = {"crawler.addon.PolicyAddon": 0}`` installs the gate in place of
 Scrapy's RobotsTxtMiddleware, strict decompression in place of its
 HttpCompressionMiddleware, the archive extension, the per-host page budget,
-our settings' defaults, polite defaults (AutoThrottle on, bounded per-host
-concurrency, a User-Agent carrying the robots token) and bounds (page size,
-download time, depth). Everything is set at "addon" priority,
+the crawl's page budget, our settings' defaults, polite defaults (AutoThrottle
+on, bounded per-host concurrency, a User-Agent carrying the robots token),
+no listening console (Scrapy's telnet console and remote control off) and
+bounds (page size, download time, depth). Everything is set at "addon" priority,
 so the project's settings.py and ``-s NAME=VALUE`` still win.
 """
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
-from crawler.bounds import HostBudgetMiddleware, LinkBoundsMiddleware
+from crawler.bounds import HostBudgetMiddleware, LinkBoundsMiddleware, PageBudgetMiddleware
 from crawler.config import DEFAULTS, user_agent
 from crawler.decompression import StrictDecompressionMiddleware
 from crawler.extensions import ArchiveExtension
@@ -28,12 +29,21 @@ if TYPE_CHECKING:
 GATE_PRIORITY = 100  # where RobotsTxtMiddleware was: before cookies, proxies and retries add their say
 DECOMPRESSION_PRIORITY = 590  # where HttpCompressionMiddleware was
 BUDGET_PRIORITY = 101  # just after the gate: only requests the gate lets out are counted
+PAGE_BUDGET_PRIORITY = 102  # after both: a page waits for the crawl's budget only once it may go
 DEPTH_REPORT_PRIORITY = 901  # sees the spider's output just before DepthMiddleware (900) drops links
 
 POLITE_DEFAULTS = {
     "AUTOTHROTTLE_ENABLED": True,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
     "ROBOTSTXT_OBEY": False,  # the gate obeys robots.txt; the stock middleware is removed
+}
+
+# Nothing listens on a port while a crawl runs unless asked for: Scrapy's telnet console
+# (127.0.0.1:6023...) and its remote-control HTTP server both run code sent to them.
+# Either can be switched on with -s TELNETCONSOLE_ENABLED=True or REMOTE_CONTROL_ENABLED=True.
+QUIET_DEFAULTS = {
+    "TELNETCONSOLE_ENABLED": False,
+    "REMOTE_CONTROL_ENABLED": False,
 }
 
 # Bounds no site can push a crawl past (Scrapy's own defaults allow 1 GiB bodies,
@@ -50,7 +60,7 @@ class PolicyAddon:
     """Scrapy add-on that installs the permission gate and the archive."""
 
     def update_settings(self, settings: Settings) -> None:
-        for name, value in {**DEFAULTS, **POLITE_DEFAULTS, **BOUNDS}.items():
+        for name, value in {**DEFAULTS, **POLITE_DEFAULTS, **QUIET_DEFAULTS, **BOUNDS}.items():
             settings.set(name, value, priority="addon")
         token = settings.get("POLICY_ROBOTS_TOKEN")
         contact = settings.get("POLICY_CONTACT_URL")
@@ -63,6 +73,9 @@ class PolicyAddon:
         settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", PolicyGateMiddleware, GATE_PRIORITY)
         settings.set_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", HostBudgetMiddleware, BUDGET_PRIORITY
+        )
+        settings.set_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", PageBudgetMiddleware, PAGE_BUDGET_PRIORITY
         )
         settings.set_in_component_priority_dict(
             "SPIDER_MIDDLEWARES", LinkBoundsMiddleware, DEPTH_REPORT_PRIORITY

@@ -1,6 +1,6 @@
-"""Crawl bounds: a per-host page budget and a report of the hosts whose links ran past the depth limit.
+"""Crawl bounds: a page budget for the crawl and per host, and a report of links past the depth limit.
 
-Both are switched on by the add-on. A site that links to ever-new URLs (a
+All are switched on by the add-on. A site that links to ever-new URLs (a
 calendar, a faceted search, session ids in links) would otherwise never let
 a crawl end. Two bounds stop it:
 
@@ -17,12 +17,18 @@ a crawl end. Two bounds stop it:
   (``bounds/host_queue/<host>`` counts the rest).
 
 The crawl summary lists the hosts that reached either bound.
+
+``PERMITCRAWL_MAX_PAGES`` (``crawl --max-pages``; :class:`PageBudgetMiddleware`,
+just after the host budget) caps the pages captured in all: never more,
+whatever the concurrency (see the class).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
+import weakref
 from collections import Counter
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -30,9 +36,14 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import task
+from twisted.internet.defer import Deferred
 
+from crawler import signals as our_signals
 from crawler.config import load_config
 from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
+from policies.decision import Decision, Stage
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,6 +141,156 @@ class HostBudgetMiddleware:
         self._settle(request)
 
 
+def captures_so_far(database: Path) -> int:
+    """Pages captured by earlier runs of a crawl (0 when there is no database yet)."""
+    if not database.is_file():
+        return 0
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            return int(connection.execute("select count(*) from captures").fetchone()[0])
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        logger.warning("Could not count the captures of earlier runs in %s: %s", database, exc)
+        return 0
+
+
+# Request meta key: the page budget's token for a page request in flight (kept by retries and redirects).
+BUDGET_TOKEN = "_permitcrawl_page_budget"
+
+# Seconds between looks at requests waiting for the page budget (see PageBudgetMiddleware._wake).
+BUDGET_SWEEP = 1.0
+
+
+class PageBudgetMiddleware:
+    """Lets at most ``PERMITCRAWL_MAX_PAGES`` pages be captured in all, whatever the concurrency.
+
+    Closing the spider once the count is reached overshoots by every page
+    already requested (ten seeds and a budget of one made ten pages). Here a
+    page request leaves only while the captures so far plus the pages in
+    flight stay under the budget; one that would pass it waits (holding its
+    downloader slot, so nothing more is taken from the scheduler meanwhile)
+    until a page in flight ends without a capture (refused after fetching,
+    failed, dropped), then goes. Once the budget is spent every other page
+    request is dropped and the crawl closes, finish reason ``max_pages``.
+
+    The budget is ``PERMITCRAWL_MAX_PAGES`` (0: none), or the spider's
+    ``max_pages`` attribute when smaller (``scrapy crawl seeds -a max_pages=N``).
+    A resumed crawl counts the captures its database already holds.
+    """
+
+    def __init__(self, crawler: Crawler, budget: int, captured: int = 0) -> None:
+        self.crawler = crawler
+        self.budget: int | None = budget or None
+        self.captured = captured
+        self._tokens = itertools.count(1)
+        # Token -> the request now carrying it. A request lost without any signal (none is known)
+        # is collected, and its place in the budget freed, rather than held for ever.
+        self.in_flight: dict[int, weakref.ref[Request]] = {}
+        self.waiting: list[Deferred[None]] = []
+        self.closing = False
+        self._sweeper = task.LoopingCall(self._wake)
+        connect = crawler.signals.connect
+        connect(self.spider_opened, signal=signals.spider_opened)
+        connect(self.spider_closed, signal=signals.spider_closed)
+        connect(self.response_received, signal=signals.response_received)
+        connect(self.request_dropped, signal=signals.request_dropped)
+        connect(self.request_refused, signal=our_signals.request_refused)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("POLICY_ENABLED"):
+            raise NotConfigured("POLICY_ENABLED is off")
+        config = load_config(crawler.settings)
+        return cls(crawler, config.max_pages, captures_so_far(config.provenance_db))
+
+    def spider_opened(self, spider: Spider) -> None:
+        asked = getattr(spider, "max_pages", None)
+        if asked:
+            self.budget = min(self.budget or asked, asked)
+        if self.budget is not None:
+            self._sweeper.start(BUDGET_SWEEP, now=False)
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.closing = True
+        if self._sweeper.running:
+            self._sweeper.stop()
+        self._wake()
+
+    # -- the budget ------------------------------------------------------------------
+
+    def _room(self) -> bool:
+        for token in [t for t, ref in self.in_flight.items() if ref() is None]:
+            del self.in_flight[token]
+        return self.budget is None or self.captured + len(self.in_flight) < self.budget
+
+    def _spent(self) -> bool:
+        return self.closing or (self.budget is not None and self.captured >= self.budget)
+
+    def _wake(self) -> None:
+        """Let every waiting request look again (it waits anew if there is still no room)."""
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            waiter.callback(None)
+
+    def _release(self, request: Request, *, captured: bool) -> None:
+        token = request.meta.pop(BUDGET_TOKEN, None)
+        if token is None or self.in_flight.pop(token, None) is None:
+            return  # not a page of the budget, or already settled (refused, then delivered)
+        if captured:
+            self.captured += 1
+        if self._spent() and not self.closing:
+            self._close()
+        self._wake()
+
+    def _close(self) -> None:
+        self.closing = True
+        logger.info("%d pages captured: the page budget (PERMITCRAWL_MAX_PAGES) is spent", self.captured)
+        engine = self.crawler.engine
+        if engine is not None:
+            deferred_from_coro(engine.close_spider_async(reason="max_pages"))
+
+    # -- Scrapy hooks ------------------------------------------------------------------
+
+    async def process_request(self, request: Request) -> None:
+        if self.budget is None or request.meta.get("policy_exempt"):
+            return
+        token = request.meta.get(BUDGET_TOKEN)
+        if token in self.in_flight:
+            self.in_flight[token] = weakref.ref(request)  # a retry or a redirect of a page in flight
+            return
+        while not self._room():
+            if self._spent():
+                if not self.closing:
+                    self._close()
+                raise IgnoreRequest(f"the page budget of {self.budget} pages is spent")
+            waiter: Deferred[None] = Deferred()
+            self.waiting.append(waiter)
+            await maybe_deferred_to_future(waiter)
+        if self._spent():
+            raise IgnoreRequest(f"the page budget of {self.budget} pages is spent")
+        token = next(self._tokens)
+        request.meta[BUDGET_TOKEN] = token
+        self.in_flight[token] = weakref.ref(request)
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        # Reached only when no retry took the request up again: the page ends here, uncaptured.
+        self._release(request, captured=False)
+
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+        decision = request.meta.get("policy_decision")
+        captured = isinstance(decision, Decision) and decision.stage is Stage.POST_FETCH and decision.allowed
+        self._release(request, captured=captured)
+
+    def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
+        self._release(request, captured=False)
+
+    def request_dropped(self, request: Request, spider: Spider) -> None:
+        # A redirect or retry of a page that the scheduler would not take (a duplicate).
+        self._release(request, captured=False)
+
+
 class LinkBoundsMiddleware(BaseSpiderMiddleware):
     """Bounds the links a crawl schedules per host, and counts those past ``DEPTH_LIMIT``.
 
@@ -185,7 +346,7 @@ class LinkBoundsMiddleware(BaseSpiderMiddleware):
         if hosts:
             logger.warning(
                 "Links past DEPTH_LIMIT=%d were not followed on %d host(s): %s",
-                self.limit,
+                self.depth_limit,
                 len(hosts),
                 ", ".join(hosts[:10]) + (", ..." if len(hosts) > 10 else ""),
             )

@@ -29,6 +29,8 @@ from policies.purpose import Purpose
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from scrapy.settings import Settings
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
 
@@ -69,18 +71,42 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
                 yield f"  ... and {len(hits) - 20} more hosts"
 
 
-def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
-    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings."""
-    from crawler.runner import crawl_settings, run_crawl
-    from crawler.storage.queries import open_crawl, summary
+def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    """Parse ``-s NAME=VALUE`` options, warning about names that look like a typo of a known one."""
+    from crawler.overrides import parse_overrides, suspect_names
 
     try:
-        settings = crawl_settings(out, **options)
+        parsed = parse_overrides(pairs)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    for warning in suspect_names(parsed):
+        click.echo(f"Warning: {warning}", err=True)
+    return parsed
+
+
+def _settings(out: Path, **options: Any) -> Settings:
+    """The crawl's settings, every one checked (nothing is created before they are)."""
+    from crawler.runner import crawl_settings
+
+    try:
+        return crawl_settings(out, **options)
     except (PermitcrawlError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
+
+
+def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
+    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
+
+    Fails (exit 1) when the crawl could not run, could not start (its spider
+    failed before reading every seed), or could not write its output.
+    """
+    from crawler.runner import run_crawl
+    from crawler.storage.queries import open_crawl, summary
+
+    settings = _settings(out, **options)
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
-    result = run_crawl(settings, seeds=seeds, max_pages=max_pages)
+    result = run_crawl(settings, seeds=seeds)
     if result.error:
         raise _fail(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":
@@ -89,6 +115,11 @@ def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) 
         )
     if result.crawl_id is None:
         raise _fail("the crawl did not start; see the log above")
+    if result.finish_reason == "start_error":
+        raise _fail(
+            "the crawl could not start: reading its seeds failed (see the log above); "
+            f"what it recorded is in {out}"
+        )
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
         click.echo(line)
@@ -108,7 +139,10 @@ def _crawl_options(func: Any) -> Any:
             help="When no signal says anything: allow (opt-out regime, the default) or deny (opt-in).",
         ),
         click.option(
-            "--max-pages", type=click.IntRange(min=1), default=None, help="Stop after this many pages."
+            "--max-pages",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Capture this many pages at most, then stop (PERMITCRAWL_MAX_PAGES).",
         ),
         click.option(
             "--max-depth", type=click.IntRange(min=0), default=None, help="Follow links this deep at most."
@@ -135,7 +169,10 @@ def _crawl_options(func: Any) -> Any:
             help="Where unreviewed or changed terms speak of scraping or AI [default: hold].",
         ),
         click.option(
-            "-v", "--verbose", count=True, help="Log more: -v for every decision, -vv for debugging."
+            "-v",
+            "--verbose",
+            count=True,
+            help="Log more: -v a line per decision (each capture and refusal, and why), -vv debugging.",
         ),
     ]
     for option in reversed(options):
@@ -177,19 +214,17 @@ def crawl(
         permitcrawl crawl https://example.org/ --out crawls/example --max-pages 100
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
     """
-    from crawler.runner import parse_overrides
     from crawler.spiders.seeds import check_seed, read_seed_file
 
     try:
         seeds = [check_seed(u, "seed URL") for u in urls]
         if seeds_file is not None:
             seeds += read_seed_file(seeds_file)
-        parsed = parse_overrides(overrides)
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
     if not seeds:
         raise click.UsageError("give at least one seed URL, or --seeds FILE")
-    _run(out, seeds, overrides=parsed, log_level=_log_level(verbose), **options)
+    _run(out, seeds, overrides=_overrides(overrides), log_level=_log_level(verbose), **options)
 
 
 @cli.command()
@@ -198,7 +233,7 @@ def crawl(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("permitcrawl-demo"),
     show_default=True,
-    help="Crawl directory to write (replaced if it holds an earlier demo).",
+    help="Crawl directory to write: new, empty, or made by an earlier demo (then replaced).",
 )
 @_crawl_options
 def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) -> None:
@@ -210,30 +245,44 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         permitcrawl pages permitcrawl-demo --usable
         permitcrawl explain permitcrawl-demo http://open.demo.test/private/notes
     """
+    import logging
     import shutil
 
-    from crawler.demo import DEMO_SEEDS, DEMO_SITES, demo_store
+    from crawler.demo import (
+        DEMO_SEEDS,
+        DEMO_SITES,
+        DemoHostsDown,
+        check_demo_out,
+        demo_store,
+        describe_demo,
+        prepare_demo_out,
+    )
     from crawler.localweb import serve
-    from crawler.runner import parse_overrides
 
+    parsed = _overrides(overrides)
     try:
-        parsed = parse_overrides(overrides)
+        replace = check_demo_out(out, options.get("store_dir"))
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
-    if out.exists():
-        if not (out / "provenance.db").is_file() and any(out.iterdir()):
-            raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
-        shutil.rmtree(out)
-    if options.get("store_dir") is None:
-        # The demo's own store, copied so that it can be edited and the demo run again with it.
-        options["store_dir"] = out / "policies"
-        shutil.copytree(demo_store(), options["store_dir"])
+    # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
+    _settings(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
+    try:
+        prepare_demo_out(out, replace=replace)
+        if options.get("store_dir") is None:
+            # The demo's own store, copied so that it can be edited (and used elsewhere: see check_demo_out).
+            options["store_dir"] = out / "policies"
+            shutil.copytree(demo_store(), options["store_dir"])
+    except OSError as exc:
+        raise _fail(f"could not prepare {out} for the demo: {exc}") from exc
     server = serve(DEMO_SITES)
     # The demo hosts exist only on the local server: route every request through it.
     for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
         os.environ.pop(name, None)
     os.environ["http_proxy"] = server.proxy_url
     click.echo(f"Serving the demo web ({len(DEMO_SITES)} hosts) on {server.proxy_url}", err=True)
+    for line in describe_demo():
+        click.echo(line, err=True)
+    logging.getLogger("scrapy.downloadermiddlewares.retry").addFilter(DemoHostsDown())
     try:
         _run(
             out,

@@ -8,7 +8,9 @@ expected. No Scrapy import here: Settings is read through its public getters.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -49,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_STORE_DIR": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
+    "PERMITCRAWL_MAX_PAGES": 0,
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",
@@ -58,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "PROVENANCE_DB": "crawl/provenance.db",
     "PROVENANCE_BATCH_SIZE": 500,
 }
+
+# Every setting name with one of these prefixes is ours: one we do not know is a misspelling,
+# and a misspelt POLICY_DEFAULT would otherwise run a crawl under the default it meant to change.
+OUR_PREFIXES = ("POLICY_", "WARC_", "PROVENANCE_", "PERMITCRAWL_")
 
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
@@ -94,6 +101,7 @@ class CrawlConfig:
     store_dir: Path | None
     unreviewed: Unreviewed
     host_max_pages: int
+    max_pages: int
     warc_dir: Path
     warc_evidence_dir: Path
     warc_prefix: str
@@ -178,13 +186,36 @@ def _url(value: Any) -> str:
     return value
 
 
+def check_names(names: Iterable[str]) -> None:
+    """Raise SettingsError for every setting name with one of our prefixes that is none of our settings.
+
+    The message suggests the closest of our names, so that ``POLICY_DEFUALT``
+    is caught before a crawl runs under the default it meant to change.
+    """
+    problems = []
+    for name in names:
+        if not isinstance(name, str) or not name.startswith(OUR_PREFIXES) or name in DEFAULTS:
+            continue
+        close = difflib.get_close_matches(name, DEFAULTS, n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]}?" if close else "expected one of the settings listed in the README"
+        problems.append(f"setting {name} is not a permitcrawl setting; {hint}")
+    if problems:
+        raise SettingsError("\n".join(problems))
+
+
 def user_agent(token: str, contact_url: str) -> str:
     """Return the User-Agent header: product token, version, contact URL."""
     return f"{token}/{__version__} (+{contact_url})"
 
 
 def load_config(settings: SettingsLike) -> CrawlConfig:
-    """Read and check every permitcrawl setting; raise SettingsError on the first bad one."""
+    """Read and check every permitcrawl setting; raise SettingsError on the first bad one.
+
+    An unknown name with one of our prefixes is an error too (:func:`check_names`),
+    when ``settings`` can list its names (Scrapy's Settings can).
+    """
+    if isinstance(settings, Iterable):
+        check_names(settings)
     token = _convert(
         settings, "POLICY_ROBOTS_TOKEN", _matching(_TOKEN), "a product token of letters, '-' and '_'"
     )
@@ -258,6 +289,12 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             "PERMITCRAWL_HOST_MAX_PAGES",
             _integer(0, 10**12),
             "a whole number of pages per host (0: no limit)",
+        ),
+        max_pages=_convert(
+            settings,
+            "PERMITCRAWL_MAX_PAGES",
+            _integer(0, 10**12),
+            "a whole number of pages captured in all (0: no limit)",
         ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.

@@ -1,14 +1,19 @@
 """The built-in demo web: a few made-up hosts that show each rule the crawler applies.
 
 ``permitcrawl demo`` serves these on 127.0.0.1 (see :mod:`crawler.localweb`)
-and crawls them; no network is needed.
+and crawls them; no network is needed. Its output directory carries a marker
+file (:data:`DEMO_MARKER`): the next demo replaces a directory only if it has
+one, so that a demo never deletes what it did not make.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
+import shutil
 from pathlib import Path
 
+from crawler.errors import PermitcrawlError
 from crawler.localweb import Reply, Site
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -222,3 +227,84 @@ def demo_store() -> Path:
 
 
 DEMO_SEEDS = [f"http://{host}/" for host in DEMO_SITES]
+
+
+# What each host shows: printed before the demo crawls, so that its refusals read as results.
+DEMO_HOSTS: dict[str, str] = {
+    "open.demo.test": "robots.txt disallows /private/ (never requested); a gzip page; a sitemap",
+    "strict.demo.test": "robots.txt shuts permitcrawl out: only robots.txt is requested",
+    "down.demo.test": "robots.txt answers 503 (on purpose): complete disallow, nothing else requested",
+    "norobots.demo.test": "no robots.txt (404): everything may be fetched",
+    "moved.demo.test": "robots.txt redirects; the rules at its target apply",
+    "agents.demo.test": "robots.txt refuses GPTBot and CCBot /stories/: a training opt-out",
+    "signals.demo.test": "Content-Signal ai-train=no: nothing requested for ai-train",
+    "aipref.demo.test": "Content-Usage grants training, except /drafts/",
+    "tdm.demo.test": "TDMRep reserves mining of /archive/",
+    "aitxt.demo.test": "ai.txt disallows /gallery/",
+    "licensed.demo.test": "an RSL licence: free to use, except /premium/ for ai-train",
+    "noai.demo.test": "pages opting out in their response (X-Robots-Tag, meta, Content-Usage): not archived",
+    "tos-strict.demo.test": "a reviewed ToS rule refuses ai-train: only robots.txt is asked for",
+    "terms.demo.test": "unreviewed terms that speak of scraping and AI: held for review",
+    "partner.demo.test": "robots.txt opts out of training, but a licence agreement grants it",
+}
+
+
+def describe_demo() -> list[str]:
+    """What the demo web shows, host by host, for the user to read before the crawl's summary."""
+    width = max(len(host) for host in DEMO_HOSTS)
+    lines = ["The demo web: one host per rule; a refusal is a result, not an error."]
+    lines += [f"  {host:<{width}}  {what}" for host, what in DEMO_HOSTS.items()]
+    return lines
+
+
+class DemoHostsDown(logging.Filter):
+    """Lowers to INFO the log lines about the demo host that is down on purpose.
+
+    Scrapy reports ``ERROR: Gave up retrying <GET http://down.demo.test/robots.txt>``;
+    in the demo that is the point being shown (a robots.txt answering 503 shuts the
+    host), not a fault, and :func:`describe_demo` has said so.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "down.demo.test" in record.getMessage() and record.levelno > logging.INFO:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+# A file in every directory the demo makes; only a directory holding it is ever replaced.
+DEMO_MARKER = ".permitcrawl-demo"
+MARKER_TEXT = "Made by 'permitcrawl demo'. The next 'permitcrawl demo --out' here replaces this directory.\n"
+
+
+def check_demo_out(out: Path, store: Path | None) -> bool:
+    """Whether ``out`` holds an earlier demo to replace; raise PermitcrawlError if the demo may not use it.
+
+    The demo writes to a new or empty directory, or replaces one an earlier demo
+    made (it holds :data:`DEMO_MARKER`). Anything else is refused and left as it
+    is, and so is a ``--policies`` store inside a directory the demo would replace.
+    """
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise PermitcrawlError(f"--out {out} is not a directory; choose another --out")
+    if not out.exists():
+        return False
+    if not (out / DEMO_MARKER).is_file():
+        if any(out.iterdir()):
+            raise PermitcrawlError(
+                f"{out} exists and was not made by 'permitcrawl demo' (it has no {DEMO_MARKER} file); "
+                "the demo replaces only its own directories: choose another --out"
+            )
+        return False
+    if store is not None and store.resolve().is_relative_to(out.resolve()):
+        raise PermitcrawlError(
+            f"--policies {store} is inside {out}, which the demo replaces; "
+            f"copy the store out first (cp -r {store} demo-policies) and pass --policies demo-policies"
+        )
+    return True
+
+
+def prepare_demo_out(out: Path, *, replace: bool) -> None:
+    """Make ``out`` an empty, marked demo directory (removing the earlier demo if ``replace``)."""
+    if replace:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text(MARKER_TEXT, encoding="utf-8")

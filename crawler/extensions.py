@@ -354,6 +354,11 @@ class ArchiveExtension:
         self.crawler.stats.inc_value("archive/captures")
         self.crawler.stats.inc_value("warc/records_written", 3)
         response.meta["warc_record_id"] = records.response.record_id
+        # With the gate's refusals, one line per decision at INFO (crawl -v).
+        logger.info(
+            "Captured %(url)s, permitted by %(signal)s: %(reason)s",
+            {"url": response.url, "signal": decision.signal, "reason": decision.reason},
+        )
 
     def _capture_job(
         self, request: Request, response: Response, raw: RawResponse, decision: Decision

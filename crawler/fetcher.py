@@ -22,6 +22,7 @@ decision is no decision.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -344,7 +345,7 @@ class EvidenceFetcher:
                 incomplete=incomplete_reason(response, request, limit),
             )
         except Exception as exc:
-            error = _describe(exc)
+            error = describe_error(exc)
             started = bool(request.meta.get("_policy_headers_received"))
             document = Document(
                 kind=kind,
@@ -374,7 +375,7 @@ class EvidenceFetcher:
         )
         for _, result in results:
             if isinstance(result, BaseException):
-                error = f"evidence could not be archived: {_describe(result)}"
+                error = f"evidence could not be archived: {describe_error(result)}"
                 return replace(document, status=None, error=error, record_id=None)
             if isinstance(result, str):
                 document = replace(document, record_id=result)
@@ -526,6 +527,45 @@ async def gather(jobs: list[Awaitable[Document]]) -> list[Document]:
     return documents
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def describe_error(exc: BaseException) -> str:
+    """``ExceptionName: message`` for a failure, as it is stored and printed in a reason.
+
+    Twisted's errors carry their causes as Failure objects, whose repr
+    (``[<twisted.python.failure.Failure twisted.internet.error.ConnectionDone: ...>]``)
+    Scrapy copies into its own messages; the causes are named here instead
+    (``DownloadFailedError: ConnectionDone: Connection was closed cleanly.``).
+    """
+    name = type(exc).__name__
+    causes = _failure_causes(exc)
+    if causes:
+        return f"{name}: " + "; ".join(describe_error(cause) for cause in causes)
+    text = _without_failure_reprs(str(exc))
+    return f"{name}: {text}" if text else name
+
+
+# A Failure inside a message: its repr, and its str (a traceback, up to the closing bracket).
+_FAILURE_REPR = re.compile(
+    r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+)(?:: (.*?))?>(?=, <twisted|\]|$)", re.DOTALL
+)
+_FAILURE_STR = re.compile(
+    r"\[Failure instance: Traceback[^<]*<class '(?:[\w.]+\.)?(\w+)'>: ([^\n]*)\n.*?\]", re.DOTALL
+)
+
+
+def _without_failure_reprs(text: str) -> str:
+    """``text`` with every Failure repr or traceback replaced by ``ExceptionName: message``."""
+    text = _FAILURE_STR.sub(lambda m: f"{m.group(1)}: {m.group(2)}", text)
+    cleaned = _FAILURE_REPR.sub(lambda m: m.group(1) + (f": {m.group(2)}" if m.group(2) else ""), text)
+    if cleaned != text and cleaned.startswith("[") and cleaned.endswith("]"):
+        cleaned = cleaned[1:-1]  # the list of causes Twisted's wrappers print
+    return cleaned.strip()
+
+
+def _failure_causes(exc: BaseException) -> list[BaseException]:
+    """The exceptions a Twisted wrapper holds (``ResponseFailed.reasons``), directly or as the cause."""
+    for holder in (exc, exc.__cause__):
+        reasons = getattr(holder, "reasons", None)
+        if isinstance(reasons, list | tuple) and reasons:
+            values = [getattr(reason, "value", reason) for reason in reasons]
+            return [value for value in values if isinstance(value, BaseException)]
+    return []

@@ -29,7 +29,14 @@ from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
 from crawler.decompression import size_bound
 from crawler.evidence import Clock, EvidenceCache, utcnow
-from crawler.fetcher import EvidenceFetcher, evidence_key, incomplete_reason, off_reactor, origin_of
+from crawler.fetcher import (
+    EvidenceFetcher,
+    describe_error,
+    evidence_key,
+    incomplete_reason,
+    off_reactor,
+    origin_of,
+)
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.document import cut_reason
 from policies.engine import Page, decide, decide_all
@@ -183,7 +190,7 @@ class PolicyGateMiddleware:
 
     def _error_decision(self, url: str, stage: Stage, exc: BaseException) -> Decision:
         # Fail closed: an error anywhere in judging a URL refuses it, saying why.
-        reason = f"the decision could not be taken: {type(exc).__name__}: {exc}"
+        reason = f"the decision could not be taken: {describe_error(exc)}"
         return self._refusal(url, stage, Basis(signal="default", verdict=Verdict.DENY, reason=reason))
 
     def _incomplete_decision(self, url: str, why: str) -> Decision:

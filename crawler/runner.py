@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.config import load_config
-from crawler.errors import SettingsError
+from crawler.config import check_names, load_config
+from crawler.overrides import check_overrides
+from crawler.overrides import parse_overrides as parse_overrides  # where the recheck command looks
 from crawler.spiders.seeds import SeedSpider
 from policies.store import load_policies
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
     from pathlib import Path
 
     from scrapy import Spider
-
-_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-
-
-def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
-    """Parse ``-s NAME=VALUE`` options; raise SettingsError naming a bad one."""
-    overrides = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not _SETTING_NAME.fullmatch(name):
-            raise SettingsError(
-                f"-s {pair!r} is not usable; expected NAME=VALUE with an upper-case setting name"
-            )
-        overrides[name] = value
-    return overrides
 
 
 def crawl_settings(
@@ -43,13 +26,18 @@ def crawl_settings(
     purpose: str | None = None,
     default_policy: str | None = None,
     max_depth: int | None = None,
+    max_pages: int | None = None,
     store_dir: Path | None = None,
     unreviewed: str | None = None,
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
 ) -> Settings:
-    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state)."""
+    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state).
+
+    Every setting is checked here, before anything is created: our own by
+    :func:`load_config`, Scrapy's overridden ones by :func:`check_overrides`.
+    """
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     given: dict[str, Any] = {
@@ -67,11 +55,15 @@ def crawl_settings(
         given["POLICY_DEFAULT"] = default_policy
     if max_depth is not None:
         given["DEPTH_LIMIT"] = max_depth
+    if max_pages is not None:
+        given["PERMITCRAWL_MAX_PAGES"] = max_pages
     if store_dir is not None:
         given["POLICY_STORE_DIR"] = str(store_dir)
     if unreviewed is not None:
         given["POLICY_UNREVIEWED"] = unreviewed
     settings.setdict(given, priority="cmdline")
+    check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
+    check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")
     config = load_config(settings)  # fail now, with the setting named, rather than mid-start-up
     if config.store_dir is not None:
@@ -92,17 +84,20 @@ class RunResult:
         return self.error is None and self.finish_reason not in (None, "archive_error")
 
 
-def run_crawl(settings: Settings, *, seeds: list[str], max_pages: int | None = None) -> RunResult:
+def run_crawl(settings: Settings, *, seeds: list[str]) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
-    return run_spider(settings, SeedSpider, seeds=seeds, max_pages=max_pages)[0]
+    return run_spider(settings, SeedSpider, seeds=seeds)[0]
 
 
 def run_spider(
     settings: Settings, spider_class: type[Spider], **arguments: Any
 ) -> tuple[RunResult, Spider | None]:
     """Run one spider to completion in this process; return how it ended, and the spider."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(spider_class)
+    try:
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(spider_class)
+    except Exception as exc:  # a setting Scrapy reads as it starts: said as an error, not a traceback
+        return RunResult(crawl_id=None, finish_reason=None, error=f"{type(exc).__name__}: {exc}"), None
     errors: list[str] = []
     deferred = process.crawl(crawler, **arguments)
     deferred.addErrback(lambda failure: errors.append(f"{type(failure.value).__name__}: {failure.value}"))

@@ -98,5 +98,31 @@ def test_demo_refuses_to_overwrite_foreign_directories(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     result = invoke("demo", "--out", str(tmp_path))
     assert result.exit_code == 1
-    assert "is not an earlier demo crawl" in result.stderr
+    assert "was not made by 'permitcrawl demo'" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        (
+            {"crawl_id": "c1", "finish_reason": "start_error"},
+            "the crawl could not start: reading its seeds failed",
+        ),
+        ({"crawl_id": None, "finish_reason": None}, "the crawl did not start"),
+        (
+            {"crawl_id": None, "finish_reason": None, "error": "ValueError: x"},
+            "the crawl could not run: ValueError",
+        ),
+    ],
+)
+def test_a_crawl_that_could_not_start_exits_1(
+    outcome: dict, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import runner
+
+    result = runner.RunResult(**{"error": None, **outcome})
+    monkeypatch.setattr(runner, "run_crawl", lambda settings, **arguments: result)
+    run = invoke("crawl", "http://x.test/", "--out", str(tmp_path / "o"))
+    assert run.exit_code == 1
+    assert run.stderr.startswith(f"Error: {message}")

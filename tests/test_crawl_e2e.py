@@ -323,3 +323,5 @@ def test_max_pages_and_max_depth(web, tmp_path: Path) -> None:
     assert shallow.result.returncode == 0, shallow.result.stderr
     assert "http://robots-404.test/x" in shallow.requested()
     assert "http://robots-404.test/y" not in shallow.requested()
+    assert "Links past DEPTH_LIMIT=1 were not followed on 1 host(s): robots-404.test" in shallow.result.stderr
+    assert "Error caught on signal handler" not in shallow.result.stderr

@@ -1,7 +1,8 @@
 """SeedSpider: crawls from seed URLs, following links (and robots.txt sitemaps) within each seed's host.
 
 Usable from the CLI (``permitcrawl crawl``) and from plain Scrapy:
-``scrapy crawl seeds -a seeds=https://example.org/ -a max_pages=100``.
+``scrapy crawl seeds -a seeds=https://example.org/ -a max_pages=100`` (``max_pages``
+stands for ``PERMITCRAWL_MAX_PAGES``: pages captured in all).
 The spider never decides permissions: the gate has already judged every
 response it receives. Responses refused after fetching reach it only when
 ``POLICY_DELIVER_REFUSED`` is on, and then only their links are used.
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
+from w3lib.url import safe_url_string
 
 from crawler import signals as our_signals
 from crawler.errors import SeedsError
@@ -40,13 +41,54 @@ logger = logging.getLogger(__name__)
 PAGE_MAX_LINKS = 10_000
 
 
-def check_seed(url: str, where: str = "seed") -> str:
-    """Return ``url`` stripped if it is an absolute http(s) URL; raise SeedsError otherwise."""
+def check_seed(url: str, where: str = "seed URL") -> str:
+    """Return ``url`` stripped if it is one absolute http(s) URL a request can be made of.
+
+    Raise SeedsError naming ``where`` (the argument, or ``file:line``) and the
+    seed otherwise: a URL that does not parse (``http://[::1``), a port out of
+    range, a host that cannot be encoded, or whitespace inside, as two URLs on
+    one line would have.
+    """
     url = url.strip()
-    parts = urlsplit(url)
+    problem = _seed_problem(url)
+    if problem is None:
+        return url
+    detail = f" ({problem})" if problem else ""
+    raise SeedsError(f"{where}: {url!r} is not usable{detail}; expected an absolute http:// or https:// URL")
+
+
+def _seed_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as a seed ("" when it is not an http(s) URL at all), or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"it does not parse: {exc}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SeedsError(f"{where}: {url!r} is not usable; expected an absolute http:// or https:// URL")
-    return url
+        return ""
+    if any(c.isspace() for c in url):
+        return "it holds whitespace, as two URLs on one line would: give one URL per line, or per argument"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    try:
+        scope_host(url)
+    except (ValueError, UnicodeError) as exc:
+        return f"its host cannot be encoded as a domain name: {exc}"
+    return None
+
+
+def scope_host(url: str) -> str | None:
+    """The host of ``url`` as requests name it: IDNA (punycode), lower-cased, no final dot.
+
+    Scrapy encodes every request's host this way, so a seed written
+    ``http://bücher.test/`` and the links of its pages (``xn--bcher-kva.test``)
+    are compared on one spelling. Raise ValueError for a URL that cannot be encoded.
+    """
+    host = urlsplit(safe_url_string(url)).hostname
+    return host.rstrip(".") if host else None
 
 
 def read_seed_file(path: Path) -> list[str]:
@@ -90,12 +132,14 @@ class SeedSpider(Spider):
             self.seeds += read_seed_file(Path(seeds_file))
         if not self.seeds:
             raise SeedsError("no seed URL given; expected at least one absolute http(s) URL")
-        self.hosts = {urlsplit(s).hostname for s in self.seeds}
+        self.hosts = {scope_host(s) for s in self.seeds}
         try:
+            # Read by the page budget (crawler.bounds.PageBudgetMiddleware), as PERMITCRAWL_MAX_PAGES.
             self.max_pages = int(max_pages) if max_pages not in (None, "") else None
         except ValueError:
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
-        self.pages = 0
+        if self.max_pages is not None and self.max_pages < 1:
+            raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number, at least 1")
         self._sitemap_origins: set[str] = set()
 
     @classmethod
@@ -105,9 +149,11 @@ class SeedSpider(Spider):
         return spider
 
     def in_scope(self, url: str) -> bool:
-        """True for http(s) URLs on one of the seeds' hosts."""
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and parts.hostname in self.hosts
+        """True for http(s) URLs on one of the seeds' hosts (compared as :func:`scope_host` spells them)."""
+        try:
+            return urlsplit(url).scheme in ("http", "https") and scope_host(url) in self.hosts
+        except (ValueError, UnicodeError):  # a link no request can be made of
+            return False
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.seeds:
@@ -122,16 +168,9 @@ class SeedSpider(Spider):
             if self.in_scope(url):
                 self.crawler.engine.crawl(Request(url, callback=self.parse_sitemap))
 
-    def _count_page(self) -> None:
-        self.pages += 1
-        if self.max_pages is not None and self.pages >= self.max_pages:
-            raise CloseSpider("max_pages")
-
     def parse(self, response: Response) -> Iterator[Request]:
         """Follow the in-scope links of an HTML page (not rel=nofollow, not from nofollow pages)."""
-        links = list(self._links(response))
-        self._count_page()
-        yield from links
+        yield from self._links(response)
 
     def _links(self, response: Response) -> Iterator[Request]:
         if not isinstance(response, HtmlResponse):
