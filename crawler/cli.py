@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler import __version__
-from crawler.downstream import audit, datasette, export, index, recheck, report, revoke
+from crawler.downstream import DATABASE_META, audit, datasette, export, index, recheck, report, revoke
 from crawler.errors import PermitcrawlError
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
@@ -33,7 +34,24 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class CommandGroup(click.Group):
+    """The top-level group: a database failing half-way through a command is an error, not a traceback.
+
+    Commands check a database when they open it (crawler.storage.provenance);
+    damage deeper in the file shows only when a query reaches it.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            where = ctx.meta.get(DATABASE_META, "the provenance database")
+            raise click.ClickException(
+                f"{where}: could not be read or written ({exc}); the database may be damaged"
+            ) from exc
+
+
+@click.group(cls=CommandGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="permitcrawl")
 def cli() -> None:
     """Collect web pages for AI training only where sites permit it, and record why."""
@@ -215,6 +233,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.demo import DEMO_SEEDS, DEMO_SITES, demo_store
     from crawler.localweb import serve
     from crawler.runner import parse_overrides
+    from crawler.storage.provenance import inspect_db
 
     try:
         parsed = parse_overrides(overrides)
@@ -223,6 +242,11 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     if out.exists():
         if not (out / "provenance.db").is_file() and any(out.iterdir()):
             raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
+        if (out / "provenance.db").is_file():
+            try:
+                inspect_db(out / "provenance.db")  # someone else's database is not an earlier demo
+            except PermitcrawlError as exc:
+                raise _fail(str(exc)) from exc
         shutil.rmtree(out)
     if options.get("store_dir") is None:
         # The demo's own store, copied so that it can be edited and the demo run again with it.
@@ -256,8 +280,10 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
 
 
 def _open(directory: Path) -> Any:
-    from crawler.storage.queries import open_crawl
+    """Open DIRECTORY's provenance.db for reading only."""
+    from crawler.storage.queries import DB_NAME, open_crawl
 
+    click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
     try:
         return open_crawl(directory)
     except PermitcrawlError as exc:
