@@ -1,10 +1,11 @@
-"""The crawl directory end to end: only our own database is read or written, and its layout is checked.
+"""The crawl directory end to end: whole rows, only our own database read or written, a checked layout.
 
 Every command runs through the CLI in a subprocess, against a test web of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crawler.localweb import LocalWebServer, serve
-from crawler.storage.provenance import ProvenanceDB, dumps, inspect_db
+from crawler.storage.provenance import ProvenanceDB, create_db, dumps, inspect_db
 from tests.conftest import run_cli
 from tests.sites import TEXT, page
 
@@ -42,6 +43,22 @@ def lweb() -> Iterator[LocalWebServer]:
 CRAWL_ARGS = ("-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "DOWNLOAD_TIMEOUT=5")
 
 
+def query(out: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``out``'s provenance.db, read through a read-only connection of our own."""
+    uri = f"{(out / 'provenance.db').as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def orphans(out: Path) -> list[str]:
+    """Captures committed without their three usage rows (one per purpose)."""
+    sql = (
+        "select url from captures c "
+        "where (select count(*) from usage u where u.capture_id = c.warc_record_id) != 3"
+    )
+    return [row[0] for row in query(out, sql)]
+
+
 def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``directory``: size and modification time (SQLite's shared-memory index aside)."""
     return {
@@ -49,6 +66,43 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file() and not path.name.endswith("-shm")
     }
+
+
+# -- item: a capture's rows commit together ---------------------------------------
+
+
+def test_a_capture_row_is_never_committed_without_its_usage_rows(
+    lweb: LocalWebServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "crawl"
+    out.mkdir()
+    create_db(out / "provenance.db")
+    with sqlite3.connect(out / "provenance.db") as conn:
+        # A fault injected in the database: the usage rows of one capture cannot be written.
+        conn.execute(
+            "create trigger fail_one before insert on usage when new.capture_id in "
+            "(select warc_record_id from captures where url = 'http://inject.test/boom') "
+            "begin select raise(abort, 'injected failure'); end"
+        )
+    conn.close()
+    result = run_cli(
+        "crawl",
+        "http://inject.test/",
+        "--out",
+        out,
+        *CRAWL_ARGS,
+        "-s",
+        "PROVENANCE_BATCH_SIZE=1",
+        "-s",
+        "CONCURRENT_REQUESTS=1",
+        proxy=lweb.proxy_url,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "output could not be written" in result.stderr
+    assert orphans(out) == []
+    urls = {row[0] for row in query(out, "select url from captures")}
+    assert "http://inject.test/boom" not in urls
+    assert "http://inject.test/" in urls  # committed before, with its usage rows
 
 
 # -- item: only a permitcrawl database is read or written ---------------------------

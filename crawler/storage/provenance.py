@@ -2,7 +2,8 @@
 
 No Scrapy here. Writes are buffered and flushed in one transaction per batch
 (every ``batch_size`` rows, on :meth:`ProvenanceDB.flush` and on close), so
-the hot path costs a list append.
+the hot path costs a list append. A batch holds whole units only: a capture
+row and its usage rows (or a refusal) commit together or not at all.
 
 The schema is versioned with SQLite's ``user_version`` and migrated forward
 when a writing command opens it; a database written by a newer version is
@@ -503,32 +504,36 @@ class ProvenanceDB:
         with self.db.atomic():
             self.db["crawls"].update(crawl_id, fields)
 
-    def _add(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self._pending[table].append(row)
-            self._count += 1
+    def _add(self, *unit: tuple[str, list[dict[str, Any]]]) -> None:
+        """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush."""
+        for table, rows in unit:
+            self._pending[table].extend(rows)
+            self._count += len(rows)
         if self._count >= self.batch_size:
             self.flush()
 
     def add_evidence(self, row: dict[str, Any]) -> None:
         """Queue one evidence document row."""
-        self._add("evidence", [row])
+        self._add(("evidence", [row]))
 
     def add_capture(self, row: dict[str, Any], usage: Iterable[dict[str, Any]]) -> None:
-        """Queue one capture row and its per-purpose usage rows."""
-        self._add("captures", [row])
-        self._add("usage", usage)
+        """Queue one capture row and its per-purpose usage rows, to be committed in one transaction."""
+        self._add(("captures", [row]), ("usage", list(usage)))
 
     def add_rule(self, row: dict[str, Any]) -> None:
         """Queue one ToS rule in force during the crawl."""
-        self._add("policy_rules", [row])
+        self._add(("policy_rules", [row]))
 
     def add_refusal(self, row: dict[str, Any]) -> None:
         """Queue one refusal row."""
-        self._add("refusals", [row])
+        self._add(("refusals", [row]))
 
     def flush(self) -> None:
-        """Write every queued row in one transaction."""
+        """Write every queued row in one transaction.
+
+        The queue is emptied only once the transaction has committed: rows of
+        a transaction that failed are neither written nor forgotten.
+        """
         if not self._count:
             return
         self.before_flush()
@@ -537,7 +542,7 @@ class ProvenanceDB:
                 rows = self._pending[table]
                 if rows:
                     self.db[table].insert_all(rows, batch_size=self.batch_size)
-                    self._pending[table] = []
+        self._pending = {name: [] for name in TABLES}
         self._count = 0
 
     def close(self) -> None:

@@ -243,6 +243,62 @@ def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     assert {"ledger", "revocations", "tombstones"} <= set(migrated.table_names())
 
 
+# -- one capture's rows commit together ----------------------------------------
+
+
+def _orphans(path: Path) -> list[str]:
+    """Committed captures without all three usage rows (read through a connection of its own)."""
+    with sqlite3.connect(path) as conn:
+        sql = (
+            "select warc_record_id from captures c "
+            "where (select count(*) from usage u where u.capture_id = c.warc_record_id) != 3"
+        )
+        return [row[0] for row in conn.execute(sql)]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 4, 5, 7])
+def test_a_flush_never_separates_a_capture_from_its_usage_rows(tmp_path: Path, batch_size: int) -> None:
+    path = tmp_path / "p.db"
+    db = ProvenanceDB.open(path, batch_size=batch_size)
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    flushes: list[list[str]] = []
+
+    def check_the_last_commit() -> None:
+        # Called before every commit: what the previous commits left must be whole.
+        flushes.append(_orphans(path))
+
+    db.before_flush = check_the_last_commit
+    for i in range(12):
+        db.add_capture(*capture(i))
+        assert _orphans(path) == []
+        if i % 3 == 0:
+            db.add_refusal({"crawl_id": "c1", "url": f"http://h.test/r{i}", "stage": "pre-fetch"})
+            assert _orphans(path) == []
+    db.flush()
+    db.close()
+    assert flushes and all(found == [] for found in flushes)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*) from captures").fetchone()[0] == 12
+        assert conn.execute("select count(*) from usage").fetchone()[0] == 36
+
+
+def test_a_failed_commit_writes_nothing_and_forgets_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    db = ProvenanceDB.open(path, batch_size=100)
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    db.add_capture(*capture(1))
+    db.db.execute(
+        "create trigger boom before insert on usage begin select raise(abort, 'injected failure'); end"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        db.flush()
+    assert db.db["captures"].count == 0  # the capture row went back with its usage rows
+    db.db.execute("drop trigger boom")
+    db.flush()  # the queued rows were kept, and are written now
+    assert db.db["captures"].count == 1 and db.db["usage"].count == 3
+    db.close()
+
+
 # -- what a provenance database is -------------------------------------------------
 
 
