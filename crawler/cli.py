@@ -89,11 +89,12 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
 
 def _run(out: Path, seeds: list[str], *, max_pages: int | None, **options: Any) -> str | None:
     """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings."""
-    from crawler.runner import crawl_settings, run_crawl
+    from crawler.runner import crawl_settings, lock_output, run_crawl
     from crawler.storage.queries import open_crawl, summary
 
     try:
-        settings = crawl_settings(out, **options)
+        settings = crawl_settings(out, **options)  # checks the directory's layout, creating nothing
+        lock_output(out)  # one writer per crawl directory, until this process ends
     except (PermitcrawlError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
     if (out / "job").is_dir():
@@ -210,6 +211,37 @@ def crawl(
     _run(out, seeds, overrides=parsed, log_level=_log_level(verbose), **options)
 
 
+def _take_demo_dir(out: Path) -> None:
+    """Lock ``out`` for the demo, and empty it if it holds an earlier demo.
+
+    Anything else (another tool's files, a database that is not permitcrawl's,
+    a directory another process writes to) is refused with nothing removed.
+    """
+    import shutil
+
+    from crawler.runner import lock_output
+    from crawler.storage.lock import LOCK_NAME
+    from crawler.storage.provenance import inspect_db
+
+    database = out / "provenance.db"
+    if out.exists() and not database.is_file() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
+    try:
+        if database.is_file():
+            inspect_db(database)  # someone else's database is not an earlier demo
+        lock_output(out)  # before removing anything: another process may be writing there
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+    for child in out.iterdir():
+        # The lock file stays: deleting it would let another process lock a new one.
+        if child.name == LOCK_NAME:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 @cli.command()
 @click.option(
     "--out",
@@ -233,21 +265,12 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.demo import DEMO_SEEDS, DEMO_SITES, demo_store
     from crawler.localweb import serve
     from crawler.runner import parse_overrides
-    from crawler.storage.provenance import inspect_db
 
     try:
         parsed = parse_overrides(overrides)
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
-    if out.exists():
-        if not (out / "provenance.db").is_file() and any(out.iterdir()):
-            raise _fail(f"{out} exists and is not an earlier demo crawl; choose another --out")
-        if (out / "provenance.db").is_file():
-            try:
-                inspect_db(out / "provenance.db")  # someone else's database is not an earlier demo
-            except PermitcrawlError as exc:
-                raise _fail(str(exc)) from exc
-        shutil.rmtree(out)
+    _take_demo_dir(out)
     if options.get("store_dir") is None:
         # The demo's own store, copied so that it can be edited and the demo run again with it.
         options["store_dir"] = out / "policies"

@@ -14,7 +14,7 @@ DATABASE_META = "permitcrawl.database"
 
 
 def _open(directory: Path, *, write: bool = False):
-    """Open DIRECTORY's provenance.db: read-only, or (``write``) for writing."""
+    """Open DIRECTORY's provenance.db: read-only, or (``write``) under the directory's lock."""
     from crawler.storage.queries import DB_NAME, open_crawl
 
     # Named by the CLI if the database fails later, half-way through a command.

@@ -14,6 +14,7 @@ from scrapy.settings import Settings
 from crawler.config import load_config
 from crawler.errors import ProvenanceError, SettingsError
 from crawler.spiders.seeds import SeedSpider
+from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db
 from policies.store import load_policies
 
@@ -113,6 +114,19 @@ def check_layout(config: CrawlConfig, jobdir: str | None) -> None:
             raise ProvenanceError(f"{path}: is {found}; expected {expected}, or nothing there")
     if os.path.lexists(config.provenance_db):
         inspect_db(config.provenance_db)
+
+
+def lock_output(out: Path) -> None:
+    """Create the crawl directory ``out`` if need be and take its lock for the rest of the process.
+
+    Raise DirectoryInUseError (naming the holder) if another process writes to
+    it, ProvenanceError if it cannot be created or locked.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProvenanceError(f"{out}: cannot create the crawl directory ({exc.strerror})") from exc
+    lock_directory(out)
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,51 @@
-"""The crawl directory end to end: whole rows, only our own database read or written, a checked layout.
+"""The crawl directory end to end: one writer at a time, whole rows, and only our own database.
 
-Every command runs through the CLI in a subprocess, against a test web of its own.
+Every command runs through the CLI in a subprocess, against a test web of its
+own whose pages can be made slow (so that a crawl is still running when a
+second command comes) and fast again (so that a resumed crawl ends quickly).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler.localweb import LocalWebServer, serve
+from crawler.localweb import LocalWebServer, Reply, serve
 from crawler.storage.provenance import ProvenanceDB, create_db, dumps, inspect_db
-from tests.conftest import run_cli
-from tests.sites import TEXT, page
+from tests.conftest import cli_env, run_cli
+from tests.sites import HTML, TEXT, page
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+PAGES = 40
+SLOW = {"delay": 0.5}
+
+
+def _slow(path: str) -> Callable[[], Reply]:
+    def reply() -> Reply:
+        body = f"<html><body><p>slow page {path}</p></body></html>".encode()
+        return Reply(200, tuple(HTML.items()), body, delay=SLOW["delay"])
+
+    return reply
+
 
 def _sites() -> dict[str, Any]:
+    slow: dict[str, Any] = {f"/p{i}": _slow(f"/p{i}") for i in range(PAGES)}
+    slow["/robots.txt"] = (200, TEXT, "User-agent: *\nAllow: /\n")
+    slow["/"] = page("slow home", *(f"/p{i}" for i in range(PAGES)))
     inject = {
         "/robots.txt": (200, TEXT, "User-agent: *\nAllow: /\n"),
         "/": page("inject home", "/a", "/boom"),
@@ -30,7 +53,7 @@ def _sites() -> dict[str, Any]:
         "/b": page("inject b"),
         "/boom": page("the page whose usage rows cannot be written"),
     }
-    return {"inject.test": inject}
+    return {"slow.test": slow, "inject.test": inject}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +63,41 @@ def lweb() -> Iterator[LocalWebServer]:
     server.close()
 
 
+@pytest.fixture(autouse=True)
+def slow_pages() -> Iterator[None]:
+    SLOW["delay"] = 0.5
+    yield
+    SLOW["delay"] = 0.5
+
+
 CRAWL_ARGS = ("-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "DOWNLOAD_TIMEOUT=5")
+
+
+def start_crawl(web: LocalWebServer, out: Path, *args: str) -> subprocess.Popen[str]:
+    """Start a crawl of slow.test in the background."""
+    command = [sys.executable, "-m", "crawler", "crawl", "http://slow.test/", "--out", str(out)]
+    return subprocess.Popen(
+        [*command, *CRAWL_ARGS, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(web.proxy_url),
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def holder(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / "permitcrawl.lock").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def query(out: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -48,6 +105,13 @@ def query(out: Path, sql: str) -> list[tuple[Any, ...]]:
     uri = f"{(out / 'provenance.db').as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
         return conn.execute(sql).fetchall()
+
+
+def captures(out: Path) -> int:
+    try:
+        return query(out, "select count(*) from captures")[0][0]
+    except sqlite3.Error:
+        return 0  # not made yet
 
 
 def orphans(out: Path) -> list[str]:
@@ -66,6 +130,80 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file() and not path.name.endswith("-shm")
     }
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=30)
+
+
+# -- item: one writer per crawl directory -------------------------------------------
+
+
+def test_a_second_writer_is_refused_naming_the_holder_and_touches_nothing(
+    lweb: LocalWebServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "crawl"
+    first = start_crawl(lweb, out)
+    try:
+        wait_for(lambda: captures(out) > 0, "the first crawl's first commit")
+        first.send_signal(signal.SIGSTOP)  # it holds the directory, and changes nothing while we look
+        time.sleep(0.5)  # requests it sent before stopping reach the server's log
+        before, requests = snapshot(out), len(lweb.requests)
+        writers = {
+            "crawl": ["crawl", "http://slow.test/", "--out", out],
+            "demo": ["demo", "--out", out],
+            "recheck": ["recheck", out],
+            "revoke": ["revoke", out, "--url", "http://slow.test/", "--reason", "takedown"],
+            "export --purge": ["export", out, "--purge"],
+            "export --out": ["export", out, "--out", tmp_path / "export"],
+        }
+        held = holder(out)
+        for name, args in writers.items():
+            result = run_cli(*args, *(CRAWL_ARGS if name == "crawl" else ()), proxy=lweb.proxy_url)
+            assert result.returncode == 1, (name, result.stderr)
+            assert result.stderr.startswith(f"Error: {out}: in use by another permitcrawl process"), name
+            for part in (f"pid {first.pid}", f"host {socket.gethostname()}", "since "):
+                assert part in result.stderr, (name, part, result.stderr)
+            assert f"running {held['command']!r}" in result.stderr, name
+            assert held["started_at"] in result.stderr, name
+            assert "Traceback" not in result.stderr, name
+        assert held["command"].startswith(f"permitcrawl crawl http://slow.test/ --out {out}")
+        assert snapshot(out) == before
+        assert len(lweb.requests) == requests  # nothing was fetched either
+        assert not (tmp_path / "export").exists()
+        # Reading needs no lock: a crawl can be looked at while it runs.
+        assert run_cli("pages", out).returncode == 0
+        assert run_cli("explain", out, "http://slow.test/").returncode == 0
+        first.send_signal(signal.SIGCONT)
+    finally:
+        stop(first)
+
+
+def test_a_crawl_killed_with_sigkill_blocks_no_one_and_leaves_whole_rows(
+    lweb: LocalWebServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "crawl"
+    # A commit after every capture: a kill at any moment falls near one.
+    first = start_crawl(lweb, out, "-s", "PROVENANCE_BATCH_SIZE=1")
+    try:
+        wait_for(lambda: captures(out) >= 3, "three captures")
+        time.sleep(random.uniform(0, 0.6))
+        first.send_signal(signal.SIGKILL)
+    finally:
+        stop(first)
+    assert first.returncode == -signal.SIGKILL
+    assert holder(out)["pid"] == first.pid  # its lock file is still there, naming a dead process
+    assert orphans(out) == []
+    before = captures(out)
+    SLOW["delay"] = 0
+    resumed = run_cli("crawl", "http://slow.test/", "--out", out, *CRAWL_ARGS, proxy=lweb.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming the crawl" in resumed.stderr
+    assert holder(out)["pid"] not in (first.pid, None)
+    assert captures(out) > before
+    assert orphans(out) == []
 
 
 # -- item: a capture's rows commit together ---------------------------------------
