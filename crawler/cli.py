@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler import __version__
-from crawler.downstream import audit, datasette, export, index, recheck, report, revoke
+from crawler.downstream import DATABASE_META, audit, datasette, export, index, recheck, report, revoke
 from crawler.errors import PermitcrawlError
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
@@ -35,7 +36,24 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class CommandGroup(click.Group):
+    """The top-level group: a database failing half-way through a command is an error, not a traceback.
+
+    Commands check a database when they open it (crawler.storage.provenance);
+    damage deeper in the file shows only when a query reaches it.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            where = ctx.meta.get(DATABASE_META, "the provenance database")
+            raise click.ClickException(
+                f"{where}: could not be read or written ({exc}); the database may be damaged"
+            ) from exc
+
+
+@click.group(cls=CommandGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="permitcrawl")
 def cli() -> None:
     """Collect web pages for AI training only where sites permit it, and record why."""
@@ -94,6 +112,16 @@ def _settings(out: Path, **options: Any) -> Settings:
         raise _fail(str(exc)) from exc
 
 
+def _lock(out: Path) -> None:
+    """Take ``out``'s lock for the rest of this process: one writer per crawl directory."""
+    from crawler.runner import lock_output
+
+    try:
+        lock_output(out)
+    except PermitcrawlError as exc:
+        raise _fail(str(exc)) from exc
+
+
 def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
     """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
 
@@ -104,6 +132,7 @@ def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
     from crawler.storage.queries import open_crawl, summary
 
     settings = _settings(out, **options)
+    _lock(out)
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
     result = run_crawl(settings, seeds=seeds)
@@ -266,6 +295,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         raise _fail(str(exc)) from exc
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
     _settings(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
+    _lock(out)  # before anything is removed: another process may be writing there
     try:
         prepare_demo_out(out, replace=replace)
         if options.get("store_dir") is None:
@@ -305,8 +335,10 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
 
 
 def _open(directory: Path) -> Any:
-    from crawler.storage.queries import open_crawl
+    """Open DIRECTORY's provenance.db for reading only."""
+    from crawler.storage.queries import DB_NAME, open_crawl
 
+    click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
     try:
         return open_crawl(directory)
     except PermitcrawlError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crawler.errors import PermitcrawlError
 from crawler.localweb import Reply, Site
+from crawler.storage.lock import LOCK_NAME
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
@@ -288,7 +289,7 @@ def check_demo_out(out: Path, store: Path | None) -> bool:
     if not out.exists():
         return False
     if not (out / DEMO_MARKER).is_file():
-        if any(out.iterdir()):
+        if any(child.name != LOCK_NAME for child in out.iterdir()):
             raise PermitcrawlError(
                 f"{out} exists and was not made by 'permitcrawl demo' (it has no {DEMO_MARKER} file); "
                 "the demo replaces only its own directories: choose another --out"
@@ -303,8 +304,17 @@ def check_demo_out(out: Path, store: Path | None) -> bool:
 
 
 def prepare_demo_out(out: Path, *, replace: bool) -> None:
-    """Make ``out`` an empty, marked demo directory (removing the earlier demo if ``replace``)."""
-    if replace:
-        shutil.rmtree(out)
+    """Make ``out`` an empty, marked demo directory (removing the earlier demo if ``replace``).
+
+    The caller holds ``out``'s lock; the lock file stays, since deleting it
+    would let another process lock a new one while this one writes.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    for child in out.iterdir() if replace else ():
+        if child.name == LOCK_NAME:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     (out / DEMO_MARKER).write_text(MARKER_TEXT, encoding="utf-8")

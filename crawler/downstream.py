@@ -9,13 +9,18 @@ import click
 from crawler.errors import PermitcrawlError
 
 DIR = click.Path(file_okay=False, path_type=Path)
+# ctx.meta key: the provenance database the command opened.
+DATABASE_META = "permitcrawl.database"
 
 
-def _open(directory: Path):
-    from crawler.storage.queries import open_crawl
+def _open(directory: Path, *, write: bool = False):
+    """Open DIRECTORY's provenance.db: read-only, or (``write``) under the directory's lock."""
+    from crawler.storage.queries import DB_NAME, open_crawl
 
+    # Named by the CLI if the database fails later, half-way through a command.
+    click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
     try:
-        return open_crawl(directory)
+        return open_crawl(directory, write=write)
     except PermitcrawlError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -91,7 +96,7 @@ def revoke(
             raise click.ClickException(str(exc)) from exc
         lines = text.splitlines()
         wanted = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    db = _open(directory)
+    db = _open(directory, write=True)
     captures, missing = matching_captures(db, urls=wanted, domain=domain)
     scope = f"domain {domain}" if domain else ("file " + str(url_file) if url_file else " ".join(urls))
     ledger_id = revoke_captures(db, captures, reason=reason, who=actor(who), scope=scope, purpose=purpose)
@@ -131,7 +136,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     from crawler.storage.ledger import actor, record_recheck
     from policies.errors import PolicyError
 
-    db = _open(directory)
+    db = _open(directory, write=True)
     crawls = list(
         db.query(
             "select purpose, settings from crawls where coalesce(kind, 'crawl') = 'crawl' order by started_at"
@@ -157,7 +162,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     result, spider = run_spider(settings, RecheckSpider, urls=urls)
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")
-    db = _open(directory)
+    db = _open(directory, write=True)
     changes = []
     for capture in db.query("select warc_record_id, url from captures"):
         fresh = spider.decisions.get(capture["url"])
@@ -235,7 +240,7 @@ def export(directory: Path, out: Path | None, purpose: str | None, purge: bool, 
 
     if out is None and not purge:
         raise click.UsageError("give --out (a new directory to export to), --purge, or both")
-    db = _open(directory)
+    db = _open(directory, write=True)
     who = actor(who)
     if purge:
         erased = purge_crawl(directory, db, who=who)

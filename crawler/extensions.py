@@ -42,6 +42,7 @@ from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
 from crawler.evidence import utcnow
 from crawler.middlewares import origin_of
+from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB, dumps
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter, CaptureJob
@@ -146,6 +147,11 @@ class ArchiveExtension:
             raise NotConfigured("POLICY_ENABLED is off")
         config = load_config(crawler.settings)
         crawl_id = str(uuid.uuid4())
+        # One writer per output: taken before a WARC file left open is renamed as abandoned,
+        # since it may be another crawl's, still writing (the CLI holds it already).
+        output = config.provenance_db.parent
+        output.mkdir(parents=True, exist_ok=True)
+        lock_directory(output)
         for directory in (config.warc_dir, config.warc_evidence_dir):
             if directory.is_dir():
                 for name in recover_open_files(directory):

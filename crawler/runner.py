@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.config import check_names, load_config
+from crawler.errors import ProvenanceError
 from crawler.overrides import check_overrides
 from crawler.overrides import parse_overrides as parse_overrides  # where the recheck command looks
 from crawler.spiders.seeds import SeedSpider
+from crawler.storage.lock import lock_directory
+from crawler.storage.provenance import inspect_db
 from policies.store import load_policies
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from scrapy import Spider
+
+    from crawler.config import CrawlConfig
 
 
 def crawl_settings(
@@ -68,7 +73,52 @@ def crawl_settings(
     config = load_config(settings)  # fail now, with the setting named, rather than mid-start-up
     if config.store_dir is not None:
         load_policies(config.store_dir)  # a store that does not validate never starts a crawl
+    check_layout(config, settings.get("JOBDIR") or None)
     return settings
+
+
+def _not_a_directory(path: Path) -> str | None:
+    """What ``path`` is, if something other than a directory (or nothing) is there."""
+    if not os.path.lexists(path) or path.is_dir():
+        return None
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link"
+    return "a file" if path.is_file() else "not a directory"
+
+
+def check_layout(config: CrawlConfig, jobdir: str | None) -> None:
+    """Refuse, before anything is created, an output that a crawl could not write into.
+
+    Each of the WARC directory, the evidence directory and the job directory
+    must be a directory or absent; the provenance database must be absent or a
+    permitcrawl provenance database (checked reading only). Raise
+    ProvenanceError naming the path, what is there and what was expected.
+    """
+    directories = [
+        (config.warc_dir, "the directory of the captured pages' WARC files"),
+        (config.warc_evidence_dir, "the directory of the evidence WARC files"),
+    ]
+    if jobdir:
+        directories.append((Path(jobdir), "the directory of Scrapy's job state, for resuming"))
+    for path, expected in directories:
+        found = _not_a_directory(path)
+        if found:
+            raise ProvenanceError(f"{path}: is {found}; expected {expected}, or nothing there")
+    if os.path.lexists(config.provenance_db):
+        inspect_db(config.provenance_db)
+
+
+def lock_output(out: Path) -> None:
+    """Create the crawl directory ``out`` if need be and take its lock for the rest of the process.
+
+    Raise DirectoryInUseError (naming the holder) if another process writes to
+    it, ProvenanceError if it cannot be created or locked.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProvenanceError(f"{out}: cannot create the crawl directory ({exc.strerror})") from exc
+    lock_directory(out)
 
 
 @dataclass(frozen=True)

@@ -592,7 +592,7 @@ def test_a_purge_that_fails_leaves_the_crawl_as_it_was(
         real_replace(src, dst)
 
     monkeypatch.setattr(purge_module.os, "replace", failing_replace)
-    db = open_crawl(crawl_dir)
+    db = open_crawl(crawl_dir, write=True)
     with pytest.raises(OSError, match="disk full"):
         purge_module.purge(crawl_dir, db, who="t")
     db.close()

@@ -2,14 +2,25 @@
 
 No Scrapy here. Writes are buffered and flushed in one transaction per batch
 (every ``batch_size`` rows, on :meth:`ProvenanceDB.flush` and on close), so
-the hot path costs a list append. The schema is versioned with SQLite's
-``user_version`` and migrated forward on open; a database written by a newer
-version is refused rather than misread.
+the hot path costs a list append. A batch holds whole units only: a capture
+row and its usage rows (or a refusal) commit together or not at all.
+
+The schema is versioned with SQLite's ``user_version`` and migrated forward
+when a writing command opens it; a database written by a newer version is
+refused rather than misread. Reading commands open it read-only
+(:func:`open_readonly`). Nothing is ever written to a file that is not a
+permitcrawl provenance database (missing, empty, foreign, damaged): it is
+refused with the file named (:func:`inspect_db`), and only a crawl creates a
+database, where there is none.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,21 +259,210 @@ def migrate(db: sqlite_utils.Database, *, name: str = "provenance.db") -> None:
             db.execute(f"PRAGMA user_version = {number}")
 
 
-def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (and migrate) a provenance database; with ``create=False`` it must exist."""
+# -- what a provenance database is, and opening one ---------------------------------------
+
+# SQLite's header field for "which application's file is this" (sqlite.org/fileformat.html):
+# b"pmcr". Databases made before it was set carry 0 and are recognised by their schema.
+APPLICATION_ID = 0x706D6372
+SQLITE_HEADER = b"SQLite format 3\x00"
+EXPECTED = "expected a permitcrawl provenance database, as permitcrawl crawl writes it"
+
+
+@functools.cache
+def expected_schema(version: int) -> dict[str, frozenset[str]]:
+    """The tables, and their columns, that a provenance database of schema ``version`` has."""
+    db = sqlite_utils.Database(memory=True)
+    for step in MIGRATIONS[:version]:
+        step(db)
+    return {table.name: frozenset(table.columns_dict) for table in db.tables}
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what cannot be a provenance database by its bytes: missing, empty, not SQLite, cut short."""
+    if not os.path.lexists(path):
+        raise ProvenanceError(f"{path}: no provenance database here; {EXPECTED}")
+    if not path.is_file():
+        raise ProvenanceError(f"{path}: is not a regular file; {EXPECTED}")
+    size = path.stat().st_size
+    if size == 0:
+        raise ProvenanceError(f"{path}: is empty (0 bytes); {EXPECTED}")
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise ProvenanceError(f"{path}: is not an SQLite database (its header is not SQLite's); {EXPECTED}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise ProvenanceError(f"{path}: is damaged (page size {page_size} in its header); {EXPECTED}")
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        return  # the file alone is not the database: SQLite reads it with its write-ahead log
+    pages = int.from_bytes(header[28:32], "big")
+    # The header's page count is valid when its change counter matches version-valid-for.
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        raise ProvenanceError(
+            f"{path}: is damaged: {size} bytes, but its header says {pages} pages of {page_size} bytes "
+            f"(the file was cut short); {EXPECTED}"
+        )
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> int:
+    """Refuse a database that is not a permitcrawl one or cannot be read; return its schema version.
+
+    Reads only: the header fields, the schema, and one row of every table the
+    schema version must have (so that a damaged table is found before a command
+    starts, not half-way through its output).
+    """
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        found = {
+            name: frozenset(row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})"))
+            for (name,) in conn.execute("select name from sqlite_master where type = 'table'")
+        }
+        if application_id not in (0, APPLICATION_ID):
+            raise ProvenanceError(
+                f"{path}: belongs to another application (SQLite application_id {application_id:#x}); "
+                f"{EXPECTED}"
+            )
+        if version > len(MIGRATIONS):
+            raise ProvenanceError(
+                f"{path}: schema version {version} is newer than this permitcrawl understands "
+                f"({len(MIGRATIONS)}); upgrade permitcrawl to read it"
+            )
+        if version == 0:
+            what = f"another schema (tables {', '.join(sorted(found))})" if found else "no tables"
+            raise ProvenanceError(f"{path}: holds {what}, not permitcrawl's; {EXPECTED}")
+        for table, columns in expected_schema(version).items():
+            if table not in found:
+                raise ProvenanceError(
+                    f"{path}: does not hold permitcrawl's schema version {version}: "
+                    f"table {table!r} is missing; {EXPECTED}"
+                )
+            if missing := columns - found[table]:
+                raise ProvenanceError(
+                    f"{path}: does not hold permitcrawl's schema version {version}: "
+                    f"table {table!r} lacks columns {', '.join(sorted(missing))}; {EXPECTED}"
+                )
+            conn.execute(f"select * from {_quote(table)} limit 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ProvenanceError(f"{path}: is damaged or not an SQLite database ({exc}); {EXPECTED}") from exc
+    return version
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def inspect_db(path: Path | str) -> int:
+    """Check, reading only, that ``path`` is a permitcrawl provenance database; return its schema version.
+
+    Raise ProvenanceError naming the file and what is wrong: missing, not a
+    file, empty, not SQLite, cut short, another application's, a foreign
+    schema, a newer schema, or a table that cannot be read.
+    """
     path = Path(path)
-    if not create and not path.is_file():
-        raise ProvenanceError(f"{path}: no provenance database here")
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    _check_file(path)
+    conn = _connect_readonly(path)
+    try:
+        return _check_schema(conn, path)
+    finally:
+        conn.close()
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    # mode=ro: SQLite itself refuses every write, whatever a query does.
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ProvenanceError(f"{path}: cannot open the provenance database ({exc}); {EXPECTED}") from exc
+
+
+def open_readonly(path: Path | str) -> sqlite_utils.Database:
+    """Open a provenance database for reading only: never created, migrated or written.
+
+    A database that is not a permitcrawl one is refused (see :func:`inspect_db`).
+    One written by an older permitcrawl is read through a copy in memory,
+    migrated there, so that the queries see the current schema and the file is
+    left as it is.
+    """
+    path = Path(path)
+    _check_file(path)
+    conn = _connect_readonly(path)
+    try:
+        version = _check_schema(conn, path)
+        if version < len(MIGRATIONS):
+            copy = sqlite3.connect(":memory:", check_same_thread=False)
+            conn.backup(copy)
+            conn.close()
+            conn = copy
+            migrate(sqlite_utils.Database(conn), name=str(path))
+    except BaseException:
+        conn.close()
+        raise
+    return sqlite_utils.Database(conn)
+
+
+def create_db(path: Path) -> None:
+    """Create a provenance database at ``path``, whole or not at all, if there is none there.
+
+    The schema is built in a new file beside it and linked into place only when
+    complete, so a crash never leaves a half-made or empty ``provenance.db``,
+    and a file that appeared meanwhile is never replaced.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+    # Made with the mode SQLite would give it (the umask applies), never over another file.
+    os.close(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    try:
+        conn = sqlite3.connect(new)
+        try:
+            db = sqlite_utils.Database(conn)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            migrate(db, name=str(path))
+        finally:
+            conn.close()
+        # Linked, not renamed: a database another process made meanwhile is kept (and checked).
+        with contextlib.suppress(FileExistsError):
+            os.link(new, path)
+    finally:
+        new.unlink(missing_ok=True)
+
+
+def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
+    """Open a provenance database for writing, and migrate it forward.
+
+    With ``create`` (crawl, demo, a new export) a database is created where
+    there is none; otherwise it must exist. Either way an existing file must be
+    a permitcrawl provenance database (see :func:`inspect_db`): nothing is
+    written to a file that is not one.
+    """
+    path = Path(path)
+    if create and not os.path.lexists(path):
+        try:
+            create_db(path)
+        except ProvenanceError:
+            raise
+        except Exception as exc:
+            raise ProvenanceError(f"{path}: cannot create the provenance database: {exc}") from exc
+    _check_file(path)
     try:
         # One connection, handed to the archive writer's thread once the crawl runs.
-        db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
+        conn = sqlite3.connect(path, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ProvenanceError(f"{path}: cannot open the provenance database ({exc}); {EXPECTED}") from exc
+    try:
+        _check_schema(conn, path)  # before anything is written to it
+        db = sqlite_utils.Database(conn)
         db.execute("PRAGMA journal_mode = WAL")
+        if db.execute("PRAGMA application_id").fetchone()[0] == 0:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         migrate(db, name=str(path))
     except ProvenanceError:
+        conn.close()
         raise
     except Exception as exc:
+        conn.close()
         raise ProvenanceError(f"{path}: cannot open as a provenance database: {exc}") from exc
     return db
 
@@ -304,32 +504,36 @@ class ProvenanceDB:
         with self.db.atomic():
             self.db["crawls"].update(crawl_id, fields)
 
-    def _add(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self._pending[table].append(row)
-            self._count += 1
+    def _add(self, *unit: tuple[str, list[dict[str, Any]]]) -> None:
+        """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush."""
+        for table, rows in unit:
+            self._pending[table].extend(rows)
+            self._count += len(rows)
         if self._count >= self.batch_size:
             self.flush()
 
     def add_evidence(self, row: dict[str, Any]) -> None:
         """Queue one evidence document row."""
-        self._add("evidence", [row])
+        self._add(("evidence", [row]))
 
     def add_capture(self, row: dict[str, Any], usage: Iterable[dict[str, Any]]) -> None:
-        """Queue one capture row and its per-purpose usage rows."""
-        self._add("captures", [row])
-        self._add("usage", usage)
+        """Queue one capture row and its per-purpose usage rows, to be committed in one transaction."""
+        self._add(("captures", [row]), ("usage", list(usage)))
 
     def add_rule(self, row: dict[str, Any]) -> None:
         """Queue one ToS rule in force during the crawl."""
-        self._add("policy_rules", [row])
+        self._add(("policy_rules", [row]))
 
     def add_refusal(self, row: dict[str, Any]) -> None:
         """Queue one refusal row."""
-        self._add("refusals", [row])
+        self._add(("refusals", [row]))
 
     def flush(self) -> None:
-        """Write every queued row in one transaction."""
+        """Write every queued row in one transaction.
+
+        The queue is emptied only once the transaction has committed: rows of
+        a transaction that failed are neither written nor forgotten.
+        """
         if not self._count:
             return
         self.before_flush()
@@ -338,7 +542,7 @@ class ProvenanceDB:
                 rows = self._pending[table]
                 if rows:
                     self.db[table].insert_all(rows, batch_size=self.batch_size)
-                    self._pending[table] = []
+        self._pending = {name: [] for name in TABLES}
         self._count = 0
 
     def close(self) -> None:

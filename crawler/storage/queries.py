@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.errors import ProvenanceError
-from crawler.storage.provenance import open_db
+from crawler.storage.lock import lock_directory
+from crawler.storage.provenance import inspect_db, open_db, open_readonly
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,14 +59,27 @@ PAGE_FIELDS = (
 )
 
 
-def open_crawl(directory: Path | str) -> sqlite_utils.Database:
-    """Open the provenance database of a crawl directory, which must exist."""
+def open_crawl(directory: Path | str, *, write: bool = False) -> sqlite_utils.Database:
+    """Open the provenance database of a crawl directory, which must exist and be a permitcrawl one.
+
+    By default for reading only: the file is opened read-only, never created,
+    migrated or written. With ``write`` (revoke, recheck, export), the
+    directory's lock is taken for the rest of the process first (another
+    writer is refused, naming it), then the database is opened for writing;
+    it is never created. Either way a file that is not a permitcrawl
+    provenance database is refused before anything is written anywhere.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise ProvenanceError(
             f"{directory}: not a directory; expected a crawl directory made by permitcrawl crawl"
         )
-    return open_db(directory / DB_NAME, create=False)
+    path = directory / DB_NAME
+    if not write:
+        return open_readonly(path)
+    inspect_db(path)  # a directory that is not a crawl's gets no lock file either
+    lock_directory(directory)
+    return open_db(path, create=False)
 
 
 def crawl_purposes(db: sqlite_utils.Database) -> list[str]:

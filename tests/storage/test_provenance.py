@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
 import sqlite_utils
 
 from crawler.errors import ProvenanceError
-from crawler.storage.provenance import MIGRATIONS, ProvenanceDB, dumps, migrate, open_db
+from crawler.storage.provenance import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    ProvenanceDB,
+    create_db,
+    dumps,
+    inspect_db,
+    migrate,
+    open_db,
+    open_readonly,
+)
 from crawler.storage.queries import PageFilter, explain, open_crawl, pages, summary
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 
@@ -81,7 +94,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "provenance.db").write_text("this is not sqlite")
-    with pytest.raises(ProvenanceError, match="cannot open as a provenance database"):
+    with pytest.raises(ProvenanceError, match="is not an SQLite database"):
         open_crawl(tmp_path)
     with pytest.raises(ProvenanceError, match="not a directory"):
         open_crawl(tmp_path / "missing")
@@ -127,9 +140,11 @@ def test_queries(tmp_path: Path) -> None:
     ]
     assert len(list(pages(reader, PageFilter(purpose="search", usable=True)))) == 3
     assert len(list(pages(reader, PageFilter(purpose="ai-train", host="other.test")))) == 0
-    reader["revocations"].insert(
+    writer = open_db(tmp_path / "provenance.db", create=False)  # the reader is read-only
+    writer["revocations"].insert(
         {"capture_id": "<urn:uuid:0>", "url": "u", "source": "revoke", "reason": "r"}
     )
+    writer.close()
     usable = [p["url"] for p in pages(reader, PageFilter(purpose="search", usable=True))]
     assert usable == ["http://h.test/1", "http://h.test/2"]  # a revocation takes a page out
     revoked = next(p for p in pages(reader, PageFilter(purpose="search")) if p["url"] == "http://h.test/0")
@@ -198,9 +213,10 @@ def test_pages_filters_never_scan_a_whole_table(tmp_path: Path, filters: dict) -
         }
         row |= {"content_type": "text/html" if i % 2 else "image/png", "fetched_at": f"2026-11-{21 + i % 2}"}
         db.add_capture(row, [{**u, "capture_id": row["warc_record_id"]} for u in usage])
+    db.flush()
+    db.db.execute("ANALYZE")  # before reading: the reader is read-only
     db.close()
     reader = open_crawl(tmp_path)
-    reader.execute("ANALYZE")
     plan = _plan(reader, PageFilter(purpose="ai-train", **filters))
     # SQLite says SEARCH when it probes an index, SCAN when it reads a whole table.
     assert not [step for step in plan if step.startswith("SCAN") and "USING" not in step], plan
@@ -225,3 +241,164 @@ def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     assert migrated["captures"].get("<r1>")["domain"] == "example.co.uk"
     assert next(migrated.query("select domain from refusals"))["domain"] == "example.org"
     assert {"ledger", "revocations", "tombstones"} <= set(migrated.table_names())
+
+
+# -- one capture's rows commit together ----------------------------------------
+
+
+def _orphans(path: Path) -> list[str]:
+    """Committed captures without all three usage rows (read through a connection of its own)."""
+    with sqlite3.connect(path) as conn:
+        sql = (
+            "select warc_record_id from captures c "
+            "where (select count(*) from usage u where u.capture_id = c.warc_record_id) != 3"
+        )
+        return [row[0] for row in conn.execute(sql)]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 4, 5, 7])
+def test_a_flush_never_separates_a_capture_from_its_usage_rows(tmp_path: Path, batch_size: int) -> None:
+    path = tmp_path / "p.db"
+    db = ProvenanceDB.open(path, batch_size=batch_size)
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    flushes: list[list[str]] = []
+
+    def check_the_last_commit() -> None:
+        # Called before every commit: what the previous commits left must be whole.
+        flushes.append(_orphans(path))
+
+    db.before_flush = check_the_last_commit
+    for i in range(12):
+        db.add_capture(*capture(i))
+        assert _orphans(path) == []
+        if i % 3 == 0:
+            db.add_refusal({"crawl_id": "c1", "url": f"http://h.test/r{i}", "stage": "pre-fetch"})
+            assert _orphans(path) == []
+    db.flush()
+    db.close()
+    assert flushes and all(found == [] for found in flushes)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*) from captures").fetchone()[0] == 12
+        assert conn.execute("select count(*) from usage").fetchone()[0] == 36
+
+
+def test_a_failed_commit_writes_nothing_and_forgets_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    db = ProvenanceDB.open(path, batch_size=100)
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    db.add_capture(*capture(1))
+    db.db.execute(
+        "create trigger boom before insert on usage begin select raise(abort, 'injected failure'); end"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        db.flush()
+    assert db.db["captures"].count == 0  # the capture row went back with its usage rows
+    db.db.execute("drop trigger boom")
+    db.flush()  # the queued rows were kept, and are written now
+    assert db.db["captures"].count == 1 and db.db["usage"].count == 3
+    db.close()
+
+
+# -- what a provenance database is -------------------------------------------------
+
+
+def _foreign(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table foo(x)")
+    conn.close()
+
+
+def _damaged(path: Path) -> None:
+    create_db(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+        (lambda p: p.write_bytes(b"\x00garbage" * 500), "is not an SQLite database"),
+        (_foreign, "holds another schema (tables foo), not permitcrawl's"),
+        (lambda p: sqlite3.connect(p).execute("vacuum"), "holds no tables, not permitcrawl's"),
+        (_damaged, "is damaged"),
+        (lambda p: p.mkdir(), "is not a regular file"),
+    ],
+)
+def test_what_is_not_a_provenance_database_is_refused_and_left_alone(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / "provenance.db"
+    make(path)
+    before = (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+    for opener in (inspect_db, open_readonly, open_db, lambda p: open_db(p, create=False)):
+        with pytest.raises(ProvenanceError, match=re.escape(message)) as raised:
+            opener(path)
+        assert str(raised.value).startswith(f"{path}: ")
+        assert "expected a permitcrawl provenance database" in str(raised.value)
+    for write in (False, True):
+        with pytest.raises(ProvenanceError, match=re.escape(message)):
+            open_crawl(tmp_path, write=write)
+    if before is not None:
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["provenance.db"]  # no lock file, no journal
+
+
+def test_another_applications_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    create_db(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA application_id = 42")
+    conn.close()
+    with pytest.raises(ProvenanceError, match="belongs to another application"):
+        open_readonly(path)
+
+
+def test_a_missing_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    create_db(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("drop table usage")
+    conn.close()
+    with pytest.raises(ProvenanceError, match=f"schema version {len(MIGRATIONS)}: table 'usage' is missing"):
+        open_readonly(path)
+
+
+def test_a_new_database_is_made_whole_with_our_marker(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "provenance.db"
+    open_db(path).close()
+    assert inspect_db(path) == len(MIGRATIONS)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    conn.close()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["provenance.db"]  # no half-made file left
+
+
+def test_reading_never_writes_even_an_older_database(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    db = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:2]:
+        step(db)
+    db.execute("PRAGMA user_version = 2")
+    db["captures"].insert(
+        {"warc_record_id": "<r1>", "url": "http://www.example.co.uk/", "host": "www.example.co.uk"}
+    )
+    db.close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    reader = open_readonly(path)
+    # Read through a migrated copy: the current schema's columns are there, the file is untouched.
+    assert reader["captures"].get("<r1>")["domain"] == "example.co.uk"
+    reader.close()
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+
+
+def test_a_current_database_is_read_through_a_read_only_connection(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    open_db(path).close()
+    reader = open_readonly(path)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.execute("insert into ledger(action) values ('x')")
+    reader.close()
