@@ -357,23 +357,26 @@ def _explain_text(story: dict[str, Any]) -> Iterator[str]:
     if not story["events"]:
         yield "No capture or refusal of this URL is recorded in this crawl directory."
     for event in story["events"]:
+        # The same URL may have been stored under another spelling (a fragment, a default port).
+        spelled = f" (recorded as {event['url']})" if event.get("url", story["url"]) != story["url"] else ""
         if event["outcome"] == "revoked":
             scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
             yield ""
-            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']})"
+            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']}){spelled}"
             yield f"  reason: {event['reason']}"
             yield f"  capture: {event['capture_id']}  ledger entry {event['ledger_id']}"
             continue
         if event["outcome"] == "erased":
             yield ""
-            yield f"erased from {event['warc_file']} at {event['at']} (ledger entry {event['ledger_id']})"
+            ledger = f"ledger entry {event['ledger_id']}"
+            yield f"erased from {event['warc_file']} at {event['at']} ({ledger}){spelled}"
             yield f"  capture: {event['capture_id']}  payload {event['payload_digest']}"
             yield f"  reason: {event['reason']}"
             continue
         decision = event["decision"]
         verdict = "allowed" if decision["allowed"] else "refused"
         yield ""
-        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']})"
+        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']}){spelled}"
         if event["outcome"] == "captured":
             yield f"  WARC: {event['warc_file']} offset {event['warc_offset']} length {event['warc_length']}"
             kind = event.get("content_type") or ""
@@ -404,7 +407,9 @@ def explain(directory: Path, url: str, fmt: str) -> None:
     """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
 
     Every basis is shown with its evidence: which robots.txt, its sha256, the
-    WARC record it is archived in, and the matching rule where known.
+    WARC record it is archived in, and the matching rule where known. The URL
+    is matched however it is spelled (scheme and host case, default port,
+    fragment, percent-encoding); it must be an absolute http(s) URL.
 
     \b
     Example:
@@ -412,8 +417,12 @@ def explain(directory: Path, url: str, fmt: str) -> None:
         permitcrawl explain crawls/example https://example.org/ --format json
     """
     from crawler.storage.queries import explain as query_explain
+    from crawler.storage.urls import UrlError
 
-    story = query_explain(_open(directory), url)
+    try:
+        story = query_explain(_open(directory), url)
+    except UrlError as exc:
+        raise _fail(f"URL: {exc}") from exc
     if fmt == "json":
         click.echo(json.dumps(story, indent=2, ensure_ascii=False))
     else:

@@ -42,17 +42,65 @@ def audit(directory: Path) -> None:
         raise SystemExit(1)
 
 
+def _reason(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "a blank reason is not usable; expected why: the request, its reference, the law"
+        )
+    return value.strip() if value is not None else None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
+    """The URLs a revoke names, each checked: ``--url`` values, or the lines of ``--file``."""
+    from crawler.storage.urls import UrlError, url_key
+    from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
+
+    if url_file is None:
+        for url in urls:
+            try:
+                url_key(url)
+            except UrlError as exc:
+                raise click.ClickException(f"--url: {exc}") from exc
+        return list(urls)
+    try:
+        text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
+    except InputFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    wanted = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            url_key(line)
+        except UrlError as exc:
+            raise click.ClickException(f"{url_file}:{number}: {exc}") from exc
+        wanted.append(line)
+    if not wanted:
+        raise click.ClickException(f"{url_file}: lists no URL; expected URLs, one per line")
+    return wanted
+
+
 @click.command()
 @click.argument("directory", type=DIR)
-@click.option("--url", "urls", multiple=True, help="A captured URL to revoke (repeatable).")
-@click.option("--domain", help="Every capture of a domain (registrable: its subdomains too; or one host).")
+@click.option("--url", "urls", multiple=True, help="A captured URL to revoke (repeatable), however spelled.")
+@click.option(
+    "--domain",
+    help="Every capture of a domain or host and its subdomains (a name, never a pattern).",
+)
 @click.option(
     "--file",
     "url_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="URLs, one per line.",
 )
-@click.option("--reason", required=True, help="Why: the request, its reference, the law invoked.")
+@click.option(
+    "--reason", required=True, callback=_reason, help="Why: the request, its reference, the law invoked."
+)
 @click.option("--by", "who", default=None, help="Who asks or acts [default: your login name].")
 @click.option(
     "--purpose", type=click.Choice(["ai-train", "ai-input", "search"]), help="Revoke for one purpose only."
@@ -68,7 +116,12 @@ def revoke(
 ) -> None:
     """Revoke captures (takedown and erasure requests): they stop being usable and are never exported.
 
-    Nothing is deleted here (export --purge erases); the ledger records who, when, what and why.
+    Nothing is deleted here (export --purge erases); the ledger records who,
+    when, what and why. URLs are matched however they are spelled (scheme and
+    host case, default port, fragment, percent-encoding). --domain takes a
+    domain or host name and covers its subdomains (a public suffix or an IP
+    address covers only itself). A capture already revoked is left as it is.
+    A request that matches no capture revokes nothing and exits with status 1.
 
     \b
     Example:
@@ -76,28 +129,40 @@ def revoke(
         permitcrawl revoke crawls/example --domain example.org --reason "GDPR Art. 17 request 2026-11-20"
         permitcrawl revoke crawls/example --file takedowns.txt --reason "batch 7"
     """
-    from crawler.storage.ledger import actor, matching_captures
+    from crawler.storage.ledger import DomainError, actor, captures_of_domain, captures_of_urls, domain_name
     from crawler.storage.ledger import revoke as revoke_captures
 
     if sum(bool(x) for x in (urls, domain, url_file)) != 1:
         raise click.UsageError("give exactly one of --url, --domain or --file")
-    wanted = list(urls)
-    if url_file is not None:
-        from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
-
+    if domain is not None:
         try:
-            text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
-        except InputFileError as exc:
-            raise click.ClickException(str(exc)) from exc
-        lines = text.splitlines()
-        wanted = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+            name = domain_name(domain)
+        except DomainError as exc:
+            raise click.ClickException(f"--domain: {exc}") from exc
+        wanted: list[str] = []
+    else:
+        wanted = _takedown_urls(urls, url_file)
     db = _open(directory)
-    captures, missing = matching_captures(db, urls=wanted, domain=domain)
-    scope = f"domain {domain}" if domain else ("file " + str(url_file) if url_file else " ".join(urls))
-    ledger_id = revoke_captures(db, captures, reason=reason, who=actor(who), scope=scope, purpose=purpose)
+    if domain is not None:
+        captures, missing = captures_of_domain(db, name), []
+        scope = f"domain {name}"
+    else:
+        captures, missing = captures_of_urls(db, wanted)
+        scope = f"file {url_file}" if url_file else " ".join(urls)
     for url in missing:
         click.echo(f"not captured in this crawl: {url}", err=True)
-    click.echo(f"revoked {len(captures)} captures (ledger entry {ledger_id})")
+    if not captures:
+        what = f"domain {name}" if domain is not None else "the URLs given"
+        raise click.ClickException(f"nothing revoked: no capture in {directory} matches {what}")
+    done = revoke_captures(db, captures, reason=reason, who=actor(who), scope=scope, purpose=purpose)
+    scope_of = f"for {purpose}" if purpose else "for every purpose"
+    click.echo(
+        f"revoked {_plural(len(done.revoked), 'capture')} {scope_of} (ledger entry {done.ledger_id})",
+        err=True,
+    )
+    if done.already:
+        left = "left as it was" if len(done.already) == 1 else "left as they were"
+        click.echo(f"{_plural(len(done.already), 'capture')} already revoked {scope_of}: {left}", err=True)
 
 
 @click.command()

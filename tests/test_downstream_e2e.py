@@ -196,11 +196,12 @@ def test_revoke_by_url_domain_and_file_with_a_ledger(crawl_dir: Path, tmp_path: 
     result = cli_ok(
         "revoke", crawl_dir, "--url", "http://later.test/p1", "--reason", "DMCA #1", "--by", "legal"
     )
-    assert "revoked 1 captures (ledger entry 1)" in result.stdout
+    assert "revoked 1 capture for every purpose (ledger entry 1)" in result.stderr
+    assert result.stdout == ""  # messages go to stderr
     listing = tmp_path / "takedowns.txt"
     listing.write_text("# batch 7\nhttp://stable.test/s1\n\nhttp://nowhere.test/x\n", encoding="utf-8")
     result = cli_ok("revoke", crawl_dir, "--file", listing, "--reason", "batch 7", "--by", "legal")
-    assert "revoked 1 captures" in result.stdout
+    assert "revoked 1 capture for every purpose" in result.stderr
     assert "not captured in this crawl: http://nowhere.test/x" in result.stderr
     # A domain revocation for one purpose: the pages stay usable for the others.
     cli_ok("revoke", crawl_dir, "--domain", "erase.test", "--purpose", "ai-train", "--reason", "asked")
@@ -232,13 +233,116 @@ def test_revoke_by_url_domain_and_file_with_a_ledger(crawl_dir: Path, tmp_path: 
         ["--reason", "x"],
         ["--url", "http://later.test/", "--domain", "later.test", "--reason", "x"],
         ["--url", "http://later.test/"],
+        ["--url", "http://later.test/", "--reason", ""],
+        ["--url", "http://later.test/", "--reason", "  "],
     ],
-    ids=["no target", "two targets", "no reason"],
+    ids=["no target", "two targets", "no reason", "empty reason", "blank reason"],
 )
 def test_revoke_usage_errors(crawl_dir: Path, args: list[str]) -> None:
     result = run_cli("revoke", crawl_dir, *args)
     assert result.returncode == 2
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 0
+    assert rows(crawl_dir, "select count(*) as n from ledger")[0]["n"] == 0
+
+
+def revoked_urls(crawl_dir: Path) -> set[str]:
+    return {r["url"] for r in rows(crawl_dir, "select url from revocations")}
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--domain", "%"], "Error: --domain: '%' is not usable; expected a domain or host name"),
+        (["--domain", "_"], "Error: --domain: '_' is not usable; expected a domain or host name"),
+        (["--domain", "%.test"], "Error: --domain: '%.test' is not usable"),
+        (["--domain", "http://later.test/"], "Error: --domain: 'http://later.test/' is not usable"),
+        # A public suffix is that host alone, never every site under it.
+        (["--domain", "test"], "Error: nothing revoked: no capture in"),
+        (["--domain", "nowhere.test"], "Error: nothing revoked: no capture in"),
+        (["--url", "later.test/p1"], "Error: --url: 'later.test/p1' is not usable; expected an absolute"),
+        (["--url", "http://nowhere.test/x"], "Error: nothing revoked: no capture in"),
+    ],
+    ids=[
+        "percent",
+        "underscore",
+        "pattern",
+        "url as domain",
+        "public suffix",
+        "no match",
+        "relative",
+        "unseen",
+    ],
+)
+def test_a_revoke_that_matches_nothing_revokes_nothing_and_says_so(
+    crawl_dir: Path, args: list[str], error: str
+) -> None:
+    result = run_cli("revoke", crawl_dir, *args, "--reason", "takedown")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert error in result.stderr
+    assert revoked_urls(crawl_dir) == set()
+    assert rows(crawl_dir, "select count(*) as n from ledger")[0]["n"] == 0
+
+
+def test_a_takedown_file_with_a_bad_line_revokes_nothing(crawl_dir: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "takedowns.txt"
+    listing.write_text("http://later.test/p1\nnot a url\n", encoding="utf-8")
+    result = run_cli("revoke", crawl_dir, "--file", listing, "--reason", "batch")
+    assert result.returncode == 1
+    assert f"Error: {listing}:2: 'not a url' is not usable; expected an absolute http:// or https:// URL" in (
+        result.stderr
+    )
+    assert revoked_urls(crawl_dir) == set()
+
+
+def test_revoke_by_domain_covers_subdomains_and_names_are_canonical(crawl_dir: Path) -> None:
+    result = cli_ok("revoke", crawl_dir, "--domain", "LATER.Test.", "--reason", "takedown")
+    assert "revoked 3 captures for every purpose" in result.stderr
+    assert revoked_urls(crawl_dir) == {"http://later.test/", "http://later.test/p1", "http://later.test/p2"}
+
+
+def test_urls_are_matched_however_they_are_spelled(crawl_dir: Path) -> None:
+    # explain: the captured http://later.test/ under other spellings of the same URL
+    for spelling in ("http://later.test", "HTTP://LATER.TEST:80/#top", "http://later.test/?#"):
+        story = json.loads(cli_ok("explain", crawl_dir, spelling, "--format", "json").stdout)
+        assert (story["url"], story["outcome"]) == ("http://later.test/", "captured"), spelling
+    # revoke: each spelling finds the one capture; only the first revokes it.
+    for spelling in ("HTTP://LATER.TEST/p1", "http://later.test/p1#x", "http://later.test:80/%70%31"):
+        cli_ok("revoke", crawl_dir, "--url", spelling, "--reason", "DMCA #9")
+    assert rows(crawl_dir, "select url, purpose from revocations") == [
+        {"url": "http://later.test/p1", "purpose": None}
+    ]
+    assert [r["count"] for r in rows(crawl_dir, "select count from ledger order by id")] == [1, 0, 0]
+    story = cli_ok("explain", crawl_dir, "http://LATER.test/p1#frag").stdout
+    assert "Outcome: revoked" in story and "DMCA #9" in story
+
+
+def test_explain_rejects_what_is_not_a_url(crawl_dir: Path) -> None:
+    for bad in ("not a url", "ftp://later.test/", "/p1"):
+        result = run_cli("explain", crawl_dir, bad)
+        assert result.returncode == 1, bad
+        assert (
+            result.stderr
+            == f"Error: URL: {bad!r} is not usable; expected an absolute http:// or https:// URL\n"
+        )
+
+
+def test_revoking_again_counts_only_what_is_newly_revoked(crawl_dir: Path) -> None:
+    args = ("--url", "http://later.test/p2", "--reason", "request #1")
+    first = cli_ok("revoke", crawl_dir, *args, "--purpose", "ai-train")
+    assert "revoked 1 capture for ai-train" in first.stderr
+    again = cli_ok("revoke", crawl_dir, *args, "--purpose", "ai-train")
+    assert "revoked 0 captures for ai-train" in again.stderr
+    assert "1 capture already revoked for ai-train: left as it was" in again.stderr
+    # For every purpose: new for the others, so revoked; then nothing new at all.
+    assert "revoked 1 capture for every purpose" in cli_ok("revoke", crawl_dir, *args).stderr
+    assert "already revoked" in cli_ok("revoke", crawl_dir, *args, "--purpose", "search").stderr
+    assert [(r["purpose"]) for r in rows(crawl_dir, "select purpose from revocations order by id")] == [
+        "ai-train",
+        None,
+    ]
+    ledger = rows(crawl_dir, "select count, details from ledger order by id")
+    assert [r["count"] for r in ledger] == [1, 0, 1, 0]
+    assert json.loads(ledger[1]["details"])["already_revoked"] == 1
 
 
 # -- recheck ------------------------------------------------------------------
