@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -274,10 +275,20 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
 @click.option(
     "--purge",
     is_flag=True,
-    help="Also rewrite this crawl's own WARC files without the captures revoked for every purpose.",
+    help="Also erase from this crawl's own WARC files the captures revoked for every purpose (asks first).",
 )
+@click.option("--dry-run", is_flag=True, help="With --purge: list what would be erased, and change nothing.")
+@click.option("--yes", is_flag=True, help="With --purge: erase what is listed without asking.")
 @click.option("--by", "who", default=None, help="Who runs it, for the ledger [default: your login name].")
-def export(directory: Path, out: Path | None, purpose: str | None, purge: bool, who: str | None) -> None:
+def export(
+    directory: Path,
+    out: Path | None,
+    purpose: str | None,
+    purge: bool,
+    dry_run: bool,
+    yes: bool,
+    who: str | None,
+) -> None:
     """Write a new crawl directory holding only the usable captures, and/or erase revoked ones.
 
     The export's WARC files hold each usable capture's response, request and
@@ -285,35 +296,37 @@ def export(directory: Path, out: Path | None, purpose: str | None, purge: bool, 
     crawl's configuration record, copied byte for byte; its provenance.db holds
     their rows. `permitcrawl audit` works on it as on the original. With
     --purge, captures revoked for every purpose are physically removed from
-    this crawl's WARC files; the ledger keeps a tombstone for each.
+    this crawl's WARC files; the ledger keeps a tombstone for each. What will
+    be erased is listed (on stdout) first, and erased only with --yes or when
+    you answer yes at the terminal; otherwise nothing changes (exit status 1).
+    --dry-run lists it and stops.
 
     \b
     Example:
         permitcrawl export crawls/example --out datasets/example-train --purpose ai-train
-        permitcrawl export crawls/example --purge --by legal
+        permitcrawl export crawls/example --purge --dry-run
+        permitcrawl export crawls/example --purge --yes --by legal
     """
-    from crawler.storage.export import ExportError
+    from crawler.storage.export import ExportError, check_destination
     from crawler.storage.export import export as export_crawl
     from crawler.storage.index import write_index
     from crawler.storage.ledger import actor
-    from crawler.storage.purge import purge as purge_crawl
 
     if out is None and not purge:
         raise click.UsageError("give --out (a new directory to export to), --purge, or both")
+    if (dry_run or yes) and not purge:
+        raise click.UsageError("--dry-run and --yes are for --purge; give --purge too")
+    if dry_run and out is not None:
+        raise click.UsageError("--dry-run changes nothing, so it exports nothing either; leave out --out")
+    if out is not None:
+        try:
+            check_destination(directory, out)  # before anything is erased
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from exc
     db = _open(directory)
     who = actor(who)
-    if purge:
-        erased = purge_crawl(directory, db, who=who)
-        if erased.captures:
-            if (directory / "index.cdxj").exists():
-                write_index(directory)  # the old index points at offsets that moved
-            click.echo(
-                f"purged {erased.captures} captures ({erased.records} records, {erased.bytes_removed} bytes) "
-                f"from {len(erased.files)} WARC files (ledger entry {erased.ledger_id})",
-                err=True,
-            )
-        else:
-            click.echo("nothing to purge: no capture is revoked for every purpose", err=True)
+    if purge and not _purge(directory, db, who=who, dry_run=dry_run, yes=yes):
+        return
     if out is not None:
         try:
             report = export_crawl(directory, db, out, purpose=purpose, who=who)
@@ -330,6 +343,61 @@ def export(directory: Path, out: Path | None, purpose: str | None, purge: bool, 
         )
         if report.problems:
             raise SystemExit(1)
+
+
+def _confirmed(question: str) -> bool:
+    """Ask ``question`` on stderr and read the answer from stdin (a terminal); True only for a yes."""
+    import sys
+
+    click.echo(f"{question} [y/N] ", nl=False, err=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _purge(directory: Path, db: Any, *, who: str, dry_run: bool, yes: bool) -> bool:
+    """List what ``export --purge`` erases, then erase it if confirmed; False on a dry run.
+
+    Raises ClickException (nothing changed) when it is not confirmed.
+    """
+    import sys
+
+    from crawler.cli import table
+    from crawler.storage.index import write_index
+    from crawler.storage.purge import purge as purge_crawl
+    from crawler.storage.purge import purgeable, revocation_reasons
+
+    doomed = purgeable(db)
+    if not doomed:
+        click.echo("nothing to purge: no capture is revoked for every purpose", err=True)
+        return not dry_run
+    listed = [{**row, "reason": revocation_reasons(db, row["warc_record_id"])} for row in doomed]
+    for line in table(listed, ["url", "warc_file", "reason"]):
+        click.echo(line)
+    files = len({row["warc_file"] for row in doomed})
+    what = f"{_plural(len(doomed), 'capture')} revoked for every purpose, from {_plural(files, 'WARC file')}"
+    if dry_run:
+        click.echo(f"dry run: would erase {what}; nothing erased", err=True)
+        return False
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                f"not erasing {what}: nobody confirmed it (stdin is not a terminal). "
+                "Give --yes to erase what is listed above, or --dry-run to only list it"
+            )
+        if not _confirmed(f"Erase {what}? This cannot be undone."):
+            raise click.ClickException("nothing erased: not confirmed")
+    erased = purge_crawl(directory, db, who=who, only={row["warc_record_id"] for row in doomed})
+    if not erased.captures:  # un-revoked while we asked: erase nothing that was not agreed to
+        click.echo("nothing erased: the captures listed are no longer revoked for every purpose", err=True)
+        return True
+    if (directory / "index.cdxj").exists():
+        write_index(directory)  # the old index points at offsets that moved
+    removed = f"{erased.records} records, {erased.bytes_removed} bytes"
+    click.echo(
+        f"purged {_plural(erased.captures, 'capture')} ({removed}) "
+        f"from {_plural(len(erased.files), 'WARC file')} (ledger entry {erased.ledger_id})",
+        err=True,
+    )
+    return True
 
 
 @click.command()

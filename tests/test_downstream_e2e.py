@@ -11,6 +11,8 @@ import gzip
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -481,8 +483,8 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     secret = rows(crawl_dir, "select * from captures where url = 'http://erase.test/secret'")[0]
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/keep", "--purpose", "ai-train", "--reason", "x")
-    result = cli_ok("export", crawl_dir, "--purge", "--by", "dpo")
-    assert "purged 1 captures (3 records" in result.stderr
+    result = cli_ok("export", crawl_dir, "--purge", "--yes", "--by", "dpo")
+    assert "purged 1 capture (3 records" in result.stderr
     everything = all_bytes(crawl_dir)
     assert ERASE_MARKER.encode() not in everything
     assert secret["payload_digest"].encode() not in b"".join(
@@ -521,6 +523,90 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     assert "Outcome: erased" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
     # Nothing left to purge the second time.
     assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge").stderr
+
+
+def page_files(crawl_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((crawl_dir / "warc").iterdir())}
+
+
+def at_terminal(*args: str | Path, answer: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a terminal as its stdin, on which ``answer`` is typed."""
+    import os
+    import pty
+
+    from tests.conftest import cli_env
+
+    main, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", *map(str, args)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(None),
+        )
+        os.write(main, f"{answer}\n".encode())  # typed ahead: the terminal keeps it until read
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_purge_lists_what_it_would_erase_and_erases_nothing_unconfirmed(
+    crawl_dir: Path, tmp_path: Path
+) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
+    before = page_files(crawl_dir)
+    dry = cli_ok("export", crawl_dir, "--purge", "--dry-run")
+    assert "http://erase.test/secret" in dry.stdout and "GDPR Art. 17 #42" in dry.stdout
+    assert "dry run: would erase 1 capture revoked for every purpose" in dry.stderr
+    # No --yes and nobody at a terminal to ask (stdin empty, or a pipe): nothing changes.
+    for stdin in (None, "y\n"):
+        result = run_cli("export", crawl_dir, "--purge", input=stdin)
+        assert result.returncode == 1, result.stderr
+        assert "http://erase.test/secret" in result.stdout  # what would have been erased is shown
+        assert "Error: not erasing 1 capture revoked for every purpose" in result.stderr
+        assert "Give --yes" in result.stderr
+    # With --out, the export does not happen either.
+    result = run_cli("export", crawl_dir, "--purge", "--out", tmp_path / "dataset")
+    assert result.returncode == 1 and not (tmp_path / "dataset").exists()
+    assert page_files(crawl_dir) == before
+    assert ERASE_MARKER.encode() in all_bytes(crawl_dir)
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]
+    assert "Outcome: revoked" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
+
+
+def test_purge_asks_at_a_terminal_and_erases_only_on_yes(crawl_dir: Path) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    declined = at_terminal("export", crawl_dir, "--purge", answer="n")
+    assert declined.returncode == 1, declined.stderr
+    assert "Erase 1 capture revoked for every purpose, from 1 WARC file? This cannot be undone." in (
+        declined.stderr
+    )
+    assert "Error: nothing erased: not confirmed" in declined.stderr
+    assert page_files(crawl_dir) == before
+    agreed = at_terminal("export", crawl_dir, "--purge", answer="y")
+    assert agreed.returncode == 0, agreed.stderr
+    assert "purged 1 capture (3 records" in agreed.stderr
+    assert ERASE_MARKER.encode() not in all_bytes(crawl_dir)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--dry-run"], ["--yes"], ["--purge", "--dry-run", "--out", "x"]],
+    ids=["dry run without purge", "yes without purge", "dry run with out"],
+)
+def test_purge_options_that_do_not_go_together(crawl_dir: Path, args: list[str]) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    extra = [] if "--out" in args or "--purge" in args else ["--out", str(crawl_dir.parent / "out")]
+    result = run_cli("export", crawl_dir, *args, *extra)
+    assert result.returncode == 2, result.stderr
+    assert page_files(crawl_dir) == before and not (crawl_dir.parent / "out").exists()
 
 
 # -- index, datasette, report -------------------------------------------------
@@ -668,8 +754,8 @@ def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_pat
     assert warc.name.endswith(".warc")
     cli_ok("revoke", run.out, "--url", "http://erase.test/secret", "--reason", "erasure")
     out = tmp_path / "export"
-    result = cli_ok("export", run.out, "--purge", "--out", out)
-    assert "purged 1 captures" in result.stderr and "exported 2 captures" in result.stderr
+    result = cli_ok("export", run.out, "--purge", "--yes", "--out", out)
+    assert "purged 1 capture " in result.stderr and "exported 2 captures" in result.stderr
     assert ERASE_MARKER.encode() not in warc.read_bytes()
     assert KEEP_MARKER.encode() in warc.read_bytes()
     # Both still read record by record, and both pass their audit.
@@ -716,7 +802,7 @@ def test_the_demo_then_the_downstream_workflow(tmp_path: Path) -> None:
     assert captured >= 20 and refused >= 10
     assert "0 differences" in cli_ok("audit", demo).stderr
     cli_ok("revoke", demo, "--url", "http://open.demo.test/", "--reason", "erasure")
-    cli_ok("export", demo, "--purge", "--out", tmp_path / "dataset")
+    cli_ok("export", demo, "--purge", "--yes", "--out", tmp_path / "dataset")
     assert usable(tmp_path / "dataset") == usable(demo)
     assert "http://open.demo.test/" not in usable(demo)
     assert "0 differences" in cli_ok("audit", tmp_path / "dataset").stderr
