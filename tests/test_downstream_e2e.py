@@ -141,7 +141,7 @@ def test_the_base_crawl_is_what_the_tests_expect(base_crawl: Path) -> None:
 def test_audit_passes_on_an_untouched_crawl(base_crawl: Path) -> None:
     result = cli_ok("audit", base_crawl)
     assert result.stdout == ""
-    assert "audited 9 captures and 1 refusals: 0 differences" in result.stderr
+    assert "audited 9 captures and 2 refusals: 0 differences" in result.stderr
 
 
 TAMPERING = {
@@ -158,7 +158,7 @@ TAMPERING = {
     "payload digest": (
         "update captures set payload_sha256 = 'ab' || substr(payload_sha256, 3) "
         "where url = 'http://erase.test/keep'",
-        "http://erase.test/keep: payload_sha256 differs",
+        "http://erase.test/keep: payload_sha256 ab",
     ),
     "status": (
         "update captures set status = 200 where url = 'http://erase.test/missing'",
@@ -176,6 +176,46 @@ TAMPERING = {
         'update refusals set decision = replace(decision, \'"signal": "robots"\', \'"signal": "tdmrep"\') '
         "where url = 'http://stable.test/closed/x'",
         "http://stable.test/closed/x: refused by tdmrep",
+    ),
+    # Every column derived from the evidence, not only the verdict and the deciding signal:
+    "refusal row's signal and reason": (
+        "update refusals set signal = 'default', reason = 'ok' where url = 'http://stable.test/closed/x'",
+        "http://stable.test/closed/x: the refusal row's signal is 'default', its decision says 'robots'",
+    ),
+    "post-fetch refusal row's signal": (
+        "update refusals set signal = 'default', reason = 'ok' where url = 'http://erase.test/noai'",
+        "http://erase.test/noai: the refusal row's signal is 'default', its decision says 'meta-robots'",
+    ),
+    "refusal's basis reason": (
+        "update refusals set decision = json_set(decision, '$.bases[1].reason', 'nothing to see') "
+        "where url = 'http://stable.test/closed/x'",
+        "http://stable.test/closed/x: the refusal's decision: basis 2 (robots-ai-agents): "
+        "reason is 'nothing to see'",
+    ),
+    "usage reason": (
+        "update usage set reason = 'ok' where purpose = 'ai-train' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://later.test/p2')",
+        "http://later.test/p2 (ai-train): the database gives the reason 'ok'",
+    ),
+    "usage basis reason": (
+        "update usage set decision = json_set(decision, '$.bases[0].reason', 'nothing to see') "
+        "where purpose = 'search' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://stable.test/s1')",
+        "http://stable.test/s1 (search): the database's recorded decision: basis 1 (robots): "
+        "reason is 'nothing to see'",
+    ),
+    "capture row's reason": (
+        "update captures set reason = 'ok' where url = 'http://later.test/p1'",
+        "http://later.test/p1: the capture row's reason is 'ok', re-derived",
+    ),
+    "capture row's domain": (
+        "update captures set domain = 'other.test' where url = 'http://later.test/p1'",
+        "http://later.test/p1: domain other.test differs from the WARC's later.test",
+    ),
+    "capture row's evidence": (
+        "update captures set evidence = json_set(evidence, '$.origin', 'http://other.test') "
+        "where url = 'http://later.test/p1'",
+        "http://later.test/p1: evidence",
     ),
 }
 
