@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler.errors import PermitcrawlError
+from policies.purpose import Purpose
+
+if TYPE_CHECKING:
+    from crawler.spiders.recheck import RecheckSpider
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -181,17 +186,21 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
 
     robots.txt, tdmrep.json, ai.txt and the RSL licences are fetched again (and
     archived), the current ToS store is applied, and every capture is judged
-    again for every purpose; pages are not fetched again. A capture no longer
-    permitted becomes revoked for that purpose, with the new basis recorded.
-    Nothing is deleted. Prints what changed.
+    again for every purpose; pages are not fetched again. A capture that a
+    document read whole now reserves becomes revoked for that purpose, with
+    the new decision recorded. A failed fetch is not new evidence: a host
+    whose documents could not all be read (unreachable, 5xx, a timeout, a
+    document cut short) is listed as not rechecked, its captures are revoked
+    only where a document that was read reserves them, and the command exits
+    with status 1. Nothing is deleted. Prints what changed (stdout) and its
+    progress (stderr).
 
     \b
     Example:
         permitcrawl recheck crawls/example --policies tos-policies
     """
-    import json as jsonlib
-
     from crawler.cli import table
+    from crawler.fetcher import origin_of
     from crawler.runner import crawl_settings, parse_overrides, run_spider
     from crawler.spiders.recheck import RecheckSpider
     from crawler.storage.ledger import actor, record_recheck
@@ -205,7 +214,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     )
     if not crawls:
         raise click.ClickException(f"{directory}: no crawl recorded here")
-    recorded = jsonlib.loads(crawls[-1]["settings"] or "{}").get("permitcrawl", {})
+    recorded = json.loads(crawls[-1]["settings"] or "{}").get("permitcrawl", {})
     if store_dir is None and recorded.get("store_dir") and Path(recorded["store_dir"]).is_dir():
         store_dir = Path(recorded["store_dir"])
     urls = [row[0] for row in db.execute("select distinct url from captures order by url")]
@@ -215,53 +224,94 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
             directory,
             purpose=crawls[-1]["purpose"],
             store_dir=store_dir,
-            overrides=parse_overrides(overrides),
+            overrides={**_judged_as_crawled(recorded), **parse_overrides(overrides)},
             extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
         )
     except (PermitcrawlError, PolicyError) as exc:
         raise click.ClickException(str(exc)) from exc
-    result, spider = run_spider(settings, RecheckSpider, urls=urls)
+    hosts = len({origin_of(url) for url in urls})
+    click.echo(
+        f"Rechecking {_plural(len(urls), 'captured URL')} on {_plural(hosts, 'host')}: "
+        "fetching their robots.txt, tdmrep.json, ai.txt and licences again",
+        err=True,
+    )
+    result, spider = run_spider(
+        settings, RecheckSpider, urls=urls, progress=lambda line: click.echo(line, err=True)
+    )
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")
     db = _open(directory)
-    changes = []
-    for capture in db.query("select warc_record_id, url from captures"):
-        fresh = spider.decisions.get(capture["url"])
-        if fresh is None:
-            continue
-        for usage in db.query(
-            "select purpose from usage u where capture_id = ? and usable = 1 and not exists "
-            "(select 1 from revocations r where r.capture_id = u.capture_id "
-            "and (r.purpose is null or r.purpose = u.purpose))",
-            [capture["warc_record_id"]],
-        ):
-            decision = fresh[usage["purpose"]]
-            if not decision["allowed"]:
-                changes.append(
-                    {
-                        "capture_id": capture["warc_record_id"],
-                        "url": capture["url"],
-                        "purpose": usage["purpose"],
-                        "reason": decision["reason"],
-                        "decision": jsonlib.dumps(decision, ensure_ascii=False, sort_keys=True),
-                        "signal": decision["signal"],
-                    }
-                )
-    unchecked = len(set(urls) - set(spider.decisions))
+    changes = _reserved_since(db, spider)
     if changes:
         ledger_id = record_recheck(
             db,
             [{k: v for k, v in c.items() if k != "signal"} for c in changes],
             who=actor(who),
             crawl_id=result.crawl_id,
+            not_rechecked=spider.not_rechecked(),
         )
         for line in table(changes, ["url", "purpose", "signal", "reason"]):
             click.echo(line)
         click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
     else:
         click.echo("no capture is reserved by its site's current evidence", err=True)
-    if unchecked:
-        click.echo(f"{unchecked} URLs could not be judged again (see the log)", err=True)
+    failed = spider.not_rechecked()
+    for origin, reasons in failed.items():
+        click.echo(f"not rechecked: {origin}: {'; '.join(reasons)}", err=True)
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {_plural(len(spider.origins), 'host')} could not be rechecked (listed above). "
+            "A failed fetch is not new evidence: their captures keep their standing, except where a "
+            "document read whole reserves them. Run recheck again when they answer"
+        )
+
+
+def _judged_as_crawled(recorded: dict[str, Any]) -> dict[str, Any]:
+    """The settings under which the crawl judged its URLs, from its recorded configuration.
+
+    A recheck judges under the same regime (default policy, readings, token,
+    what unreviewed terms mean), so that a capture is revoked for what its
+    site says now, never for a rule the crawl did not apply.
+    """
+    names = {
+        "default_policy": "POLICY_DEFAULT",
+        "unreviewed": "POLICY_UNREVIEWED",
+        "robots_token": "POLICY_ROBOTS_TOKEN",
+        "max_crawl_delay": "POLICY_MAX_CRAWL_DELAY",
+        "robots_parse_limit": "POLICY_ROBOTS_PARSE_LIMIT",
+        "evidence_max_size": "POLICY_EVIDENCE_MAX_SIZE",
+    }
+    settings = {setting: recorded[key] for key, setting in names.items() if recorded.get(key) is not None}
+    for key, value in (recorded.get("readings") or {}).items():
+        settings["POLICY_" + ("" if key.startswith("rsl_") else "READ_") + key.upper()] = value
+    return settings
+
+
+def _reserved_since(db: Any, spider: RecheckSpider) -> list[dict[str, Any]]:
+    """The (capture, purpose) pairs usable until now that a document read whole now reserves."""
+    changes = []
+    for capture in db.query("select warc_record_id, url from captures order by url"):
+        for usage in db.query(
+            "select purpose from usage u where capture_id = ? and usable = 1 and not exists "
+            "(select 1 from revocations r where r.capture_id = u.capture_id "
+            "and (r.purpose is null or r.purpose = u.purpose)) order by purpose",
+            [capture["warc_record_id"]],
+        ):
+            found = spider.reservation(capture["url"], Purpose(usage["purpose"]))
+            if found is None:
+                continue
+            decision, basis = found
+            changes.append(
+                {
+                    "capture_id": capture["warc_record_id"],
+                    "url": capture["url"],
+                    "purpose": usage["purpose"],
+                    "reason": basis.reason,
+                    "decision": json.dumps(decision.as_dict(), ensure_ascii=False, sort_keys=True),
+                    "signal": basis.signal,
+                }
+            )
+    return changes
 
 
 @click.command()

@@ -7,6 +7,8 @@ leave: the WARC files byte by byte, the databases, the index and the report.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import gzip
 import json
 import shutil
@@ -21,7 +23,7 @@ import pytest
 from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb import LocalWebServer, serve
+from crawler.localweb import LocalWebServer, Reply, serve
 from tests.conftest import read_record, run_cli
 from tests.sites import (
     DOWNSTREAM_SEEDS,
@@ -446,6 +448,148 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     result = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
     assert "no capture is reserved" in result.stderr
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 5
+
+
+@contextlib.contextmanager
+def changed_web(web: LocalWebServer, changes: dict[str, dict[str, Any] | None]) -> Iterator[None]:
+    """The test web with hosts changed (path: reply; None drops the path) or gone (None), then restored."""
+    saved = {host: copy.copy(web.sites.get(host)) for host in changes}
+    try:
+        for host, paths in changes.items():
+            if paths is None:
+                web.sites.pop(host, None)
+                continue
+            site: Any = web.sites[host]
+            for path, reply in paths.items():
+                if reply is None:
+                    site.pop(path, None)
+                else:
+                    site[path] = reply
+        yield
+    finally:
+        for host, site in saved.items():
+            if site is not None:
+                web.sites[host] = site
+
+
+def usable_everywhere(crawl_dir: Path) -> dict[str, set[str]]:
+    return {purpose: usable(crawl_dir, purpose) for purpose in ("ai-train", "ai-input", "search")}
+
+
+def test_recheck_takes_an_unreachable_host_for_no_answer_not_for_an_opt_out(
+    crawl_dir: Path, dweb: LocalWebServer
+) -> None:
+    before = usable_everywhere(crawl_dir)
+    # later.test answers 503 for its robots.txt; stable.test is gone (the proxy answers 502).
+    with changed_web(dweb, {"later.test": {"/robots.txt": Reply(503, tuple(TEXT.items()), b"busy")},
+                            "stable.test": None}):  # fmt: skip
+        result = run_cli("recheck", crawl_dir, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""  # nothing changed
+    assert "Rechecking 9 captured URLs on 3 hosts" in result.stderr
+    assert "[3/3] " in result.stderr  # progress, one line per host
+    assert (
+        "not rechecked: http://later.test: robots.txt unreachable: http://later.test/robots.txt: HTTP 503"
+        in (result.stderr)
+    )
+    assert (
+        "not rechecked: http://stable.test: robots.txt unreachable: http://stable.test/robots.txt: HTTP 502"
+        in (result.stderr)
+    )
+    assert "not rechecked: http://erase.test" not in result.stderr
+    assert "Error: 2 of 3 hosts could not be rechecked" in result.stderr
+    assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == []
+    assert usable_everywhere(crawl_dir) == before
+    # The README's next step then erases nothing.
+    assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge", "--yes").stderr
+    assert rows(crawl_dir, "select count(*) as n from captures")[0]["n"] == 9
+
+
+def test_recheck_revokes_on_what_it_read_whole_and_on_nothing_else(
+    crawl_dir: Path, dweb: LocalWebServer
+) -> None:
+    cut = b'[{"location": "/", "tdm-reservation": 0}, {"location": "/secret", "tdm-re'
+    changes: dict[str, dict[str, Any] | None] = {
+        # Read whole and reserving: a new tdmrep.json reserves /p2.
+        "later.test": {
+            "/.well-known/tdmrep.json": (
+                200,
+                {"Content-Type": "application/json"},
+                '[{"location": "/p2", "tdm-reservation": 1}]',
+            )
+        },
+        # A new Disallow, read whole; and a tdmrep.json cut short, not read whole.
+        "erase.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /keep\n"),
+            "/.well-known/tdmrep.json": Reply(
+                200, (("Content-Type", "application/json"), ("Content-Length", "500")), cut, close=True
+            ),
+        },
+    }
+    with changed_web(dweb, changes):
+        result = run_cli("recheck", crawl_dir, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    changed = rows(crawl_dir, "select url, purpose, reason from revocations order by url, purpose")
+    assert [(r["url"], r["purpose"]) for r in changed] == [
+        ("http://erase.test/keep", "ai-input"),
+        ("http://erase.test/keep", "ai-train"),
+        ("http://erase.test/keep", "search"),
+        ("http://later.test/p2", "ai-input"),
+        ("http://later.test/p2", "ai-train"),
+    ]
+    assert all("robots.txt disallows /keep" in r["reason"] for r in changed[:3])
+    assert all("tdmrep.json rule 0 (location '/p2') reserves" in r["reason"] for r in changed[3:])
+    # The cut tdmrep.json reserves nothing: erase.test's other pages keep their standing.
+    assert {"http://erase.test/", "http://erase.test/secret"} <= usable(crawl_dir)
+    assert "http://erase.test/keep" in result.stdout and "http://later.test/p2" in result.stdout
+    assert "not rechecked: http://erase.test: tdmrep.json was not read whole" in result.stderr
+    assert "Error: 1 of 3 hosts could not be rechecked" in result.stderr
+    (ledger,) = rows(crawl_dir, "select action, count, details from ledger")
+    assert (ledger["action"], ledger["count"]) == ("recheck", 5)
+    assert list(json.loads(ledger["details"])["not_rechecked"]) == ["http://erase.test"]
+    cli_ok("audit", crawl_dir)
+
+
+def test_recheck_in_the_opt_in_regime_does_not_take_a_failed_fetch_for_a_withdrawn_grant(
+    dweb: LocalWebServer, tmp_path: Path
+) -> None:
+    from tests.conftest import crawl
+
+    run = crawl(dweb, tmp_path / "opt-in", "--default-policy", "deny", seeds=["http://erase.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    granted = usable(run.out)  # by tdmrep.json's tdm-reservation 0, the only grant
+    assert {"http://erase.test/", "http://erase.test/secret", "http://erase.test/keep"} <= granted
+    with changed_web(dweb, {"erase.test": {"/.well-known/tdmrep.json": (503, TEXT, "busy")}}):
+        result = run_cli("recheck", run.out, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not rechecked: http://erase.test: http://erase.test/.well-known/tdmrep.json: HTTP 503" in (
+        result.stderr
+    )
+    assert rows(run.out, "select count(*) as n from revocations")[0]["n"] == 0
+    assert usable(run.out) == granted
+    # Once the grant is withdrawn, read whole, the default policy refuses: that is revoked.
+    with changed_web(dweb, {"erase.test": {"/.well-known/tdmrep.json": None}}):
+        withdrawn = run_cli("recheck", run.out, proxy=dweb.proxy_url)
+    assert withdrawn.returncode == 0, withdrawn.stdout + withdrawn.stderr
+    assert usable(run.out) == set()
+
+
+def test_recheck_after_the_demo_web_is_gone_revokes_nothing(tmp_path: Path) -> None:
+    # The README's quick start, then recheck: the demo web stops with the demo.
+    demo = tmp_path / "demo"
+    cli_ok("demo", "--out", demo)
+    before = usable_everywhere(demo)
+    gone = serve({})  # a port nobody listens on once closed: every connection is refused
+    gone.close()
+    result = run_cli("recheck", demo, "-s", "RETRY_TIMES=0", proxy=gone.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    hosts = rows(demo, "select count(distinct host) as n from captures")[0]["n"]
+    assert f"Error: {hosts} of {hosts} hosts could not be rechecked" in result.stderr
+    assert result.stderr.count("not rechecked: ") == hosts
+    assert rows(demo, "select count(*) as n from revocations")[0]["n"] == 0
+    assert usable_everywhere(demo) == before
+    assert "nothing to purge" in cli_ok("export", demo, "--purge", "--yes").stderr
 
 
 # -- export -------------------------------------------------------------------

@@ -202,11 +202,17 @@ def revoke(
 
 
 def record_recheck(
-    db: sqlite_utils.Database, changes: list[dict[str, Any]], *, who: str, crawl_id: str | None
+    db: sqlite_utils.Database,
+    changes: list[dict[str, Any]],
+    *,
+    who: str,
+    crawl_id: str | None,
+    not_rechecked: dict[str, list[str]] | None = None,
 ) -> int:
     """Revoke what a recheck found reserved since: one ledger entry, one revocation per (capture, purpose).
 
-    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON).
+    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON);
+    ``not_rechecked`` (hosts and why) goes into the entry's details.
     """
     with db.atomic():
         ledger_id = record(
@@ -216,7 +222,7 @@ def record_recheck(
             scope="every captured host",
             reason="the sites' current evidence reserves these captures",
             count=len(changes),
-            details={"recheck_crawl_id": crawl_id},
+            details={"recheck_crawl_id": crawl_id, "not_rechecked": not_rechecked or {}},
         )
         db["revocations"].insert_all(
             {**change, "source": "recheck", "actor": who, "at": now(), "ledger_id": ledger_id}
