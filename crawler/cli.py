@@ -33,7 +33,33 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class PermitcrawlGroup(click.Group):
+    """The command group; a reader that stops reading our output ends a command normally.
+
+    ``permitcrawl pages DIR | head -1``: once ``head`` has its line, the rest of
+    the output goes nowhere and the exit status is 0, without a word (click
+    itself would exit 1). Every command is run through here, so this is the
+    one place that handles it.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        except BrokenPipeError:
+            _discard_stdout()
+            ctx.exit(0)
+        return result
+
+
+def _discard_stdout() -> None:
+    # Python flushes stdout once more on its way out; on a closed pipe that would fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+@click.group(cls=PermitcrawlGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="permitcrawl")
 def cli() -> None:
     """Collect web pages for AI training only where sites permit it, and record why."""

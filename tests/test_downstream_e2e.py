@@ -871,6 +871,35 @@ def test_report_is_self_contained_with_charts(crawl_dir: Path, tmp_path: Path) -
     assert "robots: 1 refused" in chart_text
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pages"],
+        ["pages", "--format", "jsonl"],
+        ["pages", "--format", "csv"],
+        ["explain", "http://later.test/"],
+    ],
+    ids=["table", "jsonl", "csv", "explain"],
+)
+def test_a_reader_that_stops_reading_is_a_normal_end(base_crawl: Path, args: list[str]) -> None:
+    # permitcrawl pages DIR | head -1: here the reader is gone before the first line.
+    from tests.conftest import cli_env
+
+    command, *rest = args
+    with subprocess.Popen(
+        [sys.executable, "-m", "crawler", command, str(base_crawl), *rest],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(None),
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        errors = process.stderr.read()
+        assert process.wait(timeout=60) == 0
+    assert errors == b""
+
+
 def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:
     for command in ("audit", "index", "datasette", "report", "recheck"):
         result = run_cli(command, tmp_path / "nowhere")
