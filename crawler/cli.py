@@ -37,20 +37,36 @@ PURPOSES = click.Choice([p.value for p in Purpose])
 
 
 class CommandGroup(click.Group):
-    """The top-level group: a database failing half-way through a command is an error, not a traceback.
+    """The command group: the one place that turns two failures of any command into a normal end.
 
-    Commands check a database when they open it (crawler.storage.provenance);
-    damage deeper in the file shows only when a query reaches it.
+    A reader that stops reading our output (``permitcrawl pages DIR | head -1``):
+    once ``head`` has its line, the rest goes nowhere and the exit status is 0,
+    without a word (click itself would exit 1). A database failing half-way
+    through a command is an error naming it, not a traceback: commands check a
+    database when they open it (crawler.storage.provenance); damage deeper in
+    the file shows only when a query reaches it.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        except BrokenPipeError:
+            _discard_stdout()
+            ctx.exit(0)
         except sqlite3.DatabaseError as exc:
             where = ctx.meta.get(DATABASE_META, "the provenance database")
             raise click.ClickException(
                 f"{where}: could not be read or written ({exc}); the database may be damaged"
             ) from exc
+        return result
+
+
+def _discard_stdout() -> None:
+    # Python flushes stdout once more on its way out; on a closed pipe that would fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @click.group(cls=CommandGroup, context_settings=CONTEXT_SETTINGS)
@@ -438,23 +454,26 @@ def _explain_text(story: dict[str, Any]) -> Iterator[str]:
     if not story["events"]:
         yield "No capture or refusal of this URL is recorded in this crawl directory."
     for event in story["events"]:
+        # The same URL may have been stored under another spelling (a fragment, a default port).
+        spelled = f" (recorded as {event['url']})" if event.get("url", story["url"]) != story["url"] else ""
         if event["outcome"] == "revoked":
             scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
             yield ""
-            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']})"
+            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']}){spelled}"
             yield f"  reason: {event['reason']}"
             yield f"  capture: {event['capture_id']}  ledger entry {event['ledger_id']}"
             continue
         if event["outcome"] == "erased":
             yield ""
-            yield f"erased from {event['warc_file']} at {event['at']} (ledger entry {event['ledger_id']})"
+            ledger = f"ledger entry {event['ledger_id']}"
+            yield f"erased from {event['warc_file']} at {event['at']} ({ledger}){spelled}"
             yield f"  capture: {event['capture_id']}  payload {event['payload_digest']}"
             yield f"  reason: {event['reason']}"
             continue
         decision = event["decision"]
         verdict = "allowed" if decision["allowed"] else "refused"
         yield ""
-        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']})"
+        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']}){spelled}"
         if event["outcome"] == "captured":
             yield f"  WARC: {event['warc_file']} offset {event['warc_offset']} length {event['warc_length']}"
             kind = event.get("content_type") or ""
@@ -485,7 +504,9 @@ def explain(directory: Path, url: str, fmt: str) -> None:
     """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
 
     Every basis is shown with its evidence: which robots.txt, its sha256, the
-    WARC record it is archived in, and the matching rule where known.
+    WARC record it is archived in, and the matching rule where known. The URL
+    is matched however it is spelled (scheme and host case, default port,
+    fragment, percent-encoding); it must be an absolute http(s) URL.
 
     \b
     Example:
@@ -493,8 +514,12 @@ def explain(directory: Path, url: str, fmt: str) -> None:
         permitcrawl explain crawls/example https://example.org/ --format json
     """
     from crawler.storage.queries import explain as query_explain
+    from crawler.storage.urls import UrlError
 
-    story = query_explain(_open(directory), url)
+    try:
+        story = query_explain(_open(directory), url)
+    except UrlError as exc:
+        raise _fail(f"URL: {exc}") from exc
     if fmt == "json":
         click.echo(json.dumps(story, indent=2, ensure_ascii=False))
     else:

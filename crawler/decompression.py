@@ -21,7 +21,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.http import TextResponse
 from scrapy.responsetypes import responsetypes
 
-from policies.contentcoding import ContentCodingError, codings, decode_content
+from policies.contentcoding import ContentCodingError, codings, decode_content, undecodable
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -54,9 +54,7 @@ class StrictDecompressionMiddleware(HttpCompressionMiddleware):
         try:
             body = decode_content(response.body, applied, bound or 2**62)
         except ContentCodingError as exc:
-            request.meta[INCOMPLETE] = (
-                f"its content-coding ({', '.join(applied)}) could not be removed: {exc}"
-            )
+            request.meta[INCOMPLETE] = undecodable(applied, exc)
             if self.stats:
                 self.stats.inc_value("policy/incomplete/content-coding")
             return response

@@ -40,7 +40,7 @@ from crawler.fetcher import (
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.document import cut_reason
 from policies.engine import Page, decide, decide_all
-from policies.evidence import evidence_manifest
+from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence, page_licences
@@ -284,25 +284,41 @@ class PolicyGateMiddleware:
 
     async def _recheck(self, request: Request) -> None:
         # A later look at a captured URL: judge it under the host's current evidence, never fetch it.
+        # ``grounded`` is the judgement on the documents read whole alone (None: nothing was read),
+        # for the recheck to revoke only on what a site said, never on a failed fetch.
+        grounded: dict[Purpose, Decision] | None
         try:
             host = await self.evidence.get(origin_of(request.url))
-            decisions = decide_all(
-                request.url,
-                host=host,
-                default_policy=self.config.default_policy,
-                now=self.clock(),
-                token=self.config.robots_token,
-                readings=self.config.readings,
-                store=self.store,
-                unreviewed=self.config.unreviewed,
-            )
+            decisions = self._decide_all(request.url, host)
+            whole = read_whole(host)
+            if whole is None:
+                grounded = None
+            elif whole is host:
+                grounded = decisions
+            else:
+                grounded = self._decide_all(request.url, whole)
         except Exception as exc:
             logger.exception("Error while rechecking %s", request.url)
             error = self._error_decision(request.url, Stage.PRE_FETCH, exc)
             decisions = {p: replace(error, purpose=p) for p in Purpose}
+            grounded = None
         self.crawler.stats.inc_value("policy/rechecked")
-        self.crawler.signals.send_catch_log(our_signals.recheck_decided, request=request, decisions=decisions)
+        self.crawler.signals.send_catch_log(
+            our_signals.recheck_decided, request=request, decisions=decisions, grounded=grounded
+        )
         raise IgnoreRequest("rechecked, not fetched")
+
+    def _decide_all(self, url: str, host: HostEvidence) -> dict[Purpose, Decision]:
+        return decide_all(
+            url,
+            host=host,
+            default_policy=self.config.default_policy,
+            now=self.clock(),
+            token=self.config.robots_token,
+            readings=self.config.readings,
+            store=self.store,
+            unreviewed=self.config.unreviewed,
+        )
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("policy_exempt"):

@@ -8,8 +8,11 @@
 * ``request_refused(request, decision, response)``: the gate refused a URL.
   ``response`` is None for a pre-fetch refusal (nothing was requested), else
   the response whose signals reserved it (its body is never archived).
-* ``recheck_decided(request, decisions)``: a URL marked ``policy_recheck`` was
-  judged again for every purpose (``{Purpose: Decision}``) and dropped.
+* ``recheck_decided(request, decisions, grounded)``: a URL marked
+  ``policy_recheck`` was judged again for every purpose (``{Purpose:
+  Decision}``) and dropped. ``grounded`` is the same judgement on the host's
+  documents that were read whole alone (``policies.evidence.read_whole``), or
+  None when nothing was read.
 """
 
 from __future__ import annotations

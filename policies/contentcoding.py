@@ -31,6 +31,15 @@ class ContentCodingError(ValueError):
     """A body that cannot be decoded whole within the bound; the message says why."""
 
 
+def undecodable(applied: list[str], error: ContentCodingError) -> str:
+    """Why a body whose content-codings ``applied`` did not decode is not the whole document.
+
+    The crawler and ``audit`` say it in these words, so that a decision re-derived
+    from the archive gives the reason the crawl gave.
+    """
+    return f"its content-coding ({', '.join(applied)}) could not be removed: {error}"
+
+
 class _Output:
     """Decompressed chunks, refused as soon as together they pass the bound."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from policies.contentcoding import ContentCodingError, codings, decode_content
+from policies.contentcoding import ContentCodingError, codings, decode_content, undecodable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -110,10 +110,11 @@ class Document:
         """
         incomplete = cut_reason(cut, max_size) if cut else None
         body = raw
+        applied = codings(content_encoding)
         try:
-            body = decode_content(raw, codings(content_encoding), max_size)
+            body = decode_content(raw, applied, max_size)
         except ContentCodingError as exc:
-            incomplete = incomplete or str(exc)
+            incomplete = incomplete or undecodable(applied, exc)
         return cls(
             kind=kind,
             url=url,

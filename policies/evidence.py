@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from policies.robots import RobotsOutcome
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import datetime
@@ -53,6 +55,51 @@ class HostEvidence:
         if self.aitxt is not None:
             for aitxt in self.aitxt.variants:
                 yield "ai-txt", f"ai.txt: {aitxt.source}", replace(self, aitxt=aitxt)
+
+
+def unread_documents(host: HostEvidence) -> dict[str, str]:
+    """The host's evidence documents that could not be read whole, as ``{url: why}``.
+
+    A robots.txt that was unreachable (no answer, 429, 5xx, not read whole,
+    past a bound), a tdmrep.json or ai.txt that was not read whole or could
+    not be read, a licence robots.txt names that could not be fetched or
+    read, terms that could not be read. Each one's verdict is an error, not
+    something the site said.
+    """
+    found: dict[str, str] = {}
+    if host.robots.outcome is RobotsOutcome.UNREACHABLE:
+        found[host.robots.url] = f"robots.txt unreachable: {host.robots.source}"
+    for document in (host.tdmrep, host.aitxt):
+        if document is not None and document.error is not None:
+            found[document.url] = f"{document.error} ({document.source})"
+    for licence in host.licences:
+        if licence.evidence.document is None:
+            found[licence.evidence.url] = f"licence: {licence.evidence.problem} ({licence.evidence.source})"
+    terms = host.terms
+    if terms is not None and terms.unread is not None and terms.terms_url is not None:
+        found[terms.terms_url] = f"terms: could not be read ({terms.unread})"
+    return found
+
+
+def read_whole(host: HostEvidence) -> HostEvidence | None:
+    """The host's evidence without the documents :func:`unread_documents` names, as if never fetched;
+    None when its robots.txt was not read (then nothing else was fetched: nothing can be judged).
+
+    What is left is what the site actually said: a decision on it rests on no
+    failed fetch. ``host`` itself when every document was read whole.
+    """
+    if host.robots.outcome is RobotsOutcome.UNREACHABLE:
+        return None
+    unread = unread_documents(host)
+    if not unread:
+        return host
+    return replace(
+        host,
+        tdmrep=None if host.tdmrep is not None and host.tdmrep.url in unread else host.tdmrep,
+        aitxt=None if host.aitxt is not None and host.aitxt.url in unread else host.aitxt,
+        licences=tuple(found for found in host.licences if found.evidence.url not in unread),
+        terms=None if host.terms is not None and host.terms.terms_url in unread else host.terms,
+    )
 
 
 def _entry(

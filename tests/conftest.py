@@ -47,9 +47,14 @@ def cli_env(proxy: str | None) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str | Path, proxy: str | None = None, timeout: float = 180
+    *args: str | Path, proxy: str | None = None, timeout: float = 180, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m crawler ARGS`` (the permitcrawl CLI) in a fresh process."""
+    """Run ``python -m crawler ARGS`` (the permitcrawl CLI) in a fresh process.
+
+    Its stdin is ``input`` through a pipe, else empty: never the terminal pytest runs in, so that
+    no command finds someone there to ask.
+    """
+    stdin: dict[str, Any] = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
     return subprocess.run(
         [sys.executable, "-m", "crawler", *map(str, args)],
         capture_output=True,
@@ -57,6 +62,7 @@ def run_cli(
         env=cli_env(proxy),
         timeout=timeout,
         check=False,
+        **stdin,
     )
 
 

@@ -7,10 +7,14 @@ leave: the WARC files byte by byte, the databases, the index and the report.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import gzip
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +23,7 @@ import pytest
 from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb import LocalWebServer, serve
+from crawler.localweb import LocalWebServer, Reply, serve
 from tests.conftest import read_record, run_cli
 from tests.sites import (
     DOWNSTREAM_SEEDS,
@@ -139,7 +143,7 @@ def test_the_base_crawl_is_what_the_tests_expect(base_crawl: Path) -> None:
 def test_audit_passes_on_an_untouched_crawl(base_crawl: Path) -> None:
     result = cli_ok("audit", base_crawl)
     assert result.stdout == ""
-    assert "audited 9 captures and 1 refusals: 0 differences" in result.stderr
+    assert "audited 9 captures and 2 refusals: 0 differences" in result.stderr
 
 
 TAMPERING = {
@@ -156,7 +160,7 @@ TAMPERING = {
     "payload digest": (
         "update captures set payload_sha256 = 'ab' || substr(payload_sha256, 3) "
         "where url = 'http://erase.test/keep'",
-        "http://erase.test/keep: payload_sha256 differs",
+        "http://erase.test/keep: payload_sha256 ab",
     ),
     "status": (
         "update captures set status = 200 where url = 'http://erase.test/missing'",
@@ -174,6 +178,46 @@ TAMPERING = {
         'update refusals set decision = replace(decision, \'"signal": "robots"\', \'"signal": "tdmrep"\') '
         "where url = 'http://stable.test/closed/x'",
         "http://stable.test/closed/x: refused by tdmrep",
+    ),
+    # Every column derived from the evidence, not only the verdict and the deciding signal:
+    "refusal row's signal and reason": (
+        "update refusals set signal = 'default', reason = 'ok' where url = 'http://stable.test/closed/x'",
+        "http://stable.test/closed/x: the refusal row's signal is 'default', its decision says 'robots'",
+    ),
+    "post-fetch refusal row's signal": (
+        "update refusals set signal = 'default', reason = 'ok' where url = 'http://erase.test/noai'",
+        "http://erase.test/noai: the refusal row's signal is 'default', its decision says 'meta-robots'",
+    ),
+    "refusal's basis reason": (
+        "update refusals set decision = json_set(decision, '$.bases[1].reason', 'nothing to see') "
+        "where url = 'http://stable.test/closed/x'",
+        "http://stable.test/closed/x: the refusal's decision: basis 2 (robots-ai-agents): "
+        "reason is 'nothing to see'",
+    ),
+    "usage reason": (
+        "update usage set reason = 'ok' where purpose = 'ai-train' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://later.test/p2')",
+        "http://later.test/p2 (ai-train): the database gives the reason 'ok'",
+    ),
+    "usage basis reason": (
+        "update usage set decision = json_set(decision, '$.bases[0].reason', 'nothing to see') "
+        "where purpose = 'search' and capture_id = "
+        "(select warc_record_id from captures where url = 'http://stable.test/s1')",
+        "http://stable.test/s1 (search): the database's recorded decision: basis 1 (robots): "
+        "reason is 'nothing to see'",
+    ),
+    "capture row's reason": (
+        "update captures set reason = 'ok' where url = 'http://later.test/p1'",
+        "http://later.test/p1: the capture row's reason is 'ok', re-derived",
+    ),
+    "capture row's domain": (
+        "update captures set domain = 'other.test' where url = 'http://later.test/p1'",
+        "http://later.test/p1: domain other.test differs from the WARC's later.test",
+    ),
+    "capture row's evidence": (
+        "update captures set evidence = json_set(evidence, '$.origin', 'http://other.test') "
+        "where url = 'http://later.test/p1'",
+        "http://later.test/p1: evidence",
     ),
 }
 
@@ -196,11 +240,12 @@ def test_revoke_by_url_domain_and_file_with_a_ledger(crawl_dir: Path, tmp_path: 
     result = cli_ok(
         "revoke", crawl_dir, "--url", "http://later.test/p1", "--reason", "DMCA #1", "--by", "legal"
     )
-    assert "revoked 1 captures (ledger entry 1)" in result.stdout
+    assert "revoked 1 capture for every purpose (ledger entry 1)" in result.stderr
+    assert result.stdout == ""  # messages go to stderr
     listing = tmp_path / "takedowns.txt"
     listing.write_text("# batch 7\nhttp://stable.test/s1\n\nhttp://nowhere.test/x\n", encoding="utf-8")
     result = cli_ok("revoke", crawl_dir, "--file", listing, "--reason", "batch 7", "--by", "legal")
-    assert "revoked 1 captures" in result.stdout
+    assert "revoked 1 capture for every purpose" in result.stderr
     assert "not captured in this crawl: http://nowhere.test/x" in result.stderr
     # A domain revocation for one purpose: the pages stay usable for the others.
     cli_ok("revoke", crawl_dir, "--domain", "erase.test", "--purpose", "ai-train", "--reason", "asked")
@@ -232,13 +277,116 @@ def test_revoke_by_url_domain_and_file_with_a_ledger(crawl_dir: Path, tmp_path: 
         ["--reason", "x"],
         ["--url", "http://later.test/", "--domain", "later.test", "--reason", "x"],
         ["--url", "http://later.test/"],
+        ["--url", "http://later.test/", "--reason", ""],
+        ["--url", "http://later.test/", "--reason", "  "],
     ],
-    ids=["no target", "two targets", "no reason"],
+    ids=["no target", "two targets", "no reason", "empty reason", "blank reason"],
 )
 def test_revoke_usage_errors(crawl_dir: Path, args: list[str]) -> None:
     result = run_cli("revoke", crawl_dir, *args)
     assert result.returncode == 2
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 0
+    assert rows(crawl_dir, "select count(*) as n from ledger")[0]["n"] == 0
+
+
+def revoked_urls(crawl_dir: Path) -> set[str]:
+    return {r["url"] for r in rows(crawl_dir, "select url from revocations")}
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--domain", "%"], "Error: --domain: '%' is not usable; expected a domain or host name"),
+        (["--domain", "_"], "Error: --domain: '_' is not usable; expected a domain or host name"),
+        (["--domain", "%.test"], "Error: --domain: '%.test' is not usable"),
+        (["--domain", "http://later.test/"], "Error: --domain: 'http://later.test/' is not usable"),
+        # A public suffix is that host alone, never every site under it.
+        (["--domain", "test"], "Error: nothing revoked: no capture in"),
+        (["--domain", "nowhere.test"], "Error: nothing revoked: no capture in"),
+        (["--url", "later.test/p1"], "Error: --url: 'later.test/p1' is not usable; expected an absolute"),
+        (["--url", "http://nowhere.test/x"], "Error: nothing revoked: no capture in"),
+    ],
+    ids=[
+        "percent",
+        "underscore",
+        "pattern",
+        "url as domain",
+        "public suffix",
+        "no match",
+        "relative",
+        "unseen",
+    ],
+)
+def test_a_revoke_that_matches_nothing_revokes_nothing_and_says_so(
+    crawl_dir: Path, args: list[str], error: str
+) -> None:
+    result = run_cli("revoke", crawl_dir, *args, "--reason", "takedown")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert error in result.stderr
+    assert revoked_urls(crawl_dir) == set()
+    assert rows(crawl_dir, "select count(*) as n from ledger")[0]["n"] == 0
+
+
+def test_a_takedown_file_with_a_bad_line_revokes_nothing(crawl_dir: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "takedowns.txt"
+    listing.write_text("http://later.test/p1\nnot a url\n", encoding="utf-8")
+    result = run_cli("revoke", crawl_dir, "--file", listing, "--reason", "batch")
+    assert result.returncode == 1
+    assert f"Error: {listing}:2: 'not a url' is not usable; expected an absolute http:// or https:// URL" in (
+        result.stderr
+    )
+    assert revoked_urls(crawl_dir) == set()
+
+
+def test_revoke_by_domain_covers_subdomains_and_names_are_canonical(crawl_dir: Path) -> None:
+    result = cli_ok("revoke", crawl_dir, "--domain", "LATER.Test.", "--reason", "takedown")
+    assert "revoked 3 captures for every purpose" in result.stderr
+    assert revoked_urls(crawl_dir) == {"http://later.test/", "http://later.test/p1", "http://later.test/p2"}
+
+
+def test_urls_are_matched_however_they_are_spelled(crawl_dir: Path) -> None:
+    # explain: the captured http://later.test/ under other spellings of the same URL
+    for spelling in ("http://later.test", "HTTP://LATER.TEST:80/#top", "http://later.test/?#"):
+        story = json.loads(cli_ok("explain", crawl_dir, spelling, "--format", "json").stdout)
+        assert (story["url"], story["outcome"]) == ("http://later.test/", "captured"), spelling
+    # revoke: each spelling finds the one capture; only the first revokes it.
+    for spelling in ("HTTP://LATER.TEST/p1", "http://later.test/p1#x", "http://later.test:80/%70%31"):
+        cli_ok("revoke", crawl_dir, "--url", spelling, "--reason", "DMCA #9")
+    assert rows(crawl_dir, "select url, purpose from revocations") == [
+        {"url": "http://later.test/p1", "purpose": None}
+    ]
+    assert [r["count"] for r in rows(crawl_dir, "select count from ledger order by id")] == [1, 0, 0]
+    story = cli_ok("explain", crawl_dir, "http://LATER.test/p1#frag").stdout
+    assert "Outcome: revoked" in story and "DMCA #9" in story
+
+
+def test_explain_rejects_what_is_not_a_url(crawl_dir: Path) -> None:
+    for bad in ("not a url", "ftp://later.test/", "/p1"):
+        result = run_cli("explain", crawl_dir, bad)
+        assert result.returncode == 1, bad
+        assert (
+            result.stderr
+            == f"Error: URL: {bad!r} is not usable; expected an absolute http:// or https:// URL\n"
+        )
+
+
+def test_revoking_again_counts_only_what_is_newly_revoked(crawl_dir: Path) -> None:
+    args = ("--url", "http://later.test/p2", "--reason", "request #1")
+    first = cli_ok("revoke", crawl_dir, *args, "--purpose", "ai-train")
+    assert "revoked 1 capture for ai-train" in first.stderr
+    again = cli_ok("revoke", crawl_dir, *args, "--purpose", "ai-train")
+    assert "revoked 0 captures for ai-train" in again.stderr
+    assert "1 capture already revoked for ai-train: left as it was" in again.stderr
+    # For every purpose: new for the others, so revoked; then nothing new at all.
+    assert "revoked 1 capture for every purpose" in cli_ok("revoke", crawl_dir, *args).stderr
+    assert "already revoked" in cli_ok("revoke", crawl_dir, *args, "--purpose", "search").stderr
+    assert [(r["purpose"]) for r in rows(crawl_dir, "select purpose from revocations order by id")] == [
+        "ai-train",
+        None,
+    ]
+    ledger = rows(crawl_dir, "select count, details from ledger order by id")
+    assert [r["count"] for r in ledger] == [1, 0, 1, 0]
+    assert json.loads(ledger[1]["details"])["already_revoked"] == 1
 
 
 # -- recheck ------------------------------------------------------------------
@@ -300,6 +448,148 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     result = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
     assert "no capture is reserved" in result.stderr
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 5
+
+
+@contextlib.contextmanager
+def changed_web(web: LocalWebServer, changes: dict[str, dict[str, Any] | None]) -> Iterator[None]:
+    """The test web with hosts changed (path: reply; None drops the path) or gone (None), then restored."""
+    saved = {host: copy.copy(web.sites.get(host)) for host in changes}
+    try:
+        for host, paths in changes.items():
+            if paths is None:
+                web.sites.pop(host, None)
+                continue
+            site: Any = web.sites[host]
+            for path, reply in paths.items():
+                if reply is None:
+                    site.pop(path, None)
+                else:
+                    site[path] = reply
+        yield
+    finally:
+        for host, site in saved.items():
+            if site is not None:
+                web.sites[host] = site
+
+
+def usable_everywhere(crawl_dir: Path) -> dict[str, set[str]]:
+    return {purpose: usable(crawl_dir, purpose) for purpose in ("ai-train", "ai-input", "search")}
+
+
+def test_recheck_takes_an_unreachable_host_for_no_answer_not_for_an_opt_out(
+    crawl_dir: Path, dweb: LocalWebServer
+) -> None:
+    before = usable_everywhere(crawl_dir)
+    # later.test answers 503 for its robots.txt; stable.test is gone (the proxy answers 502).
+    with changed_web(dweb, {"later.test": {"/robots.txt": Reply(503, tuple(TEXT.items()), b"busy")},
+                            "stable.test": None}):  # fmt: skip
+        result = run_cli("recheck", crawl_dir, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""  # nothing changed
+    assert "Rechecking 9 captured URLs on 3 hosts" in result.stderr
+    assert "[3/3] " in result.stderr  # progress, one line per host
+    assert (
+        "not rechecked: http://later.test: robots.txt unreachable: http://later.test/robots.txt: HTTP 503"
+        in (result.stderr)
+    )
+    assert (
+        "not rechecked: http://stable.test: robots.txt unreachable: http://stable.test/robots.txt: HTTP 502"
+        in (result.stderr)
+    )
+    assert "not rechecked: http://erase.test" not in result.stderr
+    assert "Error: 2 of 3 hosts could not be rechecked" in result.stderr
+    assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == []
+    assert usable_everywhere(crawl_dir) == before
+    # The README's next step then erases nothing.
+    assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge", "--yes").stderr
+    assert rows(crawl_dir, "select count(*) as n from captures")[0]["n"] == 9
+
+
+def test_recheck_revokes_on_what_it_read_whole_and_on_nothing_else(
+    crawl_dir: Path, dweb: LocalWebServer
+) -> None:
+    cut = b'[{"location": "/", "tdm-reservation": 0}, {"location": "/secret", "tdm-re'
+    changes: dict[str, dict[str, Any] | None] = {
+        # Read whole and reserving: a new tdmrep.json reserves /p2.
+        "later.test": {
+            "/.well-known/tdmrep.json": (
+                200,
+                {"Content-Type": "application/json"},
+                '[{"location": "/p2", "tdm-reservation": 1}]',
+            )
+        },
+        # A new Disallow, read whole; and a tdmrep.json cut short, not read whole.
+        "erase.test": {
+            "/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /keep\n"),
+            "/.well-known/tdmrep.json": Reply(
+                200, (("Content-Type", "application/json"), ("Content-Length", "500")), cut, close=True
+            ),
+        },
+    }
+    with changed_web(dweb, changes):
+        result = run_cli("recheck", crawl_dir, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    changed = rows(crawl_dir, "select url, purpose, reason from revocations order by url, purpose")
+    assert [(r["url"], r["purpose"]) for r in changed] == [
+        ("http://erase.test/keep", "ai-input"),
+        ("http://erase.test/keep", "ai-train"),
+        ("http://erase.test/keep", "search"),
+        ("http://later.test/p2", "ai-input"),
+        ("http://later.test/p2", "ai-train"),
+    ]
+    assert all("robots.txt disallows /keep" in r["reason"] for r in changed[:3])
+    assert all("tdmrep.json rule 0 (location '/p2') reserves" in r["reason"] for r in changed[3:])
+    # The cut tdmrep.json reserves nothing: erase.test's other pages keep their standing.
+    assert {"http://erase.test/", "http://erase.test/secret"} <= usable(crawl_dir)
+    assert "http://erase.test/keep" in result.stdout and "http://later.test/p2" in result.stdout
+    assert "not rechecked: http://erase.test: tdmrep.json was not read whole" in result.stderr
+    assert "Error: 1 of 3 hosts could not be rechecked" in result.stderr
+    (ledger,) = rows(crawl_dir, "select action, count, details from ledger")
+    assert (ledger["action"], ledger["count"]) == ("recheck", 5)
+    assert list(json.loads(ledger["details"])["not_rechecked"]) == ["http://erase.test"]
+    cli_ok("audit", crawl_dir)
+
+
+def test_recheck_in_the_opt_in_regime_does_not_take_a_failed_fetch_for_a_withdrawn_grant(
+    dweb: LocalWebServer, tmp_path: Path
+) -> None:
+    from tests.conftest import crawl
+
+    run = crawl(dweb, tmp_path / "opt-in", "--default-policy", "deny", seeds=["http://erase.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    granted = usable(run.out)  # by tdmrep.json's tdm-reservation 0, the only grant
+    assert {"http://erase.test/", "http://erase.test/secret", "http://erase.test/keep"} <= granted
+    with changed_web(dweb, {"erase.test": {"/.well-known/tdmrep.json": (503, TEXT, "busy")}}):
+        result = run_cli("recheck", run.out, proxy=dweb.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not rechecked: http://erase.test: http://erase.test/.well-known/tdmrep.json: HTTP 503" in (
+        result.stderr
+    )
+    assert rows(run.out, "select count(*) as n from revocations")[0]["n"] == 0
+    assert usable(run.out) == granted
+    # Once the grant is withdrawn, read whole, the default policy refuses: that is revoked.
+    with changed_web(dweb, {"erase.test": {"/.well-known/tdmrep.json": None}}):
+        withdrawn = run_cli("recheck", run.out, proxy=dweb.proxy_url)
+    assert withdrawn.returncode == 0, withdrawn.stdout + withdrawn.stderr
+    assert usable(run.out) == set()
+
+
+def test_recheck_after_the_demo_web_is_gone_revokes_nothing(tmp_path: Path) -> None:
+    # The README's quick start, then recheck: the demo web stops with the demo.
+    demo = tmp_path / "demo"
+    cli_ok("demo", "--out", demo)
+    before = usable_everywhere(demo)
+    gone = serve({})  # a port nobody listens on once closed: every connection is refused
+    gone.close()
+    result = run_cli("recheck", demo, "-s", "RETRY_TIMES=0", proxy=gone.proxy_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    hosts = rows(demo, "select count(distinct host) as n from captures")[0]["n"]
+    assert f"Error: {hosts} of {hosts} hosts could not be rechecked" in result.stderr
+    assert result.stderr.count("not rechecked: ") == hosts
+    assert rows(demo, "select count(*) as n from revocations")[0]["n"] == 0
+    assert usable_everywhere(demo) == before
+    assert "nothing to purge" in cli_ok("export", demo, "--purge", "--yes").stderr
 
 
 # -- export -------------------------------------------------------------------
@@ -377,8 +667,8 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     secret = rows(crawl_dir, "select * from captures where url = 'http://erase.test/secret'")[0]
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/keep", "--purpose", "ai-train", "--reason", "x")
-    result = cli_ok("export", crawl_dir, "--purge", "--by", "dpo")
-    assert "purged 1 captures (3 records" in result.stderr
+    result = cli_ok("export", crawl_dir, "--purge", "--yes", "--by", "dpo")
+    assert "purged 1 capture (3 records" in result.stderr
     everything = all_bytes(crawl_dir)
     assert ERASE_MARKER.encode() not in everything
     assert secret["payload_digest"].encode() not in b"".join(
@@ -417,6 +707,90 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     assert "Outcome: erased" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
     # Nothing left to purge the second time.
     assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge").stderr
+
+
+def page_files(crawl_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((crawl_dir / "warc").iterdir())}
+
+
+def at_terminal(*args: str | Path, answer: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a terminal as its stdin, on which ``answer`` is typed."""
+    import os
+    import pty
+
+    from tests.conftest import cli_env
+
+    main, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", *map(str, args)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(None),
+        )
+        os.write(main, f"{answer}\n".encode())  # typed ahead: the terminal keeps it until read
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_purge_lists_what_it_would_erase_and_erases_nothing_unconfirmed(
+    crawl_dir: Path, tmp_path: Path
+) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
+    before = page_files(crawl_dir)
+    dry = cli_ok("export", crawl_dir, "--purge", "--dry-run")
+    assert "http://erase.test/secret" in dry.stdout and "GDPR Art. 17 #42" in dry.stdout
+    assert "dry run: would erase 1 capture revoked for every purpose" in dry.stderr
+    # No --yes and nobody at a terminal to ask (stdin empty, or a pipe): nothing changes.
+    for stdin in (None, "y\n"):
+        result = run_cli("export", crawl_dir, "--purge", input=stdin)
+        assert result.returncode == 1, result.stderr
+        assert "http://erase.test/secret" in result.stdout  # what would have been erased is shown
+        assert "Error: not erasing 1 capture revoked for every purpose" in result.stderr
+        assert "Give --yes" in result.stderr
+    # With --out, the export does not happen either.
+    result = run_cli("export", crawl_dir, "--purge", "--out", tmp_path / "dataset")
+    assert result.returncode == 1 and not (tmp_path / "dataset").exists()
+    assert page_files(crawl_dir) == before
+    assert ERASE_MARKER.encode() in all_bytes(crawl_dir)
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]
+    assert "Outcome: revoked" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
+
+
+def test_purge_asks_at_a_terminal_and_erases_only_on_yes(crawl_dir: Path) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    declined = at_terminal("export", crawl_dir, "--purge", answer="n")
+    assert declined.returncode == 1, declined.stderr
+    assert "Erase 1 capture revoked for every purpose, from 1 WARC file? This cannot be undone." in (
+        declined.stderr
+    )
+    assert "Error: nothing erased: not confirmed" in declined.stderr
+    assert page_files(crawl_dir) == before
+    agreed = at_terminal("export", crawl_dir, "--purge", answer="y")
+    assert agreed.returncode == 0, agreed.stderr
+    assert "purged 1 capture (3 records" in agreed.stderr
+    assert ERASE_MARKER.encode() not in all_bytes(crawl_dir)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--dry-run"], ["--yes"], ["--purge", "--dry-run", "--out", "x"]],
+    ids=["dry run without purge", "yes without purge", "dry run with out"],
+)
+def test_purge_options_that_do_not_go_together(crawl_dir: Path, args: list[str]) -> None:
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    extra = [] if "--out" in args or "--purge" in args else ["--out", str(crawl_dir.parent / "out")]
+    result = run_cli("export", crawl_dir, *args, *extra)
+    assert result.returncode == 2, result.stderr
+    assert page_files(crawl_dir) == before and not (crawl_dir.parent / "out").exists()
 
 
 # -- index, datasette, report -------------------------------------------------
@@ -497,6 +871,35 @@ def test_report_is_self_contained_with_charts(crawl_dir: Path, tmp_path: Path) -
     assert "robots: 1 refused" in chart_text
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pages"],
+        ["pages", "--format", "jsonl"],
+        ["pages", "--format", "csv"],
+        ["explain", "http://later.test/"],
+    ],
+    ids=["table", "jsonl", "csv", "explain"],
+)
+def test_a_reader_that_stops_reading_is_a_normal_end(base_crawl: Path, args: list[str]) -> None:
+    # permitcrawl pages DIR | head -1: here the reader is gone before the first line.
+    from tests.conftest import cli_env
+
+    command, *rest = args
+    with subprocess.Popen(
+        [sys.executable, "-m", "crawler", command, str(base_crawl), *rest],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(None),
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        errors = process.stderr.read()
+        assert process.wait(timeout=60) == 0
+    assert errors == b""
+
+
 def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:
     for command in ("audit", "index", "datasette", "report", "recheck"):
         result = run_cli(command, tmp_path / "nowhere")
@@ -564,8 +967,8 @@ def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_pat
     assert warc.name.endswith(".warc")
     cli_ok("revoke", run.out, "--url", "http://erase.test/secret", "--reason", "erasure")
     out = tmp_path / "export"
-    result = cli_ok("export", run.out, "--purge", "--out", out)
-    assert "purged 1 captures" in result.stderr and "exported 2 captures" in result.stderr
+    result = cli_ok("export", run.out, "--purge", "--yes", "--out", out)
+    assert "purged 1 capture " in result.stderr and "exported 2 captures" in result.stderr
     assert ERASE_MARKER.encode() not in warc.read_bytes()
     assert KEEP_MARKER.encode() in warc.read_bytes()
     # Both still read record by record, and both pass their audit.
@@ -612,7 +1015,7 @@ def test_the_demo_then_the_downstream_workflow(tmp_path: Path) -> None:
     assert captured >= 20 and refused >= 10
     assert "0 differences" in cli_ok("audit", demo).stderr
     cli_ok("revoke", demo, "--url", "http://open.demo.test/", "--reason", "erasure")
-    cli_ok("export", demo, "--purge", "--out", tmp_path / "dataset")
+    cli_ok("export", demo, "--purge", "--yes", "--out", tmp_path / "dataset")
     assert usable(tmp_path / "dataset") == usable(demo)
     assert "http://open.demo.test/" not in usable(demo)
     assert "0 differences" in cli_ok("audit", tmp_path / "dataset").stderr

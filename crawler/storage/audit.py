@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from policies.aitxt import aitxt_evidence
 from policies.contentcoding import ContentCodingError, codings, decode_content
@@ -29,7 +30,7 @@ from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence
 from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
-from policies.store import PolicyStore, store_from_contents
+from policies.store import PolicyStore, registrable_domain, store_from_contents
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, read_terms
 from policies.tos import Unreviewed
@@ -94,12 +95,20 @@ def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: 
     """An evidence document as the crawler read it, from its WARC record (or, if none, its manifest entry)."""
     record_id = entry.get("record_id")
     if not record_id:
+        url = entry.get("url") or ""
+        # The manifest keeps the document's describe() ("URL: why") and the reader's sentence
+        # ("tdmrep.json was not read whole (why)"): the document said only the why.
+        source = entry.get("source") or ""
+        incomplete = entry.get("incomplete")
+        said = f"{kind} was not read whole ("
+        if incomplete and incomplete.startswith(said) and incomplete.endswith(")"):
+            incomplete = incomplete[len(said) : -1]
         return Document(
             kind=kind,
-            url=entry.get("url") or "",
+            url=url,
             fetched_at=datetime.now(),
-            error=entry.get("source"),
-            incomplete=entry.get("incomplete"),
+            error=source.removeprefix(f"{url}: ") or None,
+            incomplete=incomplete,
         )
     record = archive.read(record_id)
     content_type = record.header_values("content-type")
@@ -192,6 +201,41 @@ def _shape(decision: dict[str, Any]) -> tuple[bool, str, list[tuple[str, str]]]:
     )
 
 
+def _derivable(decision: dict[str, Any]) -> dict[str, Any]:
+    """Everything a decision says that re-deriving it must reproduce: all but when it was taken."""
+    return {key: value for key, value in decision.items() if key != "decided_at"}
+
+
+def _basis_difference(said: list[dict[str, Any]], derived: list[dict[str, Any]]) -> str:
+    """The first basis that differs, and how (field by field where both exist)."""
+    pairs = list(zip(said, derived, strict=False))
+    index = next((i for i, (a, b) in enumerate(pairs) if a != b), len(pairs))
+    if index == len(pairs):
+        return f"{len(said)} bases, re-derived {len(derived)}"
+    a, b = pairs[index]
+    fields = [
+        f"{k} is {a.get(k)!r}, re-derived {b.get(k)!r}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
+    return f"basis {index + 1} ({b.get('signal')}): " + "; ".join(fields)
+
+
+def _decision_differences(where: str, recorded: dict[str, Any], again: dict[str, Any]) -> list[str]:
+    """Each field of a recorded decision that differs from the re-derived one (bases: the first that does)."""
+    recorded, again = _derivable(recorded), _derivable(again)
+    found = []
+    for key in sorted(set(recorded) | set(again)):
+        said, derived = recorded.get(key), again.get(key)
+        if said == derived:
+            continue
+        if key == "bases" and isinstance(said, list) and isinstance(derived, list):
+            found.append(f"{where}: {_basis_difference(said, derived)}")
+        else:
+            found.append(f"{where}: {key} is {said!r}, re-derived {derived!r}")
+    return found
+
+
 def _sha1_b32(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
 
@@ -205,33 +249,124 @@ def _settings(
     return cache[crawl_id]
 
 
-def audit_capture(
-    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], settings: CrawlSettings
-) -> list[str]:
-    """Every difference between one capture row, its WARC records, and its re-derived decisions."""
-    url, record_id = row["url"], row["warc_record_id"]
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _same_time(a: str | None, b: str | None) -> bool:
+    try:
+        return a is not None and b is not None and datetime.fromisoformat(a) == datetime.fromisoformat(b)
+    except ValueError:
+        return False
+
+
+def _url_columns(url: str) -> dict[str, Any]:
+    """The columns of a captures or refusals row that its URL decides."""
+    host = urlsplit(url).hostname
+    return {"host": host, "domain": registrable_domain(host or "")}
+
+
+def _record_differences(archive: WarcArchive, row: dict[str, Any], response: ReadRecord) -> list[str]:
+    """Every column of a capture row that differs from its response record and the records linked to it."""
+    url, record_id, entry = row["url"], row["warc_record_id"], response.entry
     found = []
-    entry = archive.entries.get(record_id)
-    if entry is None:
-        return [f"{url}: response record {record_id} is in no WARC file"]
     if (entry.warc_file, entry.offset) != (row["warc_file"], row["warc_offset"]):
         found.append(f"{url}: the database places {record_id} at {row['warc_file']}@{row['warc_offset']}, "
                      f"the WARC files at {entry.warc_file}@{entry.offset}")  # fmt: skip
-    response = archive.read(record_id)
-    if response.entry.target != url:
-        found.append(f"{url}: the record is for {response.entry.target}")
+    if entry.target != url:
+        found.append(f"{url}: the record is for {entry.target}")
     if _sha1_b32(response.raw) != response.headers.get("WARC-Payload-Digest"):
         found.append(f"{url}: the stored payload does not match its WARC-Payload-Digest")
-    if row["payload_digest"] != response.headers.get("WARC-Payload-Digest"):
-        found.append(f"{url}: payload_digest {row['payload_digest']} differs from the WARC's")
-    if row["payload_sha256"] != response.payload_sha256:
-        found.append(f"{url}: payload_sha256 differs from the stored payload's")
-    if row["status"] != response.status:
-        found.append(f"{url}: status {row['status']} differs from the WARC's {response.status}")
+    content_types = response.header_values("content-type")
+    stored = {
+        "warc_length": entry.length,
+        "payload_digest": response.headers.get("WARC-Payload-Digest"),
+        "block_digest": response.headers.get("WARC-Block-Digest"),
+        "payload_sha256": response.payload_sha256,
+        "payload_length": len(response.raw),
+        "status": response.status,
+        "content_type": content_types[-1] if content_types else None,  # the value the crawler read
+        **_url_columns(url),
+    }
+    for column, value in stored.items():
+        if row[column] != value:
+            found.append(f"{url}: {column} {row[column]} differs from the WARC's {value}")
+    if not _same_time(row["fetched_at"], response.headers.get("WARC-Date")):
+        found.append(f"{url}: fetched_at {row['fetched_at']} differs from the WARC-Date")
+    linked = {e.record_id: e.rec_type for e in archive.linked(record_id)}
+    for column, kind in (("request_record_id", "request"), ("metadata_record_id", "metadata")):
+        if linked.get(row[column]) != kind:
+            found.append(f"{url}: {column} {row[column]} is not the {kind} record of {record_id}")
+    return found
+
+
+def _metadata_differences(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """Every column of a capture row that differs from what its metadata record says."""
+    recorded = {
+        "crawl_id": (row["crawl_id"], metadata.get("crawl_id")),
+        "purpose": (row["purpose"], metadata.get("purpose")),
+        "evidence": (_json(row["evidence"]), metadata.get("evidence")),
+        "depth": (row["depth"], metadata.get("hopsFromSeed")),
+        "referer": (row["referer"], metadata.get("via")),
+        "redirected_from": (_json(row["redirected_from"]), metadata.get("redirected_from") or None),
+    }
+    return [
+        f"{row['url']}: {column} {said!r} differs from the metadata record's {warc!r}"
+        for column, (said, warc) in recorded.items()
+        if said != warc
+    ]
+
+
+def _usage_differences(
+    url: str, derived: dict[str, Any], warc: dict[str, Any] | None, usage: dict[str, Any] | None, purpose: str
+) -> list[str]:
+    """One purpose of a capture: the metadata record and the usage row against the re-derived decision."""
+    again = _shape(derived)
+    where = f"{url} ({purpose})"
+    if warc is None or _shape(warc) != again:
+        found = [f"{where}: the WARC metadata record says {warc and _shape(warc)}, re-derived {again}"]
+    else:
+        found = _decision_differences(f"{where}: the WARC metadata record", warc, derived)
+    if usage is None:
+        return [*found, f"{where}: no usage row"]
+    if bool(usage["usable"]) != again[0] or usage["signal"] != again[1]:
+        said = f"usable={bool(usage['usable'])} by {usage['signal']}"
+        found.append(f"{where}: the database says {said}, re-derived usable={again[0]} by {again[1]}")
+    if usage["reason"] != derived["reason"]:
+        found.append(
+            f"{where}: the database gives the reason {usage['reason']!r}, re-derived {derived['reason']!r}"
+        )
+    recorded = _json(usage["decision"]) or {}
+    if _shape(recorded) != again:
+        found.append(f"{where}: the database's recorded bases differ from the re-derived ones")
+    elif recorded != warc:
+        # Both were written from one decision: the database must say what the WARC file says.
+        found += _decision_differences(f"{where}: the database's recorded decision", recorded, derived) or [
+            f"{where}: the database's recorded decision differs from the WARC metadata record's"
+        ]
+    return found
+
+
+def audit_capture(
+    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], settings: CrawlSettings
+) -> list[str]:
+    """Every difference between one capture row, its WARC records, and its re-derived decisions.
+
+    Each column is compared with what the WARC records say (the response and
+    its request and metadata records) or with what the decision engine
+    re-derives from the archived evidence and page: the usage rows' verdict,
+    signal, reason and whole decision, the capture row's signal and reason.
+    """
+    url, record_id = row["url"], row["warc_record_id"]
+    if record_id not in archive.entries:
+        return [f"{url}: response record {record_id} is in no WARC file"]
+    response = archive.read(record_id)
+    found = _record_differences(archive, row, response)
     metadata_id = row["metadata_record_id"]
     if metadata_id not in archive.entries:
         return [*found, f"{url}: metadata record {metadata_id} is in no WARC file"]
     metadata = archive.read(metadata_id).json()
+    found += _metadata_differences(row, metadata)
     try:
         page = archived_page(response, url, settings.page_max_size)
     except ContentCodingError as exc:
@@ -254,23 +389,71 @@ def audit_capture(
     )
     stored = {u["purpose"]: u for u in db.query("select * from usage where capture_id = ?", [record_id])}
     for purpose in Purpose:
-        again = _shape(derived[purpose].as_dict())
         warc = metadata["usage"].get(purpose.value)
-        if warc is None or _shape(warc) != again:
-            said = warc and _shape(warc)
-            found.append(f"{url} ({purpose}): the WARC metadata record says {said}, re-derived {again}")
-        usage = stored.get(purpose.value)
-        if usage is None:
-            found.append(f"{url} ({purpose}): no usage row")
-            continue
-        if bool(usage["usable"]) != again[0] or usage["signal"] != again[1]:
-            said = f"usable={bool(usage['usable'])} by {usage['signal']}"
-            found.append(
-                f"{url} ({purpose}): the database says {said}, re-derived usable={again[0]} by {again[1]}"
-            )
-        if _shape(json.loads(usage["decision"])) != again:
-            found.append(f"{url} ({purpose}): the database's recorded bases differ from the re-derived ones")
+        found += _usage_differences(
+            url, derived[purpose].as_dict(), warc, stored.get(purpose.value), purpose.value
+        )
+    crawled = next((d for p, d in derived.items() if p.value == row["purpose"]), None)
+    if crawled is None:
+        found.append(f"{url}: purpose {row['purpose']!r} is not one a decision was taken for")
+    else:
+        for column in ("signal", "reason"):
+            again = getattr(crawled, column)
+            if row[column] != again:
+                found.append(f"{url}: the capture row's {column} is {row[column]!r}, re-derived {again!r}")
     return found
+
+
+def _refusal_differences(row: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+    """Every column of a refusal row that differs from the decision it records (or its URL)."""
+    url = row["url"]
+    expected = {
+        "url": decision.get("url"),
+        "purpose": decision.get("purpose"),
+        "stage": decision.get("stage"),
+        "signal": decision.get("signal"),
+        "reason": decision.get("reason"),
+        **_url_columns(url),
+    }
+    found = [
+        f"{url}: the refusal row's {column} is {row[column]!r}, its decision says {value!r}"
+        for column, value in expected.items()
+        if row[column] != value
+    ]
+    if not _same_time(row["decided_at"], decision.get("decided_at")):
+        found.append(f"{url}: the refusal row's decided_at {row['decided_at']} differs from its decision's")
+    if decision.get("allowed") is not False:
+        found.append(f"{url}: a refusal whose decision does not refuse")
+    return found
+
+
+def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSettings | None) -> list[str]:
+    """Every difference in one refusal row: its columns against its decision, and a pre-fetch decision
+    against the one re-derived from the evidence it names (``settings`` None: it names none).
+
+    A post-fetch refusal's page was never archived, so its decision can be
+    checked for consistency only.
+    """
+    decision = _json(row["decision"]) or {}
+    found = _refusal_differences(row, decision)
+    if settings is None:
+        return found
+    host = rebuild_host(archive, json.loads(row["evidence"]), settings)
+    purpose = Purpose(decision["purpose"])
+    again = decide_all(
+        row["url"],
+        purposes=(purpose,),
+        host=host,
+        default_policy=settings.default_policy,
+        now=host.fetched_at,
+        token=settings.token,
+        readings=settings.readings,
+        store=settings.store,
+        unreviewed=settings.unreviewed,
+    )[purpose].as_dict()
+    if _shape(again) != _shape(decision):
+        return [*found, f"{row['url']}: refused by {decision['signal']}, re-derived {_shape(again)[:2]}"]
+    return found + _decision_differences(f"{row['url']}: the refusal's decision", decision, again)
 
 
 def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
@@ -287,28 +470,12 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
             )
         except Exception as exc:  # an unreadable record is a finding, not a crash
             report.differences.append(f"{row['url']}: could not be re-derived ({type(exc).__name__}: {exc})")
-    for row in db.query("select * from refusals where stage = 'pre-fetch' and evidence is not null"):
+    for row in db.query("select * from refusals"):
         report.refusals += 1
         try:
-            settings = _settings(archive, db, row["crawl_id"], cache)
-            manifest = json.loads(row["evidence"])
-            host = rebuild_host(archive, manifest, settings)
-            decision = json.loads(row["decision"])
-            again = decide_all(
-                row["url"],
-                purposes=(Purpose(decision["purpose"]),),
-                host=host,
-                default_policy=settings.default_policy,
-                now=host.fetched_at,
-                token=settings.token,
-                readings=settings.readings,
-                store=settings.store,
-                unreviewed=settings.unreviewed,
-            )[Purpose(decision["purpose"])]
-            if _shape(again.as_dict()) != _shape(decision):
-                report.differences.append(
-                    f"{row['url']}: refused by {decision['signal']}, re-derived {_shape(again.as_dict())[:2]}"
-                )
+            derivable = row["stage"] == "pre-fetch" and row["evidence"] is not None
+            settings = _settings(archive, db, row["crawl_id"], cache) if derivable else None
+            report.differences += audit_refusal(archive, row, settings)
         except Exception as exc:
             report.differences.append(
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"

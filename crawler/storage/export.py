@@ -139,6 +139,14 @@ class _Job:
         return f"captures usable for {self.purpose or 'their crawl purpose'}"
 
 
+def check_destination(crawl_dir: Path, out: Path) -> None:
+    """Raise ExportError unless ``out`` can take an export of ``crawl_dir`` (new, or an empty directory)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out}: exists and is not empty; choose a new directory for the export")
+    if out.resolve() == crawl_dir.resolve():
+        raise ExportError(f"{out}: is the crawl directory itself; choose a new directory for the export")
+
+
 def export(
     crawl_dir: Path, db: sqlite_utils.Database, out: Path, *, purpose: str | None, who: str
 ) -> ExportReport:
@@ -147,10 +155,7 @@ def export(
     ``out`` must not exist or be empty. A usable capture whose records cannot
     be found is left out and reported, never exported half-proven.
     """
-    if out.exists() and any(out.iterdir()):
-        raise ExportError(f"{out}: exists and is not empty; choose a new directory for the export")
-    if out.resolve() == crawl_dir.resolve():
-        raise ExportError(f"{out}: is the crawl directory itself; choose a new directory for the export")
+    check_destination(crawl_dir, out)
     job = _Job(crawl_dir, db, out, purpose, who)
     report = ExportReport(out=out, purpose=purpose)
     crawls = {row["id"]: row for row in db.query("select * from crawls")}

@@ -8,11 +8,17 @@ out. Physical erasure is ``export --purge``, which leaves a tombstone.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import json
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from policies.store import is_registrable
+from crawler.errors import PermitcrawlError
+from crawler.storage.queries import by_url
+from crawler.storage.urls import url_key
+from policies.store import canonical_host, host_covers, is_registrable, registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,30 +66,93 @@ def record(
     return int(table.last_pk)
 
 
-def matching_captures(
-    db: sqlite_utils.Database, *, urls: Iterable[str] = (), domain: str | None = None
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The captures of the given URLs or of a domain (a registrable domain, or a host and its subdomains).
+class DomainError(PermitcrawlError):
+    """A domain given to ``revoke`` is not a domain name."""
 
-    Also returns the URLs that matched no capture.
+
+_LABEL = re.compile(r"[a-z0-9_-]*[a-z0-9][a-z0-9_-]*")
+
+
+def domain_name(text: str) -> str:
+    """``text`` as a host name compared everywhere (lower case, IDNA, no final dot); raise DomainError
+    unless it is one: a name never is a pattern (``%``, ``*`` and ``_`` alone match nothing)."""
+    name = canonical_host(text)
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return name.strip("[]")
+    except ValueError:
+        pass
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(len(x) <= 63 and _LABEL.fullmatch(x) for x in labels):
+        raise DomainError(
+            f"{text!r} is not usable; expected a domain or host name such as example.org or blog.example.org"
+        )
+    return name
+
+
+def domain_covers(name: str, host: str) -> bool:
+    """True if ``host`` falls under ``revoke --domain name``.
+
+    A registrable domain, or a host below one, covers itself and its
+    subdomains; a name with no registrable domain (a public suffix such as
+    ``com`` or ``co.uk``, an IP address, ``localhost``) covers that host only,
+    so that no name can reach every site under a suffix.
     """
-    found: list[dict[str, Any]] = []
-    missing: list[str] = []
-    for url in urls:
-        rows = list(db.query("select warc_record_id, url from captures where url = ?", [url]))
-        found += rows
-        if not rows:
-            missing.append(url)
-    if domain:
-        domain = domain.strip().rstrip(".").lower()
-        if is_registrable(domain):
-            found += db.query("select warc_record_id, url from captures where domain = ?", [domain])
-        else:
-            found += db.query(
-                "select warc_record_id, url from captures where host = ? or host like ?",
-                [domain, f"%.{domain}"],
-            )
-    return found, missing
+    host = canonical_host(host)
+    if registrable_domain(name) == name and not is_registrable(name):
+        return host == name
+    return host_covers(name, host)
+
+
+def captures_of_domain(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """The captures :func:`domain_covers` gives for ``name`` (a :func:`domain_name`), in URL order."""
+    rows = db.query(
+        "select warc_record_id, url, host from captures where domain = ? order by url",
+        [registrable_domain(name)],
+    )
+    covered = (row for row in rows if domain_covers(name, row["host"] or ""))
+    return [{"warc_record_id": row["warc_record_id"], "url": row["url"]} for row in covered]
+
+
+def captures_of_urls(
+    db: sqlite_utils.Database, urls: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The captures of ``urls`` (matched by :func:`~crawler.storage.urls.url_key`, so every spelling of a
+    URL the crawl stored counts), each once, and the URLs that matched none."""
+    wanted = {url: url_key(url) for url in urls}
+    found = by_url(
+        db,
+        "select warc_record_id, url from captures where url >= :low and url < :high order by url",
+        wanted.values(),
+    )
+    captures: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(wanted.values()):
+        for row in found[key]:
+            captures.setdefault(row["warc_record_id"], row)
+    missing = [url for url, key in wanted.items() if not found[key]]
+    return list(captures.values()), missing
+
+
+@dataclass
+class Revocation:
+    """What one revoke request did: its ledger entry, the captures it revoked and those it found revoked."""
+
+    ledger_id: int
+    revoked: list[dict[str, Any]] = field(default_factory=list)
+    already: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _already_revoked(db: sqlite_utils.Database, capture_id: str, purpose: str | None) -> bool:
+    """True if a revocation already covers ``capture_id`` for ``purpose`` (None: every purpose it has)."""
+    revoked = {
+        row[0] for row in db.execute("select purpose from revocations where capture_id = ?", [capture_id])
+    }
+    if None in revoked:
+        return True
+    if purpose is not None:
+        return purpose in revoked
+    judged = {row[0] for row in db.execute("select purpose from usage where capture_id = ?", [capture_id])}
+    return bool(judged) and judged <= revoked
 
 
 def revoke(
@@ -94,43 +163,56 @@ def revoke(
     who: str,
     scope: str,
     purpose: str | None = None,
-    source: str = "revoke",
-    decisions: dict[str, str] | None = None,
-) -> int:
-    """Revoke captures (for ``purpose``, or every purpose); return the ledger entry's id."""
+) -> Revocation:
+    """Revoke captures (for ``purpose``, or every purpose), all or none, under one ledger entry.
+
+    A capture a revocation already covers is left as it is (counted in
+    ``already``, not revoked twice); the ledger entry counts the captures
+    revoked now, and records the request even when that is none.
+    """
     with db.atomic():
+        fresh, already = [], []
+        for capture in captures:
+            (already if _already_revoked(db, capture["warc_record_id"], purpose) else fresh).append(capture)
         ledger_id = record(
             db,
-            action=source,
+            action="revoke",
             who=who,
             scope=scope,
             reason=reason,
-            count=len(captures),
-            details={"purpose": purpose},
+            count=len(fresh),
+            details={"purpose": purpose, "already_revoked": len(already)},
         )
+        at = now()
         db["revocations"].insert_all(
             {
                 "capture_id": capture["warc_record_id"],
                 "url": capture["url"],
                 "purpose": purpose,
-                "source": source,
+                "source": "revoke",
                 "reason": reason,
                 "actor": who,
-                "at": now(),
+                "at": at,
                 "ledger_id": ledger_id,
-                "decision": (decisions or {}).get(capture["warc_record_id"]),
+                "decision": None,
             }
-            for capture in captures
+            for capture in fresh
         )
-    return ledger_id
+    return Revocation(ledger_id, fresh, already)
 
 
 def record_recheck(
-    db: sqlite_utils.Database, changes: list[dict[str, Any]], *, who: str, crawl_id: str | None
+    db: sqlite_utils.Database,
+    changes: list[dict[str, Any]],
+    *,
+    who: str,
+    crawl_id: str | None,
+    not_rechecked: dict[str, list[str]] | None = None,
 ) -> int:
     """Revoke what a recheck found reserved since: one ledger entry, one revocation per (capture, purpose).
 
-    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON).
+    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON);
+    ``not_rechecked`` (hosts and why) goes into the entry's details.
     """
     with db.atomic():
         ledger_id = record(
@@ -140,7 +222,7 @@ def record_recheck(
             scope="every captured host",
             reason="the sites' current evidence reserves these captures",
             count=len(changes),
-            details={"recheck_crawl_id": crawl_id},
+            details={"recheck_crawl_id": crawl_id, "not_rechecked": not_rechecked or {}},
         )
         db["revocations"].insert_all(
             {**change, "source": "recheck", "actor": who, "at": now(), "ledger_id": ledger_id}

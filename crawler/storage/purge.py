@@ -59,7 +59,8 @@ def purgeable(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(db.query(sql))
 
 
-def _reasons(db: sqlite_utils.Database, capture_id: str) -> str:
+def revocation_reasons(db: sqlite_utils.Database, capture_id: str) -> str:
+    """The reasons a capture was revoked, in order, joined with ``; ``."""
     rows = db.execute(
         "select distinct reason from revocations where capture_id = ? order by id", [capture_id]
     ).fetchall()
@@ -99,10 +100,16 @@ def _restore(kept: list[tuple[Path, Path]]) -> None:
         os.replace(backup, path)
 
 
-def purge(crawl_dir: Path, db: sqlite_utils.Database, *, who: str) -> PurgeReport:
-    """Erase the captures no purpose may use any more from ``crawl_dir``'s WARC files and database."""
+def purge(
+    crawl_dir: Path, db: sqlite_utils.Database, *, who: str, only: set[str] | None = None
+) -> PurgeReport:
+    """Erase the captures no purpose may use any more from ``crawl_dir``'s WARC files and database.
+
+    ``only`` (capture ids) limits the purge to the captures a person was shown
+    and agreed to: one revoked since is left for the next purge.
+    """
     report = PurgeReport()
-    rows = purgeable(db)
+    rows = [row for row in purgeable(db) if only is None or row["warc_record_id"] in only]
     if not rows:
         return report
     archive = WarcArchive(crawl_dir)
@@ -166,7 +173,7 @@ def purge(crawl_dir: Path, db: sqlite_utils.Database, *, who: str) -> PurgeRepor
                         "payload_sha256": row["payload_sha256"],
                         "warc_file": row["warc_file"],
                         "purged_at": at,
-                        "reason": _reasons(db, row["warc_record_id"]),
+                        "reason": revocation_reasons(db, row["warc_record_id"]),
                         "ledger_id": ledger_id,
                     },
                     replace=True,

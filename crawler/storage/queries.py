@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from crawler.errors import ProvenanceError
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db, open_db, open_readonly
+from crawler.storage.urls import UrlError, origin_prefix, url_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import sqlite_utils
 
@@ -181,42 +182,75 @@ def _with_evidence(db: sqlite_utils.Database, decision: dict[str, Any]) -> dict[
     return decision
 
 
+def by_url(db: sqlite_utils.Database, sql: str, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows ``sql`` selects for the URLs whose :func:`~crawler.storage.urls.url_key` is one of ``keys``.
+
+    ``sql`` selects a ``url`` column and bounds an indexed URL column with
+    ``>= :low and < :high``; it runs once per scheme and host, over every
+    spelling stored there, and each row's URL is keyed as the wanted ones are.
+    Returns ``{key: rows}`` with an entry for every key.
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    by_origin: dict[str, set[str]] = {}
+    for key in keys:
+        found.setdefault(key, [])
+        by_origin.setdefault(origin_prefix(key), set()).add(key)
+    for prefix, wanted in by_origin.items():
+        # A range on the index: the stored URLs of this scheme and host, however spelled.
+        for row in db.query(sql, {"low": prefix, "high": prefix + "\uffff"}):
+            try:
+                key = url_key(row["url"])
+            except UrlError:
+                continue  # a URL we would not have fetched: no key can match it
+            if key in wanted:
+                found[key].append(row)
+    return found
+
+
 def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
     """Return everything recorded about ``url``: captures, refusals, and the evidence each basis cites.
 
+    ``url`` is matched by :func:`~crawler.storage.urls.url_key` (raises
+    UrlError unless it is an absolute http(s) URL): every spelling of it the
+    crawl stored counts, and each event says which it was (``url``).
     ``outcome`` is ``captured``, ``refused before fetching``, ``refused after
     fetching``, ``revoked`` (since, for a purpose or all), ``erased`` (purged
     from the WARC files) or ``never seen``; the latest event decides it.
     """
+    key = url_key(url)
+
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return by_url(db, sql, [key])[key]
+
     events: list[dict[str, Any]] = []
-    for row in db.query(
-        "select c.warc_record_id, c.crawl_id, c.fetched_at, c.status, c.content_type, c.warc_file, "
+    for row in rows(
+        "select c.url, c.warc_record_id, c.crawl_id, c.fetched_at, c.status, c.content_type, c.warc_file, "
         "c.warc_offset, c.warc_length, u.decision from captures c "
-        "join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose where c.url = ?",
-        [url],
+        "join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose "
+        "where c.url >= :low and c.url < :high"
     ):
         decision = _with_evidence(db, json.loads(row.pop("decision")))
         events.append({"outcome": "captured", "at": row["fetched_at"], **row, "decision": decision})
-    for row in db.query(
-        "select crawl_id, decided_at, stage, status, decision from refusals where url = ?", [url]
+    for row in rows(
+        "select url, crawl_id, decided_at, stage, status, decision from refusals "
+        "where url >= :low and url < :high"
     ):
         decision = _with_evidence(db, json.loads(row.pop("decision")))
         outcome = "refused before fetching" if row["stage"] == "pre-fetch" else "refused after fetching"
         events.append({"outcome": outcome, "at": row["decided_at"], **row, "decision": decision})
-    for row in db.query(
-        "select t.capture_id, t.payload_digest, t.payload_sha256, t.warc_file, t.purged_at, t.reason, "
-        "t.ledger_id from tombstones t where t.url = ?",
-        [url],
+    for row in rows(
+        "select url, capture_id, payload_digest, payload_sha256, warc_file, purged_at, reason, ledger_id "
+        "from tombstones where url >= :low and url < :high"
     ):
         events.append({"outcome": "erased", "at": row["purged_at"], "crawl_id": None, **row})
-    for row in db.query(
-        "select capture_id, purpose, source, reason, actor, at, ledger_id from revocations where url = ?",
-        [url],
+    for row in rows(
+        "select url, capture_id, purpose, source, reason, actor, at, ledger_id from revocations "
+        "where url >= :low and url < :high"
     ):
         events.append({"outcome": "revoked", "crawl_id": None, **row})
     events.sort(key=lambda e: e["at"])
     return {
-        "url": url,
+        "url": key,
         "outcome": events[-1]["outcome"] if events else "never seen",
         "events": events,
     }
