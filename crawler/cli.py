@@ -22,13 +22,14 @@ import click
 from crawler import __version__
 from crawler.downstream import DATABASE_META, audit, datasette, export, index, recheck, report, revoke
 from crawler.errors import PermitcrawlError
+from crawler.output import table
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
 from policies.errors import PolicyError
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
     from scrapy.settings import Settings
 
@@ -359,17 +360,6 @@ def _open(directory: Path) -> Any:
         return open_crawl(directory)
     except PermitcrawlError as exc:
         raise _fail(str(exc)) from exc
-
-
-def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
-    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
-    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
-    rows = [[str(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
-    yield "  ".join("-" * w for w in widths)
-    for row in rows:
-        yield "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
 
 
 def _iso(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.errors import PermitcrawlError
+from crawler.output import table
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -204,7 +205,6 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     Example:
         permitcrawl recheck crawls/example --policies tos-policies
     """
-    from crawler.cli import table
     from crawler.fetcher import origin_of
     from crawler.runner import crawl_settings, parse_overrides, run_spider
     from crawler.spiders.recheck import RecheckSpider
@@ -415,7 +415,6 @@ def _purge(directory: Path, db: Any, *, who: str, dry_run: bool, yes: bool) -> b
     """
     import sys
 
-    from crawler.cli import table
     from crawler.storage.index import write_index
     from crawler.storage.purge import purge as purge_crawl
     from crawler.storage.purge import purgeable, revocation_reasons

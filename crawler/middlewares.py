@@ -39,11 +39,12 @@ from crawler.fetcher import (
 )
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.document import cut_reason
-from policies.engine import Page, decide, decide_all
+from policies.engine import decide, decide_all
 from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
+from policies.page import Page, page_licences
 from policies.purpose import Purpose
-from policies.rsl import FoundLicence, RslEvidence, page_licences
+from policies.rsl import FoundLicence, RslEvidence
 from policies.store import load_policies
 
 if TYPE_CHECKING:

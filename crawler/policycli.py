@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from crawler.errors import PermitcrawlError
+from crawler.output import table
 from policies.errors import PolicyError, PolicyStoreError
 from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, InputFileError, read_input, read_text_input
 from policies.purpose import Purpose
@@ -351,8 +352,6 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
         for row in rows:
             writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
     else:
-        from crawler.cli import table
-
         for line in table(rows, columns):
             click.echo(line)
 

@@ -6,8 +6,9 @@ them. Reusable from any crawler, dataset filter or notebook.
 
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
 from policies.document import Document
-from policies.engine import Page, decide
+from policies.engine import decide
 from policies.evidence import HostEvidence
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.robots import RobotsEvidence, RobotsOutcome, RobotsRules, can_fetch, robots_evidence
 from policies.robotstxt import RobotsTxt

@@ -1,7 +1,7 @@
 """The decision engine: every signal producer, run for one URL, combined into one Decision.
 
 Each signal is a producer (:mod:`policies.producers`): a function from a
-:class:`Context` to zero or more :class:`~policies.decision.Basis`. Before
+:class:`~policies.context.Context` to zero or more :class:`~policies.decision.Basis`. Before
 fetching, producers read the host's evidence; after fetching, the response
 too. A producer that raises yields a ``deny`` basis naming the error: nothing
 is ever allowed on error.
@@ -9,13 +9,12 @@ is ever allowed on error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from policies.context import Context
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
-from policies.html import HtmlSignals, read_html
 from policies.patterns import equivalent_urls
 from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
@@ -23,71 +22,11 @@ from policies.readings import Readings
 from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from datetime import datetime
 
     from policies.evidence import HostEvidence
-    from policies.rsl import FoundLicence
+    from policies.page import Page
     from policies.store import PolicyStore
-
-
-@dataclass(frozen=True, kw_only=True)
-class Page:
-    """A fetched response, as the post-fetch signals read it.
-
-    ``headers`` maps lower-case names to every value received, in order;
-    ``body`` is the decoded body (content-coding removed). ``html`` holds the
-    page's readings (:func:`~policies.html.read_html`) when the caller has
-    them already; otherwise they are read when first needed. ``licences``
-    are the RSL documents the page points to, fetched by the caller.
-    """
-
-    url: str
-    status: int
-    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    body: bytes = b""
-    html: tuple[HtmlSignals, ...] | None = None
-    licences: tuple[FoundLicence, ...] = ()
-
-    def header(self, name: str) -> tuple[str, ...]:
-        """Every value of header ``name`` (any case), in the order received."""
-        return tuple(self.headers.get(name.lower(), ()))
-
-    @property
-    def content_type(self) -> str | None:
-        """The Content-Type value (several joined with commas), or None."""
-        return ",".join(self.header("content-type")) or None
-
-    @cached_property
-    def html_readings(self) -> tuple[HtmlSignals, ...]:
-        """Every reading of the page's meta tags and licence pointers, the primary one first."""
-        return self.html if self.html else read_html(self.body, self.content_type)
-
-    @property
-    def html_signals(self) -> HtmlSignals:
-        """The primary reading of the page's meta tags and licence pointers."""
-        return self.html_readings[0]
-
-    def variants(self) -> list[tuple[str, str, Page]]:
-        """The page's other readings, as ``(signal, how, page)``: each judged as if it were the only one."""
-        return [("meta-robots", r.how, replace(self, html=(r,))) for r in self.html_readings[1:]]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Context:
-    """What a signal producer may read."""
-
-    url: str
-    purpose: Purpose
-    host: HostEvidence
-    page: Page | None = None
-    token: str = "permitcrawl"
-    readings: Readings = field(default_factory=Readings)
-    store: PolicyStore | None = None
-    unreviewed: Unreviewed = Unreviewed.HOLD
-    # Shared by the decisions on one URL for several purposes: a producer whose
-    # basis does not depend on the purpose computes it once.
-    memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _run(signal: str, producer: Producer, ctx: Context) -> list[Basis]:

@@ -1,6 +1,6 @@
 """The signal producers: one function per signal id, from what is known about a URL to its bases.
 
-Each producer reads a :class:`~policies.engine.Context` and returns a Basis,
+Each producer reads a :class:`~policies.context.Context` and returns a Basis,
 several, or None when its signal is not read for the purpose (or not at this
 stage). Before fetching, only the host's evidence is known; after fetching,
 the response too, and the producers that have a page-level form (Content-Usage
@@ -25,7 +25,7 @@ from policies.tdmrep import file_step, tdmrep_basis, value_step
 from policies.tos import tos_basis
 
 if TYPE_CHECKING:
-    from policies.engine import Context
+    from policies.context import Context
 
 Producer = Callable[["Context"], Basis | Iterable[Basis] | None]
 

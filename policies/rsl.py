@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from policies.document import Document
-    from policies.engine import Page
 
 NAMESPACE = "https://rslstandard.org/rsl"
 MEDIA_TYPE = "application/rsl+xml"
@@ -380,32 +379,8 @@ def link_header_licences(values: Iterable[str], base: str) -> list[str]:
 INLINE = "inline in the page"
 
 
-def page_licences(page: Page) -> tuple[list[tuple[str, str]], list[FoundLicence], list[FoundLicence]]:
-    """The RSL licences a fetched page points to, in every reading of it.
-
-    Returns the linked ones to fetch, as ``(url, where)`` (``Link`` headers,
-    then HTML ``<link>``; at most ``MAX_LICENCES``); the inline ones, read (at
-    most ``MAX_LICENCES``, then one unread licence for the rest); and an
-    unread licence for each linked one past the bound. An unread licence
-    leaves the content unlicensed (deny): a page never escapes its licences
-    by having many. The crawler and ``audit`` both call this.
-    """
-    linked: dict[str, str] = {}
-    for url in link_header_licences(page.header("link"), page.url):
-        linked.setdefault(url, f"Link header of {page.url}")
-    scripts: dict[str, None] = {}
-    for reading in page.html_readings:
-        for href in reading.licence_links:
-            linked.setdefault(resolve(page.url, href), f"HTML <link> of {page.url}")
-        scripts.update(dict.fromkeys(reading.licence_scripts))
-    inline = [FoundLicence(inline_evidence(text, page.url), INLINE) for text in list(scripts)[:MAX_LICENCES]]
-    if len(scripts) > MAX_LICENCES:
-        inline.append(FoundLicence(_unread(page.url), INLINE))
-    unread = [FoundLicence(_unread(url), where) for url, where in list(linked.items())[MAX_LICENCES:]]
-    return list(linked.items())[:MAX_LICENCES], inline, unread
-
-
-def _unread(url: str) -> RslEvidence:
+def unread_licence(url: str) -> RslEvidence:
+    """A licence a page points to past ``MAX_LICENCES``: not read, so the content is unlicensed."""
     problem = f"not read: the page points to more than {MAX_LICENCES} licences"
     return RslEvidence(
         url=url, source=f"{url}: {problem}", sha256=None, record_id=None, document=None, problem=problem

@@ -24,12 +24,13 @@ from policies.aitxt import aitxt_evidence
 from policies.contentcoding import ContentCodingError, codings, decode_content
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE, Document
-from policies.engine import Page, decide_all
+from policies.engine import decide_all
 from policies.evidence import HostEvidence
+from policies.page import Page, page_licences
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence
-from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
+from policies.rsl import INLINE, FoundLicence, rsl_evidence
 from policies.store import PolicyStore, registrable_domain, store_from_contents
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, read_terms

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from policies import engine
+from policies.context import Context
 from policies.decision import DefaultPolicy, Stage, Verdict
 from policies.document import Document
-from policies.engine import Page, decide
+from policies.engine import decide
 from policies.evidence import HostEvidence
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.robots import robots_evidence
 
@@ -54,7 +56,7 @@ def test_pre_and_post_fetch() -> None:
 
 
 def test_a_failing_producer_denies(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(ctx: engine.Context) -> None:
+    def broken(ctx: Context) -> None:
         raise KeyError("boom")
 
     monkeypatch.setattr(engine, "PRODUCERS", (*engine.PRODUCERS, ("tdmrep", broken)))

@@ -20,9 +20,10 @@ import pytest
 from policies.aitxt import aitxt_basis, aitxt_evidence
 from policies.decision import DefaultPolicy
 from policies.document import Document
-from policies.engine import Page, decide_all
+from policies.engine import decide_all
 from policies.evidence import HostEvidence
 from policies.html import read_html
+from policies.page import Page
 from policies.patterns import PathPattern
 from policies.purpose import Purpose
 from policies.robots import robots_evidence

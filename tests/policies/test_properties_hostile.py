@@ -25,9 +25,10 @@ from policies.contentcoding import ContentCodingError, decode_content
 from policies.contentsignal import header_signal_basis
 from policies.decision import DefaultPolicy, Verdict
 from policies.document import Document
-from policies.engine import Page, decide_all
+from policies.engine import decide_all
 from policies.evidence import HostEvidence
 from policies.html import read_html
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence

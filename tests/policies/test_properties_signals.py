@@ -20,9 +20,10 @@ from policies.aitxt import AiTxt, aitxt_evidence
 from policies.contentsignal import header_signal_basis, parse_signals
 from policies.decision import DefaultPolicy, Verdict
 from policies.document import Document
-from policies.engine import Page, decide_all
+from policies.engine import decide_all
 from policies.evidence import HostEvidence
 from policies.html import parse_html
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence

@@ -16,8 +16,9 @@ import pytest
 from policies.aitxt import aitxt_basis, aitxt_evidence
 from policies.decision import DefaultPolicy, Verdict
 from policies.document import EVIDENCE_MAX_SIZE, Document
-from policies.engine import Page, decide, decide_all
+from policies.engine import decide, decide_all
 from policies.evidence import HostEvidence, evidence_manifest
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import RobotsOutcome, robots_basis, robots_evidence
@@ -296,7 +297,8 @@ def test_one_place_that_says_two_things_reserves(values: tuple[str, ...], reserv
 
 
 def test_a_page_with_more_licences_than_read_is_unlicensed() -> None:
-    from policies.rsl import MAX_LICENCES, page_licences
+    from policies.page import page_licences
+    from policies.rsl import MAX_LICENCES
 
     links = tuple(f'</l{i}.xml>; rel="license"; type="application/rsl+xml"' for i in range(MAX_LICENCES + 1))
     scripts = "".join(f'<script type="application/rsl+xml"><rsl v="{i}"/></script>' for i in range(12))

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from policies.aitxt import aitxt_evidence
 from policies.decision import DefaultPolicy
 from policies.document import Document
-from policies.engine import Page, decide, decide_all
+from policies.engine import decide, decide_all
 from policies.evidence import HostEvidence
+from policies.page import Page
 from policies.purpose import Purpose
 from policies.robots import robots_evidence
 from policies.rsl import FoundLicence, rsl_evidence
