@@ -205,11 +205,11 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     Example:
         permitcrawl recheck crawls/example --policies tos-policies
     """
-    from crawler.fetcher import origin_of
     from crawler.runner import crawl_settings, parse_overrides, run_spider
     from crawler.spiders.recheck import RecheckSpider
     from crawler.storage.ledger import actor, record_recheck
     from policies.errors import PolicyError
+    from policies.urls import origin_of
 
     db = _open(directory, write=True)
     crawls = list(

@@ -41,7 +41,6 @@ from crawler import __version__
 from crawler import signals as our_signals
 from crawler.config import CrawlConfig, load_config
 from crawler.evidence import utcnow
-from crawler.middlewares import origin_of
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB, dumps
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
@@ -49,7 +48,8 @@ from crawler.storage.writer import ArchiveWriter, CaptureJob
 from policies.decision import Decision, Stage
 from policies.document import closed_mid_document
 from policies.robots import classify
-from policies.store import load_policies, registrable_domain
+from policies.store import load_policies
+from policies.urls import origin_of, registrable_domain
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -45,9 +45,9 @@ from policies.evidence import HostEvidence
 from policies.patterns import resolved_path
 from policies.robots import RobotsOutcome, robots_evidence
 from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
-from policies.store import registrable_domain
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, find_terms_links, read_terms
+from policies.urls import origin_of, registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -408,18 +408,6 @@ DISALLOWED = "not fetched: robots.txt disallows it for us"
 
 # Evidence that is also a page of the site: the home and terms pages may be captured as pages.
 PAGE_KINDS = frozenset({"home", "terms"})
-
-
-def origin_of(url: str) -> str:
-    """Return ``scheme://host[:port]`` of ``url``, lower-cased, default port and a final dot left out."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def evidence_key(url: str) -> tuple[str, str]:

@@ -35,7 +35,6 @@ from crawler.fetcher import (
     evidence_key,
     incomplete_reason,
     off_reactor,
-    origin_of,
 )
 from policies.decision import Basis, Decision, Stage, Verdict, combine
 from policies.document import cut_reason
@@ -46,6 +45,7 @@ from policies.page import Page, page_licences
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence
 from policies.store import load_policies
+from policies.urls import origin_of
 
 if TYPE_CHECKING:
     from typing import Self

@@ -21,16 +21,11 @@ from crawler.output import table
 from policies.errors import PolicyError, PolicyStoreError
 from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, InputFileError, read_input, read_text_input
 from policies.purpose import Purpose
-from policies.store import (
-    PolicyStore,
-    check_store,
-    load_file,
-    load_policies,
-    registrable_domain,
-    write_rule,
-)
+from policies.store import PolicyStore, check_store, load_policies, write_rule
 from policies.terms import terms_text, text_sha256
 from policies.tos import Unreviewed, tos_basis
+from policies.urls import registrable_domain
+from policies.validator import load_file
 from policies.vocabulary import AI_SCRAPING, ALIASES, COMPETE, LICENSE
 
 PURPOSES = click.Choice([p.value for p in Purpose])

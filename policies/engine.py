@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from policies.context import Context
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
@@ -20,6 +19,7 @@ from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.tos import Unreviewed
+from policies.urls import check_url
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -40,13 +40,6 @@ def _run(signal: str, producer: Producer, ctx: Context) -> list[Basis]:
     except Exception as exc:  # fail closed: an error while judging denies
         reason = f"{signal} could not be evaluated: {type(exc).__name__}: {exc}"
         return [Basis(signal=signal, verdict=Verdict.DENY, reason=reason)]
-
-
-def check_url(url: str) -> None:
-    """Raise ValueError unless ``url`` is an absolute http(s) URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an absolute http(s) URL, got {url!r}")
 
 
 def decide(

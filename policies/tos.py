@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 
 from policies.decision import Basis, Verdict
 from policies.patterns import path_of
-from policies.store import Rule, canonical_host, registrable_domain
+from policies.urls import canonical_host, registrable_domain
 
 if TYPE_CHECKING:
     from datetime import date
 
     from policies.purpose import Purpose
+    from policies.rules import Rule
     from policies.store import PolicyStore
     from policies.terms import TermsEvidence
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request, Spider
 
 from crawler import signals as our_signals
-from crawler.fetcher import origin_of
 from policies.evidence import unread_documents
+from policies.urls import origin_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.http import HtmlResponse, Response
-from w3lib.url import safe_url_string
 
 from crawler import signals as our_signals
 from crawler.errors import SeedsError
@@ -25,6 +24,7 @@ from crawler.links import read_links
 from crawler.sitemaps import SitemapError, read_sitemap
 from crawler.storage.queries import LINKS_STAT, SITEMAP_STAT
 from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
+from policies.urls import is_http_url, request_host
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -63,7 +63,7 @@ def _seed_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError as exc:
         return f"it does not parse: {exc}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(url):
         return ""
     if any(c.isspace() for c in url):
         return "it holds whitespace, as two URLs on one line would: give one URL per line, or per argument"
@@ -74,21 +74,10 @@ def _seed_problem(url: str) -> str | None:
     if port == 0:
         return "its port is not a number from 1 to 65535"
     try:
-        scope_host(url)
+        request_host(url)
     except (ValueError, UnicodeError) as exc:
         return f"its host cannot be encoded as a domain name: {exc}"
     return None
-
-
-def scope_host(url: str) -> str | None:
-    """The host of ``url`` as requests name it: IDNA (punycode), lower-cased, no final dot.
-
-    Scrapy encodes every request's host this way, so a seed written
-    ``http://bücher.test/`` and the links of its pages (``xn--bcher-kva.test``)
-    are compared on one spelling. Raise ValueError for a URL that cannot be encoded.
-    """
-    host = urlsplit(safe_url_string(url)).hostname
-    return host.rstrip(".") if host else None
 
 
 def read_seed_file(path: Path) -> list[str]:
@@ -132,7 +121,7 @@ class SeedSpider(Spider):
             self.seeds += read_seed_file(Path(seeds_file))
         if not self.seeds:
             raise SeedsError("no seed URL given; expected at least one absolute http(s) URL")
-        self.hosts = {scope_host(s) for s in self.seeds}
+        self.hosts = {request_host(s) for s in self.seeds}
         try:
             # Read by the page budget (crawler.bounds.PageBudgetMiddleware), as PERMITCRAWL_MAX_PAGES.
             self.max_pages = int(max_pages) if max_pages not in (None, "") else None
@@ -149,9 +138,9 @@ class SeedSpider(Spider):
         return spider
 
     def in_scope(self, url: str) -> bool:
-        """True for http(s) URLs on one of the seeds' hosts (compared as :func:`scope_host` spells them)."""
+        """True for http(s) URLs on one of the seeds' hosts (compared as ``request_host`` spells them)."""
         try:
-            return urlsplit(url).scheme in ("http", "https") and scope_host(url) in self.hosts
+            return urlsplit(url).scheme in ("http", "https") and request_host(url) in self.hosts
         except (ValueError, UnicodeError):  # a link no request can be made of
             return False
 

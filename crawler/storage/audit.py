@@ -31,10 +31,11 @@ from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robots import robots_evidence
 from policies.rsl import INLINE, FoundLicence, rsl_evidence
-from policies.store import PolicyStore, registrable_domain, store_from_contents
+from policies.store import PolicyStore, store_from_contents
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, read_terms
 from policies.tos import Unreviewed
+from policies.urls import registrable_domain
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.errors import PermitcrawlError
 from crawler.storage.queries import by_url
 from crawler.storage.urls import url_key
-from policies.store import canonical_host, host_covers, is_registrable, registrable_domain
+from policies.urls import canonical_host, host_covers, is_registrable, registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from crawler.errors import ProvenanceError
-from policies.store import registrable_domain
+from policies.urls import registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

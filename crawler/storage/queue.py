@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from policies.store import host_covers, registrable_domain
 from policies.tos import HELD
+from policies.urls import host_covers, registrable_domain
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from w3lib.url import canonicalize_url
 
 from crawler.errors import PermitcrawlError
-from policies.store import canonical_host
+from policies.urls import canonical_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
