@@ -264,8 +264,3 @@ def read_html(body: bytes, content_type: str | None) -> tuple[HtmlSignals, ...]:
         if not any(reading.same_signals(kept) for kept in readings):
             readings.append(reading)
     return tuple(readings)
-
-
-def parse_html(body: bytes, content_type: str | None = "text/html") -> HtmlSignals:
-    """The primary reading of a page's signals (see :func:`read_html` for all of them)."""
-    return read_html(body, content_type)[0]

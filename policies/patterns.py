@@ -169,11 +169,6 @@ def _compile(pattern: str) -> _Compiled:
     return _Compiled(tuple(_STARS.split(body)), anchored)
 
 
-def is_wild(pattern: str) -> bool:
-    """True if ``pattern`` must be tried on its own (it has ``*`` or ends with ``$``), not looked up."""
-    return "*" in pattern or pattern.endswith("$")
-
-
 @dataclass(frozen=True)
 class PathPattern:
     """A path pattern; ``length`` (its octets, normalised) ranks it against others, longest first."""
@@ -187,10 +182,6 @@ class PathPattern:
     def matches(self, url: str) -> bool:
         """True if the pattern matches the path (and query) of ``url``; linear in the path."""
         return _compile(self.pattern).matches(normalize(path_of(url)))
-
-    def matches_path(self, path: str) -> bool:
-        """As :meth:`matches`, for a path already normalised with :func:`normalize`."""
-        return _compile(self.pattern).matches(path)
 
 
 T = TypeVar("T")

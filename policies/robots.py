@@ -27,7 +27,6 @@ from policies.robotstxt import (
     Record,
     RobotsTxt,
     Selection,
-    agent_token,
     readings,
 )
 
@@ -284,14 +283,6 @@ def _path_of(url: str) -> str:
     rest = url.split("://", 1)[-1]
     slash = rest.find("/")
     return rest[slash:] if slash >= 0 else "/"
-
-
-def token_of(user_agent: str) -> str:
-    """Return the product token of ``user_agent``; raise ValueError if it has none."""
-    token = agent_token(user_agent)
-    if not token or token == "*":
-        raise ValueError(f"expected a robots.txt product token such as 'permitcrawl', got {user_agent!r}")
-    return token
 
 
 def robots_evidence(

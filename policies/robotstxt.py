@@ -1,13 +1,14 @@
 """robots.txt as text: records, groups and group selection, exactly as RFC 9309 reads them.
 
-Protego (used for path matching in :mod:`policies.robots`) drops every line it
-does not know and lets unknown lines split groups. The AI signals live in
-exactly such lines (``Content-Usage``, ``Content-Signal``, ``License``), so this
-module keeps every record with its line number and groups them the way Google's
-reference parser does: a ``User-agent`` line starts a new group only after a
-rule line, and other records never interfere (RFC 9309 §2.2.4). Which fields
-count as rule lines is a parameter, because the AIPREF attachment draft makes
-``Content-Usage`` a rule too.
+Protego (Scrapy's parser, which the tests of :mod:`policies.robots` compare
+with) drops every line it does not know and lets unknown lines split groups.
+The AI signals live in exactly such lines (``Content-Usage``,
+``Content-Signal``, ``License``), so this module keeps every record with its
+line number and groups them the way Google's reference parser does: a
+``User-agent`` line starts a new group only after a rule line, and other
+records never interfere (RFC 9309 §2.2.4). Which fields count as rule lines
+is a parameter, because the AIPREF attachment draft makes ``Content-Usage`` a
+rule too.
 """
 
 from __future__ import annotations

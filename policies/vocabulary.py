@@ -1,6 +1,7 @@
 """The Terms-of-Service vocabulary of the Data Provenance Initiative ("Consent in Crisis", 2024).
 
-Three axes, with the labels of the released code (reference/tos-and-provenance.md §1.5),
+Three axes, with the labels of the code released with the paper
+(``Data-Provenance-Initiative/Data-Provenance-Collection``, ``src/web_analysis/robots_util.py``),
 and the rule that merges them into one display label, so that a store can be compared with
 the paper's figures. One label is spelt right here: the code writes ``Non-Comercial Only``
 [sic]; that spelling is still read, as an alias (:data:`ALIASES`), so that files written with
@@ -25,20 +26,6 @@ ALIASES: dict[str, str] = {"Non-Comercial Only": "Non-Commercial Only"}
 def canonical_label(label: str) -> str:
     """The label an alias stands for; any other label as it is."""
     return ALIASES.get(label, label)
-
-
-# Least to most restrictive, as the paper plots them.
-MERGED_ORDER: tuple[str, ...] = (
-    "No Terms Pages",
-    "Unrestricted Use",
-    "Conditional Use",
-    "No Re-Distribution",
-    "Non-Compete",
-    "NC Only",
-    "No AI",
-    "No Scraping",
-    "No Scraping & AI",
-)
 
 
 def merged_label(ai_scraping: str, license: str, compete: str) -> str:

@@ -22,7 +22,7 @@ from policies.decision import DefaultPolicy, Verdict
 from policies.document import Document
 from policies.engine import decide_all
 from policies.evidence import HostEvidence
-from policies.html import parse_html
+from policies.html import read_html
 from policies.page import Page
 from policies.purpose import Purpose
 from policies.readings import Readings
@@ -137,7 +137,7 @@ def test_robots_directives_never_grant(header: list[str], meta: list[tuple[str, 
 @SETTINGS
 @given(binaries | st.text(max_size=300).map(str.encode))
 def test_html_and_link_parsing_never_raise(body: bytes) -> None:
-    parse_html(body)
+    read_html(body, "text/html")
     link_header_licences([body.decode("latin-1")], "http://x/")
 
 

@@ -21,7 +21,6 @@ from policies.robots import (
     read_delay,
     robots_basis,
     robots_evidence,
-    token_of,
 )
 from policies.robotstxt import PARSE_LIMIT, RobotsTxt, agent_token, decode, truncate
 
@@ -130,7 +129,7 @@ def test_caller_agent_is_cut_to_its_product_token() -> None:
     with pytest.raises(ValueError, match="product token"):
         can_fetch(robots, "*", "http://x/a")
     with pytest.raises(ValueError, match="product token"):
-        token_of("/2.0")
+        can_fetch(robots, "/2.0", "http://x/a")
 
 
 # ../shared/reference/signals.md §1.4 (our token stands in for ExampleAIBot).

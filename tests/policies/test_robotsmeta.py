@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.decision import Verdict
-from policies.html import parse_html
+from policies.html import read_html
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
@@ -96,15 +96,17 @@ def test_nothing_at_all() -> None:
 
 
 def test_html_extraction() -> None:
-    html = parse_html(
+    html = read_html(
         b'<html><HEAD><META NAME="Robots" CONTENT="noai"><meta name="tdm-reservation" content="1">'
         b'<LINK REL="License Alternate" TYPE="Application/RSL+XML" HREF="/l.xml">'
         b'<link rel="license" href="/cc.html">'
         b'<script type="application/rsl+xml"><rsl xmlns="https://rslstandard.org/rsl"/></script>'
-        b"</head><body>x</body></html>"
-    )
+        b"</head><body>x</body></html>",
+        "text/html",
+    )[0]
     assert html.meta_values("robots") == ("noai",)
     assert html.meta_values("TDM-Reservation") == ("1",)
     assert html.licence_links == ("/l.xml",)
     assert len(html.licence_scripts) == 1 and "rslstandard" in html.licence_scripts[0]
-    assert parse_html(b"") == parse_html(b"   ") == parse_html(b"\x00\x01 not html")
+    primary = [read_html(body, "text/html")[0] for body in (b"", b"   ", b"\x00\x01 not html")]
+    assert primary[0] == primary[1] == primary[2]
