@@ -94,10 +94,8 @@ def agent_rules(robots: RobotsEvidence, purpose: Purpose) -> dict[str, RobotsRul
     """The access rules of every listed agent that the robots.txt names in a group of its own."""
     if robots.rules is None:
         return {}
-    key = ("ai-agents", purpose)
-    if key not in robots.derived:
-        robots.derived[key] = _agent_rules(robots.rules, purpose)
-    return robots.derived[key]
+    rules = robots.rules
+    return robots.derived.get(("ai-agents", purpose), lambda: _agent_rules(rules, purpose))
 
 
 def _agent_rules(rules: RobotsRules, purpose: Purpose) -> dict[str, RobotsRules]:

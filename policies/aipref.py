@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import http_sf
 
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
 from policies.patterns import PathPattern, RuleIndex
 from policies.purpose import Purpose
 from policies.robotstxt import Group
@@ -128,8 +128,16 @@ _LENIENT_EQUALS = re.compile(r"\s*=\s*")
 MEANS_N = frozenset({"n", "no"})
 
 
-def _dictionary(text: str) -> dict[str, Any]:
-    return dict(http_sf.parse(text.encode("utf-8"), tltype="dictionary"))
+def _dictionary(text: str) -> dict[str, object]:
+    """``text`` as a Structured Fields Dictionary: each key's value, parameters left aside.
+
+    Raises (http_sf's errors) if ``text`` is not one.
+    """
+    parsed = http_sf.parse(text.encode("utf-8"), tltype="dictionary")
+    if not isinstance(parsed, dict):  # asked for a dictionary, the parser gives one or raises
+        raise ValueError(f"{text!r} did not parse as a dictionary")
+    # Each member is (value, parameters); the parameters carry no preference.
+    return {key: member[0] if isinstance(member, tuple) else member for key, member in parsed.items()}
 
 
 def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset[Purpose]]]:
@@ -146,7 +154,7 @@ def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset
                 parsed = _dictionary(lenient)
             except Exception:
                 continue
-        for label, (value, _params) in parsed.items():
+        for label, value in parsed.items():
             # 'n' as the spec writes it, and as authors also write it: "n", no, N (lower-cased above).
             if isinstance(value, (str, http_sf.Token)) and str(value).lower() in MEANS_N:
                 for purpose in LABELS.get(label, ()):
@@ -172,7 +180,7 @@ def parse_preferences(text: str, lines: tuple[str, ...] = ()) -> Preferences:
         return Preferences(text, {}, {}, error=error, reserved=reserved, reserved_legacy=reserved_legacy)
     allowed: dict[Purpose, bool] = {}
     legacy: dict[str, frozenset[Purpose]] = {}
-    for label, (value, _params) in parsed.items():
+    for label, value in parsed.items():
         if not isinstance(value, http_sf.Token) or value not in ("y", "n"):
             continue  # a String, Boolean or other Token is "unknown" (vocab §6.6), not an error
         if label in LABELS:
@@ -232,9 +240,7 @@ def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupR
     ``*`` groups count as well when ours exist. Computed once per file.
     """
     key = ("content-usage", token, wildcard)
-    if key not in robots.derived:
-        robots.derived[key] = _group_rules(robots, token, wildcard=wildcard)
-    return robots.derived[key]
+    return robots.derived.get(key, lambda: _group_rules(robots, token, wildcard=wildcard))
 
 
 def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupRules]:
@@ -273,7 +279,7 @@ def robots_usage_basis(
     wildcard: bool,
     legacy: bool,
     any_n: bool = False,
-    cite: dict[str, str | None],
+    cite: Cite,
 ) -> Basis:
     """The ``content-usage`` basis of the robots.txt rules for ``url``: the most restrictive applies."""
     verdicts: list[tuple[Verdict, str]] = []
@@ -289,20 +295,15 @@ def robots_usage_basis(
         hits = [where for verdict, where in verdicts if verdict is wanted]
         if hits:
             word = "reserves" if wanted is Verdict.DENY else "grants"
-            return Basis(
-                signal="content-usage",
-                verdict=wanted,
-                reason=f"robots.txt {hits[0]} {word} {purpose.value}",
-                rule=hits[0],
-                **cite,
-            )
+            reason = f"robots.txt {hits[0]} {word} {purpose.value}"
+            return cite.basis("content-usage", wanted, reason, rule=hits[0])
     if malformed:
         reason = f"robots.txt {malformed[0]}: preferences unknown"
     elif verdicts:
         reason = f"robots.txt Content-Usage says nothing about {purpose.value} ({verdicts[0][1]})"
     else:
         reason = "robots.txt has no Content-Usage rule for this URL"
-    return Basis(signal="content-usage", verdict=Verdict.NONE, reason=reason, **cite)
+    return cite.basis("content-usage", Verdict.NONE, reason)
 
 
 def header_usage_basis(

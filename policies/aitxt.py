@@ -14,9 +14,10 @@ ai.txt speaks for training only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
 from policies.patterns import RuleIndex, path_of
 from policies.purpose import Purpose
 from policies.robotstxt import MAX_RECORDS, MAX_WILD_PATTERNS, PARSE_LIMIT, Record, RobotsTxt, readings
@@ -82,6 +83,11 @@ class AiTxtEvidence:
     error: str | None = None
     variants: tuple[AiTxtEvidence, ...] = ()
 
+    @property
+    def cite(self) -> Cite:
+        """This file, as the bases read from it cite it."""
+        return Cite(source=self.source, sha256=self.sha256, record_id=self.record_id)
+
 
 def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtEvidence:
     """Read a fetched /ai.txt; never raises.
@@ -89,16 +95,18 @@ def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtE
     No file, or one not in Spawning's format, says nothing; a file that could
     not be read is an error (deny).
     """
-    common = {
-        "url": document.url,
-        "source": document.describe(),
-        "sha256": document.sha256,
-        "record_id": document.record_id,
-    }
+    described = document.describe()
+    of_document = partial(
+        AiTxtEvidence,
+        url=document.url,
+        source=described,
+        sha256=document.sha256,
+        record_id=document.record_id,
+    )
     if document.incomplete is not None:
-        return AiTxtEvidence(file=None, error=f"ai.txt was not read whole ({document.incomplete})", **common)
+        return of_document(file=None, error=f"ai.txt was not read whole ({document.incomplete})")
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
-        return AiTxtEvidence(file=None, problem="no ai.txt", **common)
+        return of_document(file=None, problem="no ai.txt")
     found: list[AiTxtEvidence] = []
     try:
         records = 0
@@ -112,15 +120,13 @@ def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtE
                     f"it has {parsed.robots.wild_patterns} patterns with '*' or '$', more than the "
                     f"{MAX_WILD_PATTERNS} this crawler evaluates"
                 )
-            source = common["source"] + (f"; {reading.how}" if reading.how else "")
+            source = described + (f"; {reading.how}" if reading.how else "")
             if parsed is not None:
-                found.append(AiTxtEvidence(file=parsed, **{**common, "source": source}))
+                found.append(of_document(file=parsed, source=source))
     except Exception as exc:  # fail closed
-        return AiTxtEvidence(file=None, error=f"ai.txt could not be read: {exc}", **common)
+        return of_document(file=None, error=f"ai.txt could not be read: {exc}")
     if not found:
-        return AiTxtEvidence(
-            file=None, problem="not in Spawning's User-Agent/Allow/Disallow format", **common
-        )
+        return of_document(file=None, problem="not in Spawning's User-Agent/Allow/Disallow format")
     return replace(found[0], variants=tuple(found[1:]))
 
 
@@ -128,12 +134,12 @@ def aitxt_basis(evidence: AiTxtEvidence | None, token: str, url: str, purpose: P
     """The ``ai-txt`` basis for ``url`` (None unless the purpose is ai-train)."""
     if purpose is not Purpose.AI_TRAIN or evidence is None:
         return None
-    cite = {"source": evidence.source, "sha256": evidence.sha256, "record_id": evidence.record_id}
+    cite = evidence.cite
     if evidence.error is not None:
         reason = f"{evidence.error}; a reservation cannot be ruled out"
-        return Basis(signal="ai-txt", verdict=Verdict.DENY, reason=reason, **cite)
+        return cite.basis("ai-txt", Verdict.DENY, reason)
     if evidence.file is None:
-        return Basis(signal="ai-txt", verdict=Verdict.NONE, reason=f"ai.txt: {evidence.problem}", **cite)
+        return cite.basis("ai-txt", Verdict.NONE, f"ai.txt: {evidence.problem}")
     verdict, rule = evidence.file.decide(token, url)
     path = path_of(url)
     if verdict is Verdict.NONE:
@@ -142,4 +148,4 @@ def aitxt_basis(evidence: AiTxtEvidence | None, token: str, url: str, purpose: P
         reason = f"ai.txt {rule} reserves {path} from AI training"
     else:
         reason = f"ai.txt {rule} permits {path} for AI training"
-    return Basis(signal="ai-txt", verdict=verdict, reason=reason, rule=rule, **cite)
+    return cite.basis("ai-txt", verdict, reason, rule=rule)

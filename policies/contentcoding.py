@@ -18,11 +18,13 @@ The crawler's decompression middleware and ``audit`` both call
 
 from __future__ import annotations
 
+import importlib
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from types import ModuleType
 
 _CHUNK = 64 * 1024
 
@@ -125,15 +127,14 @@ def _brotli(body: bytes, max_size: int) -> bytes:
     return out.value()
 
 
-def _zstd_module() -> Any:
-    try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
-    except ImportError:
+def _zstd_module() -> ModuleType | None:
+    """Python's zstd module (3.14+), else the backport Scrapy installs before 3.14; None without either."""
+    for name in ("compression.zstd", "backports.zstd"):
         try:
-            from backports import zstd  # type: ignore[no-redef]
+            return importlib.import_module(name)
         except ImportError:
-            return None
-    return zstd
+            continue
+    return None
 
 
 def _zstd(body: bytes, max_size: int) -> bytes:

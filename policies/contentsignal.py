@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -99,9 +99,7 @@ def parse_signals(text: str) -> Signals:
 def group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:
     """The Content-Signal lines that apply to ``token``: ours (else ``*``), plus ``*`` with ``wildcard``."""
     key = ("content-signal", token, wildcard)
-    if key not in robots.derived:
-        robots.derived[key] = _group_lines(robots, token, wildcard=wildcard)
-    return robots.derived[key]
+    return robots.derived.get(key, lambda: _group_lines(robots, token, wildcard=wildcard))
 
 
 def _group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple[Group, Record]]:
@@ -112,22 +110,14 @@ def _group_lines(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[tuple
     return [(g, r) for g in groups for r in g.records if r.field == "content-signal"]
 
 
-def _basis(
-    found: list[tuple[Verdict, str]], purpose: Purpose, cite: dict[str, str | None], where: str
-) -> Basis:
+def _basis(found: list[tuple[Verdict, str]], purpose: Purpose, cite: Cite, where: str) -> Basis:
     for wanted, word in ((Verdict.DENY, "reserves"), (Verdict.ALLOW, "grants")):
         hits = [text for verdict, text in found if verdict is wanted]
         if hits:
-            return Basis(
-                signal="content-signal",
-                verdict=wanted,
-                reason=f"{hits[0]} {word} {purpose.value}",
-                rule=hits[0],
-                **cite,
-            )
+            return cite.basis("content-signal", wanted, f"{hits[0]} {word} {purpose.value}", rule=hits[0])
     detail = next((text for _, text in found if text), "")
     reason = f"{detail}: says nothing about {purpose.value}" if detail else f"no Content-Signal {where}"
-    return Basis(signal="content-signal", verdict=Verdict.NONE, reason=reason, **cite)
+    return cite.basis("content-signal", Verdict.NONE, reason)
 
 
 def robots_signal_basis(
@@ -137,13 +127,13 @@ def robots_signal_basis(
     *,
     wildcard: bool,
     use_limits: bool,
-    cite: dict[str, str | None],
+    cite: Cite,
 ) -> Basis:
     """The ``content-signal`` basis from robots.txt: site-wide, so computed once per purpose."""
-    key = ("content-signal-basis", token, purpose, wildcard, use_limits, tuple(cite.items()))
-    if key not in robots.derived:
-        robots.derived[key] = _robots_signal_basis(robots, token, purpose, wildcard, use_limits, cite)
-    return robots.derived[key]
+    key = ("content-signal-basis", token, purpose, wildcard, use_limits, cite)
+    return robots.derived.get(
+        key, lambda: _robots_signal_basis(robots, token, purpose, wildcard, use_limits, cite)
+    )
 
 
 def _robots_signal_basis(
@@ -152,7 +142,7 @@ def _robots_signal_basis(
     purpose: Purpose,
     wildcard: bool,
     use_limits: bool,
-    cite: dict[str, str | None],
+    cite: Cite,
 ) -> Basis:
     found = []
     for group, record in group_lines(robots, token, wildcard=wildcard):
@@ -171,4 +161,4 @@ def header_signal_basis(values: tuple[str, ...], purpose: Purpose, *, use_limits
         verdict, pair = parse_signals(value).verdict(purpose, use_limits=use_limits)
         line = f"Content-Signal header {value!r}"
         found.append((verdict, f"{line}: {pair}" if pair else line))
-    return _basis(found, purpose, {"source": "response header Content-Signal"}, "header")
+    return _basis(found, purpose, Cite(source="response header Content-Signal"), "header")

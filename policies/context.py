@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from policies.memo import Memo
 from policies.readings import Readings
 from policies.tos import Unreviewed
 
@@ -29,4 +30,4 @@ class Context:
     unreviewed: Unreviewed = Unreviewed.HOLD
     # Shared by the decisions on one URL for several purposes: a producer whose
     # basis does not depend on the purpose computes it once.
-    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+    memo: Memo = field(default_factory=Memo, compare=False)

@@ -122,6 +122,36 @@ class Basis:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Cite:
+    """What a signal's bases rest on: the document named for their reasons, its sha256, its WARC record."""
+
+    source: str | None = None
+    sha256: str | None = None
+    record_id: str | None = None
+
+    def basis(
+        self,
+        signal: str,
+        verdict: Verdict,
+        reason: str,
+        *,
+        rule: str | None = None,
+        agreement: str | None = None,
+    ) -> Basis:
+        """A basis resting on this evidence."""
+        return Basis(
+            signal=signal,
+            verdict=verdict,
+            reason=reason,
+            source=self.source,
+            sha256=self.sha256,
+            record_id=self.record_id,
+            rule=rule,
+            agreement=agreement,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Decision:
     """The combined verdict on one URL for one purpose, with every basis consulted."""
 

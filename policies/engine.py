@@ -10,10 +10,11 @@ is ever allowed on error.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from policies.context import Context
 from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
+from policies.memo import Memo
 from policies.patterns import equivalent_urls
 from policies.producers import PRODUCERS, Producer
 from policies.purpose import Purpose
@@ -106,7 +107,7 @@ def decide_all(
     readings = readings or Readings()
     # One (signal, how, url, host, page) per reading; index 0 is the primary one. Built when first needed.
     variants: list[tuple[str, str, str, HostEvidence, Page | None]] = [("", "", url, host, page)]
-    memos: list[dict[str, Any]] = [{}]
+    memos = [Memo()]
 
     def judged(index: int, purpose: Purpose) -> Decision:
         _, _, variant_url, variant_host, variant_page = variants[index]
@@ -142,11 +143,11 @@ def decide_all(
                         (s or "robots", f"{resolved}; {how}" if how else resolved, other, h, p)
                         for s, how, h, p in readings_of
                     ]
-                memos += [{} for _ in variants[1:]]
+                memos += [Memo() for _ in variants[1:]]
             for index in range(1, len(variants)):
-                other = judged(index, purpose)
-                if not other.allowed:
-                    decision = replace(_under_reading(other, *variants[index][:2]), url=url)
+                under_variant = judged(index, purpose)
+                if not under_variant.allowed:
+                    decision = replace(_under_reading(under_variant, *variants[index][:2]), url=url)
                     break
         decisions[purpose] = decision
     return decisions

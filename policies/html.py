@@ -25,11 +25,20 @@ from __future__ import annotations
 import html as html_entities
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import lxml.etree
 
 from policies.charset import bom_of, codec_name, declared_charset, decodings
+
+if TYPE_CHECKING:
+    from lxml.etree import ParserTarget
+
+    # lxml's parser-target interface is a protocol of its type stubs only (lxml calls whatever
+    # methods a target has): _Collector is checked against it, and is a plain object at run time.
+    _ParserTarget = ParserTarget[None]
+else:
+    _ParserTarget = object
 
 RSL_TYPE = "application/rsl+xml"
 # The HTML standard's encoding sniffing looks at the first 1024 bytes; a little more is harmless.
@@ -76,7 +85,7 @@ class HtmlSignals:
         )
 
 
-class _Collector:
+class _Collector(_ParserTarget):
     """An lxml parser target: collects the signal tags as the parser meets them, building no tree.
 
     A tree of a 10 MiB page of tags takes a few hundred MB; the events take none.
@@ -92,7 +101,7 @@ class _Collector:
         self.problem: str | None = None
         self._script: list[str] | None = None  # the text of an open RSL <script>
 
-    def start(self, tag: str, attrib: Any) -> None:
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag not in ("meta", "link", "script") or self.problem:
             return
         self.count += 1
@@ -214,9 +223,9 @@ def scan_tags(body: bytes, how: str = "the raw bytes read as ASCII") -> HtmlSign
             if attributes.get("type", "").strip().lower() == RSL_TYPE and "license" in rels:
                 links.append(attributes["href"].strip())
         elif tag == b"script" and attributes.get("type", "").strip().lower() == RSL_TYPE:
-            end = _SCRIPT_END.search(body, position)
-            content = body[position : end.start() if end else len(body)].decode("latin-1")
-            position = end.end() if end else len(body)
+            script_end = _SCRIPT_END.search(body, position)
+            content = body[position : script_end.start() if script_end else len(body)].decode("latin-1")
+            position = script_end.end() if script_end else len(body)
             if content.strip():
                 scripts.append(content)
     return HtmlSignals(tuple(meta), tuple(links), tuple(scripts), how)

@@ -21,7 +21,7 @@ from policies.html import HTTP_EQUIV
 from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
-from policies.tdmrep import file_step, tdmrep_basis, value_step
+from policies.tdmrep import Step, file_step, tdmrep_basis, value_step
 from policies.tos import tos_basis
 
 if TYPE_CHECKING:
@@ -30,16 +30,9 @@ if TYPE_CHECKING:
 Producer = Callable[["Context"], Basis | Iterable[Basis] | None]
 
 
-def _robots_cite(ctx: Context) -> dict[str, str | None]:
-    robots = ctx.host.robots
-    return {"source": robots.source, "sha256": robots.sha256, "record_id": robots.record_id}
-
-
 def robots(ctx: Context) -> Basis:
     """robots.txt access rules (the same for every purpose: computed once per URL)."""
-    if "robots" not in ctx.memo:
-        ctx.memo["robots"] = robots_basis(ctx.host.robots, ctx.url)
-    return ctx.memo["robots"]
+    return ctx.memo.get("robots", lambda: robots_basis(ctx.host.robots, ctx.url))
 
 
 def robots_ai_agents(ctx: Context) -> Basis | None:
@@ -59,7 +52,7 @@ def content_signal(ctx: Context) -> list[Basis]:
                 ctx.purpose,
                 wildcard=ctx.readings.wildcard_group,
                 use_limits=ctx.readings.content_signal_use,
-                cite=_robots_cite(ctx),
+                cite=ctx.host.robots.cite,
             )
         )
     if ctx.page is not None:
@@ -84,7 +77,7 @@ def content_usage(ctx: Context) -> list[Basis]:
                 wildcard=ctx.readings.wildcard_group,
                 legacy=ctx.readings.aipref_legacy,
                 any_n=ctx.readings.aipref_any_n,
-                cite=_robots_cite(ctx),
+                cite=ctx.host.robots.cite,
             )
         )
     if ctx.page is not None:
@@ -102,7 +95,7 @@ def content_usage(ctx: Context) -> list[Basis]:
 def tdmrep(ctx: Context) -> Basis | None:
     if ctx.host.robots.outcome is RobotsOutcome.UNREACHABLE:
         return None
-    steps = [file_step(ctx.host.tdmrep, ctx.url, salvage=ctx.readings.tdmrep_salvage)]
+    steps: list[Step | None] = [file_step(ctx.host.tdmrep, ctx.url, salvage=ctx.readings.tdmrep_salvage)]
     page = ctx.page
     if page is not None:
         steps.append(

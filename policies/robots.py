@@ -14,10 +14,11 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from functools import cached_property, partial
+from typing import TYPE_CHECKING
 
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
+from policies.memo import Memo
 from policies.patterns import RuleIndex, path_of
 from policies.robotstxt import (
     MAX_RECORDS,
@@ -190,7 +191,12 @@ class RobotsEvidence:
     variants: tuple[RobotsEvidence, ...] = ()
     # Per-host work the signals derive from this file (agent rules, group
     # selections), computed once and kept with it.
-    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    derived: Memo = field(default_factory=Memo, compare=False, repr=False)
+
+    @property
+    def cite(self) -> Cite:
+        """This file, as the bases read from it cite it."""
+        return Cite(source=self.source, sha256=self.sha256, record_id=self.record_id)
 
     @property
     def readings(self) -> tuple[RobotsEvidence, ...]:
@@ -223,60 +229,38 @@ def robots_basis(evidence: RobotsEvidence, url: str) -> Basis:
     use, so an allowed URL gets ``none`` and the other signals (or the default
     policy) decide the use.
     """
-    common = {"source": evidence.source, "sha256": evidence.sha256, "record_id": evidence.record_id}
+    cite = evidence.cite
     if evidence.outcome is RobotsOutcome.UNREACHABLE:
-        return Basis(
-            signal="robots",
-            verdict=Verdict.DENY,
-            reason=f"robots.txt unreachable ({evidence.source}): complete disallow (RFC 9309 §2.3.1.4)",
-            **common,
-        )
+        reason = f"robots.txt unreachable ({evidence.source}): complete disallow (RFC 9309 §2.3.1.4)"
+        return cite.basis("robots", Verdict.DENY, reason)
     if evidence.outcome is RobotsOutcome.UNAVAILABLE:
-        return Basis(
-            signal="robots",
-            verdict=Verdict.NONE,
-            reason=f"robots.txt unavailable ({evidence.source}): access allowed (RFC 9309 §2.3.1.3)",
-            **common,
-        )
+        reason = f"robots.txt unavailable ({evidence.source}): access allowed (RFC 9309 §2.3.1.3)"
+        return cite.basis("robots", Verdict.NONE, reason)
     rules = evidence.rules
     assert rules is not None, "a parsed robots.txt has rules"
     token = rules.selection.token
     delay = rules.crawl_delay
     limit = evidence.max_crawl_delay if evidence.max_crawl_delay is not None else math.inf
     if delay is not None and (delay > limit or math.isinf(delay)):
-        return Basis(
-            signal="robots",
-            verdict=Verdict.DENY,
-            reason=(
-                f"robots.txt asks {token} for Crawl-delay {delay:g} s, above the "
-                f"{limit:g} s this crawl accepts; host not crawled"
-            ),
-            **common,
+        reason = (
+            f"robots.txt asks {token} for Crawl-delay {delay:g} s, above the "
+            f"{limit:g} s this crawl accepts; host not crawled"
         )
+        return cite.basis("robots", Verdict.DENY, reason)
     path = _path_of(url)
     rule = rules.matching_rule(url)
     group = rules.selection.describe()
     if not rules.can_fetch(url):
-        return Basis(
-            signal="robots",
-            verdict=Verdict.DENY,
-            reason=f"robots.txt disallows {path} for {token}: {rule or 'a Disallow rule'} in {group}",
-            rule=rule,
-            **common,
-        )
+        reason = f"robots.txt disallows {path} for {token}: {rule or 'a Disallow rule'} in {group}"
+        return cite.basis("robots", Verdict.DENY, reason, rule=rule)
     if rule:
         why = f"{rule} in {group}"
     elif rules.selection.groups:
         why = f"no rule in {group} matches"
     else:
         why = group
-    return Basis(
-        signal="robots",
-        verdict=Verdict.NONE,
-        reason=f"robots.txt allows {path} for {token} ({why}); access only, no use granted",
-        rule=rule,
-        **common,
-    )
+    reason = f"robots.txt allows {path} for {token} ({why}); access only, no use granted"
+    return cite.basis("robots", Verdict.NONE, reason, rule=rule)
 
 
 def _path_of(url: str) -> str:
@@ -304,19 +288,20 @@ def robots_evidence(
     disallow), with the reason named.
     """
     outcome = classify(document.status if document.error is None else None)
-    common = {
-        "url": document.url,
-        "sha256": document.sha256,
-        "record_id": document.record_id,
-        "max_crawl_delay": max_crawl_delay,
-    }
+    of_document = partial(
+        RobotsEvidence,
+        url=document.url,
+        sha256=document.sha256,
+        record_id=document.record_id,
+        max_crawl_delay=max_crawl_delay,
+    )
 
     def unreachable(why: str) -> RobotsEvidence:
         source = f"{document.describe()}; {why}"
-        return RobotsEvidence(outcome=RobotsOutcome.UNREACHABLE, source=source, **common)
+        return of_document(outcome=RobotsOutcome.UNREACHABLE, source=source)
 
     if outcome is not RobotsOutcome.PARSED:
-        return RobotsEvidence(outcome=outcome, source=document.describe(), **common)
+        return of_document(outcome=outcome, source=document.describe())
     if document.incomplete is not None:
         return unreachable("a robots.txt not read whole is no robots.txt")
     try:
@@ -336,7 +321,7 @@ def robots_evidence(
                 )
             source = document.describe() + (f"; {reading.how}" if reading.how else "")
             rules = RobotsRules(robots, token)
-            evidence.append(RobotsEvidence(outcome=outcome, source=source, rules=rules, **common))
+            evidence.append(of_document(outcome=outcome, source=source, rules=rules))
     except Exception as exc:  # fail closed: a file we cannot read forbids everything
         return unreachable(f"could not be read: {type(exc).__name__}: {exc}")
     primary, *others = evidence

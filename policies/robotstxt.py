@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from policies.charset import declared_charset, decodings
+from policies.memo import Memo
 
 if TYPE_CHECKING:
     from policies.document import Document
@@ -245,7 +246,7 @@ class RobotsTxt:
     # Allow, Disallow and path-scoped Content-Usage patterns with '*' or '$' (see MAX_WILD_PATTERNS).
     wild_patterns: int = 0
     # Groupings and selections are asked for per URL; they depend only on the file.
-    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    derived: Memo = field(default_factory=Memo, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> RobotsTxt:
@@ -287,10 +288,7 @@ class RobotsTxt:
 
     def groups(self, separators: frozenset[str] = ACCESS_SEPARATORS) -> tuple[Group, ...]:
         """Group the records: a User-agent line after a separator record starts a new group."""
-        key = ("groups", separators)
-        if key not in self.derived:
-            self.derived[key] = self._group(separators)
-        return self.derived[key]
+        return self.derived.get(("groups", separators), lambda: self._group(separators))
 
     def _group(self, separators: frozenset[str]) -> tuple[Group, ...]:
         groups: list[Group] = []
@@ -319,10 +317,7 @@ class RobotsTxt:
         ``token`` is cut and lower-cased as :func:`agent_token` does. Rules of the
         ``*`` group are not merged into a specific group (RFC 9309 §2.2.1).
         """
-        key = ("select", token, separators)
-        if key not in self.derived:
-            self.derived[key] = self._select(token, separators)
-        return self.derived[key]
+        return self.derived.get(("select", token, separators), lambda: self._select(token, separators))
 
     def _select(self, token: str, separators: frozenset[str]) -> Selection:
         wanted = agent_token(token)

@@ -25,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import defusedxml.ElementTree as SafeET
 
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
 from policies.patterns import PathPattern, path_of
 from policies.purpose import Purpose
 from policies.robotstxt import RobotsTxt, agent_token
@@ -213,55 +214,53 @@ class FoundLicence:
 
 def rsl_evidence(document: Document) -> RslEvidence:
     """Read a fetched RSL document; anything unusable is recorded as a problem (so: unlicensed)."""
-    common = {
-        "url": document.url,
-        "source": document.describe(),
-        "sha256": document.sha256,
-        "record_id": document.record_id,
-    }
+    of_document = partial(
+        RslEvidence,
+        url=document.url,
+        source=document.describe(),
+        sha256=document.sha256,
+        record_id=document.record_id,
+    )
     if document.incomplete is not None:
-        return RslEvidence(
-            document=None, problem=f"the licence was not read whole ({document.incomplete})", **common
-        )
+        return of_document(document=None, problem=f"the licence was not read whole ({document.incomplete})")
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
-        return RslEvidence(document=None, problem="the licence could not be fetched", **common)
+        return of_document(document=None, problem="the licence could not be fetched")
     try:
-        return RslEvidence(document=RslDocument.parse(document.body), **common)
+        return of_document(document=RslDocument.parse(document.body))
     except RslError as exc:
-        return RslEvidence(document=None, problem=f"the licence is unreadable: {exc}", **common)
+        return of_document(document=None, problem=f"the licence is unreadable: {exc}")
 
 
 def inline_evidence(text: str, page_url: str) -> RslEvidence:
     """An RSL document embedded in a page (``<script type="application/rsl+xml">``)."""
     body = text.strip().encode("utf-8")
-    common = {
-        "url": page_url,
-        "source": f'inline <script type="{MEDIA_TYPE}"> in {page_url}',
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "record_id": None,
-    }
+    inline = partial(
+        RslEvidence,
+        url=page_url,
+        source=f'inline <script type="{MEDIA_TYPE}"> in {page_url}',
+        sha256=hashlib.sha256(body).hexdigest(),
+        record_id=None,
+    )
     try:
-        return RslEvidence(document=RslDocument.parse(body), **common)
+        return inline(document=RslDocument.parse(body))
     except RslError as exc:
-        return RslEvidence(document=None, problem=f"the licence is unreadable: {exc}", **common)
+        return inline(document=None, problem=f"the licence is unreadable: {exc}")
 
 
 def rsl_basis(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo: str) -> Basis:
     """The ``rsl`` basis of one licence document for ``url`` and ``purpose``."""
     evidence = found.evidence
-    cite = {
-        "source": f"{evidence.source} ({found.found_in})",
-        "sha256": evidence.sha256,
-        "record_id": evidence.record_id,
-    }
+    cite = Cite(
+        source=f"{evidence.source} ({found.found_in})", sha256=evidence.sha256, record_id=evidence.record_id
+    )
     if evidence.document is None:
         reason = f"RSL licence {evidence.url}: {evidence.problem}; the content is unlicensed"
-        return Basis(signal="rsl", verdict=Verdict.DENY, reason=reason, **cite)
+        return cite.basis("rsl", Verdict.DENY, reason)
     ranked = [(c.specificity(url, evidence.url), c) for c in evidence.document.contents]
     matching = [(s, c) for s, c in ranked if s is not None]
     if not matching:
         reason = f"RSL licence {evidence.url} has no <content> covering {path_of(url)}"
-        return Basis(signal="rsl", verdict=Verdict.NONE, reason=reason, **cite)
+        return cite.basis("rsl", Verdict.NONE, reason)
     best = max(s for s, _ in matching)
     grants, refusals = [], []
     for content in (c for s, c in matching if s == best):
@@ -278,7 +277,7 @@ def rsl_basis(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo
     # Equally specific contents that disagree: the most restrictive one applies.
     content, reason = refusals[0] if refusals else grants[0]
     verdict = Verdict.DENY if refusals else Verdict.ALLOW
-    return Basis(signal="rsl", verdict=verdict, reason=reason, rule=content.url, **cite)
+    return cite.basis("rsl", verdict, reason, rule=content.url)
 
 
 MAX_LICENCES = 10  # per robots.txt; a hostile file could name thousands
@@ -333,7 +332,8 @@ def _link_values(value: str) -> Iterator[tuple[str, dict[str, str]]]:
         if start < 0 or end < 0:
             continue
         start = segment.rfind("<", start, end)  # a stray '<' before the real one
-        target, position, params = segment[start + 1 : end], end + 1, {}
+        target, position = segment[start + 1 : end], end + 1
+        params: dict[str, str] = {}
         while (name := _PARAM_NAME.match(segment, position)) is not None:
             key, position = name.group(1).lower(), name.end()
             raw = ""

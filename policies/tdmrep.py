@@ -20,14 +20,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING
 
 from policies.charset import declared_charset, decodings
-from policies.decision import Basis, Verdict
+from policies.decision import Basis, Cite, Verdict
 from policies.patterns import PathPattern, RuleIndex
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from policies.document import Document
 
 PURPOSES = frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT})
@@ -37,7 +40,7 @@ PURPOSES = frozenset({Purpose.AI_TRAIN, Purpose.AI_INPUT})
 _LOOSE_ONE = re.compile(r"""["']?\s*(?:1(?:\.0*)?|true|yes|reserved)\s*["']?\s*[;.]?""", re.IGNORECASE)
 
 
-def reservation_value(value: Any) -> int | None:
+def reservation_value(value: object) -> int | None:
     """1 or 0 for a valid tdm-reservation value (number or string), else None (a protocol error)."""
     if isinstance(value, bool):
         return None
@@ -133,6 +136,11 @@ class TdmRepEvidence:
     variants: tuple[TdmRepEvidence, ...] = ()
     salvaged: bool = False  # rules read from a file that is not valid JSON (see salvage())
 
+    @property
+    def cite(self) -> Cite:
+        """This file, as the bases read from it cite it."""
+        return Cite(source=self.source, sha256=self.sha256, record_id=self.record_id)
+
 
 def tdmrep_evidence(document: Document) -> TdmRepEvidence:
     """Read a fetched tdmrep.json; never raises.
@@ -142,22 +150,22 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
     "failure to provide access"). A file that could not be read (not read
     whole, in no plausible text encoding, too many rules) is an error.
     """
-    common = {
-        "url": document.url,
-        "source": document.describe(),
-        "sha256": document.sha256,
-        "record_id": document.record_id,
-    }
+    described = document.describe()
+    of_document = partial(
+        TdmRepEvidence,
+        url=document.url,
+        source=described,
+        sha256=document.sha256,
+        record_id=document.record_id,
+    )
     if document.incomplete is not None:
-        return TdmRepEvidence(
-            file=None, error=f"tdmrep.json was not read whole ({document.incomplete})", **common
-        )
+        return of_document(file=None, error=f"tdmrep.json was not read whole ({document.incomplete})")
     if document.error is not None or document.status is None or not 200 <= document.status < 300:
-        return TdmRepEvidence(file=None, problem="no tdmrep.json", **common)
+        return of_document(file=None, problem="no tdmrep.json")
     declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
     texts = decodings(document.body, declared=declared, strict=True)
     if not texts:
-        return TdmRepEvidence(file=None, error="tdmrep.json is in no text encoding it could be in", **common)
+        return of_document(file=None, error="tdmrep.json is in no text encoding it could be in")
     parsed: list[TdmRepEvidence] = []
     problem = ""
     try:
@@ -168,9 +176,9 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
                 problem = problem or str(exc)
                 continue
             how = f"; read as {decoded.how}" if len(texts) > 1 else ""
-            parsed.append(TdmRepEvidence(file=tdm, **{**common, "source": f"{common['source']}{how}"}))
+            parsed.append(of_document(file=tdm, source=f"{described}{how}"))
     except ValueError as exc:
-        return TdmRepEvidence(file=None, error=f"tdmrep.json could not be read: {exc}", **common)
+        return of_document(file=None, error=f"tdmrep.json could not be read: {exc}")
     # Rules found object by object, in every reading (a stray byte that breaks the strict decoding
     # breaks nothing here): for a file that is not JSON, and for one whose JSON a parser reads
     # otherwise (a repeated key, rules nested in another array or object).
@@ -181,10 +189,9 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
         if found is not None and _rules_of(found) not in known:
             known.add(_rules_of(found))
             note = "rules read object by object" if parsed else "rules found in a file that is not valid JSON"
-            source = f"{common['source']}; {note}"
-            salvaged.append(TdmRepEvidence(file=found, salvaged=True, **{**common, "source": source}))
+            salvaged.append(of_document(file=found, salvaged=True, source=f"{described}; {note}"))
     if not parsed:
-        return TdmRepEvidence(file=None, problem=problem, variants=tuple(salvaged), **common)
+        return of_document(file=None, problem=problem, variants=tuple(salvaged))
     return replace(parsed[0], variants=(*parsed[1:], *salvaged))
 
 
@@ -219,7 +226,8 @@ def salvage(text: str) -> TdmRepFile | None:
     objects: list[tuple[int, dict[str, list[str]]]] = []
     too_deep = 0  # objects opened past MAX_DEPTH: not rules, only counted to match their '}'
 
-    in_string, pieces = False, []
+    in_string = False
+    pieces: list[str] = []
     key: str | None = None  # a key whose ':' was read: the next value is its
     last: str | None = None  # the last string read outside a value: a key if ':' follows
     for match in _JSON_TOKEN.finditer(text):
@@ -258,7 +266,7 @@ def salvage(text: str) -> TdmRepFile | None:
             stack[-1][1].setdefault(key, []).append(token.strip())
             key = None
     objects += [opened for opened in stack if "location" in opened[1]]  # left open by a cut file
-    rules = []
+    rules: list[TdmRule] = []
     for index, (_, keys) in enumerate(sorted(objects, key=lambda item: item[0])):
         locations = [json.loads(v) for v in keys.get("location", []) if v.startswith('"')]
         if not locations or len(rules) >= MAX_RULES:
@@ -271,9 +279,10 @@ def salvage(text: str) -> TdmRepFile | None:
 
 def _unescape(value: str) -> str:
     try:
-        return json.loads(f'"{value}"')
+        text = json.loads(f'"{value}"')
     except ValueError:
         return value
+    return text if isinstance(text, str) else value
 
 
 @dataclass(frozen=True)
@@ -283,7 +292,7 @@ class Step:
     value: int | None
     where: str
     policy: str | None = None
-    cite: tuple[tuple[str, str | None], ...] = ()
+    cite: Cite = field(default_factory=Cite)
     error: bool = False  # the place could not be read: fail closed
 
 
@@ -293,7 +302,7 @@ def file_step(evidence: TdmRepEvidence | None, url: str, *, salvage: bool = True
         return Step(None, "tdmrep.json: not fetched")
     if evidence.salvaged and not salvage:
         return Step(None, f"tdmrep.json ({evidence.source}): not JSON, so not read")
-    cite = (("source", evidence.source), ("sha256", evidence.sha256), ("record_id", evidence.record_id))
+    cite = evidence.cite
     if evidence.error is not None:
         return Step(None, evidence.error, cite=cite, error=True)
     if evidence.file is None:
@@ -323,7 +332,7 @@ def value_step(
         return None
     given = [part.strip() for value in values for part in value.split(",")] or [""]
     valid = [(text, reservation_value(text)) for text in given if reservation_value(text) is not None]
-    cite = (("source", where),)
+    cite = Cite(source=where)
     meant = next((text for text in given if loose and _LOOSE_ONE.fullmatch(text) and text != "1"), None)
     if meant is not None and not any(value == 1 for _, value in valid):
         note = "read as 1: a reservation written loosely; conservative reading 'tdmrep_loose'"
@@ -335,7 +344,7 @@ def value_step(
     return Step(value, said, policies[-1] if policies else None, cite)
 
 
-def tdmrep_basis(steps: list[Step | None], purpose: Purpose, *, keep_reservation: bool) -> Basis | None:
+def tdmrep_basis(steps: Sequence[Step | None], purpose: Purpose, *, keep_reservation: bool) -> Basis | None:
     """Combine the steps (file, header, meta) into the ``tdmrep`` basis; None for other purposes."""
     if purpose not in PURPOSES:
         return None
@@ -343,7 +352,7 @@ def tdmrep_basis(steps: list[Step | None], purpose: Purpose, *, keep_reservation
     failed = next((s for s in present if s.error), None)
     if failed is not None:
         reason = f"TDMRep: {failed.where}; a reservation cannot be ruled out ({purpose.value})"
-        return Basis(signal="tdmrep", verdict=Verdict.DENY, reason=reason, **dict(failed.cite))
+        return failed.cite.basis("tdmrep", Verdict.DENY, reason)
     final: Step | None = None
     for step in present:
         if step.value is not None:  # absence (or a protocol error) never resets a value
@@ -356,22 +365,11 @@ def tdmrep_basis(steps: list[Step | None], purpose: Purpose, *, keep_reservation
         note = ""
     if final is None:
         reason = f"TDMRep: no reservation ({'; '.join(s.where for s in present)})"
-        cite = dict(present[0].cite) if present else {}
-        return Basis(signal="tdmrep", verdict=Verdict.NONE, reason=reason, **cite)
-    cite = dict(final.cite)
+        cite = present[0].cite if present else Cite()
+        return cite.basis("tdmrep", Verdict.NONE, reason)
     if final.value == 1:
         policy = f"; licensing policy: {final.policy}" if final.policy else ""
-        return Basis(
-            signal="tdmrep",
-            verdict=Verdict.DENY,
-            reason=f"TDMRep {final.where} reserves text and data mining ({purpose.value}){policy}{note}",
-            rule=final.where,
-            **cite,
-        )
-    return Basis(
-        signal="tdmrep",
-        verdict=Verdict.ALLOW,
-        reason=f"TDMRep {final.where}: text and data mining not reserved ({purpose.value})",
-        rule=final.where,
-        **cite,
-    )
+        reason = f"TDMRep {final.where} reserves text and data mining ({purpose.value}){policy}{note}"
+        return final.cite.basis("tdmrep", Verdict.DENY, reason, rule=final.where)
+    reason = f"TDMRep {final.where}: text and data mining not reserved ({purpose.value})"
+    return final.cite.basis("tdmrep", Verdict.ALLOW, reason, rule=final.where)

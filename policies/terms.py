@@ -19,6 +19,7 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -176,16 +177,17 @@ def read_terms(document: Document, home_url: str) -> TermsEvidence:
     *unread*: its terms may speak of scraping or AI, and the ToS signal treats
     it as terms nobody reviewed (``--unreviewed``).
     """
-    common = {
-        "home_url": home_url,
-        "terms_url": document.url,
-        "source": document.describe(),
-        "sha256": document.sha256,
-        "record_id": document.record_id,
-    }
+    of_document = partial(
+        TermsEvidence,
+        home_url=home_url,
+        terms_url=document.url,
+        source=document.describe(),
+        sha256=document.sha256,
+        record_id=document.record_id,
+    )
     if document.incomplete is not None:
-        return TermsEvidence(unread=f"not read whole ({document.incomplete})", **common)
+        return of_document(unread=f"not read whole ({document.incomplete})")
     if len(document.body) > TERMS_MAX:
-        return TermsEvidence(unread=f"larger than the {TERMS_MAX} bytes read of a terms page", **common)
+        return of_document(unread=f"larger than the {TERMS_MAX} bytes read of a terms page")
     text = terms_text(document.body)
-    return TermsEvidence(text_sha256=text_sha256(text), passages=restrictive_passages(text), **common)
+    return of_document(text_sha256=text_sha256(text), passages=restrictive_passages(text))

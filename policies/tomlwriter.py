@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from policies.rules import REQUIRED
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _TOML_RAW_FORBIDDEN = {0x7F: "\\u007f"}
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):

@@ -105,7 +105,7 @@ def _lines(text: str) -> tuple[dict[tuple[int, str], int], list[int]]:
     return keys, rules
 
 
-def _date(value: Any) -> date:
+def _date(value: object) -> date:
     if isinstance(value, datetime):  # TOML's datetime: the day is what a review date says
         return value.date()
     if isinstance(value, date):
@@ -126,22 +126,21 @@ def _encodable(value: str) -> str:
     return value
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{value!r} is not a string or a list of strings; expected text")
-    return tuple(_encodable(v).strip() for v in value)
+def _strings(value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{items!r} is not a string or a list of strings; expected text")
+    return tuple(_encodable(v).strip() for v in items)
 
 
-def _purposes(value: Any) -> tuple[Purpose, ...]:
+def _purposes(value: object) -> tuple[Purpose, ...]:
     return tuple(Purpose.parse(v) for v in _strings(value))
 
 
-def _choice(options: tuple[str, ...]) -> Any:
+def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
     aliases = [alias for alias, label in ALIASES.items() if label in options]
 
-    def convert(value: Any) -> str:
+    def convert(value: object) -> str:
         if isinstance(value, str) and canonical_label(value) in options:
             return canonical_label(value)
         also = f" (or {', '.join(aliases)})" if aliases else ""
@@ -151,31 +150,32 @@ def _choice(options: tuple[str, ...]) -> Any:
     return convert
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{value!r} is not a non-empty string; expected text")
     return _encodable(value).strip()
 
 
-def _url(value: Any) -> str:
+def _url(value: object) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"https?://\S+", value):
         raise ValueError(f"{value!r} is not an http(s) URL; expected one such as https://example.org/terms")
     return _encodable(value)
 
 
-def _sha256(value: Any) -> str:
+def _sha256(value: object) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
         raise ValueError(f"{value!r} is not a sha256 in lower-case hex (64 characters)")
     return value
 
 
-def _path(value: Any) -> str:
+def _path(value: object) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ValueError(f"{value!r} is not a path starting with '/'; expected one such as /blog/")
     return _encodable(value)
 
 
-CONVERTERS: dict[str, Any] = {
+# Each key's converter: a value read from TOML, checked and turned into the Rule field's type.
+CONVERTERS: dict[str, Callable[[object], object]] = {
     "scope": lambda v: host_name(_text(v)),
     "path": _path,
     "ai_scraping": _choice(AI_SCRAPING),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from policies.aipref import header_usage_basis, parse_preferences, robots_usage_basis
-from policies.decision import Verdict
+from policies.decision import Cite, Verdict
 from policies.purpose import Purpose
 from policies.robotstxt import RobotsTxt
 
 A, D, N = Verdict.ALLOW, Verdict.DENY, Verdict.NONE
-CITE = {"source": "http://x/robots.txt: HTTP 200", "sha256": None, "record_id": None}
+CITE = Cite(source="http://x/robots.txt: HTTP 200")
 
 
 def header(*values: str, purpose: Purpose = Purpose.AI_TRAIN, legacy: bool = True) -> Verdict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from policies.contentsignal import header_signal_basis, parse_signals, robots_signal_basis
-from policies.decision import Verdict
+from policies.decision import Cite, Verdict
 from policies.purpose import Purpose
 from policies.robotstxt import RobotsTxt
 
 A, D, N = Verdict.ALLOW, Verdict.DENY, Verdict.NONE
-CITE = {"source": "http://x/robots.txt: HTTP 200", "sha256": None, "record_id": None}
+CITE = Cite(source="http://x/robots.txt: HTTP 200")
 
 
 def robots(text: str, purpose: Purpose, *, wildcard: bool = True, use_limits: bool = True) -> Verdict:
@@ -101,6 +101,6 @@ def test_repeated_keys_on_one_line(line: str, verdict: Verdict) -> None:
     assert header is not None and header.verdict is verdict
     robots = RobotsTxt.parse(f"User-agent: *\nContent-Signal: {line}\nAllow: /\n")
     basis = robots_signal_basis(
-        robots, "permitcrawl", Purpose.AI_TRAIN, wildcard=True, use_limits=True, cite={}
+        robots, "permitcrawl", Purpose.AI_TRAIN, wildcard=True, use_limits=True, cite=Cite()
     )
     assert basis.verdict is verdict
