@@ -11,7 +11,7 @@ import policies
 def test_policies_and_storage_load_no_scrapy_or_twisted() -> None:
     code = (
         "import sys, policies, policies.engine, crawler.storage.warc, crawler.storage.provenance, "
-        "crawler.storage.queries, crawler.config\n"
+        "crawler.storage.queries, crawler.adapters.config\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted'))\n"
         "print(','.join(bad))"
     )
