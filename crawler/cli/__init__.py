@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from crawler.cli.crawl import cli, main
+from crawler.cli.main import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,82 +1,17 @@
-"""The ``permitcrawl`` command line: crawl, demo, pages, explain; policy and downstream commands.
-
-Data goes to stdout, messages to stderr. Exit codes: 0 when the command ran
-(a refusal is a result, not an error); 1 with ``Error: ...`` when it could not
-(bad settings, a crawl that could not start or could not write its output);
-2 for bad usage (click's default).
-"""
+"""``crawl`` and ``demo``: run a crawl in this process, then summarise it."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import sqlite3
-import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler import __version__
-from crawler.cli.dataset import DATABASE_META, audit, datasette, export, index, recheck, report, revoke
-from crawler.cli.policy import policy
-from crawler.errors import PermitcrawlError
-from policies.decision import SIGNAL_IDS
-from policies.errors import PolicyError
-from policies.purpose import Purpose
+from crawler.cli.params import DIR, PURPOSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
-
-    from scrapy.settings import Settings
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
-PURPOSES = click.Choice([p.value for p in Purpose])
-
-
-class CommandGroup(click.Group):
-    """The command group: the one place that turns two failures of any command into a normal end.
-
-    A reader that stops reading our output (``permitcrawl pages DIR | head -1``):
-    once ``head`` has its line, the rest goes nowhere and the exit status is 0,
-    without a word (click itself would exit 1). A database failing half-way
-    through a command is an error naming it, not a traceback: commands check a
-    database when they open it (crawler.storage.provenance); damage deeper in
-    the file shows only when a query reaches it.
-    """
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            result = super().invoke(ctx)
-            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
-        except BrokenPipeError:
-            _discard_stdout()
-            ctx.exit(0)
-        except sqlite3.DatabaseError as exc:
-            where = ctx.meta.get(DATABASE_META, "the provenance database")
-            raise click.ClickException(
-                f"{where}: could not be read or written ({exc}); the database may be damaged"
-            ) from exc
-        return result
-
-
-def _discard_stdout() -> None:
-    # Python flushes stdout once more on its way out; on a closed pipe that would fail again.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
-@click.group(cls=CommandGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, prog_name="permitcrawl")
-def cli() -> None:
-    """Collect web pages for AI training only where sites permit it, and record why."""
-
-
-def _fail(message: str) -> click.ClickException:
-    return click.ClickException(message)
+    from collections.abc import Iterator
 
 
 def _summary_lines(summary: dict[str, Any]) -> Iterator[str]:
@@ -109,33 +44,10 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     """Parse ``-s NAME=VALUE`` options, warning about names that look like a typo of a known one."""
     from crawler.adapters.overrides import parse_overrides, suspect_names
 
-    try:
-        parsed = parse_overrides(pairs)
-    except PermitcrawlError as exc:
-        raise _fail(str(exc)) from exc
+    parsed = parse_overrides(pairs)
     for warning in suspect_names(parsed):
         click.echo(f"Warning: {warning}", err=True)
     return parsed
-
-
-def _settings(out: Path, **options: Any) -> Settings:
-    """The crawl's settings, every one checked (nothing is created before they are)."""
-    from crawler.adapters.runner import crawl_settings
-
-    try:
-        return crawl_settings(out, **options)
-    except (PermitcrawlError, PolicyError) as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _lock(out: Path) -> None:
-    """Take ``out``'s lock for the rest of this process: one writer per crawl directory."""
-    from crawler.adapters.runner import lock_output
-
-    try:
-        lock_output(out)
-    except PermitcrawlError as exc:
-        raise _fail(str(exc)) from exc
 
 
 def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
@@ -144,24 +56,24 @@ def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
     Fails (exit 1) when the crawl could not run, could not start (its spider
     failed before reading every seed), or could not write its output.
     """
-    from crawler.adapters.runner import run_crawl
+    from crawler.adapters.runner import crawl_settings, lock_output, run_crawl
     from crawler.storage.queries import open_crawl, summary
 
-    settings = _settings(out, **options)
-    _lock(out)
+    settings = crawl_settings(out, **options)  # every setting checked: nothing is created before
+    lock_output(out)  # one writer per crawl directory, for the rest of this process
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
     result = run_crawl(settings, seeds=seeds)
     if result.error:
-        raise _fail(f"the crawl could not run: {result.error}")
+        raise click.ClickException(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":
-        raise _fail(
+        raise click.ClickException(
             f"the crawl stopped: its output could not be written (see the log); output so far is in {out}"
         )
     if result.crawl_id is None:
-        raise _fail("the crawl did not start; see the log above")
+        raise click.ClickException("the crawl did not start; see the log above")
     if result.finish_reason == "start_error":
-        raise _fail(
+        raise click.ClickException(
             "the crawl could not start: reading its seeds failed (see the log above); "
             f"what it recorded is in {out}"
         )
@@ -203,7 +115,7 @@ def _crawl_options(func: Any) -> Any:
         click.option(
             "--policies",
             "store_dir",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=DIR,
             default=None,
             help="A ToS policy store (permitcrawl policy init); without one no ToS review applies.",
         ),
@@ -229,7 +141,7 @@ def _log_level(verbose: int) -> str:
     return ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
 
 
-@cli.command()
+@click.command()
 @click.argument("urls", nargs=-1)
 @click.option(
     "--seeds",
@@ -237,9 +149,7 @@ def _log_level(verbose: int) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of seed URLs, one per line.",
 )
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Crawl directory to write."
-)
+@click.option("--out", type=DIR, required=True, help="Crawl directory to write.")
 @_crawl_options
 def crawl(
     urls: tuple[str, ...],
@@ -261,21 +171,18 @@ def crawl(
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 
-    try:
-        seeds = [check_seed(u, "seed URL") for u in urls]
-        if seeds_file is not None:
-            seeds += read_seed_file(seeds_file)
-    except PermitcrawlError as exc:
-        raise _fail(str(exc)) from exc
+    seeds = [check_seed(u, "seed URL") for u in urls]
+    if seeds_file is not None:
+        seeds += read_seed_file(seeds_file)
     if not seeds:
         raise click.UsageError("give at least one seed URL, or --seeds FILE")
     _run(out, seeds, overrides=_overrides(overrides), log_level=_log_level(verbose), **options)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=DIR,
     default=Path("permitcrawl-demo"),
     show_default=True,
     help="Crawl directory to write: new, empty, or made by an earlier demo (then replaced).",
@@ -293,6 +200,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     import logging
     import shutil
 
+    from crawler.adapters.runner import crawl_settings, lock_output
     from crawler.localweb.demo import (
         DEMO_SEEDS,
         DEMO_SITES,
@@ -305,13 +213,12 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.localweb.server import serve
 
     parsed = _overrides(overrides)
-    try:
-        replace = check_demo_out(out, options.get("store_dir"))
-    except PermitcrawlError as exc:
-        raise _fail(str(exc)) from exc
+    replace = check_demo_out(out, options.get("store_dir"))
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
-    _settings(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
-    _lock(out)  # before anything is removed: another process may be writing there
+    crawl_settings(
+        out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()}
+    )
+    lock_output(out)  # before anything is removed: another process may be writing there
     try:
         prepare_demo_out(out, replace=replace)
         if options.get("store_dir") is None:
@@ -319,7 +226,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
             options["store_dir"] = out / "policies"
             shutil.copytree(demo_store(), options["store_dir"])
     except OSError as exc:
-        raise _fail(f"could not prepare {out} for the demo: {exc}") from exc
+        raise click.ClickException(f"could not prepare {out} for the demo: {exc}") from exc
     server = serve(DEMO_SITES)
     # The demo hosts exist only on the local server: route every request through it.
     for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
@@ -348,194 +255,3 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         f"      permitcrawl audit {out} && permitcrawl report {out}",
         err=True,
     )
-
-
-def _open(directory: Path) -> Any:
-    """Open DIRECTORY's provenance.db for reading only."""
-    from crawler.storage.queries import DB_NAME, open_crawl
-
-    click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
-    try:
-        return open_crawl(directory)
-    except PermitcrawlError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
-    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
-    """Plain aligned text columns, for humans (data tools get jsonl or csv)."""
-    rows = [[str(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
-    yield "  ".join("-" * w for w in widths)
-    for row in rows:
-        yield "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-
-
-def _iso(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date; expected YYYY-MM-DD or an ISO 8601 time"
-        ) from None
-    return value
-
-
-@cli.command()
-@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--usable/--unusable",
-    default=None,
-    help="Only usable pages (permitted, 2xx, not revoked), or only the others.",
-)
-@click.option(
-    "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
-)
-@click.option("--host", default=None, help="Only pages of this host.")
-@click.option(
-    "--domain", default=None, help="Only pages of this registrable domain (its subdomains included)."
-)
-@click.option("--since", callback=_iso, help="Only pages fetched on or after this date (UTC).")
-@click.option("--until", callback=_iso, help="Only pages fetched before this date (UTC).")
-@click.option("--content-type", default=None, help="Only this content type (a prefix: text/html).")
-@click.option(
-    "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
-)
-def pages(directories: tuple[Path, ...], purpose: str | None, fmt: str, **filters: Any) -> None:
-    """List the captured pages of one or more crawls: where they are in the WARC files, and why.
-
-    \b
-    Example:
-        permitcrawl pages crawls/example --usable --format jsonl > usable.jsonl
-        permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
-        permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
-    """
-    from crawler.storage.queries import PAGE_FIELDS, PageFilter, crawl_purposes
-    from crawler.storage.queries import pages as query_pages
-
-    fields = ["crawl_dir", *PAGE_FIELDS]
-    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n") if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
-    shown: list[dict[str, Any]] = []
-    for directory in directories:
-        db = _open(directory)
-        chosen = purpose
-        if chosen is None:
-            purposes = crawl_purposes(db)
-            chosen = purposes[0] if len(purposes) == 1 else Purpose.AI_TRAIN.value
-        for row in query_pages(db, PageFilter(purpose=chosen, **filters)):
-            row = {"crawl_dir": str(directory), **row}
-            if fmt == "jsonl":
-                click.echo(json.dumps({k: row[k] for k in fields}, ensure_ascii=False))
-            elif writer:
-                writer.writerow(
-                    {**{k: row[k] for k in fields}, "basis": json.dumps(row["basis"], ensure_ascii=False)}
-                )
-            else:
-                shown.append({**row, "where": f"{row['warc_file']}@{row['warc_offset']}"})
-    if fmt == "table":
-        columns = ["url", "status", "usable", "signal", "where"]
-        if len(directories) > 1:
-            columns.insert(0, "crawl_dir")
-        for line in table(shown, columns):
-            click.echo(line)
-
-
-def _explain_text(story: dict[str, Any]) -> Iterator[str]:
-    yield f"URL: {story['url']}"
-    yield f"Outcome: {story['outcome']}"
-    if not story["events"]:
-        yield "No capture or refusal of this URL is recorded in this crawl directory."
-    for event in story["events"]:
-        # The same URL may have been stored under another spelling (a fragment, a default port).
-        spelled = f" (recorded as {event['url']})" if event.get("url", story["url"]) != story["url"] else ""
-        if event["outcome"] == "revoked":
-            scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
-            yield ""
-            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']}){spelled}"
-            yield f"  reason: {event['reason']}"
-            yield f"  capture: {event['capture_id']}  ledger entry {event['ledger_id']}"
-            continue
-        if event["outcome"] == "erased":
-            yield ""
-            ledger = f"ledger entry {event['ledger_id']}"
-            yield f"erased from {event['warc_file']} at {event['at']} ({ledger}){spelled}"
-            yield f"  capture: {event['capture_id']}  payload {event['payload_digest']}"
-            yield f"  reason: {event['reason']}"
-            continue
-        decision = event["decision"]
-        verdict = "allowed" if decision["allowed"] else "refused"
-        yield ""
-        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']}){spelled}"
-        if event["outcome"] == "captured":
-            yield f"  WARC: {event['warc_file']} offset {event['warc_offset']} length {event['warc_length']}"
-            kind = event.get("content_type") or ""
-            yield f"  record: {event['warc_record_id']}  HTTP {event['status']}  {kind}"
-        elif event.get("status") is not None:
-            yield f"  HTTP {event['status']} (headers recorded; body not archived)"
-        yield f"  {decision['purpose']}: {verdict} ({decision['stage']}), decided by {decision['signal']}"
-        yield f"  reason: {decision['reason']}"
-        yield "  basis:"
-        for basis in decision["bases"]:
-            yield f"    [{basis['verdict']}] {basis['signal']}: {basis['reason']}"
-            for key in ("source", "rule", "sha256", "record_id"):
-                if basis.get(key):
-                    yield f"        {key}: {basis[key]}"
-            evidence = basis.get("evidence")
-            if evidence:
-                yield (
-                    f"        evidence: {evidence['warc_file']} offset {evidence['warc_offset']}, "
-                    f"fetched {evidence['fetched_at']}, HTTP {evidence['status']}"
-                )
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(directory: Path, url: str, fmt: str) -> None:
-    """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
-
-    Every basis is shown with its evidence: which robots.txt, its sha256, the
-    WARC record it is archived in, and the matching rule where known. The URL
-    is matched however it is spelled (scheme and host case, default port,
-    fragment, percent-encoding); it must be an absolute http(s) URL.
-
-    \b
-    Example:
-        permitcrawl explain crawls/example https://example.org/private/page
-        permitcrawl explain crawls/example https://example.org/ --format json
-    """
-    from crawler.storage.queries import explain as query_explain
-    from crawler.storage.urls import UrlError
-
-    try:
-        story = query_explain(_open(directory), url)
-    except UrlError as exc:
-        raise _fail(f"URL: {exc}") from exc
-    if fmt == "json":
-        click.echo(json.dumps(story, indent=2, ensure_ascii=False))
-    else:
-        for line in _explain_text(story):
-            click.echo(line)
-
-
-cli.add_command(policy)
-for _command in (audit, datasette, export, index, recheck, report, revoke):
-    cli.add_command(_command)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    cli()
-
-
-if __name__ == "__main__":
-    main()

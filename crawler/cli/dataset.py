@@ -8,27 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.errors import PermitcrawlError
+from crawler.cli.group import open_crawl_dir
+from crawler.cli.output import echo_table, plural
+from crawler.cli.params import DIR, PURPOSES
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
     from crawler.adapters.spiders.recheck import RecheckSpider
-
-DIR = click.Path(file_okay=False, path_type=Path)
-# ctx.meta key: the provenance database the command opened.
-DATABASE_META = "permitcrawl.database"
-
-
-def _open(directory: Path, *, write: bool = False):
-    """Open DIRECTORY's provenance.db: read-only, or (``write``) under the directory's lock."""
-    from crawler.storage.queries import DB_NAME, open_crawl
-
-    # Named by the CLI if the database fails later, half-way through a command.
-    click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
-    try:
-        return open_crawl(directory, write=write)
-    except PermitcrawlError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()
@@ -42,7 +28,7 @@ def audit(directory: Path) -> None:
     """
     from crawler.workflows.audit import audit_dir
 
-    report = audit_dir(directory, _open(directory))
+    report = audit_dir(directory, open_crawl_dir(directory))
     for difference in report.differences:
         click.echo(difference)
     found = len(report.differences)
@@ -61,14 +47,10 @@ def _reason(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value.strip() if value is not None else None
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
     """The URLs a revoke names, each checked: ``--url`` values, or the lines of ``--file``."""
     from crawler.storage.urls import UrlError, url_key
-    from policies.files import LIST_FILE_MAX, InputFileError, read_text_input
+    from policies.files import LIST_FILE_MAX, read_text_input
 
     if url_file is None:
         for url in urls:
@@ -77,10 +59,7 @@ def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
             except UrlError as exc:
                 raise click.ClickException(f"--url: {exc}") from exc
         return list(urls)
-    try:
-        text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
-    except InputFileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
     wanted = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -113,9 +92,7 @@ def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
     "--reason", required=True, callback=_reason, help="Why: the request, its reference, the law invoked."
 )
 @click.option("--by", "who", default=None, help="Who asks or acts [default: your login name].")
-@click.option(
-    "--purpose", type=click.Choice(["ai-train", "ai-input", "search"]), help="Revoke for one purpose only."
-)
+@click.option("--purpose", type=PURPOSES, help="Revoke for one purpose only.")
 def revoke(
     directory: Path,
     urls: tuple[str, ...],
@@ -153,7 +130,7 @@ def revoke(
         wanted: list[str] = []
     else:
         wanted = _takedown_urls(urls, url_file)
-    db = _open(directory, write=True)
+    db = open_crawl_dir(directory, write=True)
     if domain is not None:
         captures, missing = captures_of_domain(db, name), []
         scope = f"domain {name}"
@@ -168,12 +145,12 @@ def revoke(
     done = revoke_captures(db, captures, reason=reason, who=actor(who), scope=scope, purpose=purpose)
     scope_of = f"for {purpose}" if purpose else "for every purpose"
     click.echo(
-        f"revoked {_plural(len(done.revoked), 'capture')} {scope_of} (ledger entry {done.ledger_id})",
+        f"revoked {plural(len(done.revoked), 'capture')} {scope_of} (ledger entry {done.ledger_id})",
         err=True,
     )
     if done.already:
         left = "left as it was" if len(done.already) == 1 else "left as they were"
-        click.echo(f"{_plural(len(done.already), 'capture')} already revoked {scope_of}: {left}", err=True)
+        click.echo(f"{plural(len(done.already), 'capture')} already revoked {scope_of}: {left}", err=True)
 
 
 @click.command()
@@ -207,11 +184,9 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     from crawler.adapters.fetcher import origin_of
     from crawler.adapters.runner import crawl_settings, parse_overrides, run_spider
     from crawler.adapters.spiders.recheck import RecheckSpider
-    from crawler.cli.crawl import table
     from crawler.workflows.ledger import actor, record_recheck
-    from policies.errors import PolicyError
 
-    db = _open(directory, write=True)
+    db = open_crawl_dir(directory, write=True)
     crawls = list(
         db.query(
             "select purpose, settings from crawls where coalesce(kind, 'crawl') = 'crawl' order by started_at"
@@ -224,19 +199,16 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         store_dir = Path(recorded["store_dir"])
     urls = [row[0] for row in db.execute("select distinct url from captures order by url")]
     db.close()
-    try:
-        settings = crawl_settings(
-            directory,
-            purpose=crawls[-1]["purpose"],
-            store_dir=store_dir,
-            overrides={**_judged_as_crawled(recorded), **parse_overrides(overrides)},
-            extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
-        )
-    except (PermitcrawlError, PolicyError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = crawl_settings(
+        directory,
+        purpose=crawls[-1]["purpose"],
+        store_dir=store_dir,
+        overrides={**_judged_as_crawled(recorded), **parse_overrides(overrides)},
+        extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
+    )
     hosts = len({origin_of(url) for url in urls})
     click.echo(
-        f"Rechecking {_plural(len(urls), 'captured URL')} on {_plural(hosts, 'host')}: "
+        f"Rechecking {plural(len(urls), 'captured URL')} on {plural(hosts, 'host')}: "
         "fetching their robots.txt, tdmrep.json, ai.txt and licences again",
         err=True,
     )
@@ -245,7 +217,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     )
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")
-    db = _open(directory, write=True)
+    db = open_crawl_dir(directory, write=True)
     changes = _reserved_since(db, spider)
     if changes:
         ledger_id = record_recheck(
@@ -255,8 +227,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
             crawl_id=result.crawl_id,
             not_rechecked=spider.not_rechecked(),
         )
-        for line in table(changes, ["url", "purpose", "signal", "reason"]):
-            click.echo(line)
+        echo_table(changes, ["url", "purpose", "signal", "reason"])
         click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
     else:
         click.echo("no capture is reserved by its site's current evidence", err=True)
@@ -265,7 +236,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         click.echo(f"not rechecked: {origin}: {'; '.join(reasons)}", err=True)
     if failed:
         raise click.ClickException(
-            f"{len(failed)} of {_plural(len(spider.origins), 'host')} could not be rechecked (listed above). "
+            f"{len(failed)} of {plural(len(spider.origins), 'host')} could not be rechecked (listed above). "
             "A failed fetch is not new evidence: their captures keep their standing, except where a "
             "document read whole reserves them. Run recheck again when they answer"
         )
@@ -324,7 +295,7 @@ def _reserved_since(db: Any, spider: RecheckSpider) -> list[dict[str, Any]]:
 @click.option("--out", type=DIR, help="A new directory for the export (WARC files, provenance.db, index).")
 @click.option(
     "--purpose",
-    type=click.Choice(["ai-train", "ai-input", "search"]),
+    type=PURPOSES,
     help="Export what is usable for this purpose [default: each crawl's own].",
 )
 @click.option(
@@ -363,7 +334,7 @@ def export(
         permitcrawl export crawls/example --purge --yes --by legal
     """
     from crawler.storage.index import write_index
-    from crawler.workflows.export import ExportError, check_destination
+    from crawler.workflows.export import check_destination
     from crawler.workflows.export import export as export_crawl
     from crawler.workflows.ledger import actor
 
@@ -374,19 +345,13 @@ def export(
     if dry_run and out is not None:
         raise click.UsageError("--dry-run changes nothing, so it exports nothing either; leave out --out")
     if out is not None:
-        try:
-            check_destination(directory, out)  # before anything is erased
-        except ExportError as exc:
-            raise click.ClickException(str(exc)) from exc
-    db = _open(directory, write=True)
+        check_destination(directory, out)  # before anything is erased
+    db = open_crawl_dir(directory, write=True)
     who = actor(who)
     if purge and not _purge(directory, db, who=who, dry_run=dry_run, yes=yes):
         return
     if out is not None:
-        try:
-            report = export_crawl(directory, db, out, purpose=purpose, who=who)
-        except ExportError as exc:
-            raise click.ClickException(str(exc)) from exc
+        report = export_crawl(directory, db, out, purpose=purpose, who=who)
         _, lines = write_index(out)
         for problem in report.problems:
             click.echo(problem, err=True)
@@ -415,7 +380,6 @@ def _purge(directory: Path, db: Any, *, who: str, dry_run: bool, yes: bool) -> b
     """
     import sys
 
-    from crawler.cli.crawl import table
     from crawler.storage.index import write_index
     from crawler.workflows.purge import purge as purge_crawl
     from crawler.workflows.purge import purgeable, revocation_reasons
@@ -425,10 +389,9 @@ def _purge(directory: Path, db: Any, *, who: str, dry_run: bool, yes: bool) -> b
         click.echo("nothing to purge: no capture is revoked for every purpose", err=True)
         return not dry_run
     listed = [{**row, "reason": revocation_reasons(db, row["warc_record_id"])} for row in doomed]
-    for line in table(listed, ["url", "warc_file", "reason"]):
-        click.echo(line)
+    echo_table(listed, ["url", "warc_file", "reason"])
     files = len({row["warc_file"] for row in doomed})
-    what = f"{_plural(len(doomed), 'capture')} revoked for every purpose, from {_plural(files, 'WARC file')}"
+    what = f"{plural(len(doomed), 'capture')} revoked for every purpose, from {plural(files, 'WARC file')}"
     if dry_run:
         click.echo(f"dry run: would erase {what}; nothing erased", err=True)
         return False
@@ -448,8 +411,8 @@ def _purge(directory: Path, db: Any, *, who: str, dry_run: bool, yes: bool) -> b
         write_index(directory)  # the old index points at offsets that moved
     removed = f"{erased.records} records, {erased.bytes_removed} bytes"
     click.echo(
-        f"purged {_plural(erased.captures, 'capture')} ({removed}) "
-        f"from {_plural(len(erased.files), 'WARC file')} (ledger entry {erased.ledger_id})",
+        f"purged {plural(erased.captures, 'capture')} ({removed}) "
+        f"from {plural(len(erased.files), 'WARC file')} (ledger entry {erased.ledger_id})",
         err=True,
     )
     return True
@@ -492,7 +455,7 @@ def datasette(directory: Path, title: str | None) -> None:
 
     from crawler.storage.datasette import datasette_config
 
-    _open(directory).close()
+    open_crawl_dir(directory).close()
     path = directory / "datasette.json"
     config = datasette_config(title or f"permitcrawl: {directory.resolve().name}")
     path.write_text(jsonlib.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -516,7 +479,7 @@ def report(directory: Path, out: Path | None) -> None:
     """
     from crawler.workflows.report import render
 
-    db = _open(directory)
+    db = open_crawl_dir(directory)
     out = out or directory / "report.html"
     out.write_text(render(db, directory), encoding="utf-8")
     click.echo(f"wrote {out}", err=True)

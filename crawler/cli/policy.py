@@ -7,21 +7,20 @@ replacing it; ``validate`` is meant for CI (exit 1 with every problem listed).
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from crawler.errors import PermitcrawlError
-from policies.errors import PolicyError, PolicyStoreError
-from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, InputFileError, read_input, read_text_input
+from crawler.cli.output import format_option, write_rows
+from crawler.cli.params import DIR, PURPOSES
+from policies.errors import PolicyStoreError
+from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, read_input, read_text_input
 from policies.purpose import Purpose
 from policies.store import (
-    PolicyStore,
     check_store,
     load_file,
     load_policies,
@@ -32,21 +31,13 @@ from policies.terms import terms_text, text_sha256
 from policies.tos import Unreviewed, tos_basis
 from policies.vocabulary import AI_SCRAPING, ALIASES, COMPETE, LICENSE
 
-PURPOSES = click.Choice([p.value for p in Purpose])
 STORE_OPTION = click.option(
     "--store",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=DIR,
     envvar="PERMITCRAWL_POLICY_STORE",
     required=True,
     help="The policy store directory [env: PERMITCRAWL_POLICY_STORE].",
 )
-
-
-def _load(directory: Path) -> PolicyStore:
-    try:
-        return load_policies(directory)
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -72,7 +63,7 @@ def policy() -> None:
 
 
 @policy.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=DIR)
 def init(directory: Path) -> None:
     """Create an empty policy store (a directory of one TOML file per domain, for git).
 
@@ -100,10 +91,7 @@ def _terms_sha256(tos_text: Path | None, tos_sha256: str | None) -> str | None:
     """The sha256 to record: of the saved terms page's normalised text, else the one given."""
     if tos_text is None:
         return tos_sha256
-    try:
-        saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
-    except InputFileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
     return text_sha256(terms_text(saved))
 
 
@@ -112,10 +100,7 @@ def _write(store: Path, domain: str, changes: dict[str, Any], who: str | None, *
     from crawler.workflows.ledger import actor
 
     today = date.today()
-    try:
-        rule = write_rule(store, domain, changes, editor=actor(who), today=today, create=create)
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    rule = write_rule(store, domain, changes, editor=actor(who), today=today, create=create)
     click.echo(
         f"{rule.where}: rule for {rule.scope}{'' if rule.path == '/' else rule.path}, version {rule.version}"
     )
@@ -283,17 +268,11 @@ def show(domain: str, store: Path, fmt: str) -> None:
     Example:
         permitcrawl policy show www.example.org --store tos-policies
     """
-    try:
-        check_store(store)
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    check_store(store)
     path = store / f"{registrable_domain(domain)}.toml"
     if not path.exists():
         raise click.ClickException(f"{path}: no rules for {registrable_domain(domain)}")
-    try:
-        rules = load_file(path)
-    except PolicyStoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    rules = load_file(path)
     if fmt == "json":
         click.echo(json.dumps([_rule_data(r) for r in rules], indent=2, ensure_ascii=False))
         return
@@ -303,12 +282,26 @@ def show(domain: str, store: Path, fmt: str) -> None:
         click.echo(f"# {rule.where}: version {rule.version}, merged label {rule.merged!r}", err=True)
 
 
+# Every field of a rule's row (jsonl, csv); the table shows fewer.
+RULE_FIELDS = (
+    "domain",
+    "scope",
+    "path",
+    "deny",
+    "allow",
+    "label",
+    "reviewed",
+    "review_by",
+    "due",
+    "version",
+    "where",
+)
+
+
 @policy.command(name="list")
 @STORE_OPTION
 @click.option("--due", is_flag=True, help="Only rules whose review-by date has come.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
-)
+@format_option
 def list_rules(store: Path, due: bool, fmt: str) -> None:
     """List every rule of the store, one line each.
 
@@ -318,7 +311,7 @@ def list_rules(store: Path, due: bool, fmt: str) -> None:
     """
     today = date.today()
     rows = []
-    for rule in _load(store).all_rules():
+    for rule in load_policies(store).all_rules():
         if due and not rule.is_due(today):
             continue
         rows.append(
@@ -336,30 +329,13 @@ def list_rules(store: Path, due: bool, fmt: str) -> None:
                 "where": rule.where,
             }
         )
-    _emit(rows, fmt, ["domain", "scope", "path", "deny", "allow", "label", "review_by", "due"])
-
-
-def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
-    if fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-    elif fmt == "csv":
-        writer = csv.DictWriter(
-            sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n"
-        )
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
-    else:
-        from crawler.cli.crawl import table
-
-        for line in table(rows, columns):
-            click.echo(line)
+    columns = ["domain", "scope", "path", "deny", "allow", "label", "review_by", "due"]
+    write_rows(rows, fmt, fields=RULE_FIELDS, columns=columns)
 
 
 @policy.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), envvar="PERMITCRAWL_POLICY_STORE")
+@click.argument("directory", type=DIR, required=False)
+@click.option("--store", type=DIR, envvar="PERMITCRAWL_POLICY_STORE")
 def validate(directory: Path | None, store: Path | None) -> None:
     """Check every policy file; exit 1 listing each problem as path:line: what; expected (for CI).
 
@@ -403,11 +379,8 @@ def check(url: str, store: Path, purpose: str, fmt: str) -> None:
     """
     from crawler.adapters.spiders.seeds import check_seed
 
-    try:
-        url = check_seed(url, "URL")
-    except PermitcrawlError as exc:
-        raise click.ClickException(str(exc)) from exc
-    loaded = _load(store)
+    url = check_seed(url, "URL")
+    loaded = load_policies(store)
     from urllib.parse import urlsplit
 
     from policies.patterns import path_of
@@ -435,11 +408,9 @@ def check(url: str, store: Path, purpose: str, fmt: str) -> None:
 
 
 @policy.command()
-@click.argument("crawl_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), envvar="PERMITCRAWL_POLICY_STORE")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
-)
+@click.argument("crawl_dirs", nargs=-1, required=True, type=DIR)
+@click.option("--store", type=DIR, envvar="PERMITCRAWL_POLICY_STORE")
+@format_option
 def queue(crawl_dirs: tuple[Path, ...], store: Path | None, fmt: str) -> None:
     """List what to review: domains crawled with no rule, terms changed since review, reviews due.
 
@@ -451,17 +422,15 @@ def queue(crawl_dirs: tuple[Path, ...], store: Path | None, fmt: str) -> None:
         permitcrawl policy queue crawls/batch1 --format jsonl   # with the passages to read
     """
     from crawler.storage.queries import open_crawl
-    from crawler.workflows.queue import build_queue, rules_from_crawls, rules_from_store
+    from crawler.workflows.queue import QueueItem, build_queue, rules_from_crawls, rules_from_store
 
-    try:
-        dbs = [open_crawl(d) for d in crawl_dirs]
-    except PermitcrawlError as exc:
-        raise click.ClickException(str(exc)) from exc
-    rules = rules_from_store(_load(store)) if store else rules_from_crawls(dbs)
+    dbs = [open_crawl(d) for d in crawl_dirs]
+    rules = rules_from_store(load_policies(store)) if store else rules_from_crawls(dbs)
     items = [item.as_dict() for item in build_queue(dbs, rules, date.today())]
     if fmt == "table":
         for item in items:
             item["passages"] = len(item["passages"])
             hosts = item["hosts"]
             item["hosts"] = " ".join(hosts) if len(hosts) <= 3 else f"{hosts[0]} and {len(hosts) - 1} more"
-    _emit(items, fmt, ["domain", "hosts", "reason", "pages", "held", "passages", "terms_url"])
+    columns = ["domain", "hosts", "reason", "pages", "held", "passages", "terms_url"]
+    write_rows(items, fmt, fields=[f.name for f in dataclasses.fields(QueueItem)], columns=columns)
