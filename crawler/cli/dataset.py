@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from crawler.cli.group import open_crawl_dir
 from crawler.cli.output import echo_table, plural
 from crawler.cli.params import DIR, PURPOSES
-from policies.purpose import Purpose
-
-if TYPE_CHECKING:
-    from crawler.adapters.spiders.recheck import RecheckSpider
 
 
 @click.command()
@@ -184,26 +179,18 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     from crawler.adapters.fetcher import origin_of
     from crawler.adapters.runner import crawl_settings, parse_overrides, run_spider
     from crawler.adapters.spiders.recheck import RecheckSpider
-    from crawler.workflows.ledger import actor, record_recheck
+    from crawler.workflows.ledger import actor
+    from crawler.workflows.recheck import plan_recheck, reserved_since, revoke_reserved
 
     db = open_crawl_dir(directory, write=True)
-    crawls = list(
-        db.query(
-            "select purpose, settings from crawls where coalesce(kind, 'crawl') = 'crawl' order by started_at"
-        )
-    )
-    if not crawls:
-        raise click.ClickException(f"{directory}: no crawl recorded here")
-    recorded = json.loads(crawls[-1]["settings"] or "{}").get("permitcrawl", {})
-    if store_dir is None and recorded.get("store_dir") and Path(recorded["store_dir"]).is_dir():
-        store_dir = Path(recorded["store_dir"])
-    urls = [row[0] for row in db.execute("select distinct url from captures order by url")]
+    plan = plan_recheck(db, directory, store_dir)
     db.close()
+    urls = plan.urls
     settings = crawl_settings(
         directory,
-        purpose=crawls[-1]["purpose"],
-        store_dir=store_dir,
-        overrides={**_judged_as_crawled(recorded), **parse_overrides(overrides)},
+        purpose=plan.purpose,
+        store_dir=plan.store_dir,
+        overrides={**plan.settings, **parse_overrides(overrides)},
         extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
     )
     hosts = len({origin_of(url) for url in urls})
@@ -218,14 +205,10 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")
     db = open_crawl_dir(directory, write=True)
-    changes = _reserved_since(db, spider)
+    changes = reserved_since(db, spider)
     if changes:
-        ledger_id = record_recheck(
-            db,
-            [{k: v for k, v in c.items() if k != "signal"} for c in changes],
-            who=actor(who),
-            crawl_id=result.crawl_id,
-            not_rechecked=spider.not_rechecked(),
+        ledger_id = revoke_reserved(
+            db, changes, who=actor(who), crawl_id=result.crawl_id, not_rechecked=spider.not_rechecked()
         )
         echo_table(changes, ["url", "purpose", "signal", "reason"])
         click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
@@ -240,54 +223,6 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
             "A failed fetch is not new evidence: their captures keep their standing, except where a "
             "document read whole reserves them. Run recheck again when they answer"
         )
-
-
-def _judged_as_crawled(recorded: dict[str, Any]) -> dict[str, Any]:
-    """The settings under which the crawl judged its URLs, from its recorded configuration.
-
-    A recheck judges under the same regime (default policy, readings, token,
-    what unreviewed terms mean), so that a capture is revoked for what its
-    site says now, never for a rule the crawl did not apply.
-    """
-    names = {
-        "default_policy": "POLICY_DEFAULT",
-        "unreviewed": "POLICY_UNREVIEWED",
-        "robots_token": "POLICY_ROBOTS_TOKEN",
-        "max_crawl_delay": "POLICY_MAX_CRAWL_DELAY",
-        "robots_parse_limit": "POLICY_ROBOTS_PARSE_LIMIT",
-        "evidence_max_size": "POLICY_EVIDENCE_MAX_SIZE",
-    }
-    settings = {setting: recorded[key] for key, setting in names.items() if recorded.get(key) is not None}
-    for key, value in (recorded.get("readings") or {}).items():
-        settings["POLICY_" + ("" if key.startswith("rsl_") else "READ_") + key.upper()] = value
-    return settings
-
-
-def _reserved_since(db: Any, spider: RecheckSpider) -> list[dict[str, Any]]:
-    """The (capture, purpose) pairs usable until now that a document read whole now reserves."""
-    changes = []
-    for capture in db.query("select warc_record_id, url from captures order by url"):
-        for usage in db.query(
-            "select purpose from usage u where capture_id = ? and usable = 1 and not exists "
-            "(select 1 from revocations r where r.capture_id = u.capture_id "
-            "and (r.purpose is null or r.purpose = u.purpose)) order by purpose",
-            [capture["warc_record_id"]],
-        ):
-            found = spider.reservation(capture["url"], Purpose(usage["purpose"]))
-            if found is None:
-                continue
-            decision, basis = found
-            changes.append(
-                {
-                    "capture_id": capture["warc_record_id"],
-                    "url": capture["url"],
-                    "purpose": usage["purpose"],
-                    "reason": basis.reason,
-                    "decision": json.dumps(decision.as_dict(), ensure_ascii=False, sort_keys=True),
-                    "signal": basis.signal,
-                }
-            )
-    return changes
 
 
 @click.command()
