@@ -61,10 +61,6 @@ class EvidenceCache(Generic[E]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def current(self, origin: str) -> E | None:
-        """The latest evidence for ``origin``, fresh or not, without fetching."""
-        return self._entries.get(origin)
-
     async def get(self, origin: str) -> E:
         """Return fresh evidence for ``origin``, fetching it if needed."""
         entry = self._entries.get(origin)
@@ -91,11 +87,3 @@ class EvidenceCache(Generic[E]):
         for waiter in self._waiting.pop(origin):
             waiter.callback(entry)
         return entry
-
-    def sweep(self, now: datetime | None = None) -> int:
-        """Forget expired entries (a long crawl visits many hosts once); return how many."""
-        now = now or self._clock()
-        stale = [origin for origin, entry in self._entries.items() if not entry.is_fresh(now)]
-        for origin in stale:
-            del self._entries[origin]
-        return len(stale)

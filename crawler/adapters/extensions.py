@@ -14,8 +14,9 @@ middleware runs, so bodies are stored exactly as the server sent them
 (content-coding kept). It is written only at ``response_received``, once the
 gate's post-fetch decision is in ``request.meta["policy_decision"]``, and only
 if that decision allows it: a refused body never reaches a WARC file. The
-writing itself happens on the :class:`~crawler.storage.writer.ArchiveWriter`
-thread; this extension only turns Scrapy objects into plain values.
+writing itself is done, synchronously, by
+:class:`~crawler.storage.writer.ArchiveWriter`; this extension only turns
+Scrapy objects into plain values.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from crawler import __version__
 from crawler.adapters import signals as our_signals
 from crawler.adapters.config import CrawlConfig, load_config
 from crawler.adapters.evidence import utcnow
-from crawler.adapters.middlewares import origin_of
+from crawler.adapters.fetcher import origin_of
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB, dumps
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files

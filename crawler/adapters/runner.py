@@ -129,10 +129,6 @@ class RunResult:
     finish_reason: str | None
     error: str | None
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.finish_reason not in (None, "archive_error")
-
 
 def run_crawl(settings: Settings, *, seeds: list[str]) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
