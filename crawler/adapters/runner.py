@@ -12,7 +12,6 @@ from scrapy.settings import Settings
 
 from crawler.adapters.config import check_names, load_config
 from crawler.adapters.overrides import check_overrides
-from crawler.adapters.overrides import parse_overrides as parse_overrides  # where the recheck command looks
 from crawler.adapters.spiders.seeds import SeedSpider
 from crawler.errors import ProvenanceError
 from crawler.storage.lock import lock_directory

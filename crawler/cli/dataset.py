@@ -177,7 +177,8 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         permitcrawl recheck crawls/example --policies tos-policies
     """
     from crawler.adapters.fetcher import origin_of
-    from crawler.adapters.runner import crawl_settings, parse_overrides, run_spider
+    from crawler.adapters.overrides import parse_overrides
+    from crawler.adapters.runner import crawl_settings, run_spider
     from crawler.adapters.spiders.recheck import RecheckSpider
     from crawler.workflows.ledger import actor
     from crawler.workflows.recheck import plan_recheck, reserved_since, revoke_reserved

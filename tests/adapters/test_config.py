@@ -6,7 +6,8 @@ import pytest
 from scrapy.settings import Settings
 
 from crawler.adapters.config import CONTACT_PLACEHOLDER, load_config
-from crawler.adapters.runner import crawl_settings, parse_overrides
+from crawler.adapters.overrides import parse_overrides
+from crawler.adapters.runner import crawl_settings
 from crawler.errors import SettingsError
 from policies.decision import DefaultPolicy
 from policies.purpose import Purpose
