@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 def _bench_sites() -> dict:
     """The hostile test web, and cases too heavy for the test suite."""
-    from crawler.localweb import Reply
+    from crawler.localweb.server import Reply
     from tests.hostile import HOSTILE_SITES, Pages
 
     def anchor_farm() -> Reply:
@@ -59,7 +59,7 @@ def _bench_sites() -> dict:
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
-    from crawler.localweb import LocalWebServer
+    from crawler.localweb.server import LocalWebServer
 
     server = LocalWebServer(_bench_sites())
     server.requests = _Discard()  # type: ignore[assignment]
@@ -78,7 +78,7 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, timeout: int, budg
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from crawler.spiders.seeds import SeedSpider
+    from crawler.adapters.spiders.seeds import SeedSpider
 
     common = {
         "AUTOTHROTTLE_ENABLED": False,
@@ -92,7 +92,7 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, timeout: int, budg
         settings = Settings({**common, "ROBOTSTXT_OBEY": True})
     else:
         settings = Settings()
-        settings.setmodule("crawler.settings", priority="project")
+        settings.setmodule("crawler.adapters.settings", priority="project")
         settings.setdict(
             {
                 **common,

@@ -88,7 +88,7 @@ def generate(
 
 
 def _serve(hosts: int, pages: int, conn: multiprocessing.connection.Connection) -> None:
-    from crawler.localweb import LocalWebServer
+    from crawler.localweb.server import LocalWebServer
 
     server = LocalWebServer(generate(hosts, pages))
     server.requests = _Discard()  # type: ignore[assignment]  # no request log: it would only grow
@@ -109,7 +109,7 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, concurrency: int, 
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from crawler.spiders.seeds import SeedSpider
+    from crawler.adapters.spiders.seeds import SeedSpider
 
     common = {
         "CONCURRENT_REQUESTS": concurrency,
@@ -123,7 +123,7 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, concurrency: int, 
         settings = Settings({**common, "ROBOTSTXT_OBEY": True})
     else:
         settings = Settings()
-        settings.setmodule("crawler.settings", priority="project")
+        settings.setmodule("crawler.adapters.settings", priority="project")
         settings.setdict(
             {
                 **common,

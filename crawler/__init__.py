@@ -1,6 +1,9 @@
-"""permitcrawl's Scrapy integration: the gate, the archive, the spider and the CLI.
+"""permitcrawl around the decision core: everything with side effects, one concern per package.
 
-Importing this package loads no Scrapy module; the components do.
+``adapters`` (Scrapy), ``storage`` (WARC files and the provenance database),
+``workflows`` (what is done with a crawl later), ``cli`` (the command line),
+``localweb`` (the demo's and the tests' local web); README.md, "Architecture",
+says what each may import. Importing this package loads no Scrapy module.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb import LocalWebServer, LoggedRequest, serve
+from crawler.localweb.server import LocalWebServer, LoggedRequest, serve
 from tests.sites import SEEDS, SITES
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
 """The hostile test web: one host per way a site can try to keep a reservation from being seen,
-or to stall or exhaust the crawl (issue: hostile sites). Served by crawler.localweb like tests/sites.py.
+or to stall or exhaust the crawl (issue: hostile sites).
+Served by crawler.localweb.server like tests/sites.py.
 
 Large bodies are built on first request (a table entry may be a callable), so
 importing this module costs nothing.
@@ -11,7 +12,7 @@ import gzip
 import json
 from functools import cache
 
-from crawler.localweb import Reply, Site
+from crawler.localweb.server import Reply, Site
 
 HTML = (("Content-Type", "text/html; charset=utf-8"),)
 TEXT = (("Content-Type", "text/plain; charset=utf-8"),)

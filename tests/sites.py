@@ -1,4 +1,4 @@
-"""The test web: ``{host: {path: reply}}``, served by crawler.localweb on 127.0.0.1.
+"""The test web: ``{host: {path: reply}}``, served by crawler.localweb.server on 127.0.0.1.
 
 Each host exercises one rule; the end-to-end tests crawl all of them in one run
 and read the server's request log, the WARC files and the database.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 
-from crawler.localweb import Reply, Site
+from crawler.localweb.server import Reply, Site
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}

@@ -119,7 +119,7 @@ def test_demo_refuses_to_overwrite_foreign_directories(tmp_path: Path) -> None:
 def test_a_crawl_that_could_not_start_exits_1(
     outcome: dict, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crawler import runner
+    from crawler.adapters import runner
 
     result = runner.RunResult(**{"error": None, **outcome})
     monkeypatch.setattr(runner, "run_crawl", lambda settings, **arguments: result)

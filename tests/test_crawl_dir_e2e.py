@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler.localweb import LocalWebServer, Reply, serve
+from crawler.localweb.server import LocalWebServer, Reply, serve
 from crawler.storage.provenance import ProvenanceDB, create_db, dumps, inspect_db
 from tests.conftest import cli_env, run_cli
 from tests.sites import HTML, TEXT, page

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from crawler.demo import DEMO_HOSTS, DEMO_MARKER
+from crawler.localweb.demo import DEMO_HOSTS, DEMO_MARKER
 from tests.conftest import run_cli
 
 if TYPE_CHECKING:

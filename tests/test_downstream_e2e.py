@@ -23,7 +23,7 @@ import pytest
 from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb import LocalWebServer, Reply, serve
+from crawler.localweb.server import LocalWebServer, Reply, serve
 from tests.conftest import read_record, run_cli
 from tests.sites import (
     DOWNSTREAM_SEEDS,
@@ -981,8 +981,8 @@ def test_purge_and_export_of_an_uncompressed_crawl(dweb: LocalWebServer, tmp_pat
 def test_a_purge_that_fails_leaves_the_crawl_as_it_was(
     crawl_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crawler.storage import purge as purge_module
     from crawler.storage.queries import open_crawl
+    from crawler.workflows import purge as purge_module
 
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
     before = {p.name: p.read_bytes() for p in (crawl_dir / "warc").iterdir()}

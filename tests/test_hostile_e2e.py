@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb import serve
+from crawler.localweb.server import serve
 from tests.conftest import CrawlRun, crawl, run_cli
 from tests.hostile import (
     BYSTANDER_PAGES,
@@ -31,7 +31,7 @@ from tests.hostile import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from crawler.localweb import LocalWebServer
+    from crawler.localweb.server import LocalWebServer
 
 BUDGET = 30
 DEPTH = 8

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlite_utils
 
-from crawler.localweb import LocalWebServer, Reply, serve
+from crawler.localweb.server import LocalWebServer, Reply, serve
 from tests.conftest import crawl, run_cli
 from tests.sites import HTML, page
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from bs4 import BeautifulSoup
 
-from crawler.localweb import LocalWebServer, serve
-from crawler.report import BIN_WIDTHS, MAX_BARS, SIGNAL_GLOSSARY
+from crawler.localweb.server import LocalWebServer, serve
+from crawler.workflows.report import BIN_WIDTHS, MAX_BARS, SIGNAL_GLOSSARY
 from policies.decision import SIGNAL_IDS
 from tests.conftest import crawl, run_cli
 from tests.sites import HTML, TEXT, page
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from bs4 import Tag
 
-    from crawler.localweb import Site
+    from crawler.localweb.server import Site
 
 OPEN_ROBOTS = "User-agent: *\nDisallow: /private/\n"
 ONE_DOMAIN = ["http://www.report.test/", "http://blog.report.test/"]

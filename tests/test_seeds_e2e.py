@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlite_utils
 
-from crawler.localweb import LocalWebServer, serve
+from crawler.localweb.server import LocalWebServer, serve
 from tests.conftest import crawl, run_cli
 from tests.sites import page
 

@@ -1,1 +1,1 @@
-"""Output storage, free of Scrapy: WARC files (warcio) and the provenance database (sqlite-utils)."""
+"""Storage primitives, free of Scrapy: WARC files (warcio), the provenance database (sqlite-utils)."""

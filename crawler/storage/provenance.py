@@ -447,7 +447,6 @@ def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
             raise ProvenanceError(f"{path}: cannot create the provenance database: {exc}") from exc
     _check_file(path)
     try:
-        # One connection, handed to the archive writer's thread once the crawl runs.
         conn = sqlite3.connect(path, check_same_thread=False)
     except sqlite3.Error as exc:
         raise ProvenanceError(f"{path}: cannot open the provenance database ({exc}); {EXPECTED}") from exc
@@ -497,12 +496,6 @@ class ProvenanceDB:
         """Record a crawl's start (written at once, not batched)."""
         with self.db.atomic():
             self.db["crawls"].insert(row, replace=True)
-
-    def finish_crawl(self, crawl_id: str, **fields: Any) -> None:
-        """Record a crawl's end: flush everything pending, then update its row."""
-        self.flush()
-        with self.db.atomic():
-            self.db["crawls"].update(crawl_id, fields)
 
     def _add(self, *unit: tuple[str, list[dict[str, Any]]]) -> None:
         """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DB_NAME = "provenance.db"
 
-# Stats keys of the crawl bounds (crawler.bounds): the URLs not fetched, per host.
+# Stats keys of the crawl bounds (crawler.adapters.bounds): the URLs not fetched, per host.
 BUDGET_STAT = "bounds/host_budget/"
 QUEUE_STAT = "bounds/host_queue/"
 DEPTH_STAT = "bounds/depth/"

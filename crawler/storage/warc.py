@@ -92,7 +92,7 @@ class _GzipMember:
 
     One compress call and one write per record, rather than one per piece:
     each zlib or file call hands the GIL over, and on a busy crawl every
-    handover can cost the writer thread a whole switch interval.
+    handover can cost a whole switch interval.
     """
 
     def __init__(self, out: IO[bytes], level: int) -> None:
@@ -283,11 +283,6 @@ class WarcStore:
     def close(self) -> None:
         """Close the current file and give it its final name."""
         self._close_file()
-
-    @property
-    def current_file(self) -> str | None:
-        """The final name of the file being written, if one is open."""
-        return self._name if self._fh is not None else None
 
     # -- records ---------------------------------------------------------------
 

@@ -128,7 +128,7 @@ def test_a_meta_the_old_parser_missed_is_seen(vector: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("vector", _of("crawler-audit-differ"))
 def test_the_crawler_and_audit_read_it_alike(vector: dict[str, Any]) -> None:
-    from tests.crawler.test_page_reading import _audit_page, _crawler_page
+    from tests.adapters.test_page_reading import _audit_page, _crawler_page
 
     headers = {"Content-Type": vector["content_type"]} if vector["content_type"] else {}
     live, archived = _crawler_page(_bytes(vector), headers), _audit_page(_bytes(vector), headers)

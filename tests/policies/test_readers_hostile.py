@@ -87,7 +87,7 @@ def test_from_raw_reads_as_the_crawler_did() -> None:
         kind="tdmrep.json", url="http://x/t", fetched_at=NOW, status=200,
         raw=gzip.compress(b" " * 4096, mtime=0), content_encoding=("gzip",), max_size=1024,
     )  # fmt: skip
-    # In the crawler's words (crawler.decompression), so that audit re-derives the reason it gave.
+    # In the crawler's words (crawler.adapters.decompression), so that audit re-derives the reason it gave.
     assert (
         bomb.incomplete
         == "its content-coding (gzip) could not be removed: larger than 1024 bytes once decompressed (gzip)"

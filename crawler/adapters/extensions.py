@@ -1,0 +1,491 @@
+"""ArchiveExtension: writes permitted captures and all evidence to WARC, and every decision to SQLite.
+
+Switched on by ``POLICY_ENABLED`` (set by :class:`crawler.adapters.addon.PolicyAddon`);
+``WARC_DIR``, ``WARC_EVIDENCE_DIR`` and ``PROVENANCE_DB`` say where the output
+goes. Captured pages go to the WARC files of ``WARC_DIR``; the documents
+fetched only to decide (robots.txt, tdmrep.json, ai.txt, RSL licences, the
+home and terms pages read to find a site's terms) and the crawl's
+configuration record go to WARC files of their own, named
+``<prefix>-evidence-...``, in ``WARC_EVIDENCE_DIR``: whoever reads every
+response of the page files reads only pages the crawl captured.
+
+The raw response is taken at ``response_downloaded``, before any downloader
+middleware runs, so bodies are stored exactly as the server sent them
+(content-coding kept). It is written only at ``response_received``, once the
+gate's post-fetch decision is in ``request.meta["policy_decision"]``, and only
+if that decision allows it: a refused body never reaches a WARC file. The
+writing itself is done, synchronously, by
+:class:`~crawler.storage.writer.ArchiveWriter`; this extension only turns
+Scrapy objects into plain values.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from scrapy import __version__ as scrapy_version
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
+
+from crawler import __version__
+from crawler.adapters import signals as our_signals
+from crawler.adapters.config import CrawlConfig, load_config
+from crawler.adapters.evidence import utcnow
+from crawler.storage.lock import lock_directory
+from crawler.storage.provenance import ProvenanceDB, dumps
+from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
+from crawler.storage.writer import ArchiveWriter, CaptureJob
+from policies.decision import Decision, Stage
+from policies.document import closed_mid_document
+from policies.robots import classify
+from policies.store import load_policies
+from policies.urls import origin_of, registrable_domain
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+    from typing import Self
+
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from policies.document import Document
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 2.0  # seconds between commits when the crawl is slow
+
+EVIDENCE_NAME = "evidence"
+
+RECORDED_SCRAPY_SETTINGS = (
+    "DOWNLOAD_MAXSIZE",
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED",
+    "DEPTH_LIMIT",
+    "DOWNLOAD_TIMEOUT",
+    "RETRY_TIMES",
+)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def header_list(headers: Any) -> list[tuple[str, str]]:
+    """Every (name, value) of Scrapy Headers, repeated names kept (``headers[k]`` keeps only the last)."""
+    return [(_text(name), _text(value)) for name, values in headers.items() for value in values]
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A response as the downloader returned it, before any middleware changed it.
+
+    The headers are copied: HttpCompressionMiddleware deletes Content-Encoding
+    from the very Headers object the decoded response shares.
+    """
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    flags: tuple[str, ...]
+    protocol: str | None
+    ip_address: str | None
+
+    @classmethod
+    def of(cls, response: Response) -> RawResponse:
+        ip = response.ip_address
+        return cls(
+            url=response.url,
+            status=response.status,
+            headers=header_list(response.headers),
+            body=response.body,
+            flags=tuple(response.flags),
+            protocol=response.protocol,
+            ip_address=None if ip is None else str(ip),
+        )
+
+
+class ArchiveExtension:
+    """Feeds the crawl's captures, evidence and refusals to the archive writer."""
+
+    def __init__(self, crawler: Crawler, config: CrawlConfig, writer: ArchiveWriter, crawl_id: str) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.writer = writer
+        self.crawl_id = crawl_id
+        self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
+        self._started: WeakKeyDictionary[Request, datetime] = WeakKeyDictionary()
+        self._failed = False
+        # Rows are committed in batches; on a slow crawl, at least this often.
+        self._flusher = task.LoopingCall(self._flush)
+        connect = crawler.signals.connect
+        connect(self.spider_opened, signal=signals.spider_opened)
+        connect(self.spider_closed, signal=signals.spider_closed)
+        connect(self.headers_received, signal=signals.headers_received)
+        connect(self.response_downloaded, signal=signals.response_downloaded)
+        connect(self.response_received, signal=signals.response_received)
+        connect(self.evidence_fetched, signal=our_signals.evidence_fetched)
+        connect(self.request_refused, signal=our_signals.request_refused)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("POLICY_ENABLED"):
+            raise NotConfigured("POLICY_ENABLED is off")
+        config = load_config(crawler.settings)
+        crawl_id = str(uuid.uuid4())
+        # One writer per output: taken before a WARC file left open is renamed as abandoned,
+        # since it may be another crawl's, still writing (the CLI holds it already).
+        output = config.provenance_db.parent
+        output.mkdir(parents=True, exist_ok=True)
+        lock_directory(output)
+        for directory in (config.warc_dir, config.warc_evidence_dir):
+            if directory.is_dir():
+                for name in recover_open_files(directory):
+                    logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
+        warc = WarcStore(
+            config.warc_dir,
+            prefix=config.warc_prefix,
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            info=cls.warcinfo(config, crawl_id),
+        )
+        evidence = WarcStore(
+            config.warc_evidence_dir,
+            prefix=f"{config.warc_prefix}-{EVIDENCE_NAME}",
+            max_size=config.warc_max_size,
+            gzip_level=config.warc_gzip_level,
+            info=cls.warcinfo(config, crawl_id, evidence=True),
+        )
+        db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
+        writer = ArchiveWriter(
+            warc,
+            db,
+            evidence_warc=evidence,
+            warc_path=functools.lru_cache(maxsize=64)(lambda path: _relative(config, path)),
+        )
+        return cls(crawler, config, writer, crawl_id)
+
+    @staticmethod
+    def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
+        """The fields of every WARC file's warcinfo record (page files, or evidence files)."""
+        what = "evidence documents fetched to decide, not captured pages" if evidence else "pages captured"
+        return {
+            "software": f"permitcrawl/{__version__} (Scrapy {scrapy_version})",
+            "operator": config.warc_operator,
+            "isPartOf": crawl_id,
+            "description": f"permitcrawl crawl for purpose {config.purpose.value}: {what}",
+            "robots": "RFC 9309, checked before every request; robots.txt archived as evidence",
+            "http-header-user-agent": config.user_agent,
+            "permitcrawl-purpose": config.purpose.value,
+            "permitcrawl-default-policy": config.default_policy.value,
+            "permitcrawl-body-storage": "as received: content-coding kept, Content-Length corrected",
+        }
+
+    # -- crawl lifecycle -----------------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> None:
+        settings = self.crawler.settings
+        rules = load_policies(self.config.store_dir).all_rules() if self.config.store_dir else []
+        started = utcnow()
+        # Everything a decision depends on besides the evidence goes into the WARC too, so that
+        # decisions can be re-derived from the WARC files alone (permitcrawl audit).
+        snapshot = {
+            "crawl_id": self.crawl_id,
+            "software": f"permitcrawl/{__version__}",
+            "config": self.config.summary(),
+            "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
+            "rules": [{"where": rule.where, **rule.content()} for rule in rules],
+        }
+        record_id = None
+        try:
+            # Both directories are made now: a crawl that cannot write its output asks for nothing.
+            self.writer.warc.directory.mkdir(parents=True, exist_ok=True)
+            record_id = self.writer.evidence_warc.write_resource(
+                f"urn:permitcrawl:crawl:{self.crawl_id}",
+                dumps(snapshot).encode(),
+                "application/json",
+                started,
+            ).record_id
+        except Exception as exc:
+            self._fail(exc)
+        self.writer.db.start_crawl(
+            {
+                "id": self.crawl_id,
+                "kind": getattr(spider, "crawl_kind", "crawl"),
+                "started_at": started.isoformat(),
+                "software": "permitcrawl",
+                "version": __version__,
+                "purpose": self.config.purpose.value,
+                "default_policy": self.config.default_policy.value,
+                "robots_token": self.config.robots_token,
+                "user_agent": self.config.user_agent,
+                "seeds": dumps(list(getattr(spider, "seeds", []))),
+                "settings": dumps(
+                    {
+                        "permitcrawl": self.config.summary(),
+                        "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
+                    }
+                ),
+                "config_record_id": record_id,
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+            }
+        )
+        for rule in rules:
+            self.writer.db.add_rule(
+                {
+                    "crawl_id": self.crawl_id,
+                    "domain": rule.domain,
+                    "file": rule.file,
+                    "line": rule.line,
+                    "scope": rule.scope,
+                    "path": rule.path,
+                    "version": rule.version,
+                    "tos_sha256": rule.tos_sha256,
+                    "content": dumps(rule.content()),
+                }
+            )
+        self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
+        self._flusher.start(FLUSH_INTERVAL, now=False)
+
+    def _flush(self) -> None:
+        try:
+            self.writer.flush()
+        except Exception as exc:
+            self._fail(exc)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self._flusher.running:
+            self._flusher.stop()
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        if self._failed:
+            reason = "archive_error"
+        self.writer.finish(
+            self.crawl_id,
+            finished_at=utcnow().isoformat(),
+            finish_reason=reason,
+            stats=dumps({k: (v if isinstance(v, int | float | str) else str(v)) for k, v in stats.items()}),
+        )
+
+    def _fail(self, exc: BaseException) -> None:
+        # Losing output silently is worse than stopping: stop the crawl, say why.
+        self.crawler.stats.inc_value("archive/errors")
+        self.crawler.stats.set_value("finish_reason", "archive_error")
+        if not self._failed and self.crawler.engine is not None:
+            self._failed = True
+            logger.error("The archive could not be written (%s); stopping the crawl", exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+
+    # -- capture -------------------------------------------------------------------
+
+    def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
+        # WARC-Date is when the capture began: headers arrived download_latency after the request went out.
+        latency = request.meta.get("download_latency") or 0.0
+        self._started[request] = utcnow() - timedelta(seconds=latency)
+
+    def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        self._raw[request] = RawResponse.of(response)
+
+    @staticmethod
+    def _closed_mid_document(request: Request, raw: RawResponse) -> bool:
+        # The same judgement as the evidence fetcher's, on the same bytes, so that audit reads
+        # the record as the crawler read the document (a coded body is judged by its decoding).
+        if "partial" not in raw.flags or any(k.lower() == "content-encoding" for k, _ in raw.headers):
+            return False
+        content_type = next((v for k, v in raw.headers if k.lower() == "content-type"), None)
+        kind = request.meta.get("policy_evidence")
+        return closed_mid_document(
+            raw.body, kind=kind if isinstance(kind, str) else None, content_type=content_type
+        )
+
+    def _exchange(self, request: Request, raw: RawResponse) -> HttpExchange:
+        truncated = None
+        if "download_stopped" in raw.flags:
+            truncated = "length"
+        elif "dataloss" in raw.flags or self._closed_mid_document(request, raw):
+            truncated = "disconnect"
+        proxied = bool(request.meta.get("proxy"))
+        return HttpExchange(
+            url=raw.url,
+            method=request.method,
+            request_headers=header_list(request.headers),
+            request_body=request.body,
+            status=raw.status,
+            response_headers=raw.headers,
+            body=raw.body,
+            protocol=raw.protocol or "HTTP/1.1",
+            # Through a proxy, the address is the proxy's, not the origin's.
+            ip_address=None if proxied else raw.ip_address,
+            started_at=self._started.pop(request, None) or utcnow(),
+            truncated=truncated,
+        )
+
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+        if request.meta.get("policy_exempt"):
+            return
+        raw = self._raw.pop(request, None)
+        decision = request.meta.get("policy_decision")
+        if (
+            not isinstance(decision, Decision)
+            or decision.stage is not Stage.POST_FETCH
+            or not decision.allowed
+        ):
+            return
+        if raw is None:
+            # e.g. an HTTP cache hit: there are no bytes as received to archive.
+            self.crawler.stats.inc_value("archive/skipped/no_raw_response")
+            logger.warning("Not archived (no raw response from the downloader): %s", response.url)
+            return
+        if self._failed:
+            return
+        try:
+            records = self.writer.capture(self._capture_job(request, response, raw, decision))
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.crawler.stats.inc_value("archive/captures")
+        self.crawler.stats.inc_value("warc/records_written", 3)
+        response.meta["warc_record_id"] = records.response.record_id
+        # With the gate's refusals, one line per decision at INFO (crawl -v).
+        logger.info(
+            "Captured %(url)s, permitted by %(signal)s: %(reason)s",
+            {"url": response.url, "signal": decision.signal, "reason": decision.reason},
+        )
+
+    def _capture_job(
+        self, request: Request, response: Response, raw: RawResponse, decision: Decision
+    ) -> CaptureJob:
+        exchange = self._exchange(request, raw)
+        usage: dict[str, Any] = request.meta.get("policy_usage") or {
+            decision.purpose.value: decision.as_dict()
+        }
+        referer = request.headers.get("Referer")
+        content_type = response.headers.get("Content-Type")
+        depth = request.meta.get("depth", 0)
+        redirected_from = request.meta.get("redirect_urls")
+        via = _text(referer) if referer else None
+        evidence = request.meta.get("policy_evidence")
+        metadata = {
+            "crawl_id": self.crawl_id,
+            "evidence": evidence,
+            "hopsFromSeed": depth,
+            "via": via,
+            "redirected_from": redirected_from,
+            "fetchTimeMs": round(1000 * (request.meta.get("download_latency") or 0)),
+        }
+        row = {
+            "crawl_id": self.crawl_id,
+            "url": exchange.url,
+            "host": urlsplit(exchange.url).hostname,
+            "domain": registrable_domain(urlsplit(exchange.url).hostname or ""),
+            "evidence": dumps(evidence) if evidence else None,
+            "fetched_at": exchange.started_at.isoformat(),
+            "status": exchange.status,
+            "content_type": _text(content_type) if content_type else None,
+            "payload_length": len(exchange.body),
+            "signal": decision.signal,
+            "reason": decision.reason,
+            "redirected_from": dumps(redirected_from) if redirected_from else None,
+            "depth": depth,
+            "referer": via,
+        }
+        return CaptureJob(
+            exchange=exchange, purpose=decision.purpose.value, usage=usage, metadata=metadata, row=row
+        )
+
+    # -- evidence and refusals ---------------------------------------------------------
+
+    def evidence_fetched(
+        self,
+        document: Document,
+        request: Request,
+        response: Response | None,
+        details: dict[str, Any] | None = None,
+    ) -> str | None:
+        """Archive an evidence document; return its WARC record id (None if nothing came back).
+
+        An error propagates to the gate, which then treats the document as
+        unreachable: nothing is judged on evidence that was not archived.
+        """
+        exchange = None
+        if response is not None:
+            final_request = response.request or request
+            raw = self._raw.pop(final_request, None) or RawResponse.of(response)
+            exchange = self._exchange(final_request, raw)
+        origin = origin_of(document.url)
+        row = {
+            "crawl_id": self.crawl_id,
+            "kind": document.kind,
+            "origin": origin,
+            "url": document.url,
+            "final_url": document.final_url,
+            "fetched_at": document.fetched_at.isoformat(),
+            "status": document.status,
+            "outcome": classify(document.status if document.error is None else None).value
+            if document.kind == "robots.txt"
+            else None,
+            "error": document.error,
+            "sha256": document.sha256,
+            "length": len(document.body) if document.status is not None else None,
+            "truncated": int(document.truncated),
+        }
+        if details:
+            row["text_sha256"] = details.get("text_sha256")
+            row["passages"] = dumps(list(details.get("passages", ())))
+        metadata = {
+            "crawl_id": self.crawl_id,
+            "evidence": document.kind,
+            "applies_to": origin,
+            **(details or {}),
+        }
+        try:
+            location = self.writer.evidence(exchange, metadata, row)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        if location is not None:
+            self.crawler.stats.inc_value("archive/evidence")
+            self.crawler.stats.inc_value("warc/records_written", 3)
+        return location.record_id if location else None
+
+    def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
+        self._raw.pop(request, None)
+        host = urlsplit(decision.url).hostname
+        self.writer.refusal(
+            {
+                "crawl_id": self.crawl_id,
+                "url": decision.url,
+                "host": host,
+                "domain": registrable_domain(host or ""),
+                "decided_at": decision.decided_at.isoformat(),
+                "stage": decision.stage.value,
+                "status": response.status if response is not None else None,
+                "purpose": decision.purpose.value,
+                "signal": decision.signal,
+                "reason": decision.reason,
+                "decision": decision.as_dict(),
+                "response_headers": header_list(response.headers) if response is not None else None,
+                "evidence": request.meta.get("policy_evidence"),
+            }
+        )
+        self.crawler.stats.inc_value("archive/refusals")
+
+
+def _relative(config: CrawlConfig, path: Path) -> str:
+    # Rows name WARC files relative to the database, so a crawl directory can move.
+    return os.path.relpath(path, config.provenance_db.parent).replace(os.sep, "/")

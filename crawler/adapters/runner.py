@@ -1,0 +1,159 @@
+"""Running one crawl in this process: settings from the CLI, the Scrapy run, its outcome."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.adapters.config import check_names, load_config
+from crawler.adapters.overrides import check_overrides
+from crawler.adapters.spiders.seeds import SeedSpider
+from crawler.errors import ProvenanceError
+from crawler.storage.lock import lock_directory
+from crawler.storage.provenance import inspect_db
+from policies.store import load_policies
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+
+    from crawler.adapters.config import CrawlConfig
+
+
+def crawl_settings(
+    out: Path,
+    *,
+    purpose: str | None = None,
+    default_policy: str | None = None,
+    max_depth: int | None = None,
+    max_pages: int | None = None,
+    store_dir: Path | None = None,
+    unreviewed: str | None = None,
+    overrides: dict[str, str] | None = None,
+    log_level: str = "WARNING",
+    extra: dict[str, Any] | None = None,
+) -> Settings:
+    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state).
+
+    Every setting is checked here, before anything is created: our own by
+    :func:`load_config`, Scrapy's overridden ones by :func:`check_overrides`.
+    """
+    settings = Settings()
+    settings.setmodule("crawler.adapters.settings", priority="project")
+    given: dict[str, Any] = {
+        "WARC_DIR": str(out / "warc"),
+        "WARC_EVIDENCE_DIR": str(out / "evidence"),
+        "PROVENANCE_DB": str(out / "provenance.db"),
+        # Scrapy's persistent job state: re-running the same command resumes the crawl.
+        "JOBDIR": str(out / "job"),
+        "LOG_LEVEL": log_level,
+        **(extra or {}),
+    }
+    if purpose is not None:
+        given["POLICY_PURPOSE"] = purpose
+    if default_policy is not None:
+        given["POLICY_DEFAULT"] = default_policy
+    if max_depth is not None:
+        given["DEPTH_LIMIT"] = max_depth
+    if max_pages is not None:
+        given["PERMITCRAWL_MAX_PAGES"] = max_pages
+    if store_dir is not None:
+        given["POLICY_STORE_DIR"] = str(store_dir)
+    if unreviewed is not None:
+        given["POLICY_UNREVIEWED"] = unreviewed
+    settings.setdict(given, priority="cmdline")
+    check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
+    check_overrides(overrides or {})
+    settings.setdict(overrides or {}, priority="cmdline")
+    config = load_config(settings)  # fail now, with the setting named, rather than mid-start-up
+    if config.store_dir is not None:
+        load_policies(config.store_dir)  # a store that does not validate never starts a crawl
+    check_layout(config, settings.get("JOBDIR") or None)
+    return settings
+
+
+def _not_a_directory(path: Path) -> str | None:
+    """What ``path`` is, if something other than a directory (or nothing) is there."""
+    if not os.path.lexists(path) or path.is_dir():
+        return None
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link"
+    return "a file" if path.is_file() else "not a directory"
+
+
+def check_layout(config: CrawlConfig, jobdir: str | None) -> None:
+    """Refuse, before anything is created, an output that a crawl could not write into.
+
+    Each of the WARC directory, the evidence directory and the job directory
+    must be a directory or absent; the provenance database must be absent or a
+    permitcrawl provenance database (checked reading only). Raise
+    ProvenanceError naming the path, what is there and what was expected.
+    """
+    directories = [
+        (config.warc_dir, "the directory of the captured pages' WARC files"),
+        (config.warc_evidence_dir, "the directory of the evidence WARC files"),
+    ]
+    if jobdir:
+        directories.append((Path(jobdir), "the directory of Scrapy's job state, for resuming"))
+    for path, expected in directories:
+        found = _not_a_directory(path)
+        if found:
+            raise ProvenanceError(f"{path}: is {found}; expected {expected}, or nothing there")
+    if os.path.lexists(config.provenance_db):
+        inspect_db(config.provenance_db)
+
+
+def lock_output(out: Path) -> None:
+    """Create the crawl directory ``out`` if need be and take its lock for the rest of the process.
+
+    Raise DirectoryInUseError (naming the holder) if another process writes to
+    it, ProvenanceError if it cannot be created or locked.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProvenanceError(f"{out}: cannot create the crawl directory ({exc.strerror})") from exc
+    lock_directory(out)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a crawl run ended."""
+
+    crawl_id: str | None
+    finish_reason: str | None
+    error: str | None
+
+
+def run_crawl(settings: Settings, *, seeds: list[str]) -> RunResult:
+    """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
+    return run_spider(settings, SeedSpider, seeds=seeds)[0]
+
+
+def run_spider(
+    settings: Settings, spider_class: type[Spider], **arguments: Any
+) -> tuple[RunResult, Spider | None]:
+    """Run one spider to completion in this process; return how it ended, and the spider."""
+    try:
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(spider_class)
+    except Exception as exc:  # a setting Scrapy reads as it starts: said as an error, not a traceback
+        return RunResult(crawl_id=None, finish_reason=None, error=f"{type(exc).__name__}: {exc}"), None
+    errors: list[str] = []
+    deferred = process.crawl(crawler, **arguments)
+    deferred.addErrback(lambda failure: errors.append(f"{type(failure.value).__name__}: {failure.value}"))
+    process.start()
+    try:
+        stats = crawler.stats
+    except RuntimeError:  # the crawl never started; the errback has said why
+        stats = None
+    result = RunResult(
+        crawl_id=stats.get_value("permitcrawl/crawl_id") if stats else None,
+        finish_reason=stats.get_value("finish_reason") if stats else None,
+        error=errors[0] if errors else None,
+    )
+    return result, crawler.spider

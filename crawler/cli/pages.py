@@ -1,0 +1,154 @@
+"""``pages`` and ``explain``: what a crawl holds, page by page, and why."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from crawler.cli.group import open_crawl_dir
+from crawler.cli.output import format_option, write_rows
+from crawler.cli.params import DIR, PURPOSES, iso_time
+from policies.decision import SIGNAL_IDS
+from policies.purpose import Purpose
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@click.command()
+@click.argument("directories", nargs=-1, required=True, type=DIR)
+@click.option(
+    "--usable/--unusable",
+    default=None,
+    help="Only usable pages (permitted, 2xx, not revoked), or only the others.",
+)
+@click.option(
+    "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
+)
+@click.option("--host", default=None, help="Only pages of this host.")
+@click.option(
+    "--domain", default=None, help="Only pages of this registrable domain (its subdomains included)."
+)
+@click.option("--since", callback=iso_time, help="Only pages fetched on or after this date (UTC).")
+@click.option("--until", callback=iso_time, help="Only pages fetched before this date (UTC).")
+@click.option("--content-type", default=None, help="Only this content type (a prefix: text/html).")
+@click.option(
+    "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
+)
+@format_option
+def pages(directories: tuple[Path, ...], purpose: str | None, fmt: str, **filters: Any) -> None:
+    """List the captured pages of one or more crawls: where they are in the WARC files, and why.
+
+    \b
+    Example:
+        permitcrawl pages crawls/example --usable --format jsonl > usable.jsonl
+        permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
+        permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
+    """
+    from crawler.storage.queries import PAGE_FIELDS
+
+    columns = ["url", "status", "usable", "signal", "where"]
+    if len(directories) > 1:
+        columns.insert(0, "crawl_dir")
+    rows = _page_rows(directories, purpose, filters)
+    write_rows(rows, fmt, fields=["crawl_dir", *PAGE_FIELDS], columns=columns)
+
+
+def _page_rows(
+    directories: tuple[Path, ...], purpose: str | None, filters: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The pages of each directory in turn, opened only when its turn comes."""
+    from crawler.storage.queries import PageFilter, crawl_purposes
+    from crawler.storage.queries import pages as query_pages
+
+    for directory in directories:
+        db = open_crawl_dir(directory)
+        chosen = purpose
+        if chosen is None:
+            purposes = crawl_purposes(db)
+            chosen = purposes[0] if len(purposes) == 1 else Purpose.AI_TRAIN.value
+        for row in query_pages(db, PageFilter(purpose=chosen, **filters)):
+            yield {"crawl_dir": str(directory), **row, "where": f"{row['warc_file']}@{row['warc_offset']}"}
+
+
+def _explain_text(story: dict[str, Any]) -> Iterator[str]:
+    yield f"URL: {story['url']}"
+    yield f"Outcome: {story['outcome']}"
+    if not story["events"]:
+        yield "No capture or refusal of this URL is recorded in this crawl directory."
+    for event in story["events"]:
+        # The same URL may have been stored under another spelling (a fragment, a default port).
+        spelled = f" (recorded as {event['url']})" if event.get("url", story["url"]) != story["url"] else ""
+        if event["outcome"] == "revoked":
+            scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
+            yield ""
+            yield f"revoked {scope} at {event['at']} by {event['actor']} ({event['source']}){spelled}"
+            yield f"  reason: {event['reason']}"
+            yield f"  capture: {event['capture_id']}  ledger entry {event['ledger_id']}"
+            continue
+        if event["outcome"] == "erased":
+            yield ""
+            ledger = f"ledger entry {event['ledger_id']}"
+            yield f"erased from {event['warc_file']} at {event['at']} ({ledger}){spelled}"
+            yield f"  capture: {event['capture_id']}  payload {event['payload_digest']}"
+            yield f"  reason: {event['reason']}"
+            continue
+        decision = event["decision"]
+        verdict = "allowed" if decision["allowed"] else "refused"
+        yield ""
+        yield f"{event['outcome']} at {event['at']} (crawl {event['crawl_id']}){spelled}"
+        if event["outcome"] == "captured":
+            yield f"  WARC: {event['warc_file']} offset {event['warc_offset']} length {event['warc_length']}"
+            kind = event.get("content_type") or ""
+            yield f"  record: {event['warc_record_id']}  HTTP {event['status']}  {kind}"
+        elif event.get("status") is not None:
+            yield f"  HTTP {event['status']} (headers recorded; body not archived)"
+        yield f"  {decision['purpose']}: {verdict} ({decision['stage']}), decided by {decision['signal']}"
+        yield f"  reason: {decision['reason']}"
+        yield "  basis:"
+        for basis in decision["bases"]:
+            yield f"    [{basis['verdict']}] {basis['signal']}: {basis['reason']}"
+            for key in ("source", "rule", "sha256", "record_id"):
+                if basis.get(key):
+                    yield f"        {key}: {basis[key]}"
+            evidence = basis.get("evidence")
+            if evidence:
+                yield (
+                    f"        evidence: {evidence['warc_file']} offset {evidence['warc_offset']}, "
+                    f"fetched {evidence['fetched_at']}, HTTP {evidence['status']}"
+                )
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(directory: Path, url: str, fmt: str) -> None:
+    """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
+
+    Every basis is shown with its evidence: which robots.txt, its sha256, the
+    WARC record it is archived in, and the matching rule where known. The URL
+    is matched however it is spelled (scheme and host case, default port,
+    fragment, percent-encoding); it must be an absolute http(s) URL.
+
+    \b
+    Example:
+        permitcrawl explain crawls/example https://example.org/private/page
+        permitcrawl explain crawls/example https://example.org/ --format json
+    """
+    from crawler.storage.queries import explain as query_explain
+    from crawler.storage.urls import UrlError
+
+    db = open_crawl_dir(directory)
+    try:
+        story = query_explain(db, url)
+    except UrlError as exc:
+        raise click.ClickException(f"URL: {exc}") from exc
+    if fmt == "json":
+        click.echo(json.dumps(story, indent=2, ensure_ascii=False))
+    else:
+        for line in _explain_text(story):
+            click.echo(line)
