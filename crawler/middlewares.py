@@ -13,6 +13,12 @@ retries, since the gate sits at 100): the decision is taken again with the
 response, for the crawl's purpose and for every other purpose (the usage
 record). A refused response is never archived; it reaches the spider only if
 ``POLICY_DELIVER_REFUSED`` is on (the seed spider uses it for links only).
+
+Decisions stay typed: ``request.meta["policy_decision"]`` holds the
+:class:`~policies.decision.Decision` for the crawl's purpose,
+``request.meta["policy_usage"]`` a ``{Purpose: Decision}`` for every purpose
+(after fetching), and ``request.meta["policy_evidence"]`` the evidence
+manifest they rest on; storage serialises them once, as it writes them.
 """
 
 from __future__ import annotations
@@ -336,7 +342,8 @@ class PolicyGateMiddleware:
                 raise IgnoreRequest(f"Refused: {decision.reason}")
             page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
-            decisions = decide_all(
+            # Every purpose's decision stays typed until storage writes it (the usage record).
+            usage: dict[Purpose, Decision] = decide_all(
                 response.url,
                 host=host,
                 default_policy=self.config.default_policy,
@@ -347,15 +354,14 @@ class PolicyGateMiddleware:
                 store=self.store,
                 unreviewed=self.config.unreviewed,
             )
-            decision = decisions[self.config.purpose]
-            usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}
+            decision = usage[self.config.purpose]
             request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
         except IgnoreRequest:
             raise
         except Exception as exc:
             logger.exception("Error while judging the response of %s", response.url)
             decision = self._error_decision(response.url, Stage.POST_FETCH, exc)
-            usage = {p.value: {**decision.as_dict(), "purpose": p.value} for p in Purpose}
+            usage = {p: replace(decision, purpose=p) for p in Purpose}
         request.meta["policy_decision"] = decision
         request.meta["policy_usage"] = usage
         if decision.allowed:

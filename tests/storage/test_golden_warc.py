@@ -10,16 +10,22 @@ WARC records, with ``PERMITCRAWL_REGENERATE_GOLDEN=1``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crawler.storage.provenance import ProvenanceDB, open_db
+import sqlite_utils
+
+from crawler.storage.archive import WarcArchive
+from crawler.storage.provenance import ProvenanceDB, dumps, open_db
+from crawler.storage.records import Capture, read_decision
 from crawler.storage.warc import HttpExchange, WarcStore
-from crawler.storage.writer import ArchiveWriter, CaptureJob
+from crawler.storage.writer import ArchiveWriter
 from policies.decision import Basis, DefaultPolicy, Stage, Verdict, combine
+from policies.document import Document
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
@@ -108,34 +114,44 @@ MANIFEST = {
 }
 
 
+def capture() -> Capture:
+    judged = decisions()
+    return Capture(
+        crawl_id=CRAWL_ID,
+        exchange=page_exchange(),
+        decision=judged[Purpose.AI_TRAIN],
+        usage=judged,
+        evidence=MANIFEST,
+        depth=1,
+        referer="http://site.test/",
+        redirected_from=["http://site.test/old"],
+        content_type="text/html; charset=utf-8",
+        fetch_time_ms=12,
+    )
+
+
+def robots_document() -> Document:
+    return Document(
+        kind="robots.txt",
+        url="http://site.test/robots.txt",
+        final_url="http://site.test/robots.txt",
+        status=200,
+        body=b"User-agent: *\nAllow: /\n",
+        fetched_at=STARTED,
+    )
+
+
 def write(tmp_path: Path) -> tuple[bytes, bytes]:
     """Write the capture and the evidence document; return each file's bytes after its warcinfo record."""
     pages, evidence = store(tmp_path / "warc", "p", "0000"), store(tmp_path / "evidence", "e", "eeee")
     writer = ArchiveWriter(pages, ProvenanceDB(open_db(tmp_path / "provenance.db")), evidence_warc=evidence)
     writer.db.start_crawl({"id": CRAWL_ID})
-    judged = decisions()
-    records = writer.capture(
-        CaptureJob(
-            exchange=page_exchange(),
-            purpose=Purpose.AI_TRAIN.value,
-            usage={p.value: d.as_dict() for p, d in judged.items()},
-            metadata={
-                "crawl_id": CRAWL_ID,
-                "evidence": MANIFEST,
-                "hopsFromSeed": 1,
-                "via": "http://site.test/",
-                "redirected_from": ["http://site.test/old"],
-                "fetchTimeMs": 12,
-            },
-        )
-    )
-    location = writer.evidence(
-        robots_exchange(),
-        {"crawl_id": CRAWL_ID, "evidence": "robots.txt", "applies_to": "http://site.test"},
-        {"crawl_id": CRAWL_ID, "kind": "robots.txt"},
+    records = writer.record_capture(capture())
+    location = writer.record_evidence(
+        CRAWL_ID, robots_document(), origin="http://site.test", exchange=robots_exchange()
     )
     assert location is not None
-    writer.finish(CRAWL_ID, finish_reason="finished")
+    writer.finish(CRAWL_ID, finished_at=DECIDED, finish_reason="finished", stats={})
     [page_file] = (tmp_path / "warc").iterdir()
     [evidence_file] = (tmp_path / "evidence").iterdir()
     return (
@@ -161,3 +177,36 @@ def test_the_file_names_and_warcinfo_come_from_the_injected_clock_and_ids(tmp_pa
     head = page_file.read_bytes().split(b"\r\n\r\n", 1)[0].decode()
     assert "WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000001>" in head
     assert "WARC-Date: 2026-11-22T10:00:00.123456Z" in head
+
+
+def test_every_stored_decision_is_the_one_in_the_metadata_record(tmp_path: Path) -> None:
+    """The usage rows hold, byte for byte, the decisions the metadata record embeds; rows read back typed."""
+    write(tmp_path)
+    db = sqlite_utils.Database(tmp_path / "provenance.db")
+    [page_file] = (tmp_path / "warc").iterdir()
+    archive = WarcArchive(tmp_path)
+    [metadata] = [
+        r for r in archive.entries.values() if r.rec_type == "metadata" and r.warc_file.startswith("warc/")
+    ]
+    usage = archive.read(metadata.record_id).json()["usage"]
+    rows = {row["purpose"]: row for row in db.query("select * from usage")}
+    assert list(rows) == list(usage) == [p.value for p in Purpose]
+    for purpose, decision in decisions().items():
+        row = rows[purpose.value]
+        assert row["decision"] == dumps(usage[purpose.value]) == dumps(decision.as_dict())
+        assert read_decision(row["decision"]) == decision
+        assert (bool(row["usable"]), row["signal"], row["reason"]) == (
+            decision.allowed,
+            decision.signal,
+            decision.reason,
+        )
+    [capture_row] = db.query("select * from captures")
+    assert capture_row["signal"] == "meta-robots" and capture_row["purpose"] == "ai-train"
+    assert capture_row["warc_file"] == page_file.name
+    [evidence_row] = db.query("select * from evidence")
+    assert (evidence_row["kind"], evidence_row["outcome"], evidence_row["origin"]) == (
+        "robots.txt",
+        "parsed",
+        "http://site.test",
+    )
+    assert evidence_row["sha256"] == hashlib.sha256(robots_document().body).hexdigest()
