@@ -21,7 +21,7 @@ import click
 
 from crawler import __version__
 from crawler.downstream import DATABASE_META, audit, datasette, export, index, recheck, report, revoke
-from crawler.errors import PermitcrawlError
+from crawler.errors import DecisionRecordError, PermitcrawlError
 from crawler.policycli import policy
 from policies.decision import SIGNAL_IDS
 from policies.errors import PolicyError
@@ -44,7 +44,8 @@ class CommandGroup(click.Group):
     without a word (click itself would exit 1). A database failing half-way
     through a command is an error naming it, not a traceback: commands check a
     database when they open it (crawler.storage.provenance); damage deeper in
-    the file shows only when a query reaches it.
+    the file (or a stored decision that does not read back) shows only when a
+    query reaches it.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -59,6 +60,9 @@ class CommandGroup(click.Group):
             raise click.ClickException(
                 f"{where}: could not be read or written ({exc}); the database may be damaged"
             ) from exc
+        except DecisionRecordError as exc:  # a stored decision that does not read back as one
+            where = ctx.meta.get(DATABASE_META, "the provenance database")
+            raise click.ClickException(f"{where}: {exc}; the database may be damaged") from exc
         return result
 
 

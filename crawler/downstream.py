@@ -312,7 +312,7 @@ def _reserved_since(db: Any, spider: RecheckSpider) -> list[dict[str, Any]]:
                     "url": capture["url"],
                     "purpose": usage["purpose"],
                     "reason": basis.reason,
-                    "decision": json.dumps(decision.as_dict(), ensure_ascii=False, sort_keys=True),
+                    "decision": decision,
                     "signal": basis.signal,
                 }
             )

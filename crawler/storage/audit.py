@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from crawler.errors import DecisionRecordError
+from crawler.storage.records import misstatements, read_decision
 from policies.aitxt import aitxt_evidence
 from policies.contentcoding import ContentCodingError, codings, decode_content
 from policies.decision import DefaultPolicy
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from crawler.storage.archive import ReadRecord, WarcArchive
+    from policies.decision import Decision
 
 # A crawl recorded before its page bound was: read pages with the add-on's default.
 PAGE_MAX_SIZE = 10 * 1024 * 1024
@@ -193,17 +196,31 @@ def archived_page(record: ReadRecord, url: str, max_size: int) -> Page:
     return Page(url=url, status=record.status or 0, headers=headers, body=body)
 
 
-def _shape(decision: dict[str, Any]) -> tuple[bool, str, list[tuple[str, str]]]:
+def _shape(decision: Decision) -> tuple[bool, str, list[tuple[str, str]]]:
     return (
-        bool(decision["allowed"]),
-        decision["signal"],
-        sorted((b["signal"], b["verdict"]) for b in decision["bases"]),
+        decision.allowed,
+        decision.signal,
+        sorted((b.signal, b.verdict.value) for b in decision.bases),
     )
 
 
-def _derivable(decision: dict[str, Any]) -> dict[str, Any]:
+def _derivable(decision: Decision) -> dict[str, Any]:
     """Everything a decision says that re-deriving it must reproduce: all but when it was taken."""
-    return {key: value for key, value in decision.items() if key != "decided_at"}
+    return {key: value for key, value in decision.as_dict().items() if key != "decided_at"}
+
+
+def _recorded(where: str, stored: Any) -> tuple[Decision | None, list[str]]:
+    """The typed decision a row or record holds (None if it holds none), and every field its stored
+    text says otherwise (a signal or reason its bases do not give: it was not written from them)."""
+    try:
+        decision = read_decision(stored)
+    except DecisionRecordError as exc:
+        return None, [f"{where}: {exc}"]
+    found = [
+        f"{where}: {key} is stored as {said!r}, but its bases give {typed!r}"
+        for key, (said, typed) in misstatements(stored, decision).items()
+    ]
+    return decision, found
 
 
 def _basis_difference(said: list[dict[str, Any]], derived: list[dict[str, Any]]) -> str:
@@ -221,12 +238,12 @@ def _basis_difference(said: list[dict[str, Any]], derived: list[dict[str, Any]])
     return f"basis {index + 1} ({b.get('signal')}): " + "; ".join(fields)
 
 
-def _decision_differences(where: str, recorded: dict[str, Any], again: dict[str, Any]) -> list[str]:
+def _decision_differences(where: str, recorded: Decision, again: Decision) -> list[str]:
     """Each field of a recorded decision that differs from the re-derived one (bases: the first that does)."""
-    recorded, again = _derivable(recorded), _derivable(again)
+    said_all, derived_all = _derivable(recorded), _derivable(again)
     found = []
-    for key in sorted(set(recorded) | set(again)):
-        said, derived = recorded.get(key), again.get(key)
+    for key in sorted(set(said_all) | set(derived_all)):
+        said, derived = said_all.get(key), derived_all.get(key)
         if said == derived:
             continue
         if key == "bases" and isinstance(said, list) and isinstance(derived, list):
@@ -318,28 +335,32 @@ def _metadata_differences(row: dict[str, Any], metadata: dict[str, Any]) -> list
 
 
 def _usage_differences(
-    url: str, derived: dict[str, Any], warc: dict[str, Any] | None, usage: dict[str, Any] | None, purpose: str
+    url: str, derived: Decision, warc: dict[str, Any] | None, usage: dict[str, Any] | None, purpose: str
 ) -> list[str]:
     """One purpose of a capture: the metadata record and the usage row against the re-derived decision."""
     again = _shape(derived)
     where = f"{url} ({purpose})"
-    if warc is None or _shape(warc) != again:
-        found = [f"{where}: the WARC metadata record says {warc and _shape(warc)}, re-derived {again}"]
+    in_warc, found = _recorded(f"{where}: the WARC metadata record", warc) if warc else (None, [])
+    if in_warc is None or _shape(in_warc) != again:
+        found.append(
+            f"{where}: the WARC metadata record says {in_warc and _shape(in_warc)}, re-derived {again}"
+        )
     else:
-        found = _decision_differences(f"{where}: the WARC metadata record", warc, derived)
+        found += _decision_differences(f"{where}: the WARC metadata record", in_warc, derived)
     if usage is None:
         return [*found, f"{where}: no usage row"]
     if bool(usage["usable"]) != again[0] or usage["signal"] != again[1]:
         said = f"usable={bool(usage['usable'])} by {usage['signal']}"
         found.append(f"{where}: the database says {said}, re-derived usable={again[0]} by {again[1]}")
-    if usage["reason"] != derived["reason"]:
+    if usage["reason"] != derived.reason:
         found.append(
-            f"{where}: the database gives the reason {usage['reason']!r}, re-derived {derived['reason']!r}"
+            f"{where}: the database gives the reason {usage['reason']!r}, re-derived {derived.reason!r}"
         )
-    recorded = _json(usage["decision"]) or {}
-    if _shape(recorded) != again:
+    recorded, misstated = _recorded(f"{where}: the database's recorded decision", usage["decision"])
+    found += misstated
+    if recorded is None or _shape(recorded) != again:
         found.append(f"{where}: the database's recorded bases differ from the re-derived ones")
-    elif recorded != warc:
+    elif recorded != in_warc:
         # Both were written from one decision: the database must say what the WARC file says.
         found += _decision_differences(f"{where}: the database's recorded decision", recorded, derived) or [
             f"{where}: the database's recorded decision differs from the WARC metadata record's"
@@ -390,9 +411,7 @@ def audit_capture(
     stored = {u["purpose"]: u for u in db.query("select * from usage where capture_id = ?", [record_id])}
     for purpose in Purpose:
         warc = metadata["usage"].get(purpose.value)
-        found += _usage_differences(
-            url, derived[purpose].as_dict(), warc, stored.get(purpose.value), purpose.value
-        )
+        found += _usage_differences(url, derived[purpose], warc, stored.get(purpose.value), purpose.value)
     crawled = next((d for p, d in derived.items() if p.value == row["purpose"]), None)
     if crawled is None:
         found.append(f"{url}: purpose {row['purpose']!r} is not one a decision was taken for")
@@ -404,15 +423,15 @@ def audit_capture(
     return found
 
 
-def _refusal_differences(row: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+def _refusal_differences(row: dict[str, Any], decision: Decision) -> list[str]:
     """Every column of a refusal row that differs from the decision it records (or its URL)."""
     url = row["url"]
     expected = {
-        "url": decision.get("url"),
-        "purpose": decision.get("purpose"),
-        "stage": decision.get("stage"),
-        "signal": decision.get("signal"),
-        "reason": decision.get("reason"),
+        "url": decision.url,
+        "purpose": decision.purpose.value,
+        "stage": decision.stage.value,
+        "signal": decision.signal,
+        "reason": decision.reason,
         **_url_columns(url),
     }
     found = [
@@ -420,9 +439,9 @@ def _refusal_differences(row: dict[str, Any], decision: dict[str, Any]) -> list[
         for column, value in expected.items()
         if row[column] != value
     ]
-    if not _same_time(row["decided_at"], decision.get("decided_at")):
+    if not _same_time(row["decided_at"], decision.decided_at.isoformat()):
         found.append(f"{url}: the refusal row's decided_at {row['decided_at']} differs from its decision's")
-    if decision.get("allowed") is not False:
+    if decision.allowed:
         found.append(f"{url}: a refusal whose decision does not refuse")
     return found
 
@@ -434,15 +453,16 @@ def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSett
     A post-fetch refusal's page was never archived, so its decision can be
     checked for consistency only.
     """
-    decision = _json(row["decision"]) or {}
-    found = _refusal_differences(row, decision)
+    decision, found = _recorded(f"{row['url']}: the refusal's decision", row["decision"])
+    if decision is None:
+        return found
+    found += _refusal_differences(row, decision)
     if settings is None:
         return found
     host = rebuild_host(archive, json.loads(row["evidence"]), settings)
-    purpose = Purpose(decision["purpose"])
     again = decide_all(
         row["url"],
-        purposes=(purpose,),
+        purposes=(decision.purpose,),
         host=host,
         default_policy=settings.default_policy,
         now=host.fetched_at,
@@ -450,9 +470,9 @@ def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSett
         readings=settings.readings,
         store=settings.store,
         unreviewed=settings.unreviewed,
-    )[purpose].as_dict()
+    )[decision.purpose]
     if _shape(again) != _shape(decision):
-        return [*found, f"{row['url']}: refused by {decision['signal']}, re-derived {_shape(again)[:2]}"]
+        return [*found, f"{row['url']}: refused by {decision.signal}, re-derived {_shape(again)[:2]}"]
     return found + _decision_differences(f"{row['url']}: the refusal's decision", decision, again)
 
 

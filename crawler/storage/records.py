@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler.errors import ProvenanceError
+from crawler.errors import DecisionRecordError
 from crawler.storage.provenance import dumps
 from policies.decision import Decision
 from policies.robots import classify
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from policies.document import Document
     from policies.purpose import Purpose
     from policies.store import Rule
-
-
-class DecisionRecordError(ProvenanceError):
-    """A stored decision that cannot be read as one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,32 +277,45 @@ def rule_rows(crawl_id: str, rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
 # -- reading decisions back ------------------------------------------------------------
 
 
+def decision_data(stored: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The data of a stored decision: a row's JSON column (text) or a metadata record's entry (data).
+
+    Raise :class:`~crawler.errors.DecisionRecordError` for anything that is not a JSON object.
+    """
+    try:
+        data = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError as exc:
+        raise DecisionRecordError(f"not a recorded decision ({exc})") from None
+    if not isinstance(data, dict):
+        raise DecisionRecordError(f"not a recorded decision (expected a JSON object, found {data!r:.40})")
+    return data
+
+
 def read_decision(stored: str | Mapping[str, Any] | None) -> Decision:
-    """The decision a row's JSON column (text) or a metadata record (data) holds.
+    """The decision a row's JSON column (text) or a metadata record's entry (data) holds.
 
     Raise DecisionRecordError, saying what is missing or wrong, for anything
     that is not a recorded decision.
     """
+    data = decision_data(stored)
     try:
-        data = json.loads(stored) if isinstance(stored, str) else stored
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a JSON object, found {type(data).__name__}")
         return Decision.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise DecisionRecordError(f"not a recorded decision ({what})") from None
+    except KeyError as exc:
+        raise DecisionRecordError(f"not a recorded decision (no {exc})") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DecisionRecordError(f"not a recorded decision ({exc})") from None
 
 
-def misstatements(stored: Mapping[str, Any], decision: Decision) -> dict[str, tuple[Any, Any]]:
-    """Each field the stored data says otherwise than ``decision`` does: ``{field: (stored, decision's)}``.
+def misstatements(stored: str | Mapping[str, Any], decision: Decision) -> dict[str, tuple[Any, Any]]:
+    """Each field a stored decision says otherwise than its typed ``decision``, as (stored, typed).
 
-    A decision's ``signal`` and ``reason`` follow from its bases; stored data
-    that names others (or lacks a field, or adds one) was not written from
-    the decision it holds.
+    A decision's ``signal`` and ``reason`` follow from its bases; a stored
+    decision that names others (or lacks a field, or adds one) was not
+    written from the decision it holds.
     """
-    canonical = decision.as_dict()
+    data, canonical = decision_data(stored), decision.as_dict()
     return {
-        key: (stored.get(key), canonical.get(key))
-        for key in sorted(set(stored) | set(canonical))
-        if stored.get(key) != canonical.get(key)
+        key: (data.get(key), canonical.get(key))
+        for key in sorted(set(data) | set(canonical))
+        if data.get(key) != canonical.get(key)
     }
