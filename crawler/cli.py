@@ -30,7 +30,7 @@ from policies.purpose import Purpose
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from scrapy.settings import Settings
+    from crawler.runner import PreparedCrawl
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 PURPOSES = click.Choice([p.value for p in Purpose])
@@ -122,12 +122,12 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return parsed
 
 
-def _settings(out: Path, **options: Any) -> Settings:
-    """The crawl's settings, every one checked (nothing is created before they are)."""
-    from crawler.runner import crawl_settings
+def _settings(out: Path, **options: Any) -> PreparedCrawl:
+    """The crawl's settings, every one checked, and its setup (nothing is created before they are)."""
+    from crawler.runner import prepare_crawl
 
     try:
-        return crawl_settings(out, **options)
+        return prepare_crawl(out, **options)
     except (PermitcrawlError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -143,7 +143,7 @@ def _lock(out: Path) -> None:
 
 
 def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
-    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
+    """Run a crawl writing to ``out`` and print its summary; ``options`` go to prepare_crawl.
 
     Fails (exit 1) when the crawl could not run, could not start (its spider
     failed before reading every seed), or could not write its output.

@@ -4,6 +4,11 @@ Settings come from Scrapy (``settings.py``, ``-s NAME=VALUE``, the add-on); the
 components receive a :class:`CrawlConfig`, never Scrapy's Settings. Every bad
 value fails at start-up with the setting's name, the value found and what was
 expected. No Scrapy import here: Settings is read through its public getters.
+
+A crawl reads its settings once: :meth:`CrawlSetup.build` checks them and loads
+the ToS store, and every component of the crawl (gate, evidence fetcher,
+archive, budgets) gets that one :class:`CrawlSetup` from :func:`setup_of`, so
+that the configuration and rules the archive records are those the gate applies.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 from crawler import __version__
 from crawler.errors import SettingsError
+from crawler.judge import PAGE_MAX_SIZE, JudgeConfig
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
@@ -317,3 +324,49 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             settings, "PROVENANCE_BATCH_SIZE", _integer(1, 100_000), "rows, 1 to 100000"
         ),
     )
+
+
+@dataclass(frozen=True)
+class CrawlSetup:
+    """One crawl's configuration, built once: every setting checked, and how the crawl judges.
+
+    ``judge`` holds the loaded ToS store; ``config`` every other setting.
+    """
+
+    config: CrawlConfig
+    judge: JudgeConfig
+
+    @classmethod
+    def build(cls, settings: SettingsLike) -> Self:
+        """Check every setting and load the ToS store; raise SettingsError or PolicyError naming it."""
+        config = load_config(settings)
+        # Scrapy's page bound, as audit will read pages (0, no bound: the add-on's default instead).
+        page_max_size = _convert(
+            settings, "DOWNLOAD_MAXSIZE", lambda v: int(v or 0), "a whole number of bytes"
+        )
+        return cls(config, JudgeConfig.from_config(config, page_max_size=page_max_size or PAGE_MAX_SIZE))
+
+
+class CrawlerLike(Protocol):
+    """The part of Scrapy's Crawler :func:`setup_of` reads."""
+
+    @property
+    def settings(self) -> Any: ...
+
+
+# The setup each running crawl shares among its components (the runner hands it over, or the
+# first component to ask builds it), dropped with the crawler.
+_SETUPS: WeakKeyDictionary[Any, CrawlSetup] = WeakKeyDictionary()
+
+
+def share_setup(crawler: CrawlerLike, setup: CrawlSetup) -> None:
+    """Give ``crawler``'s components ``setup``, built by whoever started the crawl."""
+    _SETUPS[crawler] = setup
+
+
+def setup_of(crawler: CrawlerLike) -> CrawlSetup:
+    """The setup ``crawler``'s components share: the one handed over, else built once from its settings."""
+    setup = _SETUPS.get(crawler)
+    if setup is None:
+        setup = _SETUPS[crawler] = CrawlSetup.build(crawler.settings)
+    return setup

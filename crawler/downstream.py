@@ -206,7 +206,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     """
     from crawler.cli import table
     from crawler.fetcher import origin_of
-    from crawler.runner import crawl_settings, parse_overrides, run_spider
+    from crawler.runner import parse_overrides, prepare_crawl, run_spider
     from crawler.spiders.recheck import RecheckSpider
     from crawler.storage.ledger import actor, record_recheck
     from policies.errors import PolicyError
@@ -225,7 +225,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     urls = [row[0] for row in db.execute("select distinct url from captures order by url")]
     db.close()
     try:
-        settings = crawl_settings(
+        prepared = prepare_crawl(
             directory,
             purpose=crawls[-1]["purpose"],
             store_dir=store_dir,
@@ -241,7 +241,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         err=True,
     )
     result, spider = run_spider(
-        settings, RecheckSpider, urls=urls, progress=lambda line: click.echo(line, err=True)
+        prepared, RecheckSpider, urls=urls, progress=lambda line: click.echo(line, err=True)
     )
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")

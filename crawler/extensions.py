@@ -37,7 +37,7 @@ from twisted.internet import task
 
 from crawler import __version__
 from crawler import signals as our_signals
-from crawler.config import CrawlConfig, load_config
+from crawler.config import CrawlConfig, setup_of
 from crawler.evidence import utcnow
 from crawler.middlewares import origin_of
 from crawler.storage.lock import lock_directory
@@ -47,7 +47,6 @@ from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter
 from policies.decision import Decision, Stage
 from policies.document import closed_mid_document
-from policies.store import load_policies
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.config import CrawlSetup
     from policies.document import Document
     from policies.purpose import Purpose
 
@@ -122,9 +122,11 @@ class RawResponse:
 class ArchiveExtension:
     """Feeds the crawl's captures, evidence and refusals to the archive writer."""
 
-    def __init__(self, crawler: Crawler, config: CrawlConfig, writer: ArchiveWriter, crawl_id: str) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, writer: ArchiveWriter, crawl_id: str) -> None:
         self.crawler = crawler
-        self.config = config
+        self.config = setup.config
+        # The rules recorded are the gate's: both come from the crawl's one setup.
+        self.judge = setup.judge
         self.writer = writer
         self.crawl_id = crawl_id
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
@@ -145,7 +147,8 @@ class ArchiveExtension:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
+        setup = setup_of(crawler)
+        config = setup.config
         crawl_id = str(uuid.uuid4())
         # One writer per output: taken before a WARC file left open is renamed as abandoned,
         # since it may be another crawl's, still writing (the CLI holds it already).
@@ -177,7 +180,7 @@ class ArchiveExtension:
             evidence_warc=evidence,
             warc_path=functools.lru_cache(maxsize=64)(lambda path: _relative(config, path)),
         )
-        return cls(crawler, config, writer, crawl_id)
+        return cls(crawler, setup, writer, crawl_id)
 
     @staticmethod
     def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
@@ -199,7 +202,6 @@ class ArchiveExtension:
 
     def spider_opened(self, spider: Spider) -> None:
         settings = self.crawler.settings
-        rules = load_policies(self.config.store_dir).all_rules() if self.config.store_dir else []
         # Everything a decision depends on besides the evidence goes into the WARC too, so that
         # decisions can be re-derived from the WARC files alone (permitcrawl audit).
         start = CrawlStart(
@@ -210,7 +212,7 @@ class ArchiveExtension:
             version=__version__,
             config=self.config,
             scrapy={name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
-            rules=tuple(rules),
+            rules=self.judge.rules,
             seeds=tuple(getattr(spider, "seeds", ())),
         )
         record_id = None

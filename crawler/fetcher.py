@@ -56,10 +56,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from crawler.config import CrawlConfig
+    from crawler.config import CrawlSetup
     from crawler.evidence import Clock
     from policies.robots import RobotsEvidence
-    from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +68,11 @@ EVIDENCE_PRIORITY = 1000  # ahead of page requests, as Scrapy's own robots.txt r
 class EvidenceFetcher:
     """Fetches, archives and reads one origin's evidence documents."""
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        config: CrawlConfig,
-        *,
-        store: PolicyStore | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, *, clock: Clock = utcnow) -> None:
         self.crawler = crawler
-        self.config = config
-        self.store = store
+        self.config = setup.config
+        # How documents are read (token, bounds) and which ToS rules apply: the crawl's one JudgeConfig.
+        self.judge = setup.judge
         self.clock = clock
         # (origin, path) of every evidence document fetched, but the pages read to find terms.
         self.documents: set[tuple[str, str]] = set()
@@ -89,7 +82,7 @@ class EvidenceFetcher:
             self._fetch_robots, clock=clock, max_entries=4096
         )
         # An evidence document gets no longer than a page would.
-        self.timeout = min(config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
+        self.timeout = min(self.config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
 
@@ -137,7 +130,7 @@ class EvidenceFetcher:
                 usage: dict[str, Any] = {}
             else:
                 usage = await self._usage_evidence(origin, robots)
-                if self.store is not None:
+                if self.judge.store is not None:
                     usage["terms"] = await self._terms(origin, robots, previous)
             host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=expires, **usage)
         self._apply_crawl_delay(host)
@@ -156,9 +149,7 @@ class EvidenceFetcher:
         found: dict[str, str] = {}
         for reading in robots.readings:
             if reading.rules is not None:
-                for url, where in licence_lines(
-                    reading.rules.robots, self.config.robots_token, base=robots.url
-                ):
+                for url, where in licence_lines(reading.rules.robots, self.judge.token, base=robots.url):
                     found.setdefault(url, where)
         lines = list(found.items())
         # A licence must be read before the content is used: it is fetched even on another host,
@@ -179,16 +170,17 @@ class EvidenceFetcher:
             licences.append(FoundLicence(rsl_evidence(skipped), where))
         return {
             "tdmrep": await off_reactor(len(tdm.body), tdmrep_evidence, tdm),
-            "aitxt": await off_reactor(len(ai.body), aitxt_evidence, ai, self.config.robots_parse_limit),
+            "aitxt": await off_reactor(len(ai.body), aitxt_evidence, ai, self.judge.parse_limit),
             "licences": tuple(licences),
         }
 
     def _refused_by_rule(self, origin: str) -> bool:
-        if self.store is None:
+        store = self.judge.store
+        if store is None:
             return False
         host = urlsplit(origin).hostname or ""
-        rules = [r for r in self.store.applicable(host, "/") if r.path == "/"]
-        return any(self.config.purpose in r.deny for r in rules)
+        rules = [r for r in store.applicable(host, "/") if r.path == "/"]
+        return any(self.judge.purpose in r.deny for r in rules)
 
     async def _terms(
         self, origin: str, robots: RobotsEvidence, previous: HostEvidence | None
@@ -261,9 +253,9 @@ class EvidenceFetcher:
             len(document.body),
             robots_evidence,
             document,
-            self.config.robots_token,
-            max_crawl_delay=self.config.max_crawl_delay,
-            parse_limit=self.config.robots_parse_limit,
+            self.judge.token,
+            max_crawl_delay=self.judge.max_crawl_delay,
+            parse_limit=self.judge.parse_limit,
         )
 
     async def may_fetch(self, url: str) -> bool:
@@ -303,7 +295,7 @@ class EvidenceFetcher:
         ``analyse(document)`` (for a 2xx response) gives details recorded with it
         (a terms page's digest); it runs on a worker thread.
         """
-        limit = self.config.evidence_max_size
+        limit = self.judge.evidence_max_size
         try:
             request = Request(
                 url,

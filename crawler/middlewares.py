@@ -32,7 +32,7 @@ from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, ResponseDataLossError
 
 from crawler import signals as our_signals
-from crawler.config import CrawlConfig, load_config
+from crawler.config import setup_of
 from crawler.decompression import size_bound
 from crawler.evidence import Clock, EvidenceCache, utcnow
 from crawler.fetcher import (
@@ -43,14 +43,13 @@ from crawler.fetcher import (
     off_reactor,
     origin_of,
 )
-from policies.decision import Basis, Decision, Stage, Verdict, combine
+from policies.decision import Basis, Decision, Stage, Verdict
 from policies.document import cut_reason
-from policies.engine import Page, decide, decide_all
+from policies.engine import Page
 from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence, page_licences
-from policies.store import load_policies
 
 if TYPE_CHECKING:
     from typing import Self
@@ -59,8 +58,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.config import CrawlSetup
     from policies.evidence import HostEvidence
-    from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -104,19 +103,12 @@ class CachedLicence:
 class PolicyGateMiddleware:
     """Downloader middleware that lets a request out only if every signal permits it."""
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        config: CrawlConfig,
-        *,
-        store: PolicyStore | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, *, clock: Clock = utcnow) -> None:
         self.crawler = crawler
-        self.config = config
-        self.store = store
+        self.config = setup.config
+        self.judge = setup.judge
         self.clock = clock
-        self.fetcher = EvidenceFetcher(crawler, config, store=store, clock=clock)
+        self.fetcher = EvidenceFetcher(crawler, setup, clock=clock)
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
@@ -132,10 +124,8 @@ class PolicyGateMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
-        # A store that does not validate stops the crawl here, before anything is fetched.
-        store = load_policies(config.store_dir) if config.store_dir else None
-        return cls(crawler, config, store=store)
+        # The crawl's one setup: a store that does not validate stops the crawl before anything is fetched.
+        return cls(crawler, setup_of(crawler))
 
     async def _fetch_licence(self, url: str, previous: CachedLicence | None) -> CachedLicence:
         found = await self.fetcher.licence(url, "")
@@ -185,14 +175,7 @@ class PolicyGateMiddleware:
     # -- decisions ---------------------------------------------------------------
 
     def _refusal(self, url: str, stage: Stage, basis: Basis) -> Decision:
-        return combine(
-            [basis],
-            url=url,
-            purpose=self.config.purpose,
-            default_policy=self.config.default_policy,
-            decided_at=self.clock(),
-            stage=stage,
-        )
+        return self.judge.refusal(url, basis, stage=stage, now=self.clock())
 
     def _error_decision(self, url: str, stage: Stage, exc: BaseException) -> Decision:
         # Fail closed: an error anywhere in judging a URL refuses it, saying why.
@@ -263,17 +246,7 @@ class PolicyGateMiddleware:
             raise IgnoreRequest("an evidence document, not a page")
         try:
             host = await self.evidence.get(origin_of(request.url))
-            decision = decide(
-                request.url,
-                purpose=self.config.purpose,
-                host=host,
-                default_policy=self.config.default_policy,
-                now=self.clock(),
-                token=self.config.robots_token,
-                readings=self.config.readings,
-                store=self.store,
-                unreviewed=self.config.unreviewed,
-            )
+            decision = self.judge.decide(request.url, host=host, now=self.clock())
             request.meta["policy_evidence"] = evidence_manifest(host)
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
@@ -315,16 +288,7 @@ class PolicyGateMiddleware:
         raise IgnoreRequest("rechecked, not fetched")
 
     def _decide_all(self, url: str, host: HostEvidence) -> dict[Purpose, Decision]:
-        return decide_all(
-            url,
-            host=host,
-            default_policy=self.config.default_policy,
-            now=self.clock(),
-            token=self.config.robots_token,
-            readings=self.config.readings,
-            store=self.store,
-            unreviewed=self.config.unreviewed,
-        )
+        return self.judge.decide_all(url, host=host, now=self.clock())
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("policy_exempt"):
@@ -343,18 +307,8 @@ class PolicyGateMiddleware:
             page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
             # Every purpose's decision stays typed until storage writes it (the usage record).
-            usage: dict[Purpose, Decision] = decide_all(
-                response.url,
-                host=host,
-                default_policy=self.config.default_policy,
-                now=self.clock(),
-                page=page,
-                token=self.config.robots_token,
-                readings=self.config.readings,
-                store=self.store,
-                unreviewed=self.config.unreviewed,
-            )
-            decision = usage[self.config.purpose]
+            usage = self.judge.decide_all(response.url, host=host, now=self.clock(), page=page)
+            decision = usage[self.judge.purpose]
             request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
         except IgnoreRequest:
             raise

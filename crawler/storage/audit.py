@@ -4,10 +4,12 @@ For each capture, the metadata record names the evidence documents the decision
 rested on; they are read back from the WARC files, the host's evidence and the
 page are rebuilt, and the decision engine runs again with the configuration
 and ToS rules the crawl recorded (its ``urn:permitcrawl:crawl:`` resource
-record). Every purpose's verdict, deciding signal and per-signal verdicts must
-match what the WARC metadata record and the database say; every capture row
-must point at its record (offset, id, URL, digests). Pre-fetch refusals are
-re-derived from their evidence the same way. No Scrapy here.
+record, rebuilt as the :class:`~crawler.judge.JudgeConfig` the crawl applied).
+Every purpose's verdict, deciding signal and per-signal verdicts must match
+what the WARC metadata record and the database say (each stored decision read
+back typed); every capture row must point at its record (offset, id, URL,
+digests). Pre-fetch refusals are re-derived from their evidence the same way.
+No Scrapy here.
 """
 
 from __future__ import annotations
@@ -21,21 +23,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.errors import DecisionRecordError
+from crawler.judge import JudgeConfig
 from crawler.storage.records import misstatements, read_decision
 from policies.aitxt import aitxt_evidence
 from policies.contentcoding import ContentCodingError, codings, decode_content
-from policies.decision import DefaultPolicy
-from policies.document import EVIDENCE_MAX_SIZE, Document
-from policies.engine import Page, decide_all
+from policies.document import Document
+from policies.engine import Page
 from policies.evidence import HostEvidence
 from policies.purpose import Purpose
-from policies.readings import Readings
 from policies.robots import robots_evidence
 from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
-from policies.store import PolicyStore, registrable_domain, store_from_contents
+from policies.store import registrable_domain
 from policies.tdmrep import tdmrep_evidence
 from policies.terms import TermsEvidence, read_terms
-from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,41 +44,6 @@ if TYPE_CHECKING:
 
     from crawler.storage.archive import ReadRecord, WarcArchive
     from policies.decision import Decision
-
-# A crawl recorded before its page bound was: read pages with the add-on's default.
-PAGE_MAX_SIZE = 10 * 1024 * 1024
-
-
-@dataclass
-class CrawlSettings:
-    """What the engine needs from a crawl's recorded configuration."""
-
-    token: str
-    default_policy: DefaultPolicy
-    readings: Readings
-    unreviewed: Unreviewed
-    max_crawl_delay: float | None
-    parse_limit: int
-    store: PolicyStore | None
-    evidence_max_size: int = EVIDENCE_MAX_SIZE
-    page_max_size: int = PAGE_MAX_SIZE
-
-    @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> CrawlSettings:
-        config = snapshot["config"]
-        rules = snapshot.get("rules") or []
-        return cls(
-            token=config["robots_token"],
-            default_policy=DefaultPolicy(config["default_policy"]),
-            readings=Readings(**config["readings"]),
-            unreviewed=Unreviewed(config.get("unreviewed", "hold")),
-            max_crawl_delay=config.get("max_crawl_delay"),
-            parse_limit=config["robots_parse_limit"],
-            store=store_from_contents(rules) if config.get("store_dir") else None,
-            # Crawls recorded before these bounds existed read with today's defaults.
-            evidence_max_size=config.get("evidence_max_size") or EVIDENCE_MAX_SIZE,
-            page_max_size=(snapshot.get("scrapy") or {}).get("DOWNLOAD_MAXSIZE") or PAGE_MAX_SIZE,
-        )
 
 
 @dataclass
@@ -94,7 +59,7 @@ class AuditReport:
         return not self.differences
 
 
-def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: CrawlSettings) -> Document:
+def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], judge: JudgeConfig) -> Document:
     """An evidence document as the crawler read it, from its WARC record (or, if none, its manifest entry)."""
     record_id = entry.get("record_id")
     if not record_id:
@@ -126,11 +91,11 @@ def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: 
         fetched_at=datetime.fromisoformat(record.headers["WARC-Date"].replace("Z", "+00:00")),
         record_id=record_id,
         cut=record.headers.get("WARC-Truncated"),
-        max_size=settings.evidence_max_size,
+        max_size=judge.evidence_max_size,
     )
 
 
-def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings) -> TermsEvidence:
+def _terms(archive: WarcArchive, entry: dict[str, Any], judge: JudgeConfig) -> TermsEvidence:
     if not entry.get("record_id"):
         return TermsEvidence(
             home_url=entry.get("home_url") or "",
@@ -138,12 +103,12 @@ def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings)
             source=entry.get("source") or "",
             problem=entry.get("problem"),
         )
-    document = _document(archive, "terms", entry, settings)
+    document = _document(archive, "terms", entry, judge)
     return replace(read_terms(document, entry.get("home_url") or ""), terms_url=entry["url"])
 
 
 def rebuild_host(
-    archive: WarcArchive, manifest: dict[str, Any], settings: CrawlSettings, page: Page | None = None
+    archive: WarcArchive, manifest: dict[str, Any], judge: JudgeConfig, page: Page | None = None
 ) -> HostEvidence:
     """The host evidence a decision rested on, from its manifest and the WARC records it names.
 
@@ -151,16 +116,16 @@ def rebuild_host(
     bounds the crawl recorded; a page's own licences come with the host's.
     """
     robots = robots_evidence(
-        _document(archive, "robots.txt", manifest["robots.txt"], settings),
-        settings.token,
-        max_crawl_delay=settings.max_crawl_delay,
-        parse_limit=settings.parse_limit,
+        _document(archive, "robots.txt", manifest["robots.txt"], judge),
+        judge.token,
+        max_crawl_delay=judge.max_crawl_delay,
+        parse_limit=judge.parse_limit,
     )
     licences = []
     for entry in manifest.get("rsl", []):
         if entry.get("found_in") == INLINE:
             continue  # rebuilt from the page itself below
-        document = _document(archive, "rsl", entry, settings)
+        document = _document(archive, "rsl", entry, judge)
         licences.append(FoundLicence(rsl_evidence(document), entry.get("found_in", "")))
     if page is not None and any(e.get("found_in") == INLINE for e in manifest.get("rsl", [])):
         licences += page_licences(page)[1]
@@ -172,12 +137,12 @@ def rebuild_host(
         robots=robots,
         fetched_at=fetched_at,
         expires_at=fetched_at + timedelta(days=1),
-        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", tdmrep, settings)) if tdmrep else None,
-        aitxt=aitxt_evidence(_document(archive, "ai.txt", aitxt, settings), settings.parse_limit)
+        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", tdmrep, judge)) if tdmrep else None,
+        aitxt=aitxt_evidence(_document(archive, "ai.txt", aitxt, judge), judge.parse_limit)
         if aitxt
         else None,
         licences=tuple(licences),
-        terms=_terms(archive, manifest["terms"], settings) if "terms" in manifest else None,
+        terms=_terms(archive, manifest["terms"], judge) if "terms" in manifest else None,
     )
 
 
@@ -257,12 +222,13 @@ def _sha1_b32(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
 
 
-def _settings(
-    archive: WarcArchive, db: sqlite_utils.Database, crawl_id: str, cache: dict[str, CrawlSettings]
-) -> CrawlSettings:
+def _judge_of(
+    archive: WarcArchive, db: sqlite_utils.Database, crawl_id: str, cache: dict[str, JudgeConfig]
+) -> JudgeConfig:
+    """The configuration crawl ``crawl_id`` judged with, rebuilt from its configuration record."""
     if crawl_id not in cache:
         row = db["crawls"].get(crawl_id)
-        cache[crawl_id] = CrawlSettings.from_snapshot(archive.read(row["config_record_id"]).json())
+        cache[crawl_id] = JudgeConfig.from_record(archive.read(row["config_record_id"]).json())
     return cache[crawl_id]
 
 
@@ -369,7 +335,7 @@ def _usage_differences(
 
 
 def audit_capture(
-    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], settings: CrawlSettings
+    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], judge: JudgeConfig
 ) -> list[str]:
     """Every difference between one capture row, its WARC records, and its re-derived decisions.
 
@@ -389,25 +355,15 @@ def audit_capture(
     metadata = archive.read(metadata_id).json()
     found += _metadata_differences(row, metadata)
     try:
-        page = archived_page(response, url, settings.page_max_size)
+        page = archived_page(response, url, judge.page_max_size)
     except ContentCodingError as exc:
         return [
             *found,
             f"{url}: the archived body cannot be decoded ({exc}); the crawl would have refused it",
         ]
     # The page's own licences are rebuilt with the host's: the engine reads both lists alike.
-    host = rebuild_host(archive, metadata["evidence"], settings, page)
-    derived = decide_all(
-        url,
-        host=host,
-        default_policy=settings.default_policy,
-        now=host.fetched_at,
-        page=page,
-        token=settings.token,
-        readings=settings.readings,
-        store=settings.store,
-        unreviewed=settings.unreviewed,
-    )
+    host = rebuild_host(archive, metadata["evidence"], judge, page)
+    derived = judge.decide_all(url, host=host, now=host.fetched_at, page=page)
     stored = {u["purpose"]: u for u in db.query("select * from usage where capture_id = ?", [record_id])}
     for purpose in Purpose:
         warc = metadata["usage"].get(purpose.value)
@@ -446,9 +402,9 @@ def _refusal_differences(row: dict[str, Any], decision: Decision) -> list[str]:
     return found
 
 
-def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSettings | None) -> list[str]:
+def audit_refusal(archive: WarcArchive, row: dict[str, Any], judge: JudgeConfig | None) -> list[str]:
     """Every difference in one refusal row: its columns against its decision, and a pre-fetch decision
-    against the one re-derived from the evidence it names (``settings`` None: it names none).
+    against the one re-derived from the evidence it names (``judge`` None: it names none).
 
     A post-fetch refusal's page was never archived, so its decision can be
     checked for consistency only.
@@ -457,20 +413,11 @@ def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSett
     if decision is None:
         return found
     found += _refusal_differences(row, decision)
-    if settings is None:
+    if judge is None:
         return found
-    host = rebuild_host(archive, json.loads(row["evidence"]), settings)
-    again = decide_all(
-        row["url"],
-        purposes=(decision.purpose,),
-        host=host,
-        default_policy=settings.default_policy,
-        now=host.fetched_at,
-        token=settings.token,
-        readings=settings.readings,
-        store=settings.store,
-        unreviewed=settings.unreviewed,
-    )[decision.purpose]
+    host = rebuild_host(archive, json.loads(row["evidence"]), judge)
+    purpose = decision.purpose
+    again = judge.decide_all(row["url"], purposes=(purpose,), host=host, now=host.fetched_at)[purpose]
     if _shape(again) != _shape(decision):
         return [*found, f"{row['url']}: refused by {decision.signal}, re-derived {_shape(again)[:2]}"]
     return found + _decision_differences(f"{row['url']}: the refusal's decision", decision, again)
@@ -479,14 +426,14 @@ def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSett
 def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
     """Check every capture and every pre-fetch refusal of a crawl directory."""
     report = AuditReport()
-    cache: dict[str, CrawlSettings] = {}
+    cache: dict[str, JudgeConfig] = {}
     captured_ids = set()
     for row in db.query("select * from captures"):
         report.captures += 1
         captured_ids.add(row["warc_record_id"])
         try:
             report.differences += audit_capture(
-                archive, db, row, _settings(archive, db, row["crawl_id"], cache)
+                archive, db, row, _judge_of(archive, db, row["crawl_id"], cache)
             )
         except Exception as exc:  # an unreadable record is a finding, not a crash
             report.differences.append(f"{row['url']}: could not be re-derived ({type(exc).__name__}: {exc})")
@@ -494,8 +441,8 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
         report.refusals += 1
         try:
             derivable = row["stage"] == "pre-fetch" and row["evidence"] is not None
-            settings = _settings(archive, db, row["crawl_id"], cache) if derivable else None
-            report.differences += audit_refusal(archive, row, settings)
+            judge = _judge_of(archive, db, row["crawl_id"], cache) if derivable else None
+            report.differences += audit_refusal(archive, row, judge)
         except Exception as exc:
             report.differences.append(
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"
