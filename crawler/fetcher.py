@@ -39,15 +39,21 @@ from crawler import signals as our_signals
 from crawler.decompression import DECODED, INCOMPLETE
 from crawler.evidence import EvidenceCache, utcnow
 from crawler.memory import release_free_memory
-from policies.aitxt import aitxt_evidence
+from crawler.reading import (
+    archived_terms,
+    read_aitxt,
+    read_licence,
+    read_robots,
+    read_tdmrep,
+    read_terms_page,
+)
 from policies.document import PARTIAL, Document, closed_mid_document, cut_reason
 from policies.evidence import HostEvidence
 from policies.patterns import resolved_path
-from policies.robots import RobotsOutcome, robots_evidence
-from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
+from policies.robots import RobotsOutcome
+from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines
 from policies.store import registrable_domain
-from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, find_terms_links, read_terms
+from policies.terms import TermsEvidence, find_terms_links
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -157,7 +163,7 @@ class EvidenceFetcher:
         jobs += [self.fetch_allowed(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
         tdm, ai, *licence_docs = await gather(jobs)
         licences = [
-            FoundLicence(await off_reactor(len(doc.body), rsl_evidence, doc), where)
+            await off_reactor(len(doc.body), read_licence, doc, where)
             for doc, (_, where) in zip(licence_docs, lines, strict=False)
         ]
         for url, where in lines[MAX_LICENCES:]:
@@ -167,10 +173,10 @@ class EvidenceFetcher:
                 fetched_at=self.clock(),
                 error=f"not fetched: over {MAX_LICENCES} licences",
             )
-            licences.append(FoundLicence(rsl_evidence(skipped), where))
+            licences.append(read_licence(skipped, where))
         return {
-            "tdmrep": await off_reactor(len(tdm.body), tdmrep_evidence, tdm),
-            "aitxt": await off_reactor(len(ai.body), aitxt_evidence, ai, self.judge.parse_limit),
+            "tdmrep": await off_reactor(len(tdm.body), read_tdmrep, tdm),
+            "aitxt": await off_reactor(len(ai.body), read_aitxt, ai, self.judge),
             "licences": tuple(licences),
         }
 
@@ -213,7 +219,7 @@ class EvidenceFetcher:
             read: dict[str, TermsEvidence] = {}
 
             def analyse(document: Document, into: dict[str, TermsEvidence] = read) -> dict[str, Any]:
-                terms = into["terms"] = read_terms(document, home)
+                terms = into["terms"] = read_terms_page(document, home)
                 # Recorded with the evidence row: what the maintainers' queue shows.
                 details: dict[str, Any] = {"text_sha256": terms.text_sha256, "passages": terms.passages}
                 return {**details, "unread": terms.unread} if terms.unread else details
@@ -222,9 +228,7 @@ class EvidenceFetcher:
             if "terms" in read:
                 # The terms as the page was found (the URL asked for, not where it redirected),
                 # cited by the record it was archived as.
-                return replace(
-                    read["terms"], terms_url=url, record_id=document.record_id, source=document.describe()
-                )
+                return archived_terms(read["terms"], document)
         return TermsEvidence(
             home_url=home, terms_url=None, source=page.describe(), problem=f"no link to terms found on {home}"
         )
@@ -232,7 +236,7 @@ class EvidenceFetcher:
     async def licence(self, url: str, found_in: str) -> FoundLicence:
         """Fetch (and archive) one licence document a page points to."""
         document = await self.fetch_allowed(url, kind="rsl")
-        return FoundLicence(await off_reactor(len(document.body), rsl_evidence, document), found_in)
+        return await off_reactor(len(document.body), read_licence, document, found_in)
 
     async def robots_for(self, origin: str) -> RobotsEvidence:
         """The robots.txt of ``origin``: the one read for its host evidence, else fetched (and archived)."""
@@ -249,14 +253,7 @@ class EvidenceFetcher:
         return _Robots(robots, self.clock() + timedelta(seconds=self.config.evidence_ttl))
 
     async def _read_robots(self, document: Document) -> RobotsEvidence:
-        return await off_reactor(
-            len(document.body),
-            robots_evidence,
-            document,
-            self.judge.token,
-            max_crawl_delay=self.judge.max_crawl_delay,
-            parse_limit=self.judge.parse_limit,
-        )
+        return await off_reactor(len(document.body), read_robots, document, self.judge)
 
     async def may_fetch(self, url: str) -> bool:
         """True if the robots.txt of ``url``'s origin lets us fetch it (robots.txt itself always)."""

@@ -43,9 +43,9 @@ from crawler.fetcher import (
     off_reactor,
     origin_of,
 )
+from crawler.reading import read_page
 from policies.decision import Basis, Decision, Stage, Verdict
 from policies.document import cut_reason
-from policies.engine import Page
 from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.purpose import Purpose
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from crawler.config import CrawlSetup
+    from policies.engine import Page
     from policies.evidence import HostEvidence
 
 logger = logging.getLogger(__name__)
@@ -80,11 +81,12 @@ async def page_of(response: Response) -> Page:
     pages with, never by Scrapy's selector (whose decoding may differ); a
     large page is read on a worker thread.
     """
-    headers = {
-        key.decode("latin-1").lower(): tuple(v.decode("latin-1") for v in values)
+    headers = [
+        (key.decode("latin-1"), value.decode("latin-1"))
         for key, values in response.headers.items()
-    }
-    page = Page(url=response.url, status=response.status, headers=headers, body=response.body)
+        for value in values
+    ]
+    page = read_page(response.url, response.status, headers, response.body)
     html = await off_reactor(len(response.body), read_html, response.body, page.content_type)
     return replace(page, html=html)
 

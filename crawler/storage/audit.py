@@ -17,25 +17,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.errors import DecisionRecordError
 from crawler.judge import JudgeConfig
+from crawler.reading import (
+    archived_terms,
+    read_aitxt,
+    read_licence,
+    read_page,
+    read_robots,
+    read_tdmrep,
+    read_terms_page,
+)
 from crawler.storage.records import misstatements, read_decision
-from policies.aitxt import aitxt_evidence
 from policies.contentcoding import ContentCodingError, codings, decode_content
 from policies.document import Document
-from policies.engine import Page
 from policies.evidence import HostEvidence
 from policies.purpose import Purpose
-from policies.robots import robots_evidence
-from policies.rsl import INLINE, FoundLicence, page_licences, rsl_evidence
+from policies.rsl import INLINE, page_licences
 from policies.store import registrable_domain
-from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, read_terms
+from policies.terms import TermsEvidence
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 
     from crawler.storage.archive import ReadRecord, WarcArchive
     from policies.decision import Decision
+    from policies.engine import Page
 
 
 @dataclass
@@ -104,7 +110,7 @@ def _terms(archive: WarcArchive, entry: dict[str, Any], judge: JudgeConfig) -> T
             problem=entry.get("problem"),
         )
     document = _document(archive, "terms", entry, judge)
-    return replace(read_terms(document, entry.get("home_url") or ""), terms_url=entry["url"])
+    return archived_terms(read_terms_page(document, entry.get("home_url") or ""), document)
 
 
 def rebuild_host(
@@ -115,18 +121,12 @@ def rebuild_host(
     Each document is read by the same functions the crawler used, with the
     bounds the crawl recorded; a page's own licences come with the host's.
     """
-    robots = robots_evidence(
-        _document(archive, "robots.txt", manifest["robots.txt"], judge),
-        judge.token,
-        max_crawl_delay=judge.max_crawl_delay,
-        parse_limit=judge.parse_limit,
-    )
+    robots = read_robots(_document(archive, "robots.txt", manifest["robots.txt"], judge), judge)
     licences = []
     for entry in manifest.get("rsl", []):
         if entry.get("found_in") == INLINE:
             continue  # rebuilt from the page itself below
-        document = _document(archive, "rsl", entry, judge)
-        licences.append(FoundLicence(rsl_evidence(document), entry.get("found_in", "")))
+        licences.append(read_licence(_document(archive, "rsl", entry, judge), entry.get("found_in", "")))
     if page is not None and any(e.get("found_in") == INLINE for e in manifest.get("rsl", [])):
         licences += page_licences(page)[1]
     fetched_at = datetime.fromisoformat(manifest["fetched_at"])
@@ -137,10 +137,8 @@ def rebuild_host(
         robots=robots,
         fetched_at=fetched_at,
         expires_at=fetched_at + timedelta(days=1),
-        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", tdmrep, judge)) if tdmrep else None,
-        aitxt=aitxt_evidence(_document(archive, "ai.txt", aitxt, judge), judge.parse_limit)
-        if aitxt
-        else None,
+        tdmrep=read_tdmrep(_document(archive, "tdmrep.json", tdmrep, judge)) if tdmrep else None,
+        aitxt=read_aitxt(_document(archive, "ai.txt", aitxt, judge), judge) if aitxt else None,
         licences=tuple(licences),
         terms=_terms(archive, manifest["terms"], judge) if "terms" in manifest else None,
     )
@@ -154,11 +152,8 @@ def archived_page(record: ReadRecord, url: str, max_size: int) -> Page:
     them: both paths meet in :class:`policies.engine.Page`. Raises
     ContentCodingError if the archived body does not decode.
     """
-    headers: dict[str, tuple[str, ...]] = {}
-    for name, value in record.http_headers:
-        headers[name.lower()] = (*headers.get(name.lower(), ()), value)
-    body = decode_content(record.raw, codings(headers.get("content-encoding", ())), max_size)
-    return Page(url=url, status=record.status or 0, headers=headers, body=body)
+    body = decode_content(record.raw, codings(record.header_values("content-encoding")), max_size)
+    return read_page(url, record.status or 0, record.http_headers, body)
 
 
 def _shape(decision: Decision) -> tuple[bool, str, list[tuple[str, str]]]:
