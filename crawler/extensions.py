@@ -13,9 +13,12 @@ The raw response is taken at ``response_downloaded``, before any downloader
 middleware runs, so bodies are stored exactly as the server sent them
 (content-coding kept). It is written only at ``response_received``, once the
 gate's post-fetch decision is in ``request.meta["policy_decision"]``, and only
-if that decision allows it: a refused body never reaches a WARC file. The
-writing itself happens on the :class:`~crawler.storage.writer.ArchiveWriter`
-thread; this extension only turns Scrapy objects into plain values.
+if that decision allows it: a refused body never reaches a WARC file. This
+extension only turns Scrapy objects into typed values (the gate's decisions
+stay :class:`~policies.decision.Decision` objects); the
+:class:`~crawler.storage.writer.ArchiveWriter` writes them, in the record and
+row shapes storage defines. The configuration it records is the crawl's one
+:class:`~crawler.config.CrawlSetup`, the one the gate judges with.
 """
 
 from __future__ import annotations
