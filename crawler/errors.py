@@ -21,3 +21,7 @@ class SeedsError(PermitcrawlError):
 
 class ProvenanceError(PermitcrawlError):
     """A provenance database or crawl directory cannot be read or written."""
+
+
+class DecisionRecordError(ProvenanceError):
+    """A decision stored in the provenance database or a WARC record cannot be read back as one."""

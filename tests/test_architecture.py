@@ -22,12 +22,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "policies": set(),
     "crawler": set(),  # the package itself: the version
     "crawler.errors": set(),
-    "crawler.storage": {"policies", "crawler", "crawler.errors"},
-    "crawler.workflows": {"policies", "crawler", "crawler.errors", "crawler.storage"},
-    "crawler.adapters": {"policies", "crawler", "crawler.errors", "crawler.storage"},
+    "crawler.judging": {"policies", "crawler", "crawler.errors"},
+    "crawler.storage": {"policies", "crawler", "crawler.errors", "crawler.judging"},
+    "crawler.workflows": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
+    "crawler.adapters": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
     "crawler.localweb": {"crawler.errors", "crawler.storage"},
     "crawler.cli": {
-        *("policies", "crawler", "crawler.errors", "crawler.storage"),
+        *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
         *("crawler.workflows", "crawler.adapters", "crawler.localweb"),
     },
     "crawler.__main__": {"crawler.cli"},

@@ -12,8 +12,8 @@ def test_policies_storage_and_workflows_load_no_scrapy_or_twisted() -> None:
     # Every module of those packages, as imported: what they import in turn counts too.
     code = (
         "import importlib, pkgutil, sys\n"
-        "import crawler.localweb, crawler.storage, crawler.workflows, policies, crawler.adapters.config\n"
-        "for package in (crawler.localweb, crawler.storage, crawler.workflows, policies):\n"
+        "import crawler.localweb, crawler.storage, crawler.workflows, crawler.judging, policies\n"
+        "for package in (crawler.localweb, crawler.storage, crawler.workflows, crawler.judging, policies):\n"
         "    for module in pkgutil.iter_modules(package.__path__, package.__name__ + '.'):\n"
         "        importlib.import_module(module.name)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted'))\n"

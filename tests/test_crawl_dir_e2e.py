@@ -17,12 +17,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from crawler.localweb.server import LocalWebServer, Reply, serve
 from crawler.storage.provenance import ProvenanceDB, create_db, dumps, inspect_db
+from policies.decision import DefaultPolicy, Stage, combine
+from policies.purpose import Purpose
 from tests.conftest import cli_env, run_cli
 from tests.sites import HTML, TEXT, page
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PAGES = 40
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
 SLOW = {"delay": 0.5}
 
 
@@ -320,9 +324,22 @@ def test_damage_found_half_way_through_a_command_is_an_error_not_a_traceback(tmp
     db = ProvenanceDB.open(database, batch_size=100)
     db.start_crawl({"id": "c1", "purpose": "ai-train"})
     for i in range(300):
+        url = f"http://h.test/{i}"
+        # A whole decision, as a crawl records it: the rows read back well until the damaged page.
+        decision = combine(
+            [], url=url, purpose=Purpose.AI_TRAIN, default_policy=DefaultPolicy.ALLOW, decided_at=NOW,
+            stage=Stage.POST_FETCH,
+        )  # fmt: skip
         db.add_capture(
-            {"warc_record_id": f"<r{i}>", "crawl_id": "c1", "url": f"http://h.test/{i}", "host": "h.test"},
-            [{"capture_id": f"<r{i}>", "purpose": "ai-train", "usable": 1, "decision": dumps({"i": i})}],
+            {"warc_record_id": f"<r{i}>", "crawl_id": "c1", "url": url, "host": "h.test"},
+            [
+                {
+                    "capture_id": f"<r{i}>",
+                    "purpose": "ai-train",
+                    "usable": 1,
+                    "decision": dumps(decision.as_dict()),
+                }
+            ],
         )
     db.close()
     with sqlite3.connect(database) as conn:

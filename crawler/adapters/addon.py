@@ -18,10 +18,10 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
 from crawler.adapters.bounds import HostBudgetMiddleware, LinkBoundsMiddleware, PageBudgetMiddleware
-from crawler.adapters.config import DEFAULTS, user_agent
 from crawler.adapters.decompression import StrictDecompressionMiddleware
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.middlewares import PolicyGateMiddleware
+from crawler.judging.config import DEFAULTS, user_agent
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings

@@ -41,7 +41,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from crawler.adapters import signals as our_signals
-from crawler.adapters.config import load_config
+from crawler.judging.config import setup_of
 from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
 from policies.decision import Decision, Stage
 
@@ -98,7 +98,7 @@ class HostBudgetMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
+        config = setup_of(crawler).config
         if not config.host_max_pages:
             raise NotConfigured("PERMITCRAWL_HOST_MAX_PAGES is 0: no per-host budget")
         return cls(crawler, config.host_max_pages, pages_so_far(config.provenance_db))
@@ -202,7 +202,7 @@ class PageBudgetMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
+        config = setup_of(crawler).config
         return cls(crawler, config.max_pages, captures_so_far(config.provenance_db))
 
     def spider_opened(self, spider: Spider) -> None:
@@ -312,7 +312,7 @@ class LinkBoundsMiddleware(BaseSpiderMiddleware):
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
+        config = setup_of(crawler).config
         middleware = cls(
             crawler, crawler.settings.getint("DEPTH_LIMIT"), QUEUE_FACTOR * config.host_max_pages
         )

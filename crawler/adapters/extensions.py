@@ -13,10 +13,12 @@ The raw response is taken at ``response_downloaded``, before any downloader
 middleware runs, so bodies are stored exactly as the server sent them
 (content-coding kept). It is written only at ``response_received``, once the
 gate's post-fetch decision is in ``request.meta["policy_decision"]``, and only
-if that decision allows it: a refused body never reaches a WARC file. The
-writing itself is done, synchronously, by
-:class:`~crawler.storage.writer.ArchiveWriter`; this extension only turns
-Scrapy objects into plain values.
+if that decision allows it: a refused body never reaches a WARC file. This
+extension only turns Scrapy objects into typed values (the gate's decisions
+stay :class:`~policies.decision.Decision` objects); the
+:class:`~crawler.storage.writer.ArchiveWriter` writes them, in the record and
+row shapes storage defines. The configuration it records is the crawl's one
+:class:`~crawler.judging.config.CrawlSetup`, the one the gate judges with.
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from scrapy import __version__ as scrapy_version
@@ -40,19 +40,19 @@ from twisted.internet import task
 
 from crawler import __version__
 from crawler.adapters import signals as our_signals
-from crawler.adapters.config import CrawlConfig, load_config
 from crawler.adapters.evidence import utcnow
+from crawler.judging.config import CrawlConfig, setup_of
 from crawler.storage.lock import lock_directory
-from crawler.storage.provenance import ProvenanceDB, dumps
+from crawler.storage.provenance import ProvenanceDB
+from crawler.storage.records import Capture, CrawlStart
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
-from crawler.storage.writer import ArchiveWriter, CaptureJob
+from crawler.storage.writer import ArchiveWriter
 from policies.decision import Decision, Stage
 from policies.document import closed_mid_document
-from policies.robots import classify
-from policies.store import load_policies
-from policies.urls import origin_of, registrable_domain
+from policies.urls import origin_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
     from pathlib import Path
     from typing import Self
@@ -61,7 +61,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.judging.config import CrawlSetup
     from policies.document import Document
+    from policies.purpose import Purpose
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +125,11 @@ class RawResponse:
 class ArchiveExtension:
     """Feeds the crawl's captures, evidence and refusals to the archive writer."""
 
-    def __init__(self, crawler: Crawler, config: CrawlConfig, writer: ArchiveWriter, crawl_id: str) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, writer: ArchiveWriter, crawl_id: str) -> None:
         self.crawler = crawler
-        self.config = config
+        self.config = setup.config
+        # The rules recorded are the gate's: both come from the crawl's one setup.
+        self.judge = setup.judge
         self.writer = writer
         self.crawl_id = crawl_id
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
@@ -146,7 +150,8 @@ class ArchiveExtension:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
+        setup = setup_of(crawler)
+        config = setup.config
         crawl_id = str(uuid.uuid4())
         # One writer per output: taken before a WARC file left open is renamed as abandoned,
         # since it may be another crawl's, still writing (the CLI holds it already).
@@ -178,7 +183,7 @@ class ArchiveExtension:
             evidence_warc=evidence,
             warc_path=functools.lru_cache(maxsize=64)(lambda path: _relative(config, path)),
         )
-        return cls(crawler, config, writer, crawl_id)
+        return cls(crawler, setup, writer, crawl_id)
 
     @staticmethod
     def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
@@ -200,66 +205,27 @@ class ArchiveExtension:
 
     def spider_opened(self, spider: Spider) -> None:
         settings = self.crawler.settings
-        rules = load_policies(self.config.store_dir).all_rules() if self.config.store_dir else []
-        started = utcnow()
         # Everything a decision depends on besides the evidence goes into the WARC too, so that
         # decisions can be re-derived from the WARC files alone (permitcrawl audit).
-        snapshot = {
-            "crawl_id": self.crawl_id,
-            "software": f"permitcrawl/{__version__}",
-            "config": self.config.summary(),
-            "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
-            "rules": [{"where": rule.where, **rule.content()} for rule in rules],
-        }
+        start = CrawlStart(
+            crawl_id=self.crawl_id,
+            kind=getattr(spider, "crawl_kind", "crawl"),
+            started_at=utcnow(),
+            software="permitcrawl",
+            version=__version__,
+            config=self.config,
+            scrapy={name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
+            rules=self.judge.rules,
+            seeds=tuple(getattr(spider, "seeds", ())),
+        )
         record_id = None
         try:
             # Both directories are made now: a crawl that cannot write its output asks for nothing.
             self.writer.warc.directory.mkdir(parents=True, exist_ok=True)
-            record_id = self.writer.evidence_warc.write_resource(
-                f"urn:permitcrawl:crawl:{self.crawl_id}",
-                dumps(snapshot).encode(),
-                "application/json",
-                started,
-            ).record_id
+            record_id = self.writer.record_configuration(start)
         except Exception as exc:
             self._fail(exc)
-        self.writer.db.start_crawl(
-            {
-                "id": self.crawl_id,
-                "kind": getattr(spider, "crawl_kind", "crawl"),
-                "started_at": started.isoformat(),
-                "software": "permitcrawl",
-                "version": __version__,
-                "purpose": self.config.purpose.value,
-                "default_policy": self.config.default_policy.value,
-                "robots_token": self.config.robots_token,
-                "user_agent": self.config.user_agent,
-                "seeds": dumps(list(getattr(spider, "seeds", []))),
-                "settings": dumps(
-                    {
-                        "permitcrawl": self.config.summary(),
-                        "scrapy": {name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
-                    }
-                ),
-                "config_record_id": record_id,
-                "hostname": socket.gethostname(),
-                "pid": os.getpid(),
-            }
-        )
-        for rule in rules:
-            self.writer.db.add_rule(
-                {
-                    "crawl_id": self.crawl_id,
-                    "domain": rule.domain,
-                    "file": rule.file,
-                    "line": rule.line,
-                    "scope": rule.scope,
-                    "path": rule.path,
-                    "version": rule.version,
-                    "tos_sha256": rule.tos_sha256,
-                    "content": dumps(rule.content()),
-                }
-            )
+        self.writer.record_start(start, record_id)
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
 
@@ -275,12 +241,7 @@ class ArchiveExtension:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         if self._failed:
             reason = "archive_error"
-        self.writer.finish(
-            self.crawl_id,
-            finished_at=utcnow().isoformat(),
-            finish_reason=reason,
-            stats=dumps({k: (v if isinstance(v, int | float | str) else str(v)) for k, v in stats.items()}),
-        )
+        self.writer.finish(self.crawl_id, finished_at=utcnow(), finish_reason=reason, stats=stats)
 
     def _fail(self, exc: BaseException) -> None:
         # Losing output silently is worse than stopping: stop the crawl, say why.
@@ -354,7 +315,7 @@ class ArchiveExtension:
         if self._failed:
             return
         try:
-            records = self.writer.capture(self._capture_job(request, response, raw, decision))
+            records = self.writer.record_capture(self._capture(request, response, raw, decision))
         except Exception as exc:
             self._fail(exc)
             return
@@ -367,45 +328,22 @@ class ArchiveExtension:
             {"url": response.url, "signal": decision.signal, "reason": decision.reason},
         )
 
-    def _capture_job(
-        self, request: Request, response: Response, raw: RawResponse, decision: Decision
-    ) -> CaptureJob:
-        exchange = self._exchange(request, raw)
-        usage: dict[str, Any] = request.meta.get("policy_usage") or {
-            decision.purpose.value: decision.as_dict()
-        }
+    def _capture(self, request: Request, response: Response, raw: RawResponse, decision: Decision) -> Capture:
+        """The capture as storage takes it: the exchange, the gate's typed decisions, where it was found."""
+        usage: Mapping[Purpose, Decision] = request.meta.get("policy_usage") or {decision.purpose: decision}
         referer = request.headers.get("Referer")
         content_type = response.headers.get("Content-Type")
-        depth = request.meta.get("depth", 0)
-        redirected_from = request.meta.get("redirect_urls")
-        via = _text(referer) if referer else None
-        evidence = request.meta.get("policy_evidence")
-        metadata = {
-            "crawl_id": self.crawl_id,
-            "evidence": evidence,
-            "hopsFromSeed": depth,
-            "via": via,
-            "redirected_from": redirected_from,
-            "fetchTimeMs": round(1000 * (request.meta.get("download_latency") or 0)),
-        }
-        row = {
-            "crawl_id": self.crawl_id,
-            "url": exchange.url,
-            "host": urlsplit(exchange.url).hostname,
-            "domain": registrable_domain(urlsplit(exchange.url).hostname or ""),
-            "evidence": dumps(evidence) if evidence else None,
-            "fetched_at": exchange.started_at.isoformat(),
-            "status": exchange.status,
-            "content_type": _text(content_type) if content_type else None,
-            "payload_length": len(exchange.body),
-            "signal": decision.signal,
-            "reason": decision.reason,
-            "redirected_from": dumps(redirected_from) if redirected_from else None,
-            "depth": depth,
-            "referer": via,
-        }
-        return CaptureJob(
-            exchange=exchange, purpose=decision.purpose.value, usage=usage, metadata=metadata, row=row
+        return Capture(
+            crawl_id=self.crawl_id,
+            exchange=self._exchange(request, raw),
+            decision=decision,
+            usage=usage,
+            evidence=request.meta.get("policy_evidence"),
+            depth=request.meta.get("depth", 0),
+            referer=_text(referer) if referer else None,
+            redirected_from=request.meta.get("redirect_urls"),
+            content_type=_text(content_type) if content_type else None,
+            fetch_time_ms=round(1000 * (request.meta.get("download_latency") or 0)),
         )
 
     # -- evidence and refusals ---------------------------------------------------------
@@ -427,34 +365,13 @@ class ArchiveExtension:
             final_request = response.request or request
             raw = self._raw.pop(final_request, None) or RawResponse.of(response)
             exchange = self._exchange(final_request, raw)
+        # A URL with no origin (a licence link naming a bad IPv6 address) fails here, before the
+        # writer: that document is not archived (so not used), and the archive stays sound.
         origin = origin_of(document.url)
-        row = {
-            "crawl_id": self.crawl_id,
-            "kind": document.kind,
-            "origin": origin,
-            "url": document.url,
-            "final_url": document.final_url,
-            "fetched_at": document.fetched_at.isoformat(),
-            "status": document.status,
-            "outcome": classify(document.status if document.error is None else None).value
-            if document.kind == "robots.txt"
-            else None,
-            "error": document.error,
-            "sha256": document.sha256,
-            "length": len(document.body) if document.status is not None else None,
-            "truncated": int(document.truncated),
-        }
-        if details:
-            row["text_sha256"] = details.get("text_sha256")
-            row["passages"] = dumps(list(details.get("passages", ())))
-        metadata = {
-            "crawl_id": self.crawl_id,
-            "evidence": document.kind,
-            "applies_to": origin,
-            **(details or {}),
-        }
         try:
-            location = self.writer.evidence(exchange, metadata, row)
+            location = self.writer.record_evidence(
+                self.crawl_id, document, origin=origin, exchange=exchange, details=details
+            )
         except Exception as exc:
             self._fail(exc)
             raise
@@ -465,23 +382,12 @@ class ArchiveExtension:
 
     def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
         self._raw.pop(request, None)
-        host = urlsplit(decision.url).hostname
-        self.writer.refusal(
-            {
-                "crawl_id": self.crawl_id,
-                "url": decision.url,
-                "host": host,
-                "domain": registrable_domain(host or ""),
-                "decided_at": decision.decided_at.isoformat(),
-                "stage": decision.stage.value,
-                "status": response.status if response is not None else None,
-                "purpose": decision.purpose.value,
-                "signal": decision.signal,
-                "reason": decision.reason,
-                "decision": decision.as_dict(),
-                "response_headers": header_list(response.headers) if response is not None else None,
-                "evidence": request.meta.get("policy_evidence"),
-            }
+        self.writer.record_refusal(
+            self.crawl_id,
+            decision,
+            status=response.status if response is not None else None,
+            response_headers=header_list(response.headers) if response is not None else None,
+            evidence=request.meta.get("policy_evidence"),
         )
         self.crawler.stats.inc_value("archive/refusals")
 

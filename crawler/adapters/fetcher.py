@@ -39,14 +39,20 @@ from crawler.adapters import signals as our_signals
 from crawler.adapters.decompression import DECODED, INCOMPLETE
 from crawler.adapters.evidence import EvidenceCache, utcnow
 from crawler.adapters.memory import release_free_memory
-from policies.aitxt import aitxt_evidence
+from crawler.judging.reading import (
+    archived_terms,
+    read_aitxt,
+    read_licence,
+    read_robots,
+    read_tdmrep,
+    read_terms_page,
+)
 from policies.document import PARTIAL, Document, closed_mid_document, cut_reason
 from policies.evidence import HostEvidence
 from policies.patterns import resolved_path
-from policies.robots import RobotsOutcome, robots_evidence
-from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines, rsl_evidence
-from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, find_terms_links, read_terms
+from policies.robots import RobotsOutcome
+from policies.rsl import MAX_LICENCES, FoundLicence, licence_lines
+from policies.terms import TermsEvidence, find_terms_links
 from policies.urls import origin_of, registrable_domain
 
 if TYPE_CHECKING:
@@ -56,10 +62,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from crawler.adapters.config import CrawlConfig
     from crawler.adapters.evidence import Clock
+    from crawler.judging.config import CrawlSetup
     from policies.robots import RobotsEvidence
-    from policies.store import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +74,11 @@ EVIDENCE_PRIORITY = 1000  # ahead of page requests, as Scrapy's own robots.txt r
 class EvidenceFetcher:
     """Fetches, archives and reads one origin's evidence documents."""
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        config: CrawlConfig,
-        *,
-        store: PolicyStore | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, *, clock: Clock = utcnow) -> None:
         self.crawler = crawler
-        self.config = config
-        self.store = store
+        self.config = setup.config
+        # How documents are read (token, bounds) and which ToS rules apply: the crawl's one JudgeConfig.
+        self.judge = setup.judge
         self.clock = clock
         # (origin, path) of every evidence document fetched, but the pages read to find terms.
         self.documents: set[tuple[str, str]] = set()
@@ -89,7 +88,7 @@ class EvidenceFetcher:
             self._fetch_robots, clock=clock, max_entries=4096
         )
         # An evidence document gets no longer than a page would.
-        self.timeout = min(config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
+        self.timeout = min(self.config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
 
@@ -137,7 +136,7 @@ class EvidenceFetcher:
                 usage: dict[str, Any] = {}
             else:
                 usage = await self._usage_evidence(origin, robots)
-                if self.store is not None:
+                if self.judge.store is not None:
                     usage["terms"] = await self._terms(origin, robots, previous)
             host = HostEvidence(origin=origin, robots=robots, fetched_at=now, expires_at=expires, **usage)
         self._apply_crawl_delay(host)
@@ -156,9 +155,7 @@ class EvidenceFetcher:
         found: dict[str, str] = {}
         for reading in robots.readings:
             if reading.rules is not None:
-                for url, where in licence_lines(
-                    reading.rules.robots, self.config.robots_token, base=robots.url
-                ):
+                for url, where in licence_lines(reading.rules.robots, self.judge.token, base=robots.url):
                     found.setdefault(url, where)
         lines = list(found.items())
         # A licence must be read before the content is used: it is fetched even on another host,
@@ -166,7 +163,7 @@ class EvidenceFetcher:
         jobs += [self.fetch_allowed(url, kind="rsl") for url, _ in lines[:MAX_LICENCES]]
         tdm, ai, *licence_docs = await gather(jobs)
         licences = [
-            FoundLicence(await off_reactor(len(doc.body), rsl_evidence, doc), where)
+            await off_reactor(len(doc.body), read_licence, doc, where)
             for doc, (_, where) in zip(licence_docs, lines, strict=False)
         ]
         for url, where in lines[MAX_LICENCES:]:
@@ -176,19 +173,20 @@ class EvidenceFetcher:
                 fetched_at=self.clock(),
                 error=f"not fetched: over {MAX_LICENCES} licences",
             )
-            licences.append(FoundLicence(rsl_evidence(skipped), where))
+            licences.append(read_licence(skipped, where))
         return {
-            "tdmrep": await off_reactor(len(tdm.body), tdmrep_evidence, tdm),
-            "aitxt": await off_reactor(len(ai.body), aitxt_evidence, ai, self.config.robots_parse_limit),
+            "tdmrep": await off_reactor(len(tdm.body), read_tdmrep, tdm),
+            "aitxt": await off_reactor(len(ai.body), read_aitxt, ai, self.judge),
             "licences": tuple(licences),
         }
 
     def _refused_by_rule(self, origin: str) -> bool:
-        if self.store is None:
+        store = self.judge.store
+        if store is None:
             return False
         host = urlsplit(origin).hostname or ""
-        rules = [r for r in self.store.applicable(host, "/") if r.path == "/"]
-        return any(self.config.purpose in r.deny for r in rules)
+        rules = [r for r in store.applicable(host, "/") if r.path == "/"]
+        return any(self.judge.purpose in r.deny for r in rules)
 
     async def _terms(
         self, origin: str, robots: RobotsEvidence, previous: HostEvidence | None
@@ -221,7 +219,7 @@ class EvidenceFetcher:
             read: dict[str, TermsEvidence] = {}
 
             def analyse(document: Document, into: dict[str, TermsEvidence] = read) -> dict[str, Any]:
-                terms = into["terms"] = read_terms(document, home)
+                terms = into["terms"] = read_terms_page(document, home)
                 # Recorded with the evidence row: what the maintainers' queue shows.
                 details: dict[str, Any] = {"text_sha256": terms.text_sha256, "passages": terms.passages}
                 return {**details, "unread": terms.unread} if terms.unread else details
@@ -230,9 +228,7 @@ class EvidenceFetcher:
             if "terms" in read:
                 # The terms as the page was found (the URL asked for, not where it redirected),
                 # cited by the record it was archived as.
-                return replace(
-                    read["terms"], terms_url=url, record_id=document.record_id, source=document.describe()
-                )
+                return archived_terms(read["terms"], document)
         return TermsEvidence(
             home_url=home, terms_url=None, source=page.describe(), problem=f"no link to terms found on {home}"
         )
@@ -240,7 +236,7 @@ class EvidenceFetcher:
     async def licence(self, url: str, found_in: str) -> FoundLicence:
         """Fetch (and archive) one licence document a page points to."""
         document = await self.fetch_allowed(url, kind="rsl")
-        return FoundLicence(await off_reactor(len(document.body), rsl_evidence, document), found_in)
+        return await off_reactor(len(document.body), read_licence, document, found_in)
 
     async def robots_for(self, origin: str) -> RobotsEvidence:
         """The robots.txt of ``origin``: the one read for its host evidence, else fetched (and archived)."""
@@ -257,14 +253,7 @@ class EvidenceFetcher:
         return _Robots(robots, self.clock() + timedelta(seconds=self.config.evidence_ttl))
 
     async def _read_robots(self, document: Document) -> RobotsEvidence:
-        return await off_reactor(
-            len(document.body),
-            robots_evidence,
-            document,
-            self.config.robots_token,
-            max_crawl_delay=self.config.max_crawl_delay,
-            parse_limit=self.config.robots_parse_limit,
-        )
+        return await off_reactor(len(document.body), read_robots, document, self.judge)
 
     async def may_fetch(self, url: str) -> bool:
         """True if the robots.txt of ``url``'s origin lets us fetch it (robots.txt itself always)."""
@@ -303,7 +292,7 @@ class EvidenceFetcher:
         ``analyse(document)`` (for a 2xx response) gives details recorded with it
         (a terms page's digest); it runs on a worker thread.
         """
-        limit = self.config.evidence_max_size
+        limit = self.judge.evidence_max_size
         try:
             request = Request(
                 url,

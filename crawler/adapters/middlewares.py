@@ -13,6 +13,12 @@ retries, since the gate sits at 100): the decision is taken again with the
 response, for the crawl's purpose and for every other purpose (the usage
 record). A refused response is never archived; it reaches the spider only if
 ``POLICY_DELIVER_REFUSED`` is on (the seed spider uses it for links only).
+
+Decisions stay typed: ``request.meta["policy_decision"]`` holds the
+:class:`~policies.decision.Decision` for the crawl's purpose,
+``request.meta["policy_usage"]`` a ``{Purpose: Decision}`` for every purpose
+(after fetching), and ``request.meta["policy_evidence"]`` the evidence
+manifest they rest on; storage serialises them once, as it writes them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, ResponseDataLossError
 
 from crawler.adapters import signals as our_signals
-from crawler.adapters.config import CrawlConfig, load_config
 from crawler.adapters.decompression import size_bound
 from crawler.adapters.evidence import Clock, EvidenceCache, utcnow
 from crawler.adapters.fetcher import (
@@ -36,15 +41,15 @@ from crawler.adapters.fetcher import (
     incomplete_reason,
     off_reactor,
 )
-from policies.decision import Basis, Decision, Stage, Verdict, combine
+from crawler.judging.config import setup_of
+from crawler.judging.reading import read_page
+from policies.decision import Basis, Decision, Stage, Verdict
 from policies.document import cut_reason
-from policies.engine import decide, decide_all
 from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
 from policies.rsl import FoundLicence, RslEvidence
-from policies.store import load_policies
 from policies.urls import origin_of
 
 if TYPE_CHECKING:
@@ -54,8 +59,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.judging.config import CrawlSetup
     from policies.evidence import HostEvidence
-    from policies.store import PolicyStore
+    from policies.page import Page
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +82,12 @@ async def page_of(response: Response) -> Page:
     pages with, never by Scrapy's selector (whose decoding may differ); a
     large page is read on a worker thread.
     """
-    headers = {
-        key.decode("latin-1").lower(): tuple(v.decode("latin-1") for v in values)
+    headers = [
+        (key.decode("latin-1"), value.decode("latin-1"))
         for key, values in response.headers.items()
-    }
-    page = Page(url=response.url, status=response.status, headers=headers, body=response.body)
+        for value in values
+    ]
+    page = read_page(response.url, response.status, headers, response.body)
     html = await off_reactor(len(response.body), read_html, response.body, page.content_type)
     return replace(page, html=html)
 
@@ -99,19 +106,12 @@ class CachedLicence:
 class PolicyGateMiddleware:
     """Downloader middleware that lets a request out only if every signal permits it."""
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        config: CrawlConfig,
-        *,
-        store: PolicyStore | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
+    def __init__(self, crawler: Crawler, setup: CrawlSetup, *, clock: Clock = utcnow) -> None:
         self.crawler = crawler
-        self.config = config
-        self.store = store
+        self.config = setup.config
+        self.judge = setup.judge
         self.clock = clock
-        self.fetcher = EvidenceFetcher(crawler, config, store=store, clock=clock)
+        self.fetcher = EvidenceFetcher(crawler, setup, clock=clock)
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
@@ -127,10 +127,8 @@ class PolicyGateMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
-        config = load_config(crawler.settings)
-        # A store that does not validate stops the crawl here, before anything is fetched.
-        store = load_policies(config.store_dir) if config.store_dir else None
-        return cls(crawler, config, store=store)
+        # The crawl's one setup: a store that does not validate stops the crawl before anything is fetched.
+        return cls(crawler, setup_of(crawler))
 
     async def _fetch_licence(self, url: str, previous: CachedLicence | None) -> CachedLicence:
         found = await self.fetcher.licence(url, "")
@@ -180,14 +178,7 @@ class PolicyGateMiddleware:
     # -- decisions ---------------------------------------------------------------
 
     def _refusal(self, url: str, stage: Stage, basis: Basis) -> Decision:
-        return combine(
-            [basis],
-            url=url,
-            purpose=self.config.purpose,
-            default_policy=self.config.default_policy,
-            decided_at=self.clock(),
-            stage=stage,
-        )
+        return self.judge.refusal(url, basis, stage=stage, now=self.clock())
 
     def _error_decision(self, url: str, stage: Stage, exc: BaseException) -> Decision:
         # Fail closed: an error anywhere in judging a URL refuses it, saying why.
@@ -258,17 +249,7 @@ class PolicyGateMiddleware:
             raise IgnoreRequest("an evidence document, not a page")
         try:
             host = await self.evidence.get(origin_of(request.url))
-            decision = decide(
-                request.url,
-                purpose=self.config.purpose,
-                host=host,
-                default_policy=self.config.default_policy,
-                now=self.clock(),
-                token=self.config.robots_token,
-                readings=self.config.readings,
-                store=self.store,
-                unreviewed=self.config.unreviewed,
-            )
+            decision = self.judge.decide(request.url, host=host, now=self.clock())
             request.meta["policy_evidence"] = evidence_manifest(host)
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
@@ -310,16 +291,7 @@ class PolicyGateMiddleware:
         raise IgnoreRequest("rechecked, not fetched")
 
     def _decide_all(self, url: str, host: HostEvidence) -> dict[Purpose, Decision]:
-        return decide_all(
-            url,
-            host=host,
-            default_policy=self.config.default_policy,
-            now=self.clock(),
-            token=self.config.robots_token,
-            readings=self.config.readings,
-            store=self.store,
-            unreviewed=self.config.unreviewed,
-        )
+        return self.judge.decide_all(url, host=host, now=self.clock())
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("policy_exempt"):
@@ -337,26 +309,16 @@ class PolicyGateMiddleware:
                 raise IgnoreRequest(f"Refused: {decision.reason}")
             page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
-            decisions = decide_all(
-                response.url,
-                host=host,
-                default_policy=self.config.default_policy,
-                now=self.clock(),
-                page=page,
-                token=self.config.robots_token,
-                readings=self.config.readings,
-                store=self.store,
-                unreviewed=self.config.unreviewed,
-            )
-            decision = decisions[self.config.purpose]
-            usage: dict[str, Any] = {p.value: d.as_dict() for p, d in decisions.items()}
+            # Every purpose's decision stays typed until storage writes it (the usage record).
+            usage = self.judge.decide_all(response.url, host=host, now=self.clock(), page=page)
+            decision = usage[self.judge.purpose]
             request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
         except IgnoreRequest:
             raise
         except Exception as exc:
             logger.exception("Error while judging the response of %s", response.url)
             decision = self._error_decision(response.url, Stage.POST_FETCH, exc)
-            usage = {p.value: {**decision.as_dict(), "purpose": p.value} for p in Purpose}
+            usage = {p: replace(decision, purpose=p) for p in Purpose}
         request.meta["policy_decision"] = decision
         request.meta["policy_usage"] = usage
         if decision.allowed:

@@ -1,6 +1,6 @@
 """``-s NAME=VALUE``: parsed, and checked against the type each Scrapy setting is read as.
 
-Our own settings are checked by :func:`crawler.adapters.config.load_config`. Scrapy's
+Our own settings are checked by :func:`crawler.judging.config.load_config`. Scrapy's
 are read by its components only as the crawl starts (``getint``, ``getfloat``,
 ``getbool``, ``getdict``), where ``CONCURRENT_REQUESTS=abc`` fails as
 ``ValueError: invalid literal for int()`` without naming the setting, once the
@@ -19,8 +19,8 @@ from scrapy.settings import BaseSettings, default_settings
 
 from crawler.adapters import settings as project_settings
 from crawler.adapters.addon import BOUNDS, POLITE_DEFAULTS, QUIET_DEFAULTS
-from crawler.adapters.config import DEFAULTS, OUR_PREFIXES
 from crawler.errors import SettingsError
+from crawler.judging.config import DEFAULTS, OUR_PREFIXES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -92,7 +92,7 @@ def check_overrides(overrides: Mapping[str, str]) -> None:
     """Raise SettingsError listing every override Scrapy could not read as its setting's type.
 
     Our own settings (``POLICY_``, ``WARC_``, ``PROVENANCE_``, ``PERMITCRAWL_``)
-    are left to :func:`crawler.adapters.config.load_config`, which knows their ranges.
+    are left to :func:`crawler.judging.config.load_config`, which knows their ranges.
     """
     known = _known_defaults()
     problems = [_problem(name, value, known) for name, value in overrides.items()]

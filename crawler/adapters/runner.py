@@ -10,21 +10,20 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.adapters.config import check_names, load_config
 from crawler.adapters.overrides import check_overrides
 from crawler.adapters.spiders.seeds import SeedSpider
 from crawler.errors import ProvenanceError
+from crawler.judging.config import CrawlSetup, check_names, share_setup
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db
-from policies.store import load_policies
 
 if TYPE_CHECKING:
     from scrapy import Spider
 
-    from crawler.adapters.config import CrawlConfig
+    from crawler.judging.config import CrawlConfig
 
 
-def crawl_settings(
+def prepare_crawl(
     out: Path,
     *,
     purpose: str | None = None,
@@ -36,11 +35,14 @@ def crawl_settings(
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
-) -> Settings:
-    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state).
+) -> PreparedCrawl:
+    """Return the settings for a crawl writing to ``out`` (WARC files, database, job state), and its setup.
 
     Every setting is checked here, before anything is created: our own by
-    :func:`load_config`, Scrapy's overridden ones by :func:`check_overrides`.
+    :meth:`CrawlSetup.build` (which loads the ToS store: one that does not
+    validate never starts a crawl), Scrapy's overridden ones by
+    :func:`check_overrides`. The setup built here is the crawl's only one:
+    :func:`run_spider` hands it to the crawl's components.
     """
     settings = Settings()
     settings.setmodule("crawler.adapters.settings", priority="project")
@@ -69,11 +71,17 @@ def crawl_settings(
     check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
     check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")
-    config = load_config(settings)  # fail now, with the setting named, rather than mid-start-up
-    if config.store_dir is not None:
-        load_policies(config.store_dir)  # a store that does not validate never starts a crawl
-    check_layout(config, settings.get("JOBDIR") or None)
-    return settings
+    setup = CrawlSetup.build(settings)  # fail now, with the setting named, rather than mid-start-up
+    check_layout(setup.config, settings.get("JOBDIR") or None)
+    return PreparedCrawl(settings, setup)
+
+
+@dataclass(frozen=True)
+class PreparedCrawl:
+    """A crawl's settings, every one checked, and the setup built from them once."""
+
+    settings: Settings
+    setup: CrawlSetup
 
 
 def _not_a_directory(path: Path) -> str | None:
@@ -129,18 +137,24 @@ class RunResult:
     error: str | None
 
 
-def run_crawl(settings: Settings, *, seeds: list[str]) -> RunResult:
+def run_crawl(crawl: PreparedCrawl, *, seeds: list[str]) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
-    return run_spider(settings, SeedSpider, seeds=seeds)[0]
+    return run_spider(crawl, SeedSpider, seeds=seeds)[0]
 
 
 def run_spider(
-    settings: Settings, spider_class: type[Spider], **arguments: Any
+    crawl: PreparedCrawl, spider_class: type[Spider], **arguments: Any
 ) -> tuple[RunResult, Spider | None]:
-    """Run one spider to completion in this process; return how it ended, and the spider."""
+    """Run one spider to completion in this process; return how it ended, and the spider.
+
+    The crawl's components (gate, archive, budgets) share ``crawl.setup``: the
+    configuration and ToS rules checked before the crawl are those it applies
+    and records.
+    """
     try:
-        process = CrawlerProcess(settings)
+        process = CrawlerProcess(crawl.settings)
         crawler = process.create_crawler(spider_class)
+        share_setup(crawler, crawl.setup)
     except Exception as exc:  # a setting Scrapy reads as it starts: said as an error, not a traceback
         return RunResult(crawl_id=None, finish_reason=None, error=f"{type(exc).__name__}: {exc}"), None
     errors: list[str] = []

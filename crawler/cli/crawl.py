@@ -51,19 +51,19 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
-    """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
+    """Run a crawl writing to ``out`` and print its summary; ``options`` go to prepare_crawl.
 
     Fails (exit 1) when the crawl could not run, could not start (its spider
     failed before reading every seed), or could not write its output.
     """
-    from crawler.adapters.runner import crawl_settings, lock_output, run_crawl
+    from crawler.adapters.runner import lock_output, prepare_crawl, run_crawl
     from crawler.storage.queries import open_crawl, summary
 
-    settings = crawl_settings(out, **options)  # every setting checked: nothing is created before
+    prepared = prepare_crawl(out, **options)  # every setting checked: nothing is created before
     lock_output(out)  # one writer per crawl directory, for the rest of this process
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
-    result = run_crawl(settings, seeds=seeds)
+    result = run_crawl(prepared, seeds=seeds)
     if result.error:
         raise click.ClickException(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":
@@ -200,7 +200,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     import logging
     import shutil
 
-    from crawler.adapters.runner import crawl_settings, lock_output
+    from crawler.adapters.runner import lock_output, prepare_crawl
     from crawler.localweb.demo import (
         DEMO_SEEDS,
         DEMO_SITES,
@@ -215,9 +215,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     parsed = _overrides(overrides)
     replace = check_demo_out(out, options.get("store_dir"))
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
-    crawl_settings(
-        out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()}
-    )
+    prepare_crawl(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
     lock_output(out)  # before anything is removed: another process may be writing there
     try:
         prepare_demo_out(out, replace=replace)

@@ -177,7 +177,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         permitcrawl recheck crawls/example --policies tos-policies
     """
     from crawler.adapters.overrides import parse_overrides
-    from crawler.adapters.runner import crawl_settings, run_spider
+    from crawler.adapters.runner import prepare_crawl, run_spider
     from crawler.adapters.spiders.recheck import RecheckSpider
     from crawler.workflows.ledger import actor
     from crawler.workflows.recheck import plan_recheck, reserved_since, revoke_reserved
@@ -187,7 +187,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
     plan = plan_recheck(db, directory, store_dir)
     db.close()
     urls = plan.urls
-    settings = crawl_settings(
+    prepared = prepare_crawl(
         directory,
         purpose=plan.purpose,
         store_dir=plan.store_dir,
@@ -201,7 +201,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         err=True,
     )
     result, spider = run_spider(
-        settings, RecheckSpider, urls=urls, progress=lambda line: click.echo(line, err=True)
+        prepared, RecheckSpider, urls=urls, progress=lambda line: click.echo(line, err=True)
     )
     if result.error or not isinstance(spider, RecheckSpider):
         raise click.ClickException(f"the recheck could not run: {result.error}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.errors import PermitcrawlError
+from crawler.errors import DecisionRecordError, PermitcrawlError
 from policies.errors import PolicyError
 from policies.files import InputFileError
 
@@ -40,7 +40,8 @@ class CommandGroup(click.Group):
     without a word (click itself would exit 1). A database failing half-way
     through a command is an error naming it, not a traceback: commands check a
     database when they open it (crawler.storage.provenance); damage deeper in
-    the file shows only when a query reaches it.
+    the file (or a stored decision that does not read back) shows only when a
+    query reaches it.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -55,6 +56,9 @@ class CommandGroup(click.Group):
             raise click.ClickException(
                 f"{where}: could not be read or written ({exc}); the database may be damaged"
             ) from exc
+        except DecisionRecordError as exc:  # a stored decision that does not read back as one
+            where = ctx.meta.get(DATABASE_META, "the provenance database")
+            raise click.ClickException(f"{where}: {exc}; the database may be damaged") from exc
         except OUR_ERRORS as exc:
             raise click.ClickException(str(exc)) from exc
         return result

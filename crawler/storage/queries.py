@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.errors import ProvenanceError
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db, open_db, open_readonly
+from crawler.storage.records import read_decision
 from crawler.storage.urls import UrlError, origin_prefix, url_key
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str
     for row in db.query(sql, params):
         row["usable"] = bool(row["usable"])
         row["revoked"] = bool(row["revoked"])
-        row["basis"] = json.loads(row.pop("decision") or "{}").get("bases", [])
+        stored = row.pop("decision")
+        row["basis"] = [b.as_dict() for b in read_decision(stored).bases] if stored else []
         yield row
 
 
@@ -174,8 +176,10 @@ def _evidence_for(db: sqlite_utils.Database, record_id: str | None) -> dict[str,
     return rows[0] if rows else None
 
 
-def _with_evidence(db: sqlite_utils.Database, decision: dict[str, Any]) -> dict[str, Any]:
-    for basis in decision.get("bases", []):
+def _with_evidence(db: sqlite_utils.Database, stored: str) -> dict[str, Any]:
+    """A stored decision, read back typed, as data, each basis with the evidence row its record id names."""
+    decision = read_decision(stored).as_dict()
+    for basis in decision["bases"]:
         evidence = _evidence_for(db, basis.get("record_id"))
         if evidence is not None:
             basis["evidence"] = evidence
@@ -229,13 +233,13 @@ def explain(db: sqlite_utils.Database, url: str) -> dict[str, Any]:
         "join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose "
         "where c.url >= :low and c.url < :high"
     ):
-        decision = _with_evidence(db, json.loads(row.pop("decision")))
+        decision = _with_evidence(db, row.pop("decision"))
         events.append({"outcome": "captured", "at": row["fetched_at"], **row, "decision": decision})
     for row in rows(
         "select url, crawl_id, decided_at, stage, status, decision from refusals "
         "where url >= :low and url < :high"
     ):
-        decision = _with_evidence(db, json.loads(row.pop("decision")))
+        decision = _with_evidence(db, row.pop("decision"))
         outcome = "refused before fetching" if row["stage"] == "pre-fetch" else "refused after fetching"
         events.append({"outcome": outcome, "at": row["decided_at"], **row, "decision": decision})
     for row in rows(

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import socket
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +37,10 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+
+    Clock = Callable[[], datetime]
 
 OPEN_SUFFIX = ".open"
 BUFFER_SIZE = 1 << 20
@@ -111,11 +115,21 @@ class _GzipMember:
 
 
 class _Writer(WARCWriter):
-    """warcio's writer with a chosen gzip level."""
+    """warcio's writer with a chosen gzip level, and record ids and dates from the store."""
 
-    def __init__(self, out: IO[bytes], level: int) -> None:
+    def __init__(self, out: IO[bytes], level: int, record_id: Callable[[], str], clock: Clock) -> None:
         super().__init__(out, gzip=False, warc_version="1.1")
         self._level = level
+        self._record_id = record_id
+        self._clock = clock
+
+    # warcio asks these two for every id and every date a record is not given (the warcinfo
+    # record's, the records' ids): a test pins them to compare a file's bytes.
+    def _make_warc_id(self) -> str:  # type: ignore[override]
+        return self._record_id()
+
+    def _make_warc_date(self, use_micros: bool = False) -> str:  # type: ignore[override]
+        return warc_date(self._clock(), use_micros=use_micros)
 
     def write_record(self, record: Any, params: Any = None) -> None:
         out: Any = _GzipMember(self.out, self._level) if self._level else self.out
@@ -155,11 +169,21 @@ def _digests(http: StatusAndHeaders | None, payload: bytes) -> dict[str, str]:
     return {"WARC-Payload-Digest": sha1_digest(payload), "WARC-Block-Digest": sha1_digest(head, payload)}
 
 
-def warc_date(moment: datetime) -> str:
+def warc_date(moment: datetime, *, use_micros: bool = True) -> str:
     """Format a datetime as a WARC 1.1 date (UTC, microseconds)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return datetime_to_iso_date(moment, use_micros=True)
+    return datetime_to_iso_date(moment, use_micros=use_micros)
+
+
+def new_record_id() -> str:
+    """A fresh ``<urn:uuid:...>`` record id, as warcio makes them."""
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
 
 
 def response_headers(exchange: HttpExchange) -> list[tuple[str, str]]:
@@ -214,7 +238,11 @@ class WarcStore:
         info: dict[str, str] | None = None,
         hostname: str | None = None,
         pid: int | None = None,
+        record_id: Callable[[], str] = new_record_id,
+        clock: Clock = utc_now,
     ) -> None:
+        """``record_id()`` gives each new record's id and ``clock()`` the time of file names and
+        warcinfo records (a capture's records are dated by its exchange); tests pin both."""
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, got {max_size}")
         if not 0 <= gzip_level <= 9:
@@ -226,6 +254,8 @@ class WarcStore:
         self.info = dict(info or {})
         self.hostname = _HOSTNAME_UNSAFE.sub("_", hostname or socket.gethostname())
         self.pid = os.getpid() if pid is None else pid
+        self.record_id = record_id
+        self.clock = clock
         self._serial = 0
         self._fh: IO[bytes] | None = None
         self._writer: _Writer | None = None
@@ -236,7 +266,7 @@ class WarcStore:
     # -- files -----------------------------------------------------------------
 
     def _file_name(self) -> str:
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+        stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         ext = ".warc.gz" if self.gzip_level else ".warc"
         return f"{self.prefix}-{stamp}-{self._serial:05d}-{self.pid}~{self.hostname}{ext}"
 
@@ -246,7 +276,7 @@ class WarcStore:
         self._serial += 1
         # A large buffer: records reach the OS in few writes (see flush()).
         self._fh = open(self.directory / (self._name + OPEN_SUFFIX), "xb", buffering=BUFFER_SIZE)  # noqa: SIM115
-        self._writer = _Writer(self._fh, self.gzip_level)
+        self._writer = _Writer(self._fh, self.gzip_level, self.record_id, self.clock)
         fields = {
             "software": self.info.get("software", "permitcrawl"),
             "format": "WARC File Format 1.1",

@@ -1,7 +1,9 @@
 """ArchiveWriter: the one owner of a crawl's WARC files and provenance database.
 
-It turns plain values (exchanges, decisions as data) into WARC records and
-database rows, and keeps the two consistent: WARC bytes reach the file before
+It turns typed values (a :class:`~crawler.storage.records.Capture`, a
+refusal's decision, an evidence document) into WARC records and database
+rows, through the shapes :mod:`crawler.storage.records` defines, and keeps
+the two consistent: WARC bytes reach the file before
 any row that points at them is committed. After the first write error it
 refuses everything else, so that a crawl with broken output stops instead of
 going on without a record of what it did.
@@ -13,35 +15,32 @@ crawl the GIL hand-overs cost more CPU than the compression they overlapped
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crawler.errors import ProvenanceError
-from crawler.storage.provenance import dumps
+from crawler.storage.records import (
+    capture_metadata,
+    capture_row,
+    configuration_record,
+    crawl_end,
+    crawl_row,
+    evidence_metadata,
+    evidence_row,
+    refusal_row,
+    rule_rows,
+    usage_rows,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from datetime import datetime
     from pathlib import Path
 
     from crawler.storage.provenance import ProvenanceDB
+    from crawler.storage.records import Capture, CrawlStart
     from crawler.storage.warc import CaptureRecords, HttpExchange, WarcLocation, WarcStore
-
-
-@dataclass
-class CaptureJob:
-    """A permitted capture: the exchange, its metadata record, and its rows minus WARC locations.
-
-    ``usage`` maps each purpose to its decision (``Decision.as_dict()``);
-    ``purpose`` says which of them the crawl applied.
-    """
-
-    exchange: HttpExchange
-    purpose: str
-    usage: dict[str, dict[str, Any]]
-    metadata: dict[str, Any]
-    row: dict[str, Any] = field(default_factory=dict)
+    from policies.decision import Decision
+    from policies.document import Document
 
 
 class ArchiveWriter:
@@ -83,56 +82,40 @@ class ArchiveWriter:
             "warc_length": location.length,
         }
 
-    def capture(self, job: CaptureJob) -> CaptureRecords:
-        """Write three WARC records, the captures row and one usage row per purpose."""
+    def record_capture(self, capture: Capture) -> CaptureRecords:
+        """Write the capture's three WARC records, then queue its captures row and its usage rows."""
         self._guarded()
         try:
-            # Each decision is encoded once; the metadata record embeds the same text.
-            encoded = {purpose: dumps(decision) for purpose, decision in job.usage.items()}
-            usage_json = "{" + ", ".join(f"{json.dumps(p)}: {text}" for p, text in encoded.items()) + "}"
-            block = (
-                dumps(job.metadata)[:-1] + f', "purpose": {json.dumps(job.purpose)}, "usage": {usage_json}}}'
-            )
-            records = self.warc.write_exchange(job.exchange, block.encode("utf-8"))
-            record_id = records.response.record_id
-            row = {
-                **job.row,
-                **self._locate(self.warc, records.response),
-                "warc_record_id": record_id,
-                "request_record_id": records.request.record_id,
-                "metadata_record_id": records.metadata.record_id if records.metadata else None,
-                "payload_digest": records.payload_digest,
-                "block_digest": records.block_digest,
-                "payload_sha256": hashlib.sha256(job.exchange.body).hexdigest(),
-                "purpose": job.purpose,
-            }
-            usage = [
-                {
-                    "capture_id": record_id,
-                    "purpose": purpose,
-                    "usable": int(bool(decision["allowed"])),
-                    "signal": decision["signal"],
-                    "reason": decision["reason"],
-                    "decision": encoded[purpose],
-                }
-                for purpose, decision in job.usage.items()
-            ]
-            self.db.add_capture(row, usage)
+            records = self.warc.write_exchange(capture.exchange, capture_metadata(capture))
+            row = capture_row(capture, records, self._locate(self.warc, records.response))
+            self.db.add_capture(row, usage_rows(capture, records.response.record_id))
         except BaseException as exc:
             self.error = exc
             raise
         return records
 
-    def evidence(
-        self, exchange: HttpExchange | None, metadata: dict[str, Any], row: dict[str, Any]
+    def record_evidence(
+        self,
+        crawl_id: str,
+        document: Document,
+        *,
+        origin: str,
+        exchange: HttpExchange | None,
+        details: Mapping[str, Any] | None = None,
     ) -> WarcLocation | None:
-        """Write an evidence document (if anything came back) and its evidence row."""
+        """Write an evidence document (if anything came back: ``exchange``) and queue its evidence row.
+
+        ``origin`` is the origin whose decisions it is evidence for; ``details``
+        what reading it found (a terms page's digest and passages).
+        """
         self._guarded()
         try:
+            row = evidence_row(crawl_id, document, origin, details)
             location = None
             if exchange is not None:
                 store = self.evidence_warc
-                location = store.write_exchange(exchange, dumps(metadata).encode("utf-8")).response
+                metadata = evidence_metadata(crawl_id, document, origin, details)
+                location = store.write_exchange(exchange, metadata).response
                 row = {**row, **self._locate(store, location), "warc_record_id": location.record_id}
             self.db.add_evidence(row)
         except BaseException as exc:
@@ -140,23 +123,51 @@ class ArchiveWriter:
             raise
         return location
 
-    def refusal(self, row: dict[str, Any]) -> None:
-        """Queue a refusal row; ``decision`` and ``response_headers`` are given as data."""
-        for key in ("decision", "response_headers", "evidence"):
-            if row.get(key) is not None:
-                row[key] = dumps(row[key])
+    def record_refusal(
+        self,
+        crawl_id: str,
+        decision: Decision,
+        *,
+        status: int | None = None,
+        response_headers: list[tuple[str, str]] | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Queue a refusal row; ``status`` and ``response_headers`` when the URL was fetched."""
+        row = refusal_row(
+            crawl_id, decision, status=status, response_headers=response_headers, evidence=evidence
+        )
         self.db.add_refusal(row)
+
+    def record_configuration(self, start: CrawlStart) -> str:
+        """Write the crawl's configuration record (with the evidence); return its record id."""
+        return self.evidence_warc.write_resource(
+            f"urn:permitcrawl:crawl:{start.crawl_id}",
+            configuration_record(start),
+            "application/json",
+            start.started_at,
+        ).record_id
+
+    def record_start(self, start: CrawlStart, config_record_id: str | None) -> None:
+        """Record the crawl's start (written at once) and queue the ToS rules in force."""
+        self.db.start_crawl(crawl_row(start, config_record_id))
+        for row in rule_rows(start.crawl_id, start.rules):
+            self.db.add_rule(row)
 
     def flush(self) -> None:
         """Write out the WARC buffer and commit every queued row."""
         self.db.flush()
 
-    def finish(self, crawl_id: str, **fields: Any) -> None:
-        """Commit what is queued, close the WARC file (its final name) and record the crawl's end.
+    def finish(
+        self, crawl_id: str, *, finished_at: datetime, finish_reason: str, stats: Mapping[str, Any]
+    ) -> None:
+        """Commit what is queued, close the WARC files (their final names) and record the crawl's end.
 
         The crawl row is updated even if the last commit failed, so that the
         database says how the crawl ended; the failure is raised afterwards.
+        ``stats`` are the crawl's final stats (a value that is not a number or
+        text is recorded as its text).
         """
+        fields = crawl_end(finished_at=finished_at, finish_reason=finish_reason, stats=stats)
         try:
             self.db.flush()
         finally:

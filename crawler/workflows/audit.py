@@ -4,10 +4,12 @@ For each capture, the metadata record names the evidence documents the decision
 rested on; they are read back from the WARC files, the host's evidence and the
 page are rebuilt, and the decision engine runs again with the configuration
 and ToS rules the crawl recorded (its ``urn:permitcrawl:crawl:`` resource
-record). Every purpose's verdict, deciding signal and per-signal verdicts must
-match what the WARC metadata record and the database say; every capture row
-must point at its record (offset, id, URL, digests). Pre-fetch refusals are
-re-derived from their evidence the same way. No Scrapy here.
+record, rebuilt as the :class:`~crawler.judging.judge.JudgeConfig` the crawl applied).
+Every purpose's verdict, deciding signal and per-signal verdicts must match
+what the WARC metadata record and the database say (each stored decision read
+back typed); every capture row must point at its record (offset, id, URL,
+digests). Pre-fetch refusals are re-derived from their evidence the same way.
+No Scrapy here.
 """
 
 from __future__ import annotations
@@ -15,26 +17,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from policies.aitxt import aitxt_evidence
+from crawler.errors import DecisionRecordError
+from crawler.judging.judge import JudgeConfig
+from crawler.judging.reading import (
+    archived_terms,
+    read_aitxt,
+    read_licence,
+    read_page,
+    read_robots,
+    read_tdmrep,
+    read_terms_page,
+)
+from crawler.storage.records import misstatements, read_decision
 from policies.contentcoding import ContentCodingError, codings, decode_content
-from policies.decision import DefaultPolicy
-from policies.document import EVIDENCE_MAX_SIZE, Document
-from policies.engine import decide_all
+from policies.document import Document
 from policies.evidence import HostEvidence
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
-from policies.readings import Readings
-from policies.robots import robots_evidence
-from policies.rsl import INLINE, FoundLicence, rsl_evidence
-from policies.store import PolicyStore, store_from_contents
-from policies.tdmrep import tdmrep_evidence
-from policies.terms import TermsEvidence, read_terms
-from policies.tos import Unreviewed
+from policies.rsl import INLINE
+from policies.terms import TermsEvidence
 from policies.urls import registrable_domain
 
 if TYPE_CHECKING:
@@ -43,41 +49,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from crawler.storage.archive import ReadRecord, WarcArchive
-
-# A crawl recorded before its page bound was: read pages with the add-on's default.
-PAGE_MAX_SIZE = 10 * 1024 * 1024
-
-
-@dataclass
-class CrawlSettings:
-    """What the engine needs from a crawl's recorded configuration."""
-
-    token: str
-    default_policy: DefaultPolicy
-    readings: Readings
-    unreviewed: Unreviewed
-    max_crawl_delay: float | None
-    parse_limit: int
-    store: PolicyStore | None
-    evidence_max_size: int = EVIDENCE_MAX_SIZE
-    page_max_size: int = PAGE_MAX_SIZE
-
-    @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> CrawlSettings:
-        config = snapshot["config"]
-        rules = snapshot.get("rules") or []
-        return cls(
-            token=config["robots_token"],
-            default_policy=DefaultPolicy(config["default_policy"]),
-            readings=Readings(**config["readings"]),
-            unreviewed=Unreviewed(config.get("unreviewed", "hold")),
-            max_crawl_delay=config.get("max_crawl_delay"),
-            parse_limit=config["robots_parse_limit"],
-            store=store_from_contents(rules) if config.get("store_dir") else None,
-            # Crawls recorded before these bounds existed read with today's defaults.
-            evidence_max_size=config.get("evidence_max_size") or EVIDENCE_MAX_SIZE,
-            page_max_size=(snapshot.get("scrapy") or {}).get("DOWNLOAD_MAXSIZE") or PAGE_MAX_SIZE,
-        )
+    from policies.decision import Decision
+    from policies.page import Page
 
 
 @dataclass
@@ -93,7 +66,7 @@ class AuditReport:
         return not self.differences
 
 
-def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: CrawlSettings) -> Document:
+def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], judge: JudgeConfig) -> Document:
     """An evidence document as the crawler read it, from its WARC record (or, if none, its manifest entry)."""
     record_id = entry.get("record_id")
     if not record_id:
@@ -125,11 +98,11 @@ def _document(archive: WarcArchive, kind: str, entry: dict[str, Any], settings: 
         fetched_at=datetime.fromisoformat(record.headers["WARC-Date"].replace("Z", "+00:00")),
         record_id=record_id,
         cut=record.headers.get("WARC-Truncated"),
-        max_size=settings.evidence_max_size,
+        max_size=judge.evidence_max_size,
     )
 
 
-def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings) -> TermsEvidence:
+def _terms(archive: WarcArchive, entry: dict[str, Any], judge: JudgeConfig) -> TermsEvidence:
     if not entry.get("record_id"):
         return TermsEvidence(
             home_url=entry.get("home_url") or "",
@@ -137,30 +110,24 @@ def _terms(archive: WarcArchive, entry: dict[str, Any], settings: CrawlSettings)
             source=entry.get("source") or "",
             problem=entry.get("problem"),
         )
-    document = _document(archive, "terms", entry, settings)
-    return replace(read_terms(document, entry.get("home_url") or ""), terms_url=entry["url"])
+    document = _document(archive, "terms", entry, judge)
+    return archived_terms(read_terms_page(document, entry.get("home_url") or ""), document)
 
 
 def rebuild_host(
-    archive: WarcArchive, manifest: dict[str, Any], settings: CrawlSettings, page: Page | None = None
+    archive: WarcArchive, manifest: dict[str, Any], judge: JudgeConfig, page: Page | None = None
 ) -> HostEvidence:
     """The host evidence a decision rested on, from its manifest and the WARC records it names.
 
     Each document is read by the same functions the crawler used, with the
     bounds the crawl recorded; a page's own licences come with the host's.
     """
-    robots = robots_evidence(
-        _document(archive, "robots.txt", manifest["robots.txt"], settings),
-        settings.token,
-        max_crawl_delay=settings.max_crawl_delay,
-        parse_limit=settings.parse_limit,
-    )
+    robots = read_robots(_document(archive, "robots.txt", manifest["robots.txt"], judge), judge)
     licences = []
     for entry in manifest.get("rsl", []):
         if entry.get("found_in") == INLINE:
             continue  # rebuilt from the page itself below
-        document = _document(archive, "rsl", entry, settings)
-        licences.append(FoundLicence(rsl_evidence(document), entry.get("found_in", "")))
+        licences.append(read_licence(_document(archive, "rsl", entry, judge), entry.get("found_in", "")))
     if page is not None and any(e.get("found_in") == INLINE for e in manifest.get("rsl", [])):
         licences += page_licences(page)[1]
     fetched_at = datetime.fromisoformat(manifest["fetched_at"])
@@ -171,12 +138,10 @@ def rebuild_host(
         robots=robots,
         fetched_at=fetched_at,
         expires_at=fetched_at + timedelta(days=1),
-        tdmrep=tdmrep_evidence(_document(archive, "tdmrep.json", tdmrep, settings)) if tdmrep else None,
-        aitxt=aitxt_evidence(_document(archive, "ai.txt", aitxt, settings), settings.parse_limit)
-        if aitxt
-        else None,
+        tdmrep=read_tdmrep(_document(archive, "tdmrep.json", tdmrep, judge)) if tdmrep else None,
+        aitxt=read_aitxt(_document(archive, "ai.txt", aitxt, judge), judge) if aitxt else None,
         licences=tuple(licences),
-        terms=_terms(archive, manifest["terms"], settings) if "terms" in manifest else None,
+        terms=_terms(archive, manifest["terms"], judge) if "terms" in manifest else None,
     )
 
 
@@ -188,24 +153,35 @@ def archived_page(record: ReadRecord, url: str, max_size: int) -> Page:
     them: both paths meet in :class:`policies.engine.Page`. Raises
     ContentCodingError if the archived body does not decode.
     """
-    headers: dict[str, tuple[str, ...]] = {}
-    for name, value in record.http_headers:
-        headers[name.lower()] = (*headers.get(name.lower(), ()), value)
-    body = decode_content(record.raw, codings(headers.get("content-encoding", ())), max_size)
-    return Page(url=url, status=record.status or 0, headers=headers, body=body)
+    body = decode_content(record.raw, codings(record.header_values("content-encoding")), max_size)
+    return read_page(url, record.status or 0, record.http_headers, body)
 
 
-def _shape(decision: dict[str, Any]) -> tuple[bool, str, list[tuple[str, str]]]:
+def _shape(decision: Decision) -> tuple[bool, str, list[tuple[str, str]]]:
     return (
-        bool(decision["allowed"]),
-        decision["signal"],
-        sorted((b["signal"], b["verdict"]) for b in decision["bases"]),
+        decision.allowed,
+        decision.signal,
+        sorted((b.signal, b.verdict.value) for b in decision.bases),
     )
 
 
-def _derivable(decision: dict[str, Any]) -> dict[str, Any]:
+def _derivable(decision: Decision) -> dict[str, Any]:
     """Everything a decision says that re-deriving it must reproduce: all but when it was taken."""
-    return {key: value for key, value in decision.items() if key != "decided_at"}
+    return {key: value for key, value in decision.as_dict().items() if key != "decided_at"}
+
+
+def _recorded(where: str, stored: Any) -> tuple[Decision | None, list[str]]:
+    """The typed decision a row or record holds (None if it holds none), and every field its stored
+    text says otherwise (a signal or reason its bases do not give: it was not written from them)."""
+    try:
+        decision = read_decision(stored)
+    except DecisionRecordError as exc:
+        return None, [f"{where}: {exc}"]
+    found = [
+        f"{where}: {key} is stored as {said!r}, but its bases give {typed!r}"
+        for key, (said, typed) in misstatements(stored, decision).items()
+    ]
+    return decision, found
 
 
 def _basis_difference(said: list[dict[str, Any]], derived: list[dict[str, Any]]) -> str:
@@ -223,12 +199,12 @@ def _basis_difference(said: list[dict[str, Any]], derived: list[dict[str, Any]])
     return f"basis {index + 1} ({b.get('signal')}): " + "; ".join(fields)
 
 
-def _decision_differences(where: str, recorded: dict[str, Any], again: dict[str, Any]) -> list[str]:
+def _decision_differences(where: str, recorded: Decision, again: Decision) -> list[str]:
     """Each field of a recorded decision that differs from the re-derived one (bases: the first that does)."""
-    recorded, again = _derivable(recorded), _derivable(again)
+    said_all, derived_all = _derivable(recorded), _derivable(again)
     found = []
-    for key in sorted(set(recorded) | set(again)):
-        said, derived = recorded.get(key), again.get(key)
+    for key in sorted(set(said_all) | set(derived_all)):
+        said, derived = said_all.get(key), derived_all.get(key)
         if said == derived:
             continue
         if key == "bases" and isinstance(said, list) and isinstance(derived, list):
@@ -242,12 +218,13 @@ def _sha1_b32(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
 
 
-def _settings(
-    archive: WarcArchive, db: sqlite_utils.Database, crawl_id: str, cache: dict[str, CrawlSettings]
-) -> CrawlSettings:
+def _judge_of(
+    archive: WarcArchive, db: sqlite_utils.Database, crawl_id: str, cache: dict[str, JudgeConfig]
+) -> JudgeConfig:
+    """The configuration crawl ``crawl_id`` judged with, rebuilt from its configuration record."""
     if crawl_id not in cache:
         row = db["crawls"].get(crawl_id)
-        cache[crawl_id] = CrawlSettings.from_snapshot(archive.read(row["config_record_id"]).json())
+        cache[crawl_id] = JudgeConfig.from_record(archive.read(row["config_record_id"]).json())
     return cache[crawl_id]
 
 
@@ -320,28 +297,32 @@ def _metadata_differences(row: dict[str, Any], metadata: dict[str, Any]) -> list
 
 
 def _usage_differences(
-    url: str, derived: dict[str, Any], warc: dict[str, Any] | None, usage: dict[str, Any] | None, purpose: str
+    url: str, derived: Decision, warc: dict[str, Any] | None, usage: dict[str, Any] | None, purpose: str
 ) -> list[str]:
     """One purpose of a capture: the metadata record and the usage row against the re-derived decision."""
     again = _shape(derived)
     where = f"{url} ({purpose})"
-    if warc is None or _shape(warc) != again:
-        found = [f"{where}: the WARC metadata record says {warc and _shape(warc)}, re-derived {again}"]
+    in_warc, found = _recorded(f"{where}: the WARC metadata record", warc) if warc else (None, [])
+    if in_warc is None or _shape(in_warc) != again:
+        found.append(
+            f"{where}: the WARC metadata record says {in_warc and _shape(in_warc)}, re-derived {again}"
+        )
     else:
-        found = _decision_differences(f"{where}: the WARC metadata record", warc, derived)
+        found += _decision_differences(f"{where}: the WARC metadata record", in_warc, derived)
     if usage is None:
         return [*found, f"{where}: no usage row"]
     if bool(usage["usable"]) != again[0] or usage["signal"] != again[1]:
         said = f"usable={bool(usage['usable'])} by {usage['signal']}"
         found.append(f"{where}: the database says {said}, re-derived usable={again[0]} by {again[1]}")
-    if usage["reason"] != derived["reason"]:
+    if usage["reason"] != derived.reason:
         found.append(
-            f"{where}: the database gives the reason {usage['reason']!r}, re-derived {derived['reason']!r}"
+            f"{where}: the database gives the reason {usage['reason']!r}, re-derived {derived.reason!r}"
         )
-    recorded = _json(usage["decision"]) or {}
-    if _shape(recorded) != again:
+    recorded, misstated = _recorded(f"{where}: the database's recorded decision", usage["decision"])
+    found += misstated
+    if recorded is None or _shape(recorded) != again:
         found.append(f"{where}: the database's recorded bases differ from the re-derived ones")
-    elif recorded != warc:
+    elif recorded != in_warc:
         # Both were written from one decision: the database must say what the WARC file says.
         found += _decision_differences(f"{where}: the database's recorded decision", recorded, derived) or [
             f"{where}: the database's recorded decision differs from the WARC metadata record's"
@@ -350,7 +331,7 @@ def _usage_differences(
 
 
 def audit_capture(
-    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], settings: CrawlSettings
+    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], judge: JudgeConfig
 ) -> list[str]:
     """Every difference between one capture row, its WARC records, and its re-derived decisions.
 
@@ -370,31 +351,19 @@ def audit_capture(
     metadata = archive.read(metadata_id).json()
     found += _metadata_differences(row, metadata)
     try:
-        page = archived_page(response, url, settings.page_max_size)
+        page = archived_page(response, url, judge.page_max_size)
     except ContentCodingError as exc:
         return [
             *found,
             f"{url}: the archived body cannot be decoded ({exc}); the crawl would have refused it",
         ]
     # The page's own licences are rebuilt with the host's: the engine reads both lists alike.
-    host = rebuild_host(archive, metadata["evidence"], settings, page)
-    derived = decide_all(
-        url,
-        host=host,
-        default_policy=settings.default_policy,
-        now=host.fetched_at,
-        page=page,
-        token=settings.token,
-        readings=settings.readings,
-        store=settings.store,
-        unreviewed=settings.unreviewed,
-    )
+    host = rebuild_host(archive, metadata["evidence"], judge, page)
+    derived = judge.decide_all(url, host=host, now=host.fetched_at, page=page)
     stored = {u["purpose"]: u for u in db.query("select * from usage where capture_id = ?", [record_id])}
     for purpose in Purpose:
         warc = metadata["usage"].get(purpose.value)
-        found += _usage_differences(
-            url, derived[purpose].as_dict(), warc, stored.get(purpose.value), purpose.value
-        )
+        found += _usage_differences(url, derived[purpose], warc, stored.get(purpose.value), purpose.value)
     crawled = next((d for p, d in derived.items() if p.value == row["purpose"]), None)
     if crawled is None:
         found.append(f"{url}: purpose {row['purpose']!r} is not one a decision was taken for")
@@ -406,15 +375,15 @@ def audit_capture(
     return found
 
 
-def _refusal_differences(row: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+def _refusal_differences(row: dict[str, Any], decision: Decision) -> list[str]:
     """Every column of a refusal row that differs from the decision it records (or its URL)."""
     url = row["url"]
     expected = {
-        "url": decision.get("url"),
-        "purpose": decision.get("purpose"),
-        "stage": decision.get("stage"),
-        "signal": decision.get("signal"),
-        "reason": decision.get("reason"),
+        "url": decision.url,
+        "purpose": decision.purpose.value,
+        "stage": decision.stage.value,
+        "signal": decision.signal,
+        "reason": decision.reason,
         **_url_columns(url),
     }
     found = [
@@ -422,53 +391,45 @@ def _refusal_differences(row: dict[str, Any], decision: dict[str, Any]) -> list[
         for column, value in expected.items()
         if row[column] != value
     ]
-    if not _same_time(row["decided_at"], decision.get("decided_at")):
+    if not _same_time(row["decided_at"], decision.decided_at.isoformat()):
         found.append(f"{url}: the refusal row's decided_at {row['decided_at']} differs from its decision's")
-    if decision.get("allowed") is not False:
+    if decision.allowed:
         found.append(f"{url}: a refusal whose decision does not refuse")
     return found
 
 
-def audit_refusal(archive: WarcArchive, row: dict[str, Any], settings: CrawlSettings | None) -> list[str]:
+def audit_refusal(archive: WarcArchive, row: dict[str, Any], judge: JudgeConfig | None) -> list[str]:
     """Every difference in one refusal row: its columns against its decision, and a pre-fetch decision
-    against the one re-derived from the evidence it names (``settings`` None: it names none).
+    against the one re-derived from the evidence it names (``judge`` None: it names none).
 
     A post-fetch refusal's page was never archived, so its decision can be
     checked for consistency only.
     """
-    decision = _json(row["decision"]) or {}
-    found = _refusal_differences(row, decision)
-    if settings is None:
+    decision, found = _recorded(f"{row['url']}: the refusal's decision", row["decision"])
+    if decision is None:
         return found
-    host = rebuild_host(archive, json.loads(row["evidence"]), settings)
-    purpose = Purpose(decision["purpose"])
-    again = decide_all(
-        row["url"],
-        purposes=(purpose,),
-        host=host,
-        default_policy=settings.default_policy,
-        now=host.fetched_at,
-        token=settings.token,
-        readings=settings.readings,
-        store=settings.store,
-        unreviewed=settings.unreviewed,
-    )[purpose].as_dict()
+    found += _refusal_differences(row, decision)
+    if judge is None:
+        return found
+    host = rebuild_host(archive, json.loads(row["evidence"]), judge)
+    purpose = decision.purpose
+    again = judge.decide_all(row["url"], purposes=(purpose,), host=host, now=host.fetched_at)[purpose]
     if _shape(again) != _shape(decision):
-        return [*found, f"{row['url']}: refused by {decision['signal']}, re-derived {_shape(again)[:2]}"]
+        return [*found, f"{row['url']}: refused by {decision.signal}, re-derived {_shape(again)[:2]}"]
     return found + _decision_differences(f"{row['url']}: the refusal's decision", decision, again)
 
 
 def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
     """Check every capture and every pre-fetch refusal of a crawl directory."""
     report = AuditReport()
-    cache: dict[str, CrawlSettings] = {}
+    cache: dict[str, JudgeConfig] = {}
     captured_ids = set()
     for row in db.query("select * from captures"):
         report.captures += 1
         captured_ids.add(row["warc_record_id"])
         try:
             report.differences += audit_capture(
-                archive, db, row, _settings(archive, db, row["crawl_id"], cache)
+                archive, db, row, _judge_of(archive, db, row["crawl_id"], cache)
             )
         except Exception as exc:  # an unreadable record is a finding, not a crash
             report.differences.append(f"{row['url']}: could not be re-derived ({type(exc).__name__}: {exc})")
@@ -476,8 +437,8 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
         report.refusals += 1
         try:
             derivable = row["stage"] == "pre-fetch" and row["evidence"] is not None
-            settings = _settings(archive, db, row["crawl_id"], cache) if derivable else None
-            report.differences += audit_refusal(archive, row, settings)
+            judge = _judge_of(archive, db, row["crawl_id"], cache) if derivable else None
+            report.differences += audit_refusal(archive, row, judge)
         except Exception as exc:
             report.differences.append(
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"

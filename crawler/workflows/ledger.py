@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.errors import PermitcrawlError
+from crawler.storage.provenance import dumps
 from crawler.storage.queries import by_url
 from crawler.storage.urls import url_key
 from policies.urls import canonical_host, host_covers, is_registrable, registrable_domain
@@ -211,7 +212,8 @@ def record_recheck(
 ) -> int:
     """Revoke what a recheck found reserved since: one ledger entry, one revocation per (capture, purpose).
 
-    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (JSON);
+    Each change holds ``capture_id``, ``url``, ``purpose``, ``reason`` and ``decision`` (the
+    :class:`~policies.decision.Decision` that now refuses it, stored as its JSON);
     ``not_rechecked`` (hosts and why) goes into the entry's details.
     """
     with db.atomic():
@@ -225,7 +227,14 @@ def record_recheck(
             details={"recheck_crawl_id": crawl_id, "not_rechecked": not_rechecked or {}},
         )
         db["revocations"].insert_all(
-            {**change, "source": "recheck", "actor": who, "at": now(), "ledger_id": ledger_id}
+            {
+                **change,
+                "decision": dumps(change["decision"].as_dict()),
+                "source": "recheck",
+                "actor": who,
+                "at": now(),
+                "ledger_id": ledger_id,
+            }
             for change in changes
         )
     return ledger_id

@@ -106,7 +106,7 @@ def reserved_since(db: sqlite_utils.Database, found: Reservations) -> list[dict[
                     "url": capture["url"],
                     "purpose": usage["purpose"],
                     "reason": basis.reason,
-                    "decision": json.dumps(decision.as_dict(), ensure_ascii=False, sort_keys=True),
+                    "decision": decision,
                     "signal": basis.signal,
                 }
             )

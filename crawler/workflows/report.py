@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.storage.queries import REVOKED, USABLE
+from crawler.storage.records import read_decision
 from policies.decision import SIGNAL_IDS
 
 if TYPE_CHECKING:
@@ -227,17 +228,35 @@ def revocations(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
     Takedowns are grouped by their stated reason; a recheck's reasons differ page by page
     (each names its rule), so they are grouped by signal, with one reason as an example.
+    The signal now deciding is that of the decision a recheck recorded, read back typed
+    (a takedown records none). Largest groups first.
     """
-    return list(
-        db.query(
-            "select source, coalesce(purpose, 'every purpose') as purpose, "
-            "coalesce(json_extract(decision, '$.signal'), '') as signal, "
-            "case when source = 'recheck' then '' else reason end as grouped, "
-            "min(reason) as reason, count(distinct reason) as reasons, "
-            "count(distinct capture_id) as captures from revocations group by 1, 2, 3, 4 "
-            "order by captures desc, 1"
+    groups: dict[tuple[str, str, str, str], tuple[set[str], set[str]]] = {}
+    for row in db.query("select source, purpose, reason, capture_id, decision from revocations"):
+        signal = read_decision(row["decision"]).signal if row["decision"] else ""
+        reason = row["reason"] or ""
+        key = (
+            row["source"] or "",
+            row["purpose"] or "every purpose",
+            signal,
+            "" if row["source"] == "recheck" else reason,
         )
-    )
+        reasons, captures = groups.setdefault(key, (set(), set()))
+        reasons.add(reason)
+        captures.add(row["capture_id"])
+    rows = [
+        {
+            "source": source,
+            "purpose": purpose,
+            "signal": signal,
+            "grouped": grouped,
+            "reason": min(reasons),
+            "reasons": len(reasons),
+            "captures": len(captures),
+        }
+        for (source, purpose, signal, grouped), (reasons, captures) in sorted(groups.items())
+    ]
+    return sorted(rows, key=lambda row: (-row["captures"], row["source"]))
 
 
 def regimes(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ import pytest
 import scrapy
 from scrapy.settings import Settings, default_settings
 
-from crawler.adapters.config import load_config
 from crawler.adapters.overrides import check_overrides, getter_of, suspect_names
 from crawler.errors import SettingsError
+from crawler.judging.config import load_config
 
 GETTER_CALL = re.compile(r'\.get(int|float|bool)\(\s*"([A-Z0-9_]+)"')
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,15 +24,34 @@ from crawler.storage.provenance import (
     open_readonly,
 )
 from crawler.storage.queries import PageFilter, explain, open_crawl, pages, summary
+from policies.decision import Basis, Decision, Stage, Verdict
+from policies.purpose import Purpose
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
 
+def decision(url: str, purpose: str, allowed: bool, stage: str = "post-fetch") -> dict:
+    """A whole recorded decision (as the crawl stores it: the readers read it back typed)."""
+    basis = Basis(
+        signal="robots",
+        verdict=Verdict.ALLOW if allowed else Verdict.DENY,
+        reason="r",
+        record_id="<urn:uuid:ev>",
+    )
+    return Decision(
+        url=url,
+        purpose=Purpose(purpose),
+        allowed=allowed,
+        bases=(basis,),
+        decided_at=datetime(2026, 11, 22, 10, tzinfo=UTC),
+        stage=Stage(stage),
+    ).as_dict()
+
+
 def capture(i: int, usable: bool = True) -> tuple[dict, list[dict]]:
     record_id = f"<urn:uuid:{i}>"
-    bases = [{"signal": "robots", "verdict": "none", "reason": "r", "record_id": "<urn:uuid:ev>"}]
     row = {
         "warc_record_id": record_id,
         "crawl_id": "c1",
@@ -47,7 +67,6 @@ def capture(i: int, usable: bool = True) -> tuple[dict, list[dict]]:
     usage = []
     for purpose in ("ai-train", "ai-input", "search"):
         allowed = usable or purpose == "search"
-        decision = {"url": row["url"], "purpose": purpose, "allowed": allowed, "bases": bases}
         usage.append(
             {
                 "capture_id": record_id,
@@ -55,7 +74,7 @@ def capture(i: int, usable: bool = True) -> tuple[dict, list[dict]]:
                 "usable": int(allowed),
                 "signal": "default",
                 "reason": "r",
-                "decision": dumps(decision),
+                "decision": dumps(decision(row["url"], purpose, allowed)),
             }
         )
     return row, usage
@@ -114,7 +133,7 @@ def test_queries(tmp_path: Path) -> None:
             "decided_at": "2026-11-22T11:00:00+00:00",
             "stage": "pre-fetch",
             "signal": "robots",
-            "decision": dumps({"allowed": False, "bases": []}),
+            "decision": dumps(decision("http://h.test/no", "ai-train", False, "pre-fetch")),
         }
     )
     db.add_evidence(

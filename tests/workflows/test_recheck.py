@@ -92,7 +92,7 @@ def test_only_usable_captures_that_are_reserved_now_are_revoked(tmp_path: Path) 
         ("http://h.test/1", "ai-input", "tdmrep")
     ]
     assert ("http://h.test/2", Purpose.AI_TRAIN) not in found.asked  # not usable: nothing to revoke
-    assert json.loads(changes[0]["decision"])["allowed"] is False
+    assert isinstance(changes[0]["decision"], Decision) and not changes[0]["decision"].allowed
     ledger_id = revoke_reserved(db.db, changes, who="t", crawl_id="r1", not_rechecked={})
     revoked = list(db.db.query("select capture_id, purpose, ledger_id from revocations"))
     assert revoked == [{"capture_id": "<urn:uuid:1>", "purpose": "ai-input", "ledger_id": ledger_id}]

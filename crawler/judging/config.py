@@ -4,6 +4,11 @@ Settings come from Scrapy (``settings.py``, ``-s NAME=VALUE``, the add-on); the
 components receive a :class:`CrawlConfig`, never Scrapy's Settings. Every bad
 value fails at start-up with the setting's name, the value found and what was
 expected. No Scrapy import here: Settings is read through its public getters.
+
+A crawl reads its settings once: :meth:`CrawlSetup.build` checks them and loads
+the ToS store, and every component of the crawl (gate, evidence fetcher,
+archive, budgets) gets that one :class:`CrawlSetup` from :func:`setup_of`, so
+that the configuration and rules the archive records are those the gate applies.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 from crawler import __version__
 from crawler.errors import SettingsError
+from crawler.judging.judge import PAGE_MAX_SIZE, JudgeConfig
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
+from policies.store import load_policies
 from policies.tos import Unreviewed
 
 if TYPE_CHECKING:
@@ -316,4 +324,69 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
         provenance_batch_size=_convert(
             settings, "PROVENANCE_BATCH_SIZE", _integer(1, 100_000), "rows, 1 to 100000"
         ),
+    )
+
+
+@dataclass(frozen=True)
+class CrawlSetup:
+    """One crawl's configuration, built once: every setting checked, and how the crawl judges.
+
+    ``judge`` holds the loaded ToS store; ``config`` every other setting.
+    """
+
+    config: CrawlConfig
+    judge: JudgeConfig
+
+    @classmethod
+    def build(cls, settings: SettingsLike) -> Self:
+        """Check every setting and load the ToS store; raise SettingsError or PolicyError naming it."""
+        config = load_config(settings)
+        # Scrapy's page bound, as audit will read pages (0, no bound: the add-on's default instead).
+        page_max_size = _convert(
+            settings, "DOWNLOAD_MAXSIZE", lambda v: int(v or 0), "a whole number of bytes"
+        )
+        return cls(config, judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE))
+
+
+class CrawlerLike(Protocol):
+    """The part of Scrapy's Crawler :func:`setup_of` reads."""
+
+    @property
+    def settings(self) -> Any: ...
+
+
+# The setup each running crawl shares among its components (the runner hands it over, or the
+# first component to ask builds it), dropped with the crawler.
+_SETUPS: WeakKeyDictionary[Any, CrawlSetup] = WeakKeyDictionary()
+
+
+def share_setup(crawler: CrawlerLike, setup: CrawlSetup) -> None:
+    """Give ``crawler``'s components ``setup``, built by whoever started the crawl."""
+    _SETUPS[crawler] = setup
+
+
+def setup_of(crawler: CrawlerLike) -> CrawlSetup:
+    """The setup ``crawler``'s components share: the one handed over, else built once from its settings."""
+    setup = _SETUPS.get(crawler)
+    if setup is None:
+        setup = _SETUPS[crawler] = CrawlSetup.build(crawler.settings)
+    return setup
+
+
+def judge_of(config: CrawlConfig, *, page_max_size: int) -> JudgeConfig:
+    """The judge of a crawl with these checked settings, its ToS store loaded.
+
+    Raise PolicyError (naming the file and line) if the store does not validate.
+    """
+    return JudgeConfig(
+        purpose=config.purpose,
+        default_policy=config.default_policy,
+        token=config.robots_token,
+        readings=config.readings,
+        unreviewed=config.unreviewed,
+        store=load_policies(config.store_dir) if config.store_dir is not None else None,
+        max_crawl_delay=config.max_crawl_delay,
+        parse_limit=config.robots_parse_limit,
+        evidence_max_size=config.evidence_max_size,
+        page_max_size=page_max_size,
     )

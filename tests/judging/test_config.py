@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
-from crawler.adapters.config import CONTACT_PLACEHOLDER, load_config
 from crawler.adapters.overrides import parse_overrides
-from crawler.adapters.runner import crawl_settings
+from crawler.adapters.runner import prepare_crawl
 from crawler.errors import SettingsError
+from crawler.judging.config import CONTACT_PLACEHOLDER, load_config
 from policies.decision import DefaultPolicy
 from policies.purpose import Purpose
 
@@ -69,12 +69,14 @@ def test_overrides() -> None:
 
 
 def test_crawl_settings_point_everything_at_the_crawl_dir(tmp_path) -> None:
-    settings = crawl_settings(tmp_path, purpose="search", max_depth=2, overrides={"POLICY_DEFAULT": "deny"})
+    prepared = prepare_crawl(tmp_path, purpose="search", max_depth=2, overrides={"POLICY_DEFAULT": "deny"})
+    settings = prepared.settings
     assert settings["WARC_DIR"] == str(tmp_path / "warc")
     assert settings["PROVENANCE_DB"] == str(tmp_path / "provenance.db")
     assert settings["JOBDIR"] == str(tmp_path / "job")
     assert settings.getint("DEPTH_LIMIT") == 2
     cfg = load_config(settings)
     assert cfg.purpose is Purpose.SEARCH and cfg.default_policy is DefaultPolicy.DENY
+    assert prepared.setup.config == cfg  # the setup the crawl's components share, built from those settings
     with pytest.raises(SettingsError):
-        crawl_settings(tmp_path, overrides={"POLICY_PURPOSE": "x"})
+        prepare_crawl(tmp_path, overrides={"POLICY_PURPOSE": "x"})

@@ -1,0 +1,114 @@
+"""PolicyGateMiddleware on its own: Scrapy's test crawler, Request and Response objects, a fake downloader.
+
+The gate judges before a request leaves and after its response returns, and
+keeps its decisions typed in the request's meta: the Decision for the crawl's
+purpose, and a Decision for every purpose once the response is judged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.misc import build_from_crawler
+
+from crawler.adapters import signals as our_signals
+from crawler.adapters.middlewares import PolicyGateMiddleware
+from crawler.judging.config import setup_of
+from policies.decision import Decision, Stage
+from policies.purpose import Purpose
+from tests.adapters.scrapyunit import crawler_for, response, run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from scrapy.crawler import Crawler
+
+ROBOTS = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n")
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def gate(tmp_path: Path, **settings: Any) -> tuple[PolicyGateMiddleware, Crawler, list[Decision]]:
+    """The gate of a crawler whose downloader knows one host; and the decisions it refuses with."""
+    crawler = crawler_for(tmp_path, {"http://h.test/robots.txt": ROBOTS}, **settings)
+    refused: list[Decision] = []
+    crawler.signals.connect(
+        lambda request, decision, response: refused.append(decision),
+        signal=our_signals.request_refused,
+        weak=False,  # the dispatcher would otherwise drop this lambda at once
+    )
+    return build_from_crawler(PolicyGateMiddleware, crawler), crawler, refused
+
+
+def test_a_url_robots_txt_disallows_is_refused_before_it_is_requested(tmp_path: Path) -> None:
+    middleware, crawler, refused = gate(tmp_path)
+    request = Request("http://h.test/private/page")
+    with pytest.raises(IgnoreRequest, match="Refused by robots"):
+        run(middleware.process_request(request))
+    decision = request.meta["policy_decision"]
+    assert isinstance(decision, Decision)
+    assert (decision.stage, decision.allowed, decision.signal) == (Stage.PRE_FETCH, False, "robots")
+    assert refused == [decision]
+    assert crawler.stats.get_value("policy/refused/pre-fetch/robots") == 1
+    # The host's evidence was fetched once, through the downloader: robots.txt, tdmrep.json, ai.txt.
+    assert crawler.engine.requested == [
+        "http://h.test/robots.txt",
+        "http://h.test/.well-known/tdmrep.json",
+        "http://h.test/ai.txt",
+    ]
+
+
+def test_an_allowed_page_is_judged_again_for_every_purpose_and_kept_typed(tmp_path: Path) -> None:
+    middleware, crawler, refused = gate(tmp_path, POLICY_PURPOSE="search")
+    request = Request("http://h.test/open")
+    assert run(middleware.process_request(request)) is None
+    before = request.meta["policy_decision"]
+    assert (before.stage, before.allowed, before.purpose) == (Stage.PRE_FETCH, True, Purpose.SEARCH)
+    assert request.meta["policy_evidence"]["origin"] == "http://h.test"
+    page = response("http://h.test/open", 200, HTML, b"<html><body>hello</body></html>", request=request)
+    assert run(middleware.process_response(request, page)) is page
+    usage = request.meta["policy_usage"]
+    assert set(usage) == set(Purpose) and all(isinstance(d, Decision) for d in usage.values())
+    assert all(d.stage is Stage.POST_FETCH and d.purpose is p for p, d in usage.items())
+    assert request.meta["policy_decision"] is usage[Purpose.SEARCH]
+    assert refused == [] and len(crawler.engine.requested) == 3  # the evidence is cached
+
+
+def test_a_page_s_own_opt_out_refuses_it_after_fetching(tmp_path: Path) -> None:
+    middleware, _, refused = gate(tmp_path)
+    request = Request("http://h.test/noai")
+    run(middleware.process_request(request))
+    page = response(
+        "http://h.test/noai", 200, {**HTML, "X-Robots-Tag": "noai"}, b"<html></html>", request=request
+    )
+    with pytest.raises(IgnoreRequest, match="Refused by x-robots-tag"):
+        run(middleware.process_response(request, page))
+    usage = request.meta["policy_usage"]
+    assert not usage[Purpose.AI_TRAIN].allowed and usage[Purpose.AI_TRAIN].signal == "x-robots-tag"
+    assert refused == [usage[Purpose.AI_TRAIN]]
+
+
+def test_a_response_with_no_decision_before_it_is_refused_for_every_purpose(tmp_path: Path) -> None:
+    middleware, _, refused = gate(tmp_path, POLICY_DELIVER_REFUSED=True)
+    request = Request("http://h.test/open")  # never went through process_request
+    page = response("http://h.test/open", 200, HTML, b"<html></html>", request=request)
+    assert run(middleware.process_response(request, page)) is page  # delivered for its links only
+    usage = request.meta["policy_usage"]
+    assert [(p, d.purpose, d.allowed, d.signal) for p, d in usage.items()] == [
+        (p, p, False, "default") for p in Purpose
+    ]
+    assert "no pre-fetch decision was taken" in refused[0].reason
+
+
+def test_an_evidence_document_is_never_requested_as_a_page(tmp_path: Path) -> None:
+    middleware, crawler, _ = gate(tmp_path)
+    with pytest.raises(IgnoreRequest, match="an evidence document"):
+        run(middleware.process_request(Request("http://h.test/ROBOTS.TXT?x=1")))
+    assert crawler.engine.requested == []
+
+
+def test_the_gate_judges_with_the_crawl_s_one_setup(tmp_path: Path) -> None:
+    middleware, crawler, _ = gate(tmp_path)
+    assert middleware.judge is setup_of(crawler).judge is middleware.fetcher.judge
