@@ -85,7 +85,7 @@ class EvidenceFetcher:
         # The robots.txt of each origin evidence was fetched from, to check the others' requests.
         self.robots_seen: dict[str, RobotsEvidence] = {}
         self.foreign: EvidenceCache[_Robots] = EvidenceCache(
-            self._fetch_robots, clock=clock, max_entries=4096
+            self._fetch_robots, clock=clock, max_entries=ROBOTS_KEPT
         )
         # An evidence document gets no longer than a page would.
         self.timeout = min(self.config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)

@@ -117,7 +117,7 @@ class PolicyGateMiddleware:
         # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
         # whose evidence was dropped gets it again (fresh) when next asked for.
         self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(
-            self.fetcher, clock=clock, max_entries=20_000
+            self.fetcher, clock=clock, max_entries=HOSTS_KEPT
         )
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(
             self._fetch_licence, clock=clock, max_entries=LICENCES_KEPT
