@@ -11,7 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.config import check_names, load_config
-from crawler.errors import ProvenanceError
+from crawler.errors import ProvenanceError, SettingsError
 from crawler.overrides import check_overrides
 from crawler.overrides import parse_overrides as parse_overrides  # where the recheck command looks
 from crawler.spiders.seeds import SeedSpider
@@ -20,9 +20,39 @@ from crawler.storage.provenance import inspect_db
 from policies.store import load_policies
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy import Spider
 
     from crawler.config import CrawlConfig
+
+
+# Where a crawl writes, under the crawl directory: every command (the lock, pages, audit, export,
+# recheck) looks for the crawl there, so no ``-s`` may point any of it elsewhere.
+OUTPUT_SETTINGS = {
+    "WARC_DIR": "warc",
+    "WARC_EVIDENCE_DIR": "evidence",
+    "PROVENANCE_DB": "provenance.db",
+    "JOBDIR": "job",  # Scrapy's persistent job state: re-running the same command resumes the crawl
+}
+
+
+def check_output_overrides(out: Path, overrides: Mapping[str, Any]) -> None:
+    """Raise SettingsError, naming each, if ``overrides`` sets where the crawl in ``out`` is written.
+
+    ``-s PROVENANCE_DB=elsewhere`` would write a database no command finds and
+    no lock guards; ``-s WARC_DIR=elsewhere``, records that ``audit`` and
+    ``export`` cannot find; ``-s JOBDIR`` shared by two directories, one
+    crawl's queue resumed in the other.
+    """
+    problems = [
+        f"setting {name} cannot be set: it is {out / place}, inside the crawl directory, where every "
+        f"command looks for the crawl; expected no -s {name} (choose the crawl directory instead)"
+        for name, place in OUTPUT_SETTINGS.items()
+        if name in overrides
+    ]
+    if problems:
+        raise SettingsError("\n".join(problems))
 
 
 def crawl_settings(
@@ -41,16 +71,14 @@ def crawl_settings(
     """Return the settings for a crawl writing to ``out`` (WARC files, database, job state).
 
     Every setting is checked here, before anything is created: our own by
-    :func:`load_config`, Scrapy's overridden ones by :func:`check_overrides`.
+    :func:`load_config`, Scrapy's overridden ones by :func:`check_overrides`;
+    no override may move what is written out of ``out``
+    (:func:`check_output_overrides`).
     """
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     given: dict[str, Any] = {
-        "WARC_DIR": str(out / "warc"),
-        "WARC_EVIDENCE_DIR": str(out / "evidence"),
-        "PROVENANCE_DB": str(out / "provenance.db"),
-        # Scrapy's persistent job state: re-running the same command resumes the crawl.
-        "JOBDIR": str(out / "job"),
+        **{name: str(out / place) for name, place in OUTPUT_SETTINGS.items()},
         "LOG_LEVEL": log_level,
         **(extra or {}),
     }
@@ -67,6 +95,7 @@ def crawl_settings(
     if unreviewed is not None:
         given["POLICY_UNREVIEWED"] = unreviewed
     settings.setdict(given, priority="cmdline")
+    check_output_overrides(out, overrides or {})
     check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
     check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")
