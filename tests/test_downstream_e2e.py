@@ -900,6 +900,52 @@ def test_a_reader_that_stops_reading_is_a_normal_end(base_crawl: Path, args: lis
     assert errors == b""
 
 
+def closed(fd: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with standard stream ``fd`` closed (``<&-``, ``>&-``), capturing the other two."""
+    import os
+
+    from tests.conftest import cli_env
+
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *map(str, args)],
+        capture_output=fd == 0,
+        stdout=None if fd == 0 else subprocess.DEVNULL,
+        stderr=None if fd == 0 else subprocess.PIPE,
+        preexec_fn=lambda: os.close(fd),  # after the child's streams are set up
+        text=True,
+        env=cli_env(None),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["pages", "DIR", "--format", "csv"], ["policy", "queue", "DIR", "--format", "csv"]],
+    ids=["pages", "policy queue"],
+)
+def test_a_stdout_closed_from_the_start_is_a_reader_that_reads_nothing(
+    base_crawl: Path, args: list[str]
+) -> None:
+    # permitcrawl pages DIR --format csv >&- ended in a traceback (the CSV writer was given None).
+    result = closed(1, *(base_crawl if arg == "DIR" else arg for arg in args))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_purge_with_stdin_closed_asks_no_one_and_erases_nothing(crawl_dir: Path) -> None:
+    # permitcrawl export DIR --purge <&- ended in a traceback ('NoneType' has no attribute 'isatty').
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    result = closed(0, "export", crawl_dir, "--purge")
+    assert result.returncode == 1, result.stderr
+    assert "Error: not erasing 1 capture revoked for every purpose, from 1 WARC file: nobody confirmed" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert page_files(crawl_dir) == before
+
+
 def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:
     for command in ("audit", "index", "datasette", "report", "recheck"):
         result = run_cli(command, tmp_path / "nowhere")
