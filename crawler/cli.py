@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -373,19 +373,58 @@ def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
 
 
 def _iso(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The date or time given, in UTC and written as ``fetched_at`` is stored, so that they compare.
+
+    A time without an offset is UTC; one with an offset is converted
+    (``2026-11-29T15:00+02:00`` is 13:00 UTC); a date is its midnight UTC.
+    """
     if value is None:
         return None
     try:
-        datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date; expected YYYY-MM-DD or an ISO 8601 time"
         ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
+
+
+def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A host or domain name as hosts are stored (lower case, IDNA, no final dot), never a pattern."""
+    from crawler.storage.ledger import DomainError, domain_name
+
+    if value is None:
+        return None
+    try:
+        return domain_name(value)
+    except DomainError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _distinct(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The crawl directories given, each once: one given twice would list its pages twice."""
+    seen: dict[Path, Path] = {}
+    for directory in value:
+        same = seen.setdefault(directory.resolve(), directory)
+        if same is not directory:
+            spelled = f" (as {same} and {directory})" if str(same) != str(directory) else ""
+            raise click.BadParameter(
+                f"{same} is given twice{spelled}; expected each crawl directory once, "
+                "or its pages would be listed twice"
+            )
     return value
 
 
 @cli.command()
-@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directories",
+    nargs=-1,
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=_distinct,
+)
 @click.option(
     "--usable/--unusable",
     default=None,
@@ -394,9 +433,12 @@ def _iso(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 @click.option(
     "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
 )
-@click.option("--host", default=None, help="Only pages of this host.")
+@click.option("--host", default=None, callback=_host, help="Only pages of this host.")
 @click.option(
-    "--domain", default=None, help="Only pages of this registrable domain (its subdomains included)."
+    "--domain",
+    default=None,
+    callback=_host,
+    help="Only pages of this domain or host and its subdomains (a public suffix or an IP address: itself).",
 )
 @click.option("--since", callback=_iso, help="Only pages fetched on or after this date (UTC).")
 @click.option("--until", callback=_iso, help="Only pages fetched before this date (UTC).")

@@ -360,6 +360,48 @@ def test_urls_are_matched_however_they_are_spelled(crawl_dir: Path) -> None:
     assert "Outcome: revoked" in story and "DMCA #9" in story
 
 
+def page_urls(*args: str | Path) -> set[str]:
+    out = cli_ok("pages", *args, "--format", "jsonl").stdout
+    return {json.loads(line)["url"] for line in out.splitlines()}
+
+
+def test_pages_reads_a_time_with_an_offset_as_the_time_it_is(base_crawl: Path) -> None:
+    # fetched_at is stored in UTC; the times given were compared with it as strings, so that
+    # 15:00+02:00 (13:00 UTC) came after 14:00 UTC, and '2026-11-29 13:00' before 2026-11-29T12:00.
+    from datetime import UTC, datetime, timedelta, timezone
+
+    times = [row["fetched_at"] for row in rows(base_crawl, "select fetched_at from captures")]
+    first, last = (datetime.fromisoformat(t) for t in (min(times), max(times)))
+    everything = page_urls(base_crawl)
+    before = (first - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=2))).isoformat()
+    after = (last + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5))).isoformat()
+    assert page_urls(base_crawl, "--since", before) == everything
+    assert page_urls(base_crawl, "--since", after) == set()
+    assert page_urls(base_crawl, "--until", after) == everything
+    assert page_urls(base_crawl, "--until", before) == set()
+    spaced = (last + timedelta(minutes=1)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")  # no offset: UTC
+    assert page_urls(base_crawl, "--since", spaced) == set()
+    assert page_urls(base_crawl, "--since", first.strftime("%Y%m%d")) == everything  # a date, ISO basic
+
+
+def test_pages_takes_a_host_or_domain_however_it_is_spelled(base_crawl: Path) -> None:
+    later = {"http://later.test/", "http://later.test/p1", "http://later.test/p2"}
+    assert {url for url in page_urls(base_crawl) if url.startswith("http://later.test/")} == later
+    for option in ("--host", "--domain"):
+        assert page_urls(base_crawl, option, "LATER.Test.") == later  # was: nothing
+        result = run_cli("pages", base_crawl, option, "%")
+        assert result.returncode == 2, result.stderr
+        assert "'%' is not usable; expected a domain or host name" in result.stderr
+
+
+def test_pages_refuses_a_directory_given_twice(base_crawl: Path) -> None:
+    # Its pages were listed twice: a dataset manifest built from it held every page twice.
+    result = run_cli("pages", base_crawl, f"{base_crawl}/", "--format", "jsonl")
+    assert result.returncode == 2
+    assert f"{base_crawl} is given twice" in result.stderr
+    assert result.stdout == ""
+
+
 def test_explain_rejects_what_is_not_a_url(crawl_dir: Path) -> None:
     for bad in ("not a url", "ftp://later.test/", "/p1"):
         result = run_cli("explain", crawl_dir, bad)
