@@ -90,6 +90,11 @@ def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
             url_key(line)
         except UrlError as exc:
             raise click.ClickException(f"{url_file}:{number}: {exc}") from exc
+        if any(c.isspace() for c in line):  # read as one URL, it matched nothing, and said so quietly
+            raise click.ClickException(
+                f"{url_file}:{number}: {line!r} is not usable (it holds whitespace, as two URLs on one "
+                "line would: give one URL per line); expected an absolute http:// or https:// URL"
+            )
         wanted.append(line)
     if not wanted:
         raise click.ClickException(f"{url_file}: lists no URL; expected URLs, one per line")

@@ -338,6 +338,20 @@ def test_a_takedown_file_with_a_bad_line_revokes_nothing(crawl_dir: Path, tmp_pa
     assert revoked_urls(crawl_dir) == set()
 
 
+def test_a_takedown_file_with_two_urls_on_one_line_revokes_nothing(crawl_dir: Path, tmp_path: Path) -> None:
+    # The line was read as one URL ('http://later.test/ http://later.test/p1'), matched nothing,
+    # and the command revoked the other lines' captures with exit 0: the first URL was never taken down.
+    listing = tmp_path / "takedowns.txt"
+    listing.write_text("http://later.test/p2\nhttp://later.test/ http://later.test/p1\n", encoding="utf-8")
+    result = run_cli("revoke", crawl_dir, "--file", listing, "--reason", "batch")
+    assert result.returncode == 1
+    assert (
+        f"Error: {listing}:2: 'http://later.test/ http://later.test/p1' is not usable (it holds whitespace, "
+        "as two URLs on one line would: give one URL per line)"
+    ) in result.stderr
+    assert revoked_urls(crawl_dir) == set()
+
+
 def test_revoke_by_domain_covers_subdomains_and_names_are_canonical(crawl_dir: Path) -> None:
     result = cli_ok("revoke", crawl_dir, "--domain", "LATER.Test.", "--reason", "takedown")
     assert "revoked 3 captures for every purpose" in result.stderr
