@@ -138,17 +138,26 @@ def _lock(out: Path) -> None:
         raise _fail(str(exc)) from exc
 
 
-def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
+def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> str | None:
     """Run a crawl writing to ``out`` and print its summary; ``options`` go to crawl_settings.
 
-    Fails (exit 1) when the crawl could not run, could not start (its spider
-    failed before reading every seed), or could not write its output.
+    A crawl of the user's own (not ``demo``) into a demo's directory makes it
+    the user's: the next demo will refuse to replace it. Fails (exit 1) when
+    the crawl could not run, could not start (its spider failed before reading
+    every seed), or could not write its output.
     """
+    from crawler.demo import claim_demo_out
     from crawler.runner import run_crawl
     from crawler.storage.queries import open_crawl, summary
 
     settings = _settings(out, **options)
     _lock(out)
+    if not demo and claim_demo_out(out):
+        click.echo(
+            f"{out} was made by 'permitcrawl demo'; it now holds a crawl of yours, "
+            "so 'permitcrawl demo' will no longer replace it",
+            err=True,
+        )
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
     result = run_crawl(settings, seeds=seeds)
@@ -333,6 +342,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         _run(
             out,
             list(DEMO_SEEDS),
+            demo=True,
             overrides=parsed,
             log_level=_log_level(verbose),
             # A local web answers in microseconds: no need to wait seconds between requests.

@@ -318,3 +318,17 @@ def prepare_demo_out(out: Path, *, replace: bool) -> None:
         else:
             child.unlink()
     (out / DEMO_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def claim_demo_out(out: Path) -> bool:
+    """Unmark ``out`` as a demo's, if it was one; True if it was.
+
+    ``crawl --out`` into a demo's directory adds captures the demo did not make;
+    the next demo would delete them with the rest. The caller holds ``out``'s
+    lock, so no demo is replacing the directory meanwhile.
+    """
+    try:
+        (out / DEMO_MARKER).unlink()
+    except FileNotFoundError:
+        return False
+    return True
