@@ -368,7 +368,6 @@ def export(
         permitcrawl export crawls/example --purge --yes --by legal
     """
     from crawler.storage.export import ExportError, check_destination
-    from crawler.storage.export import export as export_crawl
     from crawler.storage.index import write_index
     from crawler.storage.ledger import actor
 
@@ -388,10 +387,7 @@ def export(
     if purge and not _purge(directory, db, who=who, dry_run=dry_run, yes=yes):
         return
     if out is not None:
-        try:
-            report = export_crawl(directory, db, out, purpose=purpose, who=who)
-        except ExportError as exc:
-            raise click.ClickException(str(exc)) from exc
+        report = _export_whole(directory, db, out, purpose=purpose, who=who)
         _, lines = write_index(out)
         for problem in report.problems:
             click.echo(problem, err=True)
@@ -403,6 +399,38 @@ def export(
         )
         if report.problems:
             raise SystemExit(1)
+
+
+def _export_whole(directory: Path, db: Any, out: Path, *, purpose: str | None, who: str) -> Any:
+    """Export ``directory`` into ``out`` (new or empty), or leave nothing there: all or none.
+
+    An export that fails half-way (``out`` cannot be created or written, the
+    disk fills) would leave WARC files and no database, which no command reads
+    and the next export refuses as not empty. What it wrote is removed, and the
+    failure is an error naming ``out``.
+    """
+    import shutil
+
+    from crawler.storage.export import ExportError
+    from crawler.storage.export import export as export_crawl
+
+    existed = out.is_dir()  # empty, as check_destination made sure: every file in it is ours
+    try:
+        return export_crawl(directory, db, out, purpose=purpose, who=who)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except BaseException as exc:
+        if out.is_dir():
+            for made in out.iterdir() if existed else [out]:
+                if made.is_dir() and not made.is_symlink():
+                    shutil.rmtree(made, ignore_errors=True)
+                else:
+                    made.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise click.ClickException(
+                f"{out}: the export could not be written ({exc.strerror or exc}); nothing was exported"
+            ) from exc
+        raise
 
 
 def _confirmed(question: str) -> bool:

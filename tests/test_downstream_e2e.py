@@ -651,6 +651,47 @@ def test_recheck_after_the_demo_web_is_gone_revokes_nothing(tmp_path: Path) -> N
 # -- export -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["new directory", "empty directory"])
+def test_an_export_that_cannot_be_written_leaves_nothing(crawl_dir: Path, tmp_path: Path, made: bool) -> None:
+    # A full disk half-way (here, a file size limit) ended in a traceback and left WARC files
+    # without a database, which no command reads and the next export refused as not empty.
+    import resource
+    import signal
+
+    from tests.conftest import cli_env
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    out = tmp_path / "export"
+    if made:
+        out.mkdir()
+    ledger = rows(crawl_dir, "select * from ledger")
+    # Held open, so that the database's shared-memory file exists at its full size: the limit is
+    # then met by the export's WARC files, not by the crawl's own database being opened.
+    with contextlib.closing(sqlite3.connect(crawl_dir / "provenance.db")) as held:
+        held.execute("select count(*) from captures").fetchone()
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", "export", str(crawl_dir), "--out", str(out)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=cli_env(None),
+            preexec_fn=small_files,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"Error: {out}: the export could not be written (File too large); nothing was exported\n"
+    )
+    assert (list(out.iterdir()) == []) if made else not out.exists()
+    assert rows(crawl_dir, "select * from ledger") == ledger
+    cli_ok("export", crawl_dir, "--out", out)  # and it can be made again there
+
+
 def test_export_holds_only_usable_captures_and_passes_its_own_audit(crawl_dir: Path, tmp_path: Path) -> None:
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
     cli_ok("revoke", crawl_dir, "--url", "http://later.test/p2", "--purpose", "search", "--reason", "x")
