@@ -130,6 +130,7 @@ class ArchiveExtension:
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
         self._started: WeakKeyDictionary[Request, datetime] = WeakKeyDictionary()
         self._failed = False
+        self._opened = False  # Scrapy closes a spider it failed to open too: no crawl row then
         # Rows are committed in batches; on a slow crawl, at least this often.
         self._flusher = task.LoopingCall(self._flush)
         connect = crawler.signals.connect
@@ -259,6 +260,7 @@ class ArchiveExtension:
                     "content": dumps(rule.content()),
                 }
             )
+        self._opened = True
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
 
@@ -275,7 +277,7 @@ class ArchiveExtension:
         if self._failed:
             reason = "archive_error"
         self.writer.finish(
-            self.crawl_id,
+            self.crawl_id if self._opened else None,
             finished_at=utcnow().isoformat(),
             finish_reason=reason,
             stats=dumps({k: (v if isinstance(v, int | float | str) else str(v)) for k, v in stats.items()}),

@@ -151,11 +151,12 @@ class ArchiveWriter:
         """Write out the WARC buffer and commit every queued row."""
         self.db.flush()
 
-    def finish(self, crawl_id: str, **fields: Any) -> None:
+    def finish(self, crawl_id: str | None, **fields: Any) -> None:
         """Commit what is queued, close the WARC file (its final name) and record the crawl's end.
 
         The crawl row is updated even if the last commit failed, so that the
         database says how the crawl ended; the failure is raised afterwards.
+        ``crawl_id`` None: the crawl never started (it has no row to update).
         """
         try:
             self.db.flush()
@@ -166,6 +167,7 @@ class ArchiveWriter:
                 try:
                     self.evidence_warc.close()
                 finally:
-                    with self.db.db.atomic():
-                        self.db.db["crawls"].update(crawl_id, fields)
+                    if crawl_id is not None:
+                        with self.db.db.atomic():
+                            self.db.db["crawls"].update(crawl_id, fields)
                     self.db.close()
