@@ -176,7 +176,7 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
         )
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
-        click.echo(line)
+        click.echo(line, err=True)  # a summary: the crawl's data is in the directory
     click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
     return result.crawl_id
 

@@ -228,7 +228,9 @@ def test_crawl_record_and_summary(main_crawl: CrawlRun) -> None:
     assert crawl["purpose"] == "ai-train"
     assert crawl["user_agent"].startswith("permitcrawl/")
     assert json.loads(crawl["settings"])["permitcrawl"]["robots_token"] == "permitcrawl"
-    assert "captured" in main_crawl.result.stdout and "site-a.test" in main_crawl.result.stdout
+    # The summary is a message (stderr); the crawl's data is in its directory.
+    assert "captured" in main_crawl.result.stderr and "site-a.test" in main_crawl.result.stderr
+    assert main_crawl.result.stdout == ""
 
 
 def test_requests_carry_our_user_agent(main_crawl: CrawlRun) -> None:
