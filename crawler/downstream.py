@@ -264,7 +264,11 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
             click.echo(line)
         click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
     else:
-        click.echo("no capture is reserved by its site's current evidence", err=True)
+        # Captures revoked before stay revoked and are not counted: "no capture is reserved" would
+        # read as if the sites had lifted their reservations.
+        click.echo(
+            "nothing revoked: no capture still usable is reserved by its site's current evidence", err=True
+        )
     failed = spider.not_rechecked()
     for origin, reasons in failed.items():
         click.echo(f"not rechecked: {origin}: {'; '.join(reasons)}", err=True)

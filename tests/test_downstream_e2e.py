@@ -454,8 +454,12 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     before = len(dweb.requests)
     try:
         result = cli_ok("recheck", crawl_dir, "--by", "ops", proxy=dweb.proxy_url)
+        # The same again, the reservation still there: nothing new, and it is not said to be gone.
+        same = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
     finally:
         site["/robots.txt"] = (200, TEXT, LATER_ROBOTS_BEFORE)
+    assert "nothing revoked: no capture still usable is reserved" in same.stderr
+    assert "no capture is reserved" not in same.stderr
     requested = {r.url for r in dweb.requests[before:]}
     # Evidence only: no page is fetched again.
     assert "http://later.test/robots.txt" in requested
@@ -476,8 +480,8 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
         assert line in result.stdout
     assert "stable.test" not in result.stdout and "erase.test" not in result.stdout
     # The new evidence is archived and recorded, with the recheck as its crawl.
-    recheck = rows(crawl_dir, "select id from crawls where kind = 'recheck'")
-    assert len(recheck) == 1
+    recheck = rows(crawl_dir, "select id from crawls where kind = 'recheck' order by started_at")
+    assert len(recheck) == 2  # the recheck that revoked, and the one that found nothing new
     evidence = rows(
         crawl_dir,
         "select warc_file, warc_offset, sha256 from evidence where crawl_id = ? and url = ?",
@@ -500,9 +504,9 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     ledger = rows(crawl_dir, "select action, actor, count from ledger")
     assert ledger == [{"action": "recheck", "actor": "ops", "count": 5}]
     cli_ok("audit", crawl_dir)
-    # Again, with nothing new: nothing changes.
+    # Again, the reservation lifted: nothing changes (a revocation stays).
     result = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
-    assert "no capture is reserved" in result.stderr
+    assert "nothing revoked: no capture still usable is reserved" in result.stderr
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 5
 
 
