@@ -37,14 +37,15 @@ PURPOSES = click.Choice([p.value for p in Purpose])
 
 
 class CommandGroup(click.Group):
-    """The command group: the one place that turns two failures of any command into a normal end.
+    """The command group: the one place that turns failures of any command into a normal end.
 
     A reader that stops reading our output (``permitcrawl pages DIR | head -1``):
     once ``head`` has its line, the rest goes nowhere and the exit status is 0,
     without a word (click itself would exit 1). A database failing half-way
     through a command is an error naming it, not a traceback: commands check a
     database when they open it (crawler.storage.provenance); damage deeper in
-    the file shows only when a query reaches it.
+    the file shows only when a query reaches it. Any other error about our own
+    inputs (a damaged WARC file, say) is printed as ``Error: ...``, exit 1.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -54,6 +55,10 @@ class CommandGroup(click.Group):
         except BrokenPipeError:
             _discard_stdout()
             ctx.exit(0)
+        except (
+            PermitcrawlError
+        ) as exc:  # one of our inputs a command did not check itself: said, not a traceback
+            raise click.ClickException(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             where = ctx.meta.get(DATABASE_META, "the provenance database")
             raise click.ClickException(

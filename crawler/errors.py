@@ -1,4 +1,4 @@
-"""Errors for our own inputs: settings, seeds, the provenance database.
+"""Errors for our own inputs: settings, seeds, the provenance database, the WARC files.
 
 Each message says which input, what was wrong and what was expected; the CLI
 prints it as ``Error: ...`` and exits non-zero.
@@ -21,3 +21,7 @@ class SeedsError(PermitcrawlError):
 
 class ProvenanceError(PermitcrawlError):
     """A provenance database or crawl directory cannot be read or written."""
+
+
+class WarcError(PermitcrawlError):
+    """A WARC file of a crawl directory cannot be read: damaged, or cut short."""

@@ -1047,6 +1047,36 @@ def test_purge_with_stdin_closed_asks_no_one_and_erases_nothing(crawl_dir: Path)
     assert page_files(crawl_dir) == before
 
 
+def test_a_damaged_warc_file_stops_every_command_that_reads_records(crawl_dir: Path, tmp_path: Path) -> None:
+    # audit, index, export and purge ended in warcio's traceback (ArchiveLoadFailed). A purge that
+    # went on would rewrite the file without what lies past the damage.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    (keep,) = rows(
+        crawl_dir, "select warc_file, warc_offset from captures where url = 'http://erase.test/keep'"
+    )
+    damaged = crawl_dir / keep["warc_file"]
+    with open(damaged, "r+b") as fh:  # the record of one capture, overwritten where it begins
+        fh.seek(keep["warc_offset"])
+        fh.write(b"X" * 32)
+    before = page_files(crawl_dir)
+    for args in (
+        ["audit", crawl_dir],
+        ["index", crawl_dir],
+        ["export", crawl_dir, "--out", tmp_path / "dataset"],
+        ["export", crawl_dir, "--purge", "--yes"],
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 1, args
+        assert result.stderr.endswith(
+            f"Error: {damaged}: cannot be read past offset {keep['warc_offset']} (ArchiveLoadFailed); the "
+            "file is damaged or cut short; expected a WARC file as permitcrawl wrote it\n"
+        ), args
+        assert "Traceback" not in result.stderr
+    assert page_files(crawl_dir) == before
+    assert not (tmp_path / "dataset").exists() and not (crawl_dir / "index.cdxj.partial").exists()
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+
+
 def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:
     for command in ("audit", "index", "datasette", "report", "recheck"):
         result = run_cli(command, tmp_path / "nowhere")
