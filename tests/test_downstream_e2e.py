@@ -810,6 +810,42 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge").stderr
 
 
+def test_purge_erases_nothing_it_cannot_find(crawl_dir: Path, tmp_path: Path) -> None:
+    # With the WARC file moved away, the purge said "purged 1 capture (0 records, 0 bytes)", exit 0,
+    # explain said "erased" and a tombstone stood over bytes that were still in the file.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
+    (row,) = rows(crawl_dir, "select warc_file from captures where url = 'http://erase.test/secret'")
+    held = tmp_path / "elsewhere.warc.gz"
+    shutil.move(crawl_dir / row["warc_file"], held)
+    result = run_cli("export", crawl_dir, "--purge", "--yes")
+    assert result.returncode == 1
+    assert (
+        f"Error: {crawl_dir}: cannot erase 1 of 1 captures: their records are in no WARC file here: "
+        f"http://erase.test/secret ({row['warc_file']}); expected the WARC files the database names"
+    ) in result.stderr
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]
+    assert "Outcome: revoked" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
+    shutil.move(held, crawl_dir / row["warc_file"])
+    assert "purged 1 capture (3 records" in cli_ok("export", crawl_dir, "--purge", "--yes").stderr
+    assert ERASE_MARKER.encode() not in all_bytes(crawl_dir)
+
+
+def test_audit_finds_an_erased_capture_whose_bytes_are_still_there(crawl_dir: Path) -> None:
+    # A tombstoned capture's records were passed over: an erasure that did not happen went unseen.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    (row,) = rows(crawl_dir, "select warc_file from captures where url = 'http://erase.test/secret'")
+    before = (crawl_dir / row["warc_file"]).read_bytes()
+    cli_ok("export", crawl_dir, "--purge", "--yes")
+    (crawl_dir / row["warc_file"]).write_bytes(before)  # the file as it was before the purge
+    result = run_cli("audit", crawl_dir)
+    assert result.returncode == 1
+    assert (
+        f"http://erase.test/secret: erased by the purge of ledger entry 2, yet its records are still in "
+        f"{row['warc_file']}"
+    ) in result.stdout
+
+
 def page_files(crawl_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((crawl_dir / "warc").iterdir())}
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from warcio.warcwriter import WARCWriter
 
+from crawler.errors import PermitcrawlError
 from crawler.storage.archive import WarcArchive
 from crawler.storage.ledger import now, record
 from crawler.storage.queries import REVOKED
@@ -100,6 +101,28 @@ def _restore(kept: list[tuple[Path, Path]]) -> None:
         os.replace(backup, path)
 
 
+class PurgeError(PermitcrawlError):
+    """What a purge was asked to erase is not where the database says: nothing is erased."""
+
+
+def _check_present(crawl_dir: Path, archive: WarcArchive, rows: list[dict[str, Any]]) -> None:
+    """Raise PurgeError unless every capture's response record is in the WARC files.
+
+    A record not found there (its file moved, renamed or on a volume not
+    mounted) cannot be erased; recording it as erased would leave its bytes
+    wherever the file is, under a tombstone that says they are gone.
+    """
+    absent = [row for row in rows if row["warc_record_id"] not in archive.entries]
+    if absent:
+        named = "; ".join(f"{row['url']} ({row['warc_file']})" for row in absent[:5])
+        more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+        raise PurgeError(
+            f"{crawl_dir}: cannot erase {len(absent)} of {len(rows)} captures: their records are in no WARC "
+            f"file here: {named}{more}; expected the WARC files the database names (put them back), "
+            "nothing was erased"
+        )
+
+
 def purge(
     crawl_dir: Path, db: sqlite_utils.Database, *, who: str, only: set[str] | None = None
 ) -> PurgeReport:
@@ -113,6 +136,7 @@ def purge(
     if not rows:
         return report
     archive = WarcArchive(crawl_dir)
+    _check_present(crawl_dir, archive, rows)
     erased: dict[str, dict[str, Any]] = {}  # record id -> the capture row it belongs to
     for row in rows:
         response_id = row["warc_record_id"]
