@@ -28,7 +28,7 @@ from crawler.errors import PermitcrawlError
 from crawler.storage.archive import WarcArchive
 from crawler.storage.ledger import now, record
 from crawler.storage.queries import REVOKED
-from crawler.storage.warc import sha1_digest
+from crawler.storage.warc import OPEN_SUFFIX, sha1_digest
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,14 +113,20 @@ def _check_present(crawl_dir: Path, archive: WarcArchive, rows: list[dict[str, A
     wherever the file is, under a tombstone that says they are gone.
     """
     absent = [row for row in rows if row["warc_record_id"] not in archive.entries]
-    if absent:
-        named = "; ".join(f"{row['url']} ({row['warc_file']})" for row in absent[:5])
-        more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
-        raise PurgeError(
-            f"{crawl_dir}: cannot erase {len(absent)} of {len(rows)} captures: their records are in no WARC "
-            f"file here: {named}{more}; expected the WARC files the database names (put them back), "
-            "nothing was erased"
+    if not absent:
+        return
+    named = "; ".join(f"{row['url']} ({row['warc_file']})" for row in absent[:5])
+    more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+    expected = "the WARC files the database names (put them back)"
+    if any((crawl_dir / f"{row['warc_file']}{OPEN_SUFFIX}").exists() for row in absent):
+        expected = (
+            f"{expected}; a file ending in {OPEN_SUFFIX} was left open by a crawl that stopped abruptly: "
+            "run that crawl again (it resumes and closes the file), then purge"
         )
+    raise PurgeError(
+        f"{crawl_dir}: cannot erase {len(absent)} of {len(rows)} captures: their records are in no WARC "
+        f"file here: {named}{more}; expected {expected}; nothing was erased"
+    )
 
 
 def purge(
