@@ -104,3 +104,19 @@ def test_a_crawl_of_ones_own_into_a_demo_directory_is_never_replaced(
     assert f"Error: {out} exists and was not made by 'permitcrawl demo'" in again.stderr
     assert _snapshot(out) == before
     assert _rows(out, "select count(*) as n from captures where host = 'site-a.test'")[0]["n"] > 0
+
+
+def test_demo_names_a_symbolic_link_for_what_it_is(tmp_path: Path) -> None:
+    # A link to an earlier demo's directory was "not a directory": it is one, reached through a link.
+    earlier = tmp_path / "pd"
+    assert run_cli("demo", "--out", earlier).returncode == 0
+    before = _snapshot(earlier)
+    link = tmp_path / "link"
+    link.symlink_to(earlier)
+    result = run_cli("demo", "--out", link)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: --out {link} is a symbolic link; expected a directory itself (give the one it points to, "
+        "if the demo made it), or another --out\n"
+    )
+    assert _snapshot(earlier) == before
