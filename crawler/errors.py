@@ -1,4 +1,4 @@
-"""Errors for our own inputs: settings, seeds, the provenance database.
+"""Errors for our own inputs: settings, seeds, the provenance database, the WARC files.
 
 Each message says which input, what was wrong and what was expected; the CLI
 prints it as ``Error: ...`` and exits non-zero.
@@ -25,3 +25,7 @@ class ProvenanceError(PermitcrawlError):
 
 class DecisionRecordError(ProvenanceError):
     """A decision stored in the provenance database or a WARC record cannot be read back as one."""
+
+
+class WarcError(PermitcrawlError):
+    """A WARC file of a crawl directory cannot be read: damaged, or cut short."""

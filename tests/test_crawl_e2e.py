@@ -228,7 +228,9 @@ def test_crawl_record_and_summary(main_crawl: CrawlRun) -> None:
     assert crawl["purpose"] == "ai-train"
     assert crawl["user_agent"].startswith("permitcrawl/")
     assert json.loads(crawl["settings"])["permitcrawl"]["robots_token"] == "permitcrawl"
-    assert "captured" in main_crawl.result.stdout and "site-a.test" in main_crawl.result.stdout
+    # The summary is a message (stderr); the crawl's data is in its directory.
+    assert "captured" in main_crawl.result.stderr and "site-a.test" in main_crawl.result.stderr
+    assert main_crawl.result.stdout == ""
 
 
 def test_requests_carry_our_user_agent(main_crawl: CrawlRun) -> None:
@@ -286,17 +288,29 @@ def test_plain_scrapy_crawl_uses_the_gate(web, tmp_path: Path) -> None:
     assert sqlite_utils.Database(out / "provenance.db")["captures"].count >= 3
 
 
-@pytest.mark.parametrize("setting", ["WARC_DIR", "WARC_EVIDENCE_DIR"])
-def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path, setting: str) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
+@pytest.mark.parametrize("where", ["warc", "evidence"])
+def test_an_archive_that_cannot_be_written_stops_the_crawl(web, tmp_path: Path, where: str) -> None:
+    # The WARC directory is one no file can be created in, not even by root (-s WARC_DIR is refused).
     out = tmp_path / "crawl"
-    run = crawl(web, out, "-s", f"{setting}={blocker / 'warc'}", seeds=["http://robots-404.test/"])
+    out.mkdir()
+    (out / where).symlink_to("/proc/self")
+    run = crawl(web, out, seeds=["http://robots-404.test/"])
     assert run.result.returncode == 1
     assert "output could not be written" in run.result.stderr
-    # The crawl's configuration record could not be written: it stopped before asking for anything.
-    assert run.requested() == []
-    crawl_row = next(sqlite_utils.Database(out / "provenance.db").query("select finish_reason from crawls"))
+    db = sqlite_utils.Database(out / "provenance.db")
+    if where == "evidence":
+        # The crawl's configuration record could not be written: it stopped before asking for anything.
+        assert run.requested() == []
+    else:
+        # The first page could not be archived: the crawl stopped there, with nothing captured.
+        assert set(run.requested()) <= {
+            "http://robots-404.test/robots.txt",
+            "http://robots-404.test/.well-known/tdmrep.json",
+            "http://robots-404.test/ai.txt",
+            "http://robots-404.test/",
+        }
+        assert db["captures"].count == 0
+    crawl_row = next(db.query("select finish_reason from crawls"))
     assert crawl_row["finish_reason"] == "archive_error"
 
 

@@ -83,3 +83,68 @@ def test_a_malformed_set_option_is_an_error(pair: str, tmp_path: Path) -> None:
         f"Error: -s {pair!r} is not usable; expected NAME=VALUE with an upper-case setting name\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        # Each ran before, with exit 0: every request timed out (nothing captured), no link was
+        # followed, no request was ever sent (the crawl never ended), every page was refused.
+        ("DOWNLOAD_TIMEOUT=-1", "setting DOWNLOAD_TIMEOUT='-1' is not usable; expected seconds, more than 0"),
+        ("DEPTH_LIMIT=-1", "setting DEPTH_LIMIT='-1' is not usable; expected a whole number of links"),
+        (
+            "CONCURRENT_REQUESTS_PER_DOMAIN=0",
+            "setting CONCURRENT_REQUESTS_PER_DOMAIN='0' is not usable; expected a whole number of requests, "
+            "1 or more",
+        ),
+        ("DOWNLOAD_MAXSIZE=-1", "setting DOWNLOAD_MAXSIZE='-1' is not usable; expected bytes, 0 or more"),
+    ],
+)
+def test_a_scrapy_setting_out_of_range_is_named_and_nothing_is_created(
+    override: str, expected: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli("crawl", "http://site-a.test/", "--out", out, "-s", override, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {expected}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["crawl", "demo"])
+def test_where_a_crawl_writes_cannot_be_moved_out_of_its_directory(command: str, tmp_path: Path) -> None:
+    # -s PROVENANCE_DB=elsewhere ran the crawl, wrote the database there, then failed with a
+    # traceback; -s WARC_DIR=elsewhere left a crawl that audit and export could not find.
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    seeds = ["http://site-a.test/"] if command == "crawl" else []
+    result = run_cli(
+        command,
+        *seeds,
+        "--out",
+        out,
+        "-s",
+        f"PROVENANCE_DB={elsewhere / 'provenance.db'}",
+        "-s",
+        f"WARC_DIR={elsewhere / 'warc'}",
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: setting WARC_DIR cannot be set: it is {out / 'warc'}, inside the crawl directory, where "
+        "every command looks for the crawl; expected no -s WARC_DIR (choose the crawl directory instead)\n"
+        f"setting PROVENANCE_DB cannot be set: it is {out / 'provenance.db'}, inside the crawl directory, "
+        "where every command looks for the crawl; expected no -s PROVENANCE_DB (choose the crawl directory "
+        "instead)\n"
+    )
+    assert not out.exists()
+    assert not elsewhere.exists()
+
+
+def test_a_crawl_scrapy_could_not_open_says_why_without_a_traceback_of_ours(tmp_path: Path) -> None:
+    # Scrapy refuses CONCURRENT_REQUESTS_PER_IP with its default queue only once it opens the spider;
+    # closing the crawl that never opened then failed in our archive (NotFoundError: no crawl row).
+    out = tmp_path / "out"
+    result = run_cli("crawl", "http://site-a.test/", "--out", out, "-s", "CONCURRENT_REQUESTS_PER_IP=1")
+    assert result.returncode == 1
+    assert result.stderr.endswith("does not support CONCURRENT_REQUESTS_PER_IP\n")
+    assert "Error: the crawl could not run: ValueError" in result.stderr
+    assert "crawler/extensions.py" not in result.stderr and "NotFoundError" not in result.stderr

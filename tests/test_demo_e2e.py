@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from crawler.localweb.demo import DEMO_HOSTS, DEMO_MARKER
-from tests.conftest import run_cli
+from tests.conftest import crawl, run_cli
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from crawler.localweb.server import LocalWebServer
 
 
 def _rows(out: Path, sql: str) -> list[dict]:
@@ -83,3 +85,38 @@ def test_demo_uses_an_empty_directory(tmp_path: Path) -> None:
     result = run_cli("demo", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / DEMO_MARKER).is_file() and (tmp_path / "provenance.db").is_file()
+
+
+def test_a_crawl_of_ones_own_into_a_demo_directory_is_never_replaced(
+    web: LocalWebServer, tmp_path: Path
+) -> None:
+    # demo, then 'crawl --out' the same directory, then demo again: the crawl's captures were deleted
+    # with the demo's, as the directory still carried the demo's marker.
+    out = tmp_path / "pd"
+    assert run_cli("demo", "--out", out).returncode == 0
+    mine = crawl(web, out, seeds=["http://site-a.test/"])
+    assert mine.result.returncode == 0, mine.result.stderr
+    assert "was made by 'permitcrawl demo'; it now holds a crawl of yours" in mine.result.stderr
+    assert not (out / DEMO_MARKER).exists()
+    before = _snapshot(out)
+    again = run_cli("demo", "--out", out)
+    assert again.returncode == 1
+    assert f"Error: {out} exists and was not made by 'permitcrawl demo'" in again.stderr
+    assert _snapshot(out) == before
+    assert _rows(out, "select count(*) as n from captures where host = 'site-a.test'")[0]["n"] > 0
+
+
+def test_demo_names_a_symbolic_link_for_what_it_is(tmp_path: Path) -> None:
+    # A link to an earlier demo's directory was "not a directory": it is one, reached through a link.
+    earlier = tmp_path / "pd"
+    assert run_cli("demo", "--out", earlier).returncode == 0
+    before = _snapshot(earlier)
+    link = tmp_path / "link"
+    link.symlink_to(earlier)
+    result = run_cli("demo", "--out", link)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: --out {link} is a symbolic link; expected a directory itself (give the one it points to, "
+        "if the demo made it), or another --out\n"
+    )
+    assert _snapshot(earlier) == before

@@ -338,6 +338,20 @@ def test_a_takedown_file_with_a_bad_line_revokes_nothing(crawl_dir: Path, tmp_pa
     assert revoked_urls(crawl_dir) == set()
 
 
+def test_a_takedown_file_with_two_urls_on_one_line_revokes_nothing(crawl_dir: Path, tmp_path: Path) -> None:
+    # The line was read as one URL ('http://later.test/ http://later.test/p1'), matched nothing,
+    # and the command revoked the other lines' captures with exit 0: the first URL was never taken down.
+    listing = tmp_path / "takedowns.txt"
+    listing.write_text("http://later.test/p2\nhttp://later.test/ http://later.test/p1\n", encoding="utf-8")
+    result = run_cli("revoke", crawl_dir, "--file", listing, "--reason", "batch")
+    assert result.returncode == 1
+    assert (
+        f"Error: {listing}:2: 'http://later.test/ http://later.test/p1' is not usable (it holds whitespace, "
+        "as two URLs on one line would: give one URL per line)"
+    ) in result.stderr
+    assert revoked_urls(crawl_dir) == set()
+
+
 def test_revoke_by_domain_covers_subdomains_and_names_are_canonical(crawl_dir: Path) -> None:
     result = cli_ok("revoke", crawl_dir, "--domain", "LATER.Test.", "--reason", "takedown")
     assert "revoked 3 captures for every purpose" in result.stderr
@@ -358,6 +372,48 @@ def test_urls_are_matched_however_they_are_spelled(crawl_dir: Path) -> None:
     assert [r["count"] for r in rows(crawl_dir, "select count from ledger order by id")] == [1, 0, 0]
     story = cli_ok("explain", crawl_dir, "http://LATER.test/p1#frag").stdout
     assert "Outcome: revoked" in story and "DMCA #9" in story
+
+
+def page_urls(*args: str | Path) -> set[str]:
+    out = cli_ok("pages", *args, "--format", "jsonl").stdout
+    return {json.loads(line)["url"] for line in out.splitlines()}
+
+
+def test_pages_reads_a_time_with_an_offset_as_the_time_it_is(base_crawl: Path) -> None:
+    # fetched_at is stored in UTC; the times given were compared with it as strings, so that
+    # 15:00+02:00 (13:00 UTC) came after 14:00 UTC, and '2026-11-29 13:00' before 2026-11-29T12:00.
+    from datetime import UTC, datetime, timedelta, timezone
+
+    times = [row["fetched_at"] for row in rows(base_crawl, "select fetched_at from captures")]
+    first, last = (datetime.fromisoformat(t) for t in (min(times), max(times)))
+    everything = page_urls(base_crawl)
+    before = (first - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=2))).isoformat()
+    after = (last + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5))).isoformat()
+    assert page_urls(base_crawl, "--since", before) == everything
+    assert page_urls(base_crawl, "--since", after) == set()
+    assert page_urls(base_crawl, "--until", after) == everything
+    assert page_urls(base_crawl, "--until", before) == set()
+    spaced = (last + timedelta(minutes=1)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")  # no offset: UTC
+    assert page_urls(base_crawl, "--since", spaced) == set()
+    assert page_urls(base_crawl, "--since", first.strftime("%Y%m%d")) == everything  # a date, ISO basic
+
+
+def test_pages_takes_a_host_or_domain_however_it_is_spelled(base_crawl: Path) -> None:
+    later = {"http://later.test/", "http://later.test/p1", "http://later.test/p2"}
+    assert {url for url in page_urls(base_crawl) if url.startswith("http://later.test/")} == later
+    for option in ("--host", "--domain"):
+        assert page_urls(base_crawl, option, "LATER.Test.") == later  # was: nothing
+        result = run_cli("pages", base_crawl, option, "%")
+        assert result.returncode == 2, result.stderr
+        assert "'%' is not usable; expected a domain or host name" in result.stderr
+
+
+def test_pages_refuses_a_directory_given_twice(base_crawl: Path) -> None:
+    # Its pages were listed twice: a dataset manifest built from it held every page twice.
+    result = run_cli("pages", base_crawl, f"{base_crawl}/", "--format", "jsonl")
+    assert result.returncode == 2
+    assert f"{base_crawl} is given twice" in result.stderr
+    assert result.stdout == ""
 
 
 def test_explain_rejects_what_is_not_a_url(crawl_dir: Path) -> None:
@@ -398,8 +454,12 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     before = len(dweb.requests)
     try:
         result = cli_ok("recheck", crawl_dir, "--by", "ops", proxy=dweb.proxy_url)
+        # The same again, the reservation still there: nothing new, and it is not said to be gone.
+        same = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
     finally:
         site["/robots.txt"] = (200, TEXT, LATER_ROBOTS_BEFORE)
+    assert "nothing revoked: no capture still usable is reserved" in same.stderr
+    assert "no capture is reserved" not in same.stderr
     requested = {r.url for r in dweb.requests[before:]}
     # Evidence only: no page is fetched again.
     assert "http://later.test/robots.txt" in requested
@@ -420,8 +480,8 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
         assert line in result.stdout
     assert "stable.test" not in result.stdout and "erase.test" not in result.stdout
     # The new evidence is archived and recorded, with the recheck as its crawl.
-    recheck = rows(crawl_dir, "select id from crawls where kind = 'recheck'")
-    assert len(recheck) == 1
+    recheck = rows(crawl_dir, "select id from crawls where kind = 'recheck' order by started_at")
+    assert len(recheck) == 2  # the recheck that revoked, and the one that found nothing new
     evidence = rows(
         crawl_dir,
         "select warc_file, warc_offset, sha256 from evidence where crawl_id = ? and url = ?",
@@ -444,9 +504,9 @@ def test_recheck_revokes_what_a_site_reserved_after_the_crawl(crawl_dir: Path, d
     ledger = rows(crawl_dir, "select action, actor, count from ledger")
     assert ledger == [{"action": "recheck", "actor": "ops", "count": 5}]
     cli_ok("audit", crawl_dir)
-    # Again, with nothing new: nothing changes.
+    # Again, the reservation lifted: nothing changes (a revocation stays).
     result = cli_ok("recheck", crawl_dir, proxy=dweb.proxy_url)
-    assert "no capture is reserved" in result.stderr
+    assert "nothing revoked: no capture still usable is reserved" in result.stderr
     assert rows(crawl_dir, "select count(*) as n from revocations")[0]["n"] == 5
 
 
@@ -595,6 +655,47 @@ def test_recheck_after_the_demo_web_is_gone_revokes_nothing(tmp_path: Path) -> N
 # -- export -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["new directory", "empty directory"])
+def test_an_export_that_cannot_be_written_leaves_nothing(crawl_dir: Path, tmp_path: Path, made: bool) -> None:
+    # A full disk half-way (here, a file size limit) ended in a traceback and left WARC files
+    # without a database, which no command reads and the next export refused as not empty.
+    import resource
+    import signal
+
+    from tests.conftest import cli_env
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    out = tmp_path / "export"
+    if made:
+        out.mkdir()
+    ledger = rows(crawl_dir, "select * from ledger")
+    # Held open, so that the database's shared-memory file exists at its full size: the limit is
+    # then met by the export's WARC files, not by the crawl's own database being opened.
+    with contextlib.closing(sqlite3.connect(crawl_dir / "provenance.db")) as held:
+        held.execute("select count(*) from captures").fetchone()
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", "export", str(crawl_dir), "--out", str(out)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=cli_env(None),
+            preexec_fn=small_files,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"Error: {out}: the export could not be written (File too large); nothing was exported\n"
+    )
+    assert (list(out.iterdir()) == []) if made else not out.exists()
+    assert rows(crawl_dir, "select * from ledger") == ledger
+    cli_ok("export", crawl_dir, "--out", out)  # and it can be made again there
+
+
 def test_export_holds_only_usable_captures_and_passes_its_own_audit(crawl_dir: Path, tmp_path: Path) -> None:
     cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
     cli_ok("revoke", crawl_dir, "--url", "http://later.test/p2", "--purpose", "search", "--reason", "x")
@@ -707,6 +808,46 @@ def test_purge_erases_the_bytes_and_keeps_a_tombstone(crawl_dir: Path) -> None:
     assert "Outcome: erased" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
     # Nothing left to purge the second time.
     assert "nothing to purge" in cli_ok("export", crawl_dir, "--purge").stderr
+
+
+@pytest.mark.parametrize("where", ["moved away", "left open"])
+def test_purge_erases_nothing_it_cannot_find(crawl_dir: Path, tmp_path: Path, where: str) -> None:
+    # With the WARC file moved away, or still named .open after a crawl killed with kill -9, the
+    # purge said "purged 1 capture (0 records, 0 bytes)", exit 0, explain said "erased", and a
+    # tombstone stood over bytes still in the file.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "GDPR Art. 17 #42")
+    (row,) = rows(crawl_dir, "select warc_file from captures where url = 'http://erase.test/secret'")
+    original = crawl_dir / row["warc_file"]
+    held = tmp_path / "elsewhere.warc.gz" if where == "moved away" else Path(f"{original}.open")
+    shutil.move(original, held)
+    result = run_cli("export", crawl_dir, "--purge", "--yes")
+    assert result.returncode == 1
+    assert (
+        f"Error: {crawl_dir}: cannot erase 1 of 1 captures: their records are in no WARC file here: "
+        f"http://erase.test/secret ({row['warc_file']}); expected the WARC files the database names"
+    ) in result.stderr
+    assert ("left open by a crawl that stopped abruptly" in result.stderr) == (where == "left open")
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
+    assert rows(crawl_dir, "select action from ledger") == [{"action": "revoke"}]
+    assert "Outcome: revoked" in cli_ok("explain", crawl_dir, "http://erase.test/secret").stdout
+    shutil.move(held, original)
+    assert "purged 1 capture (3 records" in cli_ok("export", crawl_dir, "--purge", "--yes").stderr
+    assert ERASE_MARKER.encode() not in all_bytes(crawl_dir)
+
+
+def test_audit_finds_an_erased_capture_whose_bytes_are_still_there(crawl_dir: Path) -> None:
+    # A tombstoned capture's records were passed over: an erasure that did not happen went unseen.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    (row,) = rows(crawl_dir, "select warc_file from captures where url = 'http://erase.test/secret'")
+    before = (crawl_dir / row["warc_file"]).read_bytes()
+    cli_ok("export", crawl_dir, "--purge", "--yes")
+    (crawl_dir / row["warc_file"]).write_bytes(before)  # the file as it was before the purge
+    result = run_cli("audit", crawl_dir)
+    assert result.returncode == 1
+    assert (
+        f"http://erase.test/secret: erased by the purge of ledger entry 2, yet its records are still in "
+        f"{row['warc_file']}"
+    ) in result.stdout
 
 
 def page_files(crawl_dir: Path) -> dict[str, bytes]:
@@ -898,6 +1039,82 @@ def test_a_reader_that_stops_reading_is_a_normal_end(base_crawl: Path, args: lis
         errors = process.stderr.read()
         assert process.wait(timeout=60) == 0
     assert errors == b""
+
+
+def closed(fd: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with standard stream ``fd`` closed (``<&-``, ``>&-``), capturing the other two."""
+    import os
+
+    from tests.conftest import cli_env
+
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *map(str, args)],
+        capture_output=fd == 0,
+        stdout=None if fd == 0 else subprocess.DEVNULL,
+        stderr=None if fd == 0 else subprocess.PIPE,
+        preexec_fn=lambda: os.close(fd),  # after the child's streams are set up
+        text=True,
+        env=cli_env(None),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["pages", "DIR", "--format", "csv"], ["policy", "queue", "DIR", "--format", "csv"]],
+    ids=["pages", "policy queue"],
+)
+def test_a_stdout_closed_from_the_start_is_a_reader_that_reads_nothing(
+    base_crawl: Path, args: list[str]
+) -> None:
+    # permitcrawl pages DIR --format csv >&- ended in a traceback (the CSV writer was given None).
+    result = closed(1, *(base_crawl if arg == "DIR" else arg for arg in args))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_purge_with_stdin_closed_asks_no_one_and_erases_nothing(crawl_dir: Path) -> None:
+    # permitcrawl export DIR --purge <&- ended in a traceback ('NoneType' has no attribute 'isatty').
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    before = page_files(crawl_dir)
+    result = closed(0, "export", crawl_dir, "--purge")
+    assert result.returncode == 1, result.stderr
+    assert "Error: not erasing 1 capture revoked for every purpose, from 1 WARC file: nobody confirmed" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert page_files(crawl_dir) == before
+
+
+def test_a_damaged_warc_file_stops_every_command_that_reads_records(crawl_dir: Path, tmp_path: Path) -> None:
+    # audit, index, export and purge ended in warcio's traceback (ArchiveLoadFailed). A purge that
+    # went on would rewrite the file without what lies past the damage.
+    cli_ok("revoke", crawl_dir, "--url", "http://erase.test/secret", "--reason", "erasure")
+    (keep,) = rows(
+        crawl_dir, "select warc_file, warc_offset from captures where url = 'http://erase.test/keep'"
+    )
+    damaged = crawl_dir / keep["warc_file"]
+    with open(damaged, "r+b") as fh:  # the record of one capture, overwritten where it begins
+        fh.seek(keep["warc_offset"])
+        fh.write(b"X" * 32)
+    before = page_files(crawl_dir)
+    for args in (
+        ["audit", crawl_dir],
+        ["index", crawl_dir],
+        ["export", crawl_dir, "--out", tmp_path / "dataset"],
+        ["export", crawl_dir, "--purge", "--yes"],
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 1, args
+        assert result.stderr.endswith(
+            f"Error: {damaged}: cannot be read past offset {keep['warc_offset']} (ArchiveLoadFailed); the "
+            "file is damaged or cut short; expected a WARC file as permitcrawl wrote it\n"
+        ), args
+        assert "Traceback" not in result.stderr
+    assert page_files(crawl_dir) == before
+    assert not (tmp_path / "dataset").exists() and not (crawl_dir / "index.cdxj.partial").exists()
+    assert rows(crawl_dir, "select count(*) as n from tombstones")[0]["n"] == 0
 
 
 def test_downstream_commands_need_a_crawl_dir(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def test_no_trick_stalls_the_crawl(hostile_crawl: CrawlRun) -> None:
     assert BUDGET - 2 <= len(calendar) <= BUDGET
     deepest = max(int(url.rsplit("/", 1)[1]) for url in hostile_crawl.requested("deep.test") if "/d/" in url)
     assert deepest == DEPTH
-    summary = hostile_crawl.result.stdout
+    summary = hostile_crawl.result.stderr
     assert "reached the per-host page budget" in summary and "calendar.test" in summary
     assert "links past the depth limit" in summary and "deep.test" in summary
     # A page of 12,000 links gives its first 10,000; a sitemap of 60,000 URLs its first 50,000.
@@ -203,7 +203,7 @@ def test_links_and_redirects_stay_within_their_hosts_bounds(hostile_crawl: Crawl
     # A page of 2,000 links schedules at most three times the budget, and fetches the budget.
     fanout = [r for r in hostile_crawl.requests if r.host == "fanout.test" and not _evidence(r.path)]
     assert len(fanout) <= BUDGET
-    assert "had more links than three times the page budget" in hostile_crawl.result.stdout
+    assert "had more links than three times the page budget" in hostile_crawl.result.stderr
     # A redirect to another host is a page of that host, within its own budget.
     hops = [r for r in hostile_crawl.requests if r.host == "hop-b.test" and not _evidence(r.path)]
     assert 0 < len(hops) <= BUDGET

@@ -67,7 +67,7 @@ def test_max_pages_is_a_hard_cap_on_pages_captured(budget: int, tmp_path: Path) 
         # The same command again resumes the crawl: the budget is spent already.
         again = crawl(web, out, "--max-pages", str(budget), *FAST_AND_WIDE, seeds=BUDGET_SEEDS)
     assert again.result.returncode == 0, again.result.stderr
-    assert again.result.stdout.startswith("captured 0 pages")
+    assert "\ncaptured 0 pages" in f"\n{again.result.stderr}"
     assert _rows(out, "select count(*) as n from captures")[0]["n"] == budget
 
 

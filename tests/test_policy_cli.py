@@ -308,3 +308,20 @@ def test_validate_reports_every_error_of_every_file(store: Path) -> None:
     ]
     # Each says what was expected.
     assert all("; expected" in line for line in result.stderr.splitlines()[:-1])
+
+
+def test_a_review_dated_later_than_today_is_refused(store: Path) -> None:
+    # --reviewed 2099-01-01 (for 2029) was taken: review_by became 2099-07-02, never due in anyone's time.
+    later = (date.today() + timedelta(days=1)).isoformat()
+    args = [a for a in NEW if a not in ("--reviewed", "2026-11-01", "--review-by", "2027-05-01")]
+    refused = cli("set", "example.org", "--store", store, *args, "--reviewed", later)
+    assert refused.returncode == 2
+    assert f"'{later}' is later than today ({date.today()}); expected the day the terms were reviewed" in (
+        refused.stderr
+    )
+    assert not (store / "example.org.toml").exists()
+    assert cli("set", "example.org", "--store", store, *args).returncode == 0
+    before = (store / "example.org.toml").read_text()
+    again = cli("review", "example.org", "--store", store, "--reviewer", "B", "--reviewed", later)
+    assert again.returncode == 2 and "is later than today" in again.stderr
+    assert (store / "example.org.toml").read_text() == before

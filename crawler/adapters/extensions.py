@@ -135,6 +135,7 @@ class ArchiveExtension:
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
         self._started: WeakKeyDictionary[Request, datetime] = WeakKeyDictionary()
         self._failed = False
+        self._opened = False  # Scrapy closes a spider it failed to open too: no crawl row then
         # Rows are committed in batches; on a slow crawl, at least this often.
         self._flusher = task.LoopingCall(self._flush)
         connect = crawler.signals.connect
@@ -226,6 +227,7 @@ class ArchiveExtension:
         except Exception as exc:
             self._fail(exc)
         self.writer.record_start(start, record_id)
+        self._opened = True
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
 
@@ -241,7 +243,9 @@ class ArchiveExtension:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         if self._failed:
             reason = "archive_error"
-        self.writer.finish(self.crawl_id, finished_at=utcnow(), finish_reason=reason, stats=stats)
+        self.writer.finish(
+            self.crawl_id if self._opened else None, finished_at=utcnow(), finish_reason=reason, stats=stats
+        )
 
     def _fail(self, exc: BaseException) -> None:
         # Losing output silently is worse than stopping: stop the crawl, say why.

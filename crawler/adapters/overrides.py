@@ -6,7 +6,8 @@ are read by its components only as the crawl starts (``getint``, ``getfloat``,
 ``ValueError: invalid literal for int()`` without naming the setting, once the
 output directory is made. Here each override of a Scrapy setting whose
 default is a number, a boolean or a dict is read the way Scrapy will read it,
-before anything is created, and a bad one is reported with its name.
+before anything is created, and a bad one is reported with its name; so is a
+number out of the range a crawl can work with (:data:`RANGES`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,29 @@ GETTER_OF: dict[str, str] = {
 # with a traceback before any crawl output could say why).
 CHOICES: dict[str, tuple[str, ...]] = {
     "LOG_LEVEL": ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"),
+}
+
+# Scrapy settings whose value Scrapy takes, out of range, without a word, and a crawl then does
+# something other than what was asked: DOWNLOAD_TIMEOUT=-1 times every request out (every
+# robots.txt unreachable, nothing captured, exit 0), DEPTH_LIMIT=-1 follows no link,
+# CONCURRENT_REQUESTS_PER_DOMAIN=0 sends nothing and never ends, DOWNLOAD_MAXSIZE=-1 refuses every
+# page. Each is read as its getter reads it, then held to (lowest value, whether the lowest itself
+# is usable, what is expected).
+RANGES: dict[str, tuple[float, bool, str]] = {
+    "DOWNLOAD_TIMEOUT": (0, False, "seconds, more than 0"),
+    "DNS_TIMEOUT": (0, False, "seconds, more than 0"),
+    "DOWNLOAD_DELAY": (0, True, "seconds, 0 or more"),
+    "CONCURRENT_REQUESTS": (1, True, "a whole number of requests, 1 or more"),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": (1, True, "a whole number of requests, 1 or more"),
+    "DEPTH_LIMIT": (0, True, "a whole number of links from a seed, 0 or more (0: no limit)"),
+    "DOWNLOAD_MAXSIZE": (0, True, "bytes, 0 or more (0: no limit)"),
+    "DOWNLOAD_WARNSIZE": (0, True, "bytes, 0 or more (0: no warning)"),
+    "RETRY_TIMES": (0, True, "a whole number of retries, 0 or more"),
+    "REDIRECT_MAX_TIMES": (0, True, "a whole number of redirects, 0 or more"),
+    "CLOSESPIDER_TIMEOUT": (0, True, "seconds, 0 or more (0: none)"),
+    "CLOSESPIDER_ITEMCOUNT": (0, True, "a whole number, 0 or more (0: none)"),
+    "CLOSESPIDER_PAGECOUNT": (0, True, "a whole number, 0 or more (0: none)"),
+    "CLOSESPIDER_ERRORCOUNT": (0, True, "a whole number, 0 or more (0: none)"),
 }
 
 EXPECTED = {
@@ -83,9 +107,18 @@ def getter_of(name: str, default: Any) -> str | None:
     return None
 
 
-def _read(kind: str, name: str, value: str) -> None:
+def _read(kind: str, name: str, value: str) -> Any:
     """Read ``value`` as Scrapy's ``get<kind>`` would; raise ValueError (or TypeError) if it cannot."""
-    getattr(BaseSettings({name: value}), f"get{kind}")(name)
+    return getattr(BaseSettings({name: value}), f"get{kind}")(name)
+
+
+def _out_of_range(name: str, value: Any) -> str | None:
+    """What is expected of ``name`` if ``value`` (as read) is outside its range in :data:`RANGES`."""
+    if name not in RANGES:
+        return None
+    lowest, inclusive, expected = RANGES[name]
+    usable = value >= lowest if inclusive else value > lowest
+    return None if usable else expected
 
 
 def check_overrides(overrides: Mapping[str, str]) -> None:
@@ -111,12 +144,15 @@ def _problem(name: str, value: str, known: Mapping[str, Any]) -> str | None:
     kind = getter_of(name, known[name])
     if kind is None:
         return None
+    default = known[name]
+    shown = "{}" if kind == "dict" and not default else repr(default)
     try:
-        _read(kind, name, value)
+        read = _read(kind, name, value)
     except (TypeError, ValueError):
-        default = known[name]
-        shown = "{}" if kind == "dict" and not default else repr(default)
         return f"setting {name}={value!r} is not usable; expected {EXPECTED[kind]} (the default is {shown})"
+    expected = _out_of_range(name, read)
+    if expected:
+        return f"setting {name}={value!r} is not usable; expected {expected} (the default is {shown})"
     return None
 
 

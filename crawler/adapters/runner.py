@@ -12,15 +12,45 @@ from scrapy.settings import Settings
 
 from crawler.adapters.overrides import check_overrides
 from crawler.adapters.spiders.seeds import SeedSpider
-from crawler.errors import ProvenanceError
+from crawler.errors import ProvenanceError, SettingsError
 from crawler.judging.config import CrawlSetup, check_names, share_setup
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy import Spider
 
     from crawler.judging.config import CrawlConfig
+
+
+# Where a crawl writes, under the crawl directory: every command (the lock, pages, audit, export,
+# recheck) looks for the crawl there, so no ``-s`` may point any of it elsewhere.
+OUTPUT_SETTINGS = {
+    "WARC_DIR": "warc",
+    "WARC_EVIDENCE_DIR": "evidence",
+    "PROVENANCE_DB": "provenance.db",
+    "JOBDIR": "job",  # Scrapy's persistent job state: re-running the same command resumes the crawl
+}
+
+
+def check_output_overrides(out: Path, overrides: Mapping[str, Any]) -> None:
+    """Raise SettingsError, naming each, if ``overrides`` sets where the crawl in ``out`` is written.
+
+    ``-s PROVENANCE_DB=elsewhere`` would write a database no command finds and
+    no lock guards; ``-s WARC_DIR=elsewhere``, records that ``audit`` and
+    ``export`` cannot find; ``-s JOBDIR`` shared by two directories, one
+    crawl's queue resumed in the other.
+    """
+    problems = [
+        f"setting {name} cannot be set: it is {out / place}, inside the crawl directory, where every "
+        f"command looks for the crawl; expected no -s {name} (choose the crawl directory instead)"
+        for name, place in OUTPUT_SETTINGS.items()
+        if name in overrides
+    ]
+    if problems:
+        raise SettingsError("\n".join(problems))
 
 
 def prepare_crawl(
@@ -42,16 +72,13 @@ def prepare_crawl(
     :meth:`CrawlSetup.build` (which loads the ToS store: one that does not
     validate never starts a crawl), Scrapy's overridden ones by
     :func:`check_overrides`. The setup built here is the crawl's only one:
-    :func:`run_spider` hands it to the crawl's components.
+    :func:`run_spider` hands it to the crawl's components;
+    no override may move what is written out of ``out`` (:func:`check_output_overrides`).
     """
     settings = Settings()
     settings.setmodule("crawler.adapters.settings", priority="project")
     given: dict[str, Any] = {
-        "WARC_DIR": str(out / "warc"),
-        "WARC_EVIDENCE_DIR": str(out / "evidence"),
-        "PROVENANCE_DB": str(out / "provenance.db"),
-        # Scrapy's persistent job state: re-running the same command resumes the crawl.
-        "JOBDIR": str(out / "job"),
+        **{name: str(out / place) for name, place in OUTPUT_SETTINGS.items()},
         "LOG_LEVEL": log_level,
         **(extra or {}),
     }
@@ -68,6 +95,7 @@ def prepare_crawl(
     if unreviewed is not None:
         given["POLICY_UNREVIEWED"] = unreviewed
     settings.setdict(given, priority="cmdline")
+    check_output_overrides(out, overrides or {})
     check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
     check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")

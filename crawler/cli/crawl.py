@@ -50,17 +50,26 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return parsed
 
 
-def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
+def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> str | None:
     """Run a crawl writing to ``out`` and print its summary; ``options`` go to prepare_crawl.
 
-    Fails (exit 1) when the crawl could not run, could not start (its spider
-    failed before reading every seed), or could not write its output.
+    A crawl of the user's own (not ``demo``) into a demo's directory makes it
+    the user's: the next demo will refuse to replace it. Fails (exit 1) when
+    the crawl could not run, could not start (its spider failed before reading
+    every seed), or could not write its output.
     """
     from crawler.adapters.runner import lock_output, prepare_crawl, run_crawl
+    from crawler.localweb.demo import claim_demo_out
     from crawler.storage.queries import open_crawl, summary
 
     prepared = prepare_crawl(out, **options)  # every setting checked: nothing is created before
     lock_output(out)  # one writer per crawl directory, for the rest of this process
+    if not demo and claim_demo_out(out):
+        click.echo(
+            f"{out} was made by 'permitcrawl demo'; it now holds a crawl of yours, "
+            "so 'permitcrawl demo' will no longer replace it",
+            err=True,
+        )
     if (out / "job").is_dir():
         click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
     result = run_crawl(prepared, seeds=seeds)
@@ -79,7 +88,7 @@ def _run(out: Path, seeds: list[str], **options: Any) -> str | None:
         )
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
-        click.echo(line)
+        click.echo(line, err=True)  # a summary: the crawl's data is in the directory
     click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
     return result.crawl_id
 
@@ -238,6 +247,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
         _run(
             out,
             list(DEMO_SEEDS),
+            demo=True,
             overrides=parsed,
             log_level=_log_level(verbose),
             # A local web answers in microseconds: no need to wait seconds between requests.

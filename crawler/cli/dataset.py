@@ -64,6 +64,11 @@ def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
             url_key(line)
         except UrlError as exc:
             raise click.ClickException(f"{url_file}:{number}: {exc}") from exc
+        if any(c.isspace() for c in line):  # read as one URL, it matched nothing, and said so quietly
+            raise click.ClickException(
+                f"{url_file}:{number}: {line!r} is not usable (it holds whitespace, as two URLs on one "
+                "line would: give one URL per line); expected an absolute http:// or https:// URL"
+            )
         wanted.append(line)
     if not wanted:
         raise click.ClickException(f"{url_file}: lists no URL; expected URLs, one per line")
@@ -214,7 +219,11 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         echo_table(changes, ["url", "purpose", "signal", "reason"])
         click.echo(f"revoked {len(changes)} (capture, purpose) pairs (ledger entry {ledger_id})", err=True)
     else:
-        click.echo("no capture is reserved by its site's current evidence", err=True)
+        # Captures revoked before stay revoked and are not counted: "no capture is reserved" would
+        # read as if the sites had lifted their reservations.
+        click.echo(
+            "nothing revoked: no capture still usable is reserved by its site's current evidence", err=True
+        )
     failed = spider.not_rechecked()
     for origin, reasons in failed.items():
         click.echo(f"not rechecked: {origin}: {'; '.join(reasons)}", err=True)
@@ -271,7 +280,6 @@ def export(
     """
     from crawler.storage.index import write_index
     from crawler.workflows.export import check_destination
-    from crawler.workflows.export import export as export_crawl
     from crawler.workflows.ledger import actor
 
     if out is None and not purge:
@@ -287,7 +295,7 @@ def export(
     if purge and not _purge(directory, db, who=who, dry_run=dry_run, yes=yes):
         return
     if out is not None:
-        report = export_crawl(directory, db, out, purpose=purpose, who=who)
+        report = _export_whole(directory, db, out, purpose=purpose, who=who)
         _, lines = write_index(out)
         for problem in report.problems:
             click.echo(problem, err=True)
@@ -299,6 +307,38 @@ def export(
         )
         if report.problems:
             raise SystemExit(1)
+
+
+def _export_whole(directory: Path, db: Any, out: Path, *, purpose: str | None, who: str) -> Any:
+    """Export ``directory`` into ``out`` (new or empty), or leave nothing there: all or none.
+
+    An export that fails half-way (``out`` cannot be created or written, the
+    disk fills) would leave WARC files and no database, which no command reads
+    and the next export refuses as not empty. What it wrote is removed, and the
+    failure is an error naming ``out``.
+    """
+    import shutil
+
+    from crawler.workflows.export import ExportError
+    from crawler.workflows.export import export as export_crawl
+
+    existed = out.is_dir()  # empty, as check_destination made sure: every file in it is ours
+    try:
+        return export_crawl(directory, db, out, purpose=purpose, who=who)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except BaseException as exc:
+        if out.is_dir():
+            for made in out.iterdir() if existed else [out]:
+                if made.is_dir() and not made.is_symlink():
+                    shutil.rmtree(made, ignore_errors=True)
+                else:
+                    made.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise click.ClickException(
+                f"{out}: the export could not be written ({exc.strerror or exc}); nothing was exported"
+            ) from exc
+        raise
 
 
 def _confirmed(question: str) -> bool:

@@ -9,6 +9,9 @@ revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.policy`
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from crawler import __version__
@@ -44,6 +47,27 @@ for _command in (
     cli.add_command(_command)
 
 
+def _standard_streams() -> None:
+    """Put /dev/null where a standard stream was closed before we began (``<&-``, ``>&-``).
+
+    Python leaves ``sys.stdout`` None then, where the CSV writers fail with a
+    traceback; worse, the first file the command opens (a WARC file, a
+    database) would take the free descriptor, and whatever is written to the
+    stream would land in that file. A closed stdout is then a reader that reads
+    nothing (exit 0, as a closed pipe), a closed stdin no one to ask.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115 (kept for the process)
+
+
 def main() -> None:
     """Console-script entry point."""
+    _standard_streams()
     cli()

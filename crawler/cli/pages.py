@@ -9,7 +9,7 @@ import click
 
 from crawler.cli.group import open_crawl_dir
 from crawler.cli.output import format_option, write_rows
-from crawler.cli.params import DIR, PURPOSES, iso_time
+from crawler.cli.params import DIR, PURPOSES, distinct_dirs, host_name, iso_time
 from policies.decision import SIGNAL_IDS
 from policies.purpose import Purpose
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("directories", nargs=-1, required=True, type=DIR)
+@click.argument("directories", nargs=-1, required=True, type=DIR, callback=distinct_dirs)
 @click.option(
     "--usable/--unusable",
     default=None,
@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 @click.option(
     "--purpose", type=PURPOSES, default=None, help="Purpose to judge usability for [default: the crawl's]."
 )
-@click.option("--host", default=None, help="Only pages of this host.")
+@click.option("--host", default=None, callback=host_name, help="Only pages of this host.")
 @click.option(
-    "--domain", default=None, help="Only pages of this registrable domain (its subdomains included)."
+    "--domain",
+    default=None,
+    callback=host_name,
+    help="Only pages of this domain or host and its subdomains (a public suffix or an IP address: itself).",
 )
 @click.option("--since", callback=iso_time, help="Only pages fetched on or after this date (UTC).")
 @click.option("--until", callback=iso_time, help="Only pages fetched before this date (UTC).")

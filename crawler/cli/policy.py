@@ -45,6 +45,16 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
         raise click.BadParameter(f"{value!r} is not a date; expected YYYY-MM-DD") from None
 
 
+def _past_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """A date that has come: a review dated later than today (2099 for 2029) would never fall due."""
+    when = _date(ctx, param, value)
+    if when is not None and when > date.today():
+        raise click.BadParameter(
+            f"{value!r} is later than today ({date.today()}); expected the day the terms were reviewed"
+        )
+    return when
+
+
 @click.group()
 def policy() -> None:
     """Keep the per-domain Terms-of-Service rules: review, record, validate, find what to review next.
@@ -150,7 +160,7 @@ REVIEW_BY_OPTION = click.option(
 @click.option("--reviewer", help="Who reviewed the terms (a new rule, or a new review with --reviewed).")
 @click.option(
     "--reviewed",
-    callback=_date,
+    callback=_past_date,
     help="When (YYYY-MM-DD) the terms were reviewed: on an existing rule, records a new review "
     "[default for a new rule: today].",
 )
@@ -210,7 +220,7 @@ def set_rule(
 @STORE_OPTION
 @PATH_OPTION
 @click.option("--reviewer", required=True, help="Who reviewed the terms again.")
-@click.option("--reviewed", callback=_date, help="When (YYYY-MM-DD) [default: today].")
+@click.option("--reviewed", callback=_past_date, help="When (YYYY-MM-DD) [default: today].")
 @REVIEW_BY_OPTION
 @TOS_TEXT_OPTION
 @TOS_SHA256_OPTION

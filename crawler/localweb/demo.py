@@ -284,7 +284,12 @@ def check_demo_out(out: Path, store: Path | None) -> bool:
     made (it holds :data:`DEMO_MARKER`). Anything else is refused and left as it
     is, and so is a ``--policies`` store inside a directory the demo would replace.
     """
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():  # what it points to may be anything, anywhere: the demo replaces only what it sees
+        raise PermitcrawlError(
+            f"--out {out} is a symbolic link; expected a directory itself (give the one it points to, "
+            "if the demo made it), or another --out"
+        )
+    if out.exists() and not out.is_dir():
         raise PermitcrawlError(f"--out {out} is not a directory; choose another --out")
     if not out.exists():
         return False
@@ -318,3 +323,17 @@ def prepare_demo_out(out: Path, *, replace: bool) -> None:
         else:
             child.unlink()
     (out / DEMO_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def claim_demo_out(out: Path) -> bool:
+    """Unmark ``out`` as a demo's, if it was one; True if it was.
+
+    ``crawl --out`` into a demo's directory adds captures the demo did not make;
+    the next demo would delete them with the rest. The caller holds ``out``'s
+    lock, so no demo is replacing the directory meanwhile.
+    """
+    try:
+        (out / DEMO_MARKER).unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -9,10 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from crawler.errors import WarcError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,8 +90,34 @@ class WarcArchive:
             self._scan(path)
 
     def _scan(self, path: Path) -> None:
-        relative = path.relative_to(self.crawl_dir).as_posix()
+        """Index every record of ``path``; raise WarcError naming the file if it cannot be read whole.
+
+        A damaged file stops every command that reads the crawl's records
+        (audit, export, purge): a purge that rewrote it would drop what lies
+        past the damage, an export would leave it out unsaid.
+        """
         scanned: list[RecordEntry] = []
+        try:
+            self._scan_records(path, scanned)
+        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
+            good = scanned[-1].offset + scanned[-1].length if scanned else 0
+            raise WarcError(
+                f"{path}: cannot be read past offset {good} ({type(exc).__name__}); the file is damaged "
+                "or cut short; expected a WARC file as permitcrawl wrote it"
+            ) from exc
+        if not path.name.endswith(".gz"):
+            # warcio leaves the blank lines that end an uncompressed record out of its length;
+            # a record as stored runs to the next one, so that copies of it stay readable.
+            ends = [e.offset for e in scanned[1:]] + [path.stat().st_size]
+            scanned = [replace(e, length=end - e.offset) for e, end in zip(scanned, ends, strict=True)]
+        for entry in scanned:
+            self.entries[entry.record_id] = entry
+            for target in entry.concurrent_to:
+                self._links.setdefault(target, []).append(entry)
+
+    def _scan_records(self, path: Path, scanned: list[RecordEntry]) -> None:
+        """Append an entry to ``scanned`` for each record of ``path``, in file order."""
+        relative = path.relative_to(self.crawl_dir).as_posix()
         with open(path, "rb") as fh:
             iterator = ArchiveIterator(fh)
             for record in iterator:
@@ -105,15 +135,6 @@ class WarcArchive:
                     warcinfo_id=headers.get_header("WARC-Warcinfo-ID"),
                 )
                 scanned.append(entry)
-        if not path.name.endswith(".gz"):
-            # warcio leaves the blank lines that end an uncompressed record out of its length;
-            # a record as stored runs to the next one, so that copies of it stay readable.
-            ends = [e.offset for e in scanned[1:]] + [path.stat().st_size]
-            scanned = [replace(e, length=end - e.offset) for e, end in zip(scanned, ends, strict=True)]
-        for entry in scanned:
-            self.entries[entry.record_id] = entry
-            for target in entry.concurrent_to:
-                self._links.setdefault(target, []).append(entry)
 
     def linked(self, record_id: str) -> list[RecordEntry]:
         """The records that name ``record_id`` with WARC-Concurrent-To (a response's request and metadata)."""

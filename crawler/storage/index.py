@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from cdxj_indexer import CDXJIndexer
 
-from crawler.storage.archive import warc_files
+from crawler.storage.archive import WarcArchive, warc_files
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,12 @@ def write_index(crawl_dir: Path) -> tuple[Path, int]:
         dir_root=str(crawl_dir),
         records="response,revisit,resource",
     )
-    indexer.process_all()
+    try:
+        indexer.process_all()
+    except Exception:
+        partial.unlink(missing_ok=True)
+        WarcArchive(crawl_dir)  # names the damaged file (WarcError), if that is what failed
+        raise
     os.replace(partial, target)
     with open(target, "rb") as fh:
         lines = sum(1 for _ in fh)

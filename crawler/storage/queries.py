@@ -16,6 +16,7 @@ from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db, open_db, open_readonly
 from crawler.storage.records import read_decision
 from crawler.storage.urls import UrlError, origin_prefix, url_key
+from policies.urls import is_registrable, registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -99,10 +100,10 @@ class PageFilter:
 
     purpose: str
     usable: bool | None = None
-    host: str | None = None
-    domain: str | None = None
-    since: str | None = None  # ISO date or time, inclusive
-    until: str | None = None  # ISO date or time, exclusive
+    host: str | None = None  # canonical (policies.store.canonical_host), as stored
+    domain: str | None = None  # canonical: a registrable domain, a host below one, or a name with none
+    since: str | None = None  # ISO time in UTC, as fetched_at is stored (+00:00); inclusive
+    until: str | None = None  # ISO time in UTC, as fetched_at is stored (+00:00); exclusive
     content_type: str | None = None  # a prefix: "text/html"
     signal: str | None = None  # the deciding signal
 
@@ -112,6 +113,28 @@ REVOKED = (
     "and (r.purpose is null or r.purpose = u.purpose))"
 )
 USABLE = f"(u.usable = 1 and c.status between 200 and 299 and not {REVOKED})"
+
+
+def _domain_condition(name: str, params: dict[str, Any]) -> list[str]:
+    """SQL conditions for the captures under ``name``, as ``revoke --domain`` covers them.
+
+    A registrable domain covers itself and its subdomains; a host below one,
+    itself and its subdomains; a name with no registrable domain (a public
+    suffix, an IP address) itself only. Every case goes through the domain index.
+    """
+    params["domain"] = registrable_domain(name)
+    conditions = ["c.domain = :domain"]
+    if name == params["domain"] and is_registrable(name):
+        return conditions
+    params["domain_host"] = name
+    if name != params["domain"]:  # a host below a registrable domain: its subdomains too
+        params["domain_suffix"] = "." + name
+        conditions.append(
+            "(c.host = :domain_host or substr(c.host, -length(:domain_suffix)) = :domain_suffix)"
+        )
+    else:
+        conditions.append("c.host = :domain_host")
+    return conditions
 
 
 def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str, Any]]:
@@ -128,10 +151,9 @@ def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str
         where.append(f"not {USABLE}")
     if selection.host:
         where.append("c.host = :host")
-        params["host"] = selection.host.lower()
+        params["host"] = selection.host
     if selection.domain:
-        where.append("c.domain = :domain")
-        params["domain"] = selection.domain.lower()
+        where += _domain_condition(selection.domain, params)
     if selection.since:
         where.append("c.fetched_at >= :since")
         params["since"] = selection.since

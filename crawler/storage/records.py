@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from crawler.storage.warc import CaptureRecords, HttpExchange
     from policies.document import Document
     from policies.purpose import Purpose
-    from policies.store import Rule
+    from policies.rules import Rule
 
 
 @dataclass(frozen=True, kw_only=True)

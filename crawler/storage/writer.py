@@ -158,14 +158,15 @@ class ArchiveWriter:
         self.db.flush()
 
     def finish(
-        self, crawl_id: str, *, finished_at: datetime, finish_reason: str, stats: Mapping[str, Any]
+        self, crawl_id: str | None, *, finished_at: datetime, finish_reason: str, stats: Mapping[str, Any]
     ) -> None:
         """Commit what is queued, close the WARC files (their final names) and record the crawl's end.
 
         The crawl row is updated even if the last commit failed, so that the
         database says how the crawl ended; the failure is raised afterwards.
         ``stats`` are the crawl's final stats (a value that is not a number or
-        text is recorded as its text).
+        text is recorded as its text). ``crawl_id`` None: the crawl never
+        started (it has no row to update).
         """
         fields = crawl_end(finished_at=finished_at, finish_reason=finish_reason, stats=stats)
         try:
@@ -177,6 +178,7 @@ class ArchiveWriter:
                 try:
                     self.evidence_warc.close()
                 finally:
-                    with self.db.db.atomic():
-                        self.db.db["crawls"].update(crawl_id, fields)
+                    if crawl_id is not None:
+                        with self.db.db.atomic():
+                            self.db.db["crawls"].update(crawl_id, fields)
                     self.db.close()

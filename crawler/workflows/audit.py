@@ -443,12 +443,18 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
             report.differences.append(
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"
             )
-    tombstoned = {r[0] for r in db.execute("select capture_id from tombstones")}
+    tombstoned = {r[0]: r[1] for r in db.execute("select capture_id, ledger_id from tombstones")}
     for entry in archive.entries.values():
         if entry.rec_type != "metadata" or not entry.concurrent_to:
             continue
         response_id = entry.concurrent_to[0]
-        if response_id in captured_ids or response_id in tombstoned:
+        if response_id in captured_ids:
+            continue
+        if response_id in tombstoned:  # an erasure on record whose bytes are still there
+            report.differences.append(
+                f"{entry.target}: erased by the purge of ledger entry {tombstoned[response_id]}, yet its "
+                f"records are still in {entry.warc_file}"
+            )
             continue
         metadata = archive.read(entry.record_id).json()
         if isinstance(metadata.get("evidence"), dict):  # a capture's metadata, not an evidence document's

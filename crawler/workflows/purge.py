@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from warcio.warcwriter import WARCWriter
 
+from crawler.errors import PermitcrawlError
 from crawler.storage.archive import WarcArchive
 from crawler.storage.queries import REVOKED
-from crawler.storage.warc import sha1_digest
+from crawler.storage.warc import OPEN_SUFFIX, sha1_digest
 from crawler.workflows.ledger import now, record
 
 if TYPE_CHECKING:
@@ -100,6 +101,34 @@ def _restore(kept: list[tuple[Path, Path]]) -> None:
         os.replace(backup, path)
 
 
+class PurgeError(PermitcrawlError):
+    """What a purge was asked to erase is not where the database says: nothing is erased."""
+
+
+def _check_present(crawl_dir: Path, archive: WarcArchive, rows: list[dict[str, Any]]) -> None:
+    """Raise PurgeError unless every capture's response record is in the WARC files.
+
+    A record not found there (its file moved, renamed or on a volume not
+    mounted) cannot be erased; recording it as erased would leave its bytes
+    wherever the file is, under a tombstone that says they are gone.
+    """
+    absent = [row for row in rows if row["warc_record_id"] not in archive.entries]
+    if not absent:
+        return
+    named = "; ".join(f"{row['url']} ({row['warc_file']})" for row in absent[:5])
+    more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+    expected = "the WARC files the database names (put them back)"
+    if any((crawl_dir / f"{row['warc_file']}{OPEN_SUFFIX}").exists() for row in absent):
+        expected = (
+            f"{expected}; a file ending in {OPEN_SUFFIX} was left open by a crawl that stopped abruptly: "
+            "run that crawl again (it resumes and closes the file), then purge"
+        )
+    raise PurgeError(
+        f"{crawl_dir}: cannot erase {len(absent)} of {len(rows)} captures: their records are in no WARC "
+        f"file here: {named}{more}; expected {expected}; nothing was erased"
+    )
+
+
 def purge(
     crawl_dir: Path, db: sqlite_utils.Database, *, who: str, only: set[str] | None = None
 ) -> PurgeReport:
@@ -113,6 +142,7 @@ def purge(
     if not rows:
         return report
     archive = WarcArchive(crawl_dir)
+    _check_present(crawl_dir, archive, rows)
     erased: dict[str, dict[str, Any]] = {}  # record id -> the capture row it belongs to
     for row in rows:
         response_id = row["warc_record_id"]

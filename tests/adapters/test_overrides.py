@@ -9,7 +9,7 @@ import pytest
 import scrapy
 from scrapy.settings import Settings, default_settings
 
-from crawler.adapters.overrides import check_overrides, getter_of, suspect_names
+from crawler.adapters.overrides import RANGES, check_overrides, getter_of, suspect_names
 from crawler.errors import SettingsError
 from crawler.judging.config import load_config
 
@@ -79,3 +79,27 @@ def test_unknown_names_of_ours_fail_wherever_they_are_set() -> None:
         load_config(Settings({"POLICY_DEFUALT": "deny"}))
     with pytest.raises(SettingsError, match=r"PERMITCRAWL_NOTHING_LIKE_IT .*listed in the README$"):
         load_config(Settings({"PERMITCRAWL_NOTHING_LIKE_IT": "1"}))
+
+
+def test_every_range_is_held_on_a_numeric_scrapy_setting() -> None:
+    # A name Scrapy renamed or dropped would be checked against nothing: the range would never apply.
+    defaults = vars(default_settings)
+    for name in RANGES:
+        assert getter_of(name, defaults[name]) in ("int", "float"), name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "bad"),
+    [
+        ({"DOWNLOAD_TIMEOUT": "0"}, "DOWNLOAD_TIMEOUT"),
+        ({"CONCURRENT_REQUESTS": "0", "DEPTH_LIMIT": "0"}, "CONCURRENT_REQUESTS"),
+        ({"RETRY_TIMES": "-1", "DOWNLOAD_DELAY": "0"}, "RETRY_TIMES"),
+    ],
+)
+def test_a_value_out_of_range_is_named_and_its_lowest_usable_value_passes(
+    overrides: dict[str, str], bad: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_overrides(overrides)
+    assert str(caught.value).startswith(f"setting {bad}=")
+    assert len(str(caught.value).splitlines()) == 1  # the others are in range

@@ -209,6 +209,7 @@ def _plan(db: sqlite_utils.Database, selection: PageFilter) -> list[str]:
         {"usable": True},
         {"usable": False},
         {"domain": "h1.test"},
+        {"domain": "www.h1.test"},
         {"host": "h1.test"},
         {"since": "2026-11-22", "until": "2026-11-23"},
         {"content_type": "text/html"},
@@ -239,6 +240,32 @@ def test_pages_filters_never_scan_a_whole_table(tmp_path: Path, filters: dict) -
     # SQLite says SEARCH when it probes an index, SCAN when it reads a whole table.
     assert not [step for step in plan if step.startswith("SCAN") and "USING" not in step], plan
     assert any("INDEX" in step for step in plan), plan
+
+
+@pytest.mark.parametrize(
+    ("name", "hosts"),
+    [
+        ("example.org", {"example.org", "www.example.org", "a.www.example.org", "blog.example.org"}),
+        ("www.example.org", {"www.example.org", "a.www.example.org"}),  # as revoke --domain covers it
+        ("a.www.example.org", {"a.www.example.org"}),
+        ("xwww.example.org", set()),  # a suffix of labels, never of characters
+        ("org", set()),  # a public suffix covers itself only
+        ("127.0.0.1", {"127.0.0.1"}),
+    ],
+)
+def test_pages_by_domain_covers_what_revoke_covers(tmp_path: Path, name: str, hosts: set[str]) -> None:
+    from policies.urls import registrable_domain
+
+    db = ProvenanceDB.open(tmp_path / "provenance.db")
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    everywhere = ["example.org", "www.example.org", "a.www.example.org", "blog.example.org", "example.net"]
+    for i, host in enumerate([*everywhere, "127.0.0.1"]):
+        row, usage = capture(i)
+        row |= {"url": f"http://{host}/", "host": host, "domain": registrable_domain(host)}
+        db.add_capture(row, usage)
+    db.close()
+    found = pages(open_crawl(tmp_path), PageFilter(purpose="ai-train", domain=name))
+    assert {page["url"] for page in found} == {f"http://{host}/" for host in hosts}
 
 
 def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
