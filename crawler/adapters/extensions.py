@@ -296,7 +296,7 @@ class ArchiveExtension:
             protocol=raw.protocol or "HTTP/1.1",
             # Through a proxy, the address is the proxy's, not the origin's.
             ip_address=None if proxied else raw.ip_address,
-            started_at=self._started.pop(request, None) or utcnow(),
+            started_at=self._started.pop(request, utcnow()),
             truncated=truncated,
         )
 

@@ -499,7 +499,7 @@ async def gather(jobs: list[Awaitable[Document]]) -> list[Document]:
     documents = []
     for ok, value in results:
         if not ok:  # fetch() never raises; if it ever did, the document is simply missing
-            raise value.value
+            raise value.value  # type: ignore[attr-defined]  # a Failure, which DeferredList's stub leaves untyped
         documents.append(value)
     return documents
 

@@ -79,7 +79,7 @@ class _Collector:
 
 
 def _feed(body: bytes, encoding: str, target: _Collector) -> None:
-    parser = lxml.etree.HTMLParser(target=target, recover=True, huge_tree=True)
+    parser = lxml.etree.HTMLParser(target=target, recover=True, huge_tree=True)  # type: ignore[call-overload]  # any object with start/end/data/close is a target
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     fed = False
     for start in range(0, len(body), _CHUNK):

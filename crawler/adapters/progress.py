@@ -28,7 +28,8 @@ def progress_line(stats: dict[str, object], elapsed: float) -> str:
     def count(prefix: str) -> int:
         return sum(int(v) for k, v in stats.items() if k.startswith(prefix) and isinstance(v, int))
 
-    captured = int(stats.get("archive/captures", 0) or 0)
+    captured = stats.get("archive/captures", 0)
+    captured = captured if isinstance(captured, int) else 0
     refused_pre = count("policy/refused/pre-fetch/")
     refused_post = count("policy/refused/post-fetch/")
     hosts = count("policy/robots/")

@@ -14,7 +14,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import lxml.etree
 
@@ -70,7 +70,7 @@ def read_sitemap(body: bytes, max_urls: int = MAX_URLS, max_size: int = MAX_SIZE
     """
     raw: IO[bytes] = io.BytesIO(body)
     if body[:2] == b"\x1f\x8b":
-        raw = gzip.GzipFile(fileobj=raw)
+        raw = cast("IO[bytes]", gzip.GzipFile(fileobj=raw))  # a binary stream, as typeshed leaves unsaid
     source = _Bounded(raw, max_size)
     events = lxml.etree.iterparse(
         source,
@@ -104,8 +104,8 @@ def read_sitemap(body: bytes, max_urls: int = MAX_URLS, max_size: int = MAX_SIZE
                 parent = element.getparent()
                 while parent is not None and element.getprevious() is not None:
                     del parent[0]
-            elif name == "loc" and event == "end" and entry == [] and (element.text or "").strip():
-                entry.append(element.text.strip())
+            elif name == "loc" and event == "end" and entry == [] and (text := (element.text or "").strip()):
+                entry.append(text)
                 urls.append(entry[0])
     except (lxml.etree.XMLSyntaxError, OSError, EOFError, zlib.error) as exc:
         if not root_tag:

@@ -132,7 +132,7 @@ def revoke(
         wanted = _takedown_urls(urls, url_file)
     db = open_crawl_dir(directory, write=True)
     if domain is not None:
-        captures, missing = captures_of_domain(db, name), []
+        captures, missing = captures_of_domain(db, name), list[str]()
         scope = f"domain {name}"
     else:
         captures, missing = captures_of_urls(db, wanted)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from policies.decision import Basis, Decision, Stage
     from policies.evidence import HostEvidence
     from policies.page import Page
-    from policies.store import PolicyStore, Rule
+    from policies.rules import Rule
+    from policies.store import PolicyStore
 
 # The add-on's page bound (DOWNLOAD_MAXSIZE): a crawl recorded before its bound was reads pages with it.
 PAGE_MAX_SIZE = 10 * 1024 * 1024

@@ -174,7 +174,7 @@ class LocalWebServer(ThreadingHTTPServer):
     @property
     def proxy_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def close(self) -> None:
         """Stop serving and release the listening socket."""

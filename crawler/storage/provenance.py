@@ -37,7 +37,7 @@ TABLES = ("crawls", "evidence", "captures", "usage", "refusals", "policy_rules")
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["crawls"].create(
+    db.table("crawls").create(
         {
             "id": str,
             "started_at": str,
@@ -57,7 +57,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["evidence"].create(
+    db.table("evidence").create(
         {
             "id": int,
             "crawl_id": str,
@@ -80,7 +80,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
-    db["captures"].create(
+    db.table("captures").create(
         {
             "warc_record_id": str,
             "crawl_id": str,
@@ -108,12 +108,12 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="warc_record_id",
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
-    db["usage"].create(
+    db.table("usage").create(
         {"capture_id": str, "purpose": str, "usable": int, "signal": str, "reason": str, "decision": str},
         pk=("capture_id", "purpose"),
         foreign_keys=[("capture_id", "captures", "warc_record_id")],
     )
-    db["refusals"].create(
+    db.table("refusals").create(
         {
             "id": int,
             "crawl_id": str,
@@ -131,23 +131,23 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
-    db["captures"].create_index(["url"])
-    db["captures"].create_index(["host"])
-    db["captures"].create_index(["fetched_at"])
-    db["usage"].create_index(["purpose", "usable"])
-    db["refusals"].create_index(["url"])
-    db["refusals"].create_index(["host"])
-    db["refusals"].create_index(["signal"])
-    db["evidence"].create_index(["origin"])
-    db["evidence"].create_index(["warc_record_id"])
+    db.table("captures").create_index(["url"])
+    db.table("captures").create_index(["host"])
+    db.table("captures").create_index(["fetched_at"])
+    db.table("usage").create_index(["purpose", "usable"])
+    db.table("refusals").create_index(["url"])
+    db.table("refusals").create_index(["host"])
+    db.table("refusals").create_index(["signal"])
+    db.table("evidence").create_index(["origin"])
+    db.table("evidence").create_index(["warc_record_id"])
 
 
 def _m002_terms_and_rules(db: sqlite_utils.Database) -> None:
     # Terms pages are evidence too: their normalised-text digest and the passages that matter.
-    db["evidence"].add_column("text_sha256", str)
-    db["evidence"].add_column("passages", str)
+    db.table("evidence").add_column("text_sha256", str)
+    db.table("evidence").add_column("passages", str)
     # The ToS rules in force during a crawl, each version as it was: decisions cite them.
-    db["policy_rules"].create(
+    db.table("policy_rules").create(
         {
             "crawl_id": str,
             "domain": str,
@@ -162,24 +162,24 @@ def _m002_terms_and_rules(db: sqlite_utils.Database) -> None:
         pk=("crawl_id", "file", "line"),
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
-    db["policy_rules"].create_index(["domain"])
+    db.table("policy_rules").create_index(["domain"])
 
 
 def _m003_downstream(db: sqlite_utils.Database) -> None:
     # Queries by domain, content type and signal go through indexes.
-    db["captures"].add_column("domain", str)
+    db.table("captures").add_column("domain", str)
     for host in [row[0] for row in db.execute("select distinct host from captures")]:
         db.execute("update captures set domain = ? where host = ?", [registrable_domain(host or ""), host])
-    db["captures"].create_index(["domain"])
-    db["captures"].create_index(["content_type"])
-    db["usage"].create_index(["signal"])
+    db.table("captures").create_index(["domain"])
+    db.table("captures").create_index(["content_type"])
+    db.table("usage").create_index(["signal"])
     # The evidence each decision rested on (WARC record ids), to re-derive it offline.
-    db["captures"].add_column("evidence", str)
-    db["refusals"].add_column("evidence", str)
-    db["crawls"].add_column("kind", str)
-    db["crawls"].add_column("config_record_id", str)
+    db.table("captures").add_column("evidence", str)
+    db.table("refusals").add_column("evidence", str)
+    db.table("crawls").add_column("kind", str)
+    db.table("crawls").add_column("config_record_id", str)
     # Later opt-outs, takedowns and erasure: nothing is deleted, everything is recorded.
-    db["ledger"].create(
+    db.table("ledger").create(
         {
             "id": int,
             "at": str,
@@ -192,7 +192,7 @@ def _m003_downstream(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["revocations"].create(
+    db.table("revocations").create(
         {
             "id": int,
             "capture_id": str,
@@ -208,9 +208,9 @@ def _m003_downstream(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("ledger_id", "ledger", "id")],
     )
-    db["revocations"].create_index(["capture_id"])
-    db["revocations"].create_index(["url"])
-    db["tombstones"].create(
+    db.table("revocations").create_index(["capture_id"])
+    db.table("revocations").create_index(["url"])
+    db.table("tombstones").create(
         {
             "capture_id": str,
             "url": str,
@@ -224,16 +224,16 @@ def _m003_downstream(db: sqlite_utils.Database) -> None:
         pk="capture_id",
         foreign_keys=[("ledger_id", "ledger", "id")],
     )
-    db["tombstones"].create_index(["url"])
+    db.table("tombstones").create_index(["url"])
 
 
 def _m004_refusal_domains(db: sqlite_utils.Database) -> None:
     # Refusals by registrable domain, like captures (the training-data summary groups by domain).
-    db["refusals"].add_column("domain", str)
+    db.table("refusals").add_column("domain", str)
     for host in [row[0] for row in db.execute("select distinct host from refusals")]:
         db.execute("update refusals set domain = ? where host = ?", [registrable_domain(host or ""), host])
-    db["refusals"].create_index(["domain"])
-    db["refusals"].create_index(["decided_at"])
+    db.table("refusals").create_index(["domain"])
+    db.table("refusals").create_index(["decided_at"])
 
 
 # Forward migrations, in order; position i brings the schema to version i + 1.
@@ -495,7 +495,7 @@ class ProvenanceDB:
     def start_crawl(self, row: dict[str, Any]) -> None:
         """Record a crawl's start (written at once, not batched)."""
         with self.db.atomic():
-            self.db["crawls"].insert(row, replace=True)
+            self.db.table("crawls").insert(row, replace=True)
 
     def _add(self, *unit: tuple[str, list[dict[str, Any]]]) -> None:
         """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush."""
@@ -534,7 +534,7 @@ class ProvenanceDB:
             for table in TABLES:
                 rows = self._pending[table]
                 if rows:
-                    self.db[table].insert_all(rows, batch_size=self.batch_size)
+                    self.db.table(table).insert_all(rows, batch_size=self.batch_size)
         self._pending = {name: [] for name in TABLES}
         self._count = 0
 

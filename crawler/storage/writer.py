@@ -180,5 +180,5 @@ class ArchiveWriter:
                 finally:
                     if crawl_id is not None:
                         with self.db.db.atomic():
-                            self.db.db["crawls"].update(crawl_id, fields)
+                            self.db.db.table("crawls").update(crawl_id, fields)
                     self.db.close()

@@ -223,7 +223,7 @@ def _judge_of(
 ) -> JudgeConfig:
     """The configuration crawl ``crawl_id`` judged with, rebuilt from its configuration record."""
     if crawl_id not in cache:
-        row = db["crawls"].get(crawl_id)
+        row = db.table("crawls").get(crawl_id)
         cache[crawl_id] = JudgeConfig.from_record(archive.read(row["config_record_id"]).json())
     return cache[crawl_id]
 

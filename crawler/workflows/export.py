@@ -238,8 +238,8 @@ def _write_db(
     capture_ids = [row["warc_record_id"] for row in exported]
     crawl_ids = sorted({row["crawl_id"] for row in exported})
     with new.atomic():
-        new["crawls"].insert_all([crawls[i] for i in crawl_ids if i in crawls])
-        new["crawls"].insert(
+        new.table("crawls").insert_all([crawls[i] for i in crawl_ids if i in crawls])
+        new.table("crawls").insert(
             {
                 "id": job.export_id,
                 "kind": "export",
@@ -254,27 +254,29 @@ def _write_db(
                 "hostname": socket.gethostname(),
             }
         )
-        new["captures"].insert_all(locate(row) for row in exported)
+        new.table("captures").insert_all(locate(row) for row in exported)
         for chunk in _chunks(capture_ids):
             marks = ",".join("?" * len(chunk))
-            new["usage"].insert_all(db.query(f"select * from usage where capture_id in ({marks})", chunk))
+            new.table("usage").insert_all(
+                db.query(f"select * from usage where capture_id in ({marks})", chunk)
+            )
             # Revocations for other purposes travel with the capture, and the ledger entries they cite.
             revocations = list(db.query(f"select * from revocations where capture_id in ({marks})", chunk))
             ledger_ids = sorted({r["ledger_id"] for r in revocations if r["ledger_id"] is not None})
             if ledger_ids:
                 marks_l = ",".join("?" * len(ledger_ids))
-                new["ledger"].insert_all(
+                new.table("ledger").insert_all(
                     db.query(f"select * from ledger where id in ({marks_l})", ledger_ids), ignore=True
                 )
-            new["revocations"].insert_all(revocations, ignore=True)
+            new.table("revocations").insert_all(revocations, ignore=True)
         for row in db.query("select * from evidence where warc_record_id is not null"):
             if row["warc_record_id"] in placed:
-                new["evidence"].insert(locate(row), ignore=True)
+                new.table("evidence").insert(locate(row), ignore=True)
                 report.evidence += 1
         for chunk in _chunks(crawl_ids):
             marks = ",".join("?" * len(chunk))
             rules = db.query(f"select * from policy_rules where crawl_id in ({marks})", chunk)
-            new["policy_rules"].insert_all(rules)
+            new.table("policy_rules").insert_all(rules)
         record(
             new,
             action="export",

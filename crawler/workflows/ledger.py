@@ -52,7 +52,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Add a ledger entry and return its id."""
-    table = db["ledger"]
+    table = db.table("ledger")
     table.insert(
         {
             "at": now(),
@@ -64,7 +64,7 @@ def record(
             "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         }
     )
-    return int(table.last_pk)
+    return int(table.last_pk or 0)  # the row just inserted has a key
 
 
 class DomainError(PermitcrawlError):
@@ -172,7 +172,8 @@ def revoke(
     revoked now, and records the request even when that is none.
     """
     with db.atomic():
-        fresh, already = [], []
+        fresh: list[dict[str, Any]] = []
+        already: list[dict[str, Any]] = []
         for capture in captures:
             (already if _already_revoked(db, capture["warc_record_id"], purpose) else fresh).append(capture)
         ledger_id = record(
@@ -185,7 +186,7 @@ def revoke(
             details={"purpose": purpose, "already_revoked": len(already)},
         )
         at = now()
-        db["revocations"].insert_all(
+        db.table("revocations").insert_all(
             {
                 "capture_id": capture["warc_record_id"],
                 "url": capture["url"],
@@ -226,7 +227,7 @@ def record_recheck(
             count=len(changes),
             details={"recheck_crawl_id": crawl_id, "not_rechecked": not_rechecked or {}},
         )
-        db["revocations"].insert_all(
+        db.table("revocations").insert_all(
             {
                 **change,
                 "decision": dumps(change["decision"].as_dict()),

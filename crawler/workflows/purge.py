@@ -195,7 +195,7 @@ def purge(
                     [(offset, length, record_id) for record_id, (offset, length) in moved.items()],
                 )
             for row in rows:
-                db["tombstones"].insert(
+                db.table("tombstones").insert(
                     {
                         "capture_id": row["warc_record_id"],
                         "url": row["url"],
