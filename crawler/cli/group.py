@@ -75,9 +75,21 @@ def open_crawl_dir(directory: Path, *, write: bool = False) -> sqlite_utils.Data
     """Open DIRECTORY's provenance.db: read-only, or (``write``) under the directory's lock.
 
     The database is remembered for :class:`CommandGroup`, which names it if it
-    fails later, half-way through the command.
+    fails later, half-way through the command. A writer, holding the lock,
+    also gives their final names to WARC files a crawl killed mid-file left
+    under their temporary ``.open`` names (as a resumed crawl does), so that
+    what it reads, exports or erases is every record the database names.
     """
     from crawler.storage.queries import DB_NAME, open_crawl
+    from crawler.storage.warc import recover_open_files
 
     click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
-    return open_crawl(directory, write=write)
+    db = open_crawl(directory, write=write)
+    if write:
+        for folder in ("warc", "evidence"):
+            if (directory / folder).is_dir():
+                for name in recover_open_files(directory / folder):
+                    click.echo(
+                        f"Recovered {folder}/{name}, left open by a crawl that stopped abruptly", err=True
+                    )
+    return db
