@@ -105,7 +105,7 @@ def aitxt_evidence(document: Document, parse_limit: int = PARSE_LIMIT) -> AiTxtE
     )
     if document.incomplete is not None:
         return of_document(file=None, error=f"ai.txt was not read whole ({document.incomplete})")
-    if document.error is not None or document.status is None or not 200 <= document.status < 300:
+    if not document.succeeded:
         return of_document(file=None, problem="no ai.txt")
     found: list[AiTxtEvidence] = []
     try:

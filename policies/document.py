@@ -128,6 +128,11 @@ class Document:
         )
 
     @property
+    def succeeded(self) -> bool:
+        """True for a 2xx response (read whole or not); False for an error status or no response."""
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
     def truncated(self) -> bool:
         """True when the body is not the whole document (see ``incomplete``)."""
         return self.incomplete is not None

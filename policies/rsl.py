@@ -223,7 +223,7 @@ def rsl_evidence(document: Document) -> RslEvidence:
     )
     if document.incomplete is not None:
         return of_document(document=None, problem=f"the licence was not read whole ({document.incomplete})")
-    if document.error is not None or document.status is None or not 200 <= document.status < 300:
+    if not document.succeeded:
         return of_document(document=None, problem="the licence could not be fetched")
     try:
         return of_document(document=RslDocument.parse(document.body))

@@ -160,7 +160,7 @@ def tdmrep_evidence(document: Document) -> TdmRepEvidence:
     )
     if document.incomplete is not None:
         return of_document(file=None, error=f"tdmrep.json was not read whole ({document.incomplete})")
-    if document.error is not None or document.status is None or not 200 <= document.status < 300:
+    if not document.succeeded:
         return of_document(file=None, problem="no tdmrep.json")
     declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
     texts = decodings(document.body, declared=declared, strict=True)

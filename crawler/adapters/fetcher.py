@@ -204,7 +204,7 @@ class EvidenceFetcher:
                 home_url=home, terms_url=None, source=home, problem=f"robots.txt disallows {home}"
             )
         page = await self.fetch(home, kind="home")
-        if page.status is None or not 200 <= page.status < 300:
+        if not page.succeeded:
             return TermsEvidence(
                 home_url=home, terms_url=None, source=page.describe(), problem="no home page to look on"
             )
@@ -344,7 +344,7 @@ class EvidenceFetcher:
                 incomplete=f"it failed after its headers came ({error})" if started else None,
             )
         details: dict[str, Any] = {}
-        if analyse is not None and document.status is not None and 200 <= document.status < 300:
+        if analyse is not None and document.succeeded:
             details = await off_reactor(len(document.body), analyse, document)
         if kind not in PAGE_KINDS:  # never to be captured as a page, however its URL is spelled
             self.documents.add(evidence_key(url))
