@@ -85,6 +85,15 @@ def _rule_for(rules: list[KnownRule], host: str) -> KnownRule | None:
     return max(covering, key=lambda r: r.scope.count("."), default=None)
 
 
+def _terms_fields(found: dict[str, Any]) -> dict[str, Any]:
+    """The QueueItem fields of a terms page found (an ``evidence`` row)."""
+    return {
+        "terms_url": found["final_url"] or found["url"],
+        "terms_sha256": found["text_sha256"],
+        "passages": json.loads(found["passages"] or "[]"),
+    }
+
+
 def build_queue(
     dbs: list[sqlite_utils.Database], rules: dict[str, list[KnownRule]], today: date
 ) -> list[QueueItem]:
@@ -130,9 +139,7 @@ def build_queue(
                     refused=sum(refused[h] for h in uncovered),
                     held=sum(held[h] for h in uncovered),
                     hosts=uncovered,
-                    terms_url=(found["final_url"] or found["url"]) if found else None,
-                    terms_sha256=found["text_sha256"] if found else None,
-                    passages=json.loads(found["passages"] or "[]") if found else [],
+                    **(_terms_fields(found) if found else {}),
                 )
             )
         for host in sorted(h for h in hosts if h in terms and h not in uncovered):
@@ -147,11 +154,9 @@ def build_queue(
                         refused=refused[host],
                         held=held[host],
                         hosts=[host],
-                        terms_url=found["final_url"] or found["url"],
-                        terms_sha256=found["text_sha256"],
                         reviewed_sha256=rule.tos_sha256,
-                        passages=json.loads(found["passages"] or "[]"),
                         rule=rule.where,
+                        **_terms_fields(found),
                     )
                 )
         for rule in domain_rules:
