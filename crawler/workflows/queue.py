@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from policies.tos import HELD
 from policies.urls import host_covers, registrable_domain
@@ -121,7 +122,8 @@ def build_queue(
             "select origin, final_url, url, text_sha256, passages, fetched_at from evidence "
             "where kind = 'terms' and text_sha256 is not null order by fetched_at"
         ):
-            terms[row["origin"].split("://", 1)[-1].split(":")[0]] = row  # the latest wins
+            # Keyed as captures name their host (an IPv6 origin is bracketed, a host column is not).
+            terms[urlsplit(row["origin"]).hostname or ""] = row  # the latest wins
     by_domain: dict[str, list[str]] = defaultdict(list)
     for host in pages:
         by_domain[registrable_domain(host)].append(host)

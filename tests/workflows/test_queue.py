@@ -62,3 +62,29 @@ def test_queue(tmp_path: Path) -> None:
         and no_rule.terms_url == "http://b.shop.test/t"
     )
     assert items[0].reviewed_sha256 == "reviewed" and items[0].terms_sha256 == "changed"
+
+
+def test_queue_finds_the_terms_of_an_ipv6_host(tmp_path: Path) -> None:
+    # The evidence origin brackets the address and names the port; the captures' host column does neither.
+    db = ProvenanceDB.open(tmp_path / "provenance.db")
+    db.start_crawl({"id": "c"})
+    db.add_capture(
+        {"warc_record_id": "<0>", "crawl_id": "c", "url": "http://[::1]:8080/a", "host": "::1"}, []
+    )
+    db.add_evidence(
+        {
+            "crawl_id": "c",
+            "kind": "terms",
+            "origin": "http://[::1]:8080",
+            "url": "http://[::1]:8080/terms",
+            "final_url": "http://[::1]:8080/terms",
+            "text_sha256": "t",
+            "passages": '["No scraping."]',
+            "fetched_at": "2026-11-22",
+        }
+    )
+    db.close()
+    items = build_queue([open_crawl(tmp_path)], {}, date(2026, 11, 22))
+    assert [(i.reason, i.hosts, i.terms_url) for i in items] == [
+        ("no rule", ["::1"], "http://[::1]:8080/terms")
+    ]
