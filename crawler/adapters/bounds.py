@@ -30,7 +30,7 @@ import logging
 import sqlite3
 import weakref
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -46,6 +46,7 @@ from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
 from policies.decision import Decision, Stage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Self
 
@@ -59,6 +60,8 @@ logger = logging.getLogger(__name__)
 # refuses before fetching, no room for a scheduler filled with URLs that will never be fetched.
 QUEUE_FACTOR = 3
 
+T = TypeVar("T")
+
 
 def _host(url: str) -> str:
     try:
@@ -67,22 +70,33 @@ def _host(url: str) -> str:
         return ""
 
 
-def pages_so_far(database: Path) -> Counter[str]:
-    """Pages fetched per host by earlier runs of a crawl (captures and refusals after fetching)."""
-    counts: Counter[str] = Counter()
+def _earlier_runs(database: Path, what: str, count: Callable[[sqlite3.Connection], T], none: T) -> T:
+    """``count`` run on a crawl's database, opened read-only; ``none`` if there is none yet or it cannot
+    be read (logged: a budget then counts from zero, as on a first run)."""
     if not database.is_file():
-        return counts
+        return none
     try:
         connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
-            for table, where in (("captures", ""), ("refusals", " where stage = 'post-fetch'")):
-                rows = connection.execute(f"select host, count(*) from {table}{where} group by host")
-                counts.update({host: n for host, n in rows if host})
+            return count(connection)
         finally:
             connection.close()
     except sqlite3.Error as exc:
-        logger.warning("Could not count the pages of earlier runs in %s: %s", database, exc)
-    return counts
+        logger.warning("Could not count the %s of earlier runs in %s: %s", what, database, exc)
+        return none
+
+
+def pages_so_far(database: Path) -> Counter[str]:
+    """Pages fetched per host by earlier runs of a crawl (captures and refusals after fetching)."""
+
+    def count(connection: sqlite3.Connection) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for table, where in (("captures", ""), ("refusals", " where stage = 'post-fetch'")):
+            rows = connection.execute(f"select host, count(*) from {table}{where} group by host")
+            counts.update({host: n for host, n in rows if host})
+        return counts
+
+    return _earlier_runs(database, "pages", count, Counter())
 
 
 class HostBudgetMiddleware:
@@ -143,17 +157,9 @@ class HostBudgetMiddleware:
 
 def captures_so_far(database: Path) -> int:
     """Pages captured by earlier runs of a crawl (0 when there is no database yet)."""
-    if not database.is_file():
-        return 0
-    try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        try:
-            return int(connection.execute("select count(*) from captures").fetchone()[0])
-        finally:
-            connection.close()
-    except sqlite3.Error as exc:
-        logger.warning("Could not count the captures of earlier runs in %s: %s", database, exc)
-        return 0
+    return _earlier_runs(
+        database, "captures", lambda c: int(c.execute("select count(*) from captures").fetchone()[0]), 0
+    )
 
 
 # Request meta key: the page budget's token for a page request in flight (kept by retries and redirects).
