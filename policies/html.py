@@ -154,8 +154,9 @@ def _parse(text: str, how: str) -> HtmlSignals:
     try:
         parser.feed(data)
         parser.close()
-    except (lxml.etree.LxmlError, ValueError):
-        return HtmlSignals(how=how)
+    except (lxml.etree.LxmlError, ValueError) as exc:
+        # Tags read before the error would be lost: a reading cut short is refused, never "no tags".
+        return HtmlSignals(how=how, problem=f"the page could not be parsed as HTML ({exc})")
     return collector.signals(how)
 
 

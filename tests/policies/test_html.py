@@ -152,3 +152,20 @@ def test_streamed_reading_is_the_tree_reading(text: str) -> None:
     assume(text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").strip())
     reading = read_html(text.encode("utf-8", "surrogatepass"), "text/html; charset=utf-8")[0]
     assert (reading.meta, reading.licence_links, reading.licence_scripts) == _tree_reading(text)
+
+
+def test_a_parse_error_is_a_problem_not_an_absence(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tags collected before the parser failed are lost: the reading is refused, never read as "no tags".
+    import lxml.etree
+
+    class Failing:
+        def __init__(self, *, encoding: str, target: object) -> None:
+            pass
+
+        def feed(self, data: bytes) -> None:
+            raise lxml.etree.ParserError("cut short")
+
+    monkeypatch.setattr(lxml.etree, "HTMLParser", Failing)
+    readings = read_html(b"<meta name=robots content=noai><p>text</p>", "text/html; charset=utf-8")
+    assert readings[0].problem is not None
+    assert "could not be parsed" in readings[0].problem
