@@ -209,6 +209,12 @@ def test_a_crawl_killed_with_sigkill_blocks_no_one_and_leaves_whole_rows(
     assert first.returncode == -signal.SIGKILL
     assert holder(out)["pid"] == first.pid  # its lock file is still there, naming a dead process
     assert orphans(out) == []
+    # Audit cannot read the files the kill left open, and says so beside the differences that follow.
+    audited = run_cli("audit", out)
+    left_open = sorted((out / "evidence").glob("*.open"))
+    assert audited.returncode == 1 and left_open, audited.stderr
+    for path in left_open:
+        assert f"Note: {path}: still open (a crawl is writing it, or one was killed)" in audited.stderr
     before = captures(out)
     SLOW["delay"] = 0
     resumed = run_cli("crawl", "http://slow.test/", "--out", out, *CRAWL_ARGS, proxy=lweb.proxy_url)
