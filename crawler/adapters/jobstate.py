@@ -11,6 +11,7 @@ whose crawl did not end.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from crawler.errors import ProvenanceError
@@ -61,5 +62,10 @@ def mark_running(job: Path) -> None:
 
 
 def mark_ended(job: Path) -> None:
-    """Clear the mark: the crawl ended and Scrapy saved its queue."""
+    """Clear the mark: the crawl ended and Scrapy saved its queue.
+
+    A crawl that never started leaves no job state: the directory goes if the mark was all it held.
+    """
     (job / RUNNING_MARKER).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: Scrapy's job state, kept for resuming
+        job.rmdir()
