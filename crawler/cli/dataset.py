@@ -69,6 +69,11 @@ def _takedown_urls(urls: tuple[str, ...], url_file: Path | None) -> list[str]:
                 url_key(url)
             except UrlError as exc:
                 raise click.ClickException(f"--url: {exc}") from exc
+            if any(c.isspace() for c in url):  # as in --file: two URLs in one argument match nothing
+                raise click.ClickException(
+                    f"--url: {url!r} is not usable (it holds whitespace, as two URLs in one argument "
+                    "would: give --url once per URL); expected an absolute http:// or https:// URL"
+                )
         return list(urls)
     text = read_text_input(url_file, limit=LIST_FILE_MAX, expected="URLs, one per line (UTF-8)")
     wanted = []
