@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 PAGES = 40
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 SLOW = {"delay": 0.5}
+WIDE = 400
 
 
 def _slow(path: str) -> Callable[[], Reply]:
@@ -57,7 +58,11 @@ def _sites() -> dict[str, Any]:
         "/b": page("inject b"),
         "/boom": page("the page whose usage rows cannot be written"),
     }
-    return {"slow.test": slow, "inject.test": inject}
+    # Links enough that Scrapy's buffered requests.seen is written to before the pages come back.
+    wide: dict[str, Any] = {f"/w{i}": _slow(f"/w{i}") for i in range(WIDE)}
+    wide["/robots.txt"] = (200, TEXT, "User-agent: *\nAllow: /\n")
+    wide["/"] = page("wide home", *(f"/w{i}" for i in range(WIDE)))
+    return {"slow.test": slow, "inject.test": inject, "wide.test": wide}
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +209,12 @@ def test_a_crawl_killed_with_sigkill_blocks_no_one_and_leaves_whole_rows(
     assert first.returncode == -signal.SIGKILL
     assert holder(out)["pid"] == first.pid  # its lock file is still there, naming a dead process
     assert orphans(out) == []
+    # Audit cannot read the files the kill left open, and says so beside the differences that follow.
+    audited = run_cli("audit", out)
+    left_open = sorted((out / "evidence").glob("*.open"))
+    assert audited.returncode == 1 and left_open, audited.stderr
+    for path in left_open:
+        assert f"Note: {path}: still open (a crawl is writing it, or one was killed)" in audited.stderr
     before = captures(out)
     SLOW["delay"] = 0
     resumed = run_cli("crawl", "http://slow.test/", "--out", out, *CRAWL_ARGS, proxy=lweb.proxy_url)
@@ -212,6 +223,50 @@ def test_a_crawl_killed_with_sigkill_blocks_no_one_and_leaves_whole_rows(
     assert holder(out)["pid"] not in (first.pid, None)
     assert captures(out) > before
     assert orphans(out) == []
+
+
+def test_a_killed_crawl_whose_queue_was_never_saved_is_not_resumed_into_a_false_finish(
+    lweb: LocalWebServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "crawl"
+    command = ("crawl", "http://wide.test/", "--out", out, *CRAWL_ARGS)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "crawler", *map(str, command)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(lweb.proxy_url),
+    )
+    seen = out / "job" / "requests.seen"
+    try:
+        wait_for(lambda: seen.exists() and seen.stat().st_size > 0, "URLs marked seen")
+        first.send_signal(signal.SIGKILL)
+    finally:
+        stop(first)
+    before, requests = snapshot(out), len(lweb.requests)
+    for _ in range(2):  # refused every time, until the user decides
+        resumed = run_cli(*command, proxy=lweb.proxy_url)
+        assert resumed.returncode == 1, resumed.stderr
+        assert "Traceback" not in resumed.stderr
+        assert resumed.stderr.startswith(f"Error: {out / 'job'}: the crawl that last used this job state")
+        assert "its queue was never saved" in resumed.stderr
+        assert "finished" not in resumed.stderr.replace("finish without", "")
+    assert len(lweb.requests) == requests  # nothing fetched
+    assert {k: v for k, v in snapshot(out).items() if k != "permitcrawl.lock"} == {
+        k: v for k, v in before.items() if k != "permitcrawl.lock"
+    }
+    # A crawl that ended is resumed as before: the mark of a running crawl goes when it ends.
+    done = tmp_path / "done"
+    finished = run_cli(
+        "crawl", "http://slow.test/", "--out", done, *CRAWL_ARGS, "--max-pages", "2", proxy=lweb.proxy_url
+    )
+    assert finished.returncode == 0, finished.stderr
+    again = run_cli(
+        "crawl", "http://slow.test/", "--out", done, *CRAWL_ARGS, "--max-pages", "3", proxy=lweb.proxy_url
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Resuming the crawl" in again.stderr
+    assert not (done / "job" / "permitcrawl.running").exists()
 
 
 # -- item: a capture's rows commit together ---------------------------------------

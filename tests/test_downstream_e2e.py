@@ -426,6 +426,19 @@ def test_explain_rejects_what_is_not_a_url(crawl_dir: Path) -> None:
         )
 
 
+def test_two_urls_in_one_argument_are_an_error_not_a_url_never_seen(crawl_dir: Path) -> None:
+    # explain said 'never seen' (exit 0) of 'http://later.test/ http://later.test/p1', read as one URL.
+    two = "http://later.test/ http://later.test/p1"
+    explained = run_cli("explain", crawl_dir, two)
+    assert explained.returncode == 1 and explained.stdout == ""
+    assert explained.stderr.startswith(f"Error: URL: {two!r} is not usable (it holds whitespace")
+    before = revoked_urls(crawl_dir)
+    revoked = run_cli("revoke", crawl_dir, "--url", two, "--url", "http://later.test/p2", "--reason", "x")
+    assert revoked.returncode == 1
+    assert revoked.stderr.startswith(f"Error: --url: {two!r} is not usable (it holds whitespace")
+    assert revoked_urls(crawl_dir) == before  # nothing revoked, not even the good one
+
+
 def test_revoking_again_counts_only_what_is_newly_revoked(crawl_dir: Path) -> None:
     args = ("--url", "http://later.test/p2", "--reason", "request #1")
     first = cli_ok("revoke", crawl_dir, *args, "--purpose", "ai-train")

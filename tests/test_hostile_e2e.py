@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb.server import serve
+from crawler.localweb.server import Reply, serve
 from tests.conftest import CrawlRun, crawl, run_cli
 from tests.hostile import (
     BYSTANDER_PAGES,
     EVIDENCE_AS_PAGES,
     HOSTILE_SEEDS,
     HOSTILE_SITES,
+    HTML,
     LONG,
     NEVER_REQUESTED,
     REFUSED_AFTER_FETCHING,
+    page,
 )
 
 if TYPE_CHECKING:
@@ -246,6 +248,28 @@ def test_a_cut_response_is_never_read_as_whole(hostile_web: LocalWebServer, tmp_
     assert record["WARC-Truncated"] == "disconnect"
     (cut,) = _rows(run, "select * from refusals where url = 'http://trunc-page.test/cut'")
     assert cut["signal"] == "incomplete" and "connection was lost" in cut["reason"]
+    assert run_cli("audit", run.out).returncode == 0
+
+
+def test_a_page_trickled_past_the_download_timeout_is_a_refusal_explain_names(tmp_path: Path) -> None:
+    # Before, it was in the log only: not counted, and 'never seen' to explain.
+    slow = Reply(200, HTML, b"<html><body>" + b"y" * 200 + b"</body></html>", trickle=0.2)
+    server = serve({"trickle.test": {"/": page("home", "/slow"), "/slow": slow}})
+    try:
+        run = crawl(server, tmp_path / "trickle", "-s", "RETRY_TIMES=0", seeds=["http://trickle.test/"])
+    finally:
+        server.close()
+    assert run.result.returncode == 0, run.result.stderr
+    assert "http://trickle.test/slow" in run.requested()
+    (refusal,) = _rows(run, "select * from refusals where url = 'http://trickle.test/slow'")
+    assert refusal["signal"] == "incomplete" and refusal["stage"] == "post-fetch"
+    assert "not read whole within DOWNLOAD_TIMEOUT: DownloadTimeoutError" in refusal["reason"]
+    assert "refused 1 URLs" in run.result.stderr and "post-fetch incomplete" in run.result.stderr
+    archived = {target for kind, target, _ in _records(run, "warc") if kind == "response"}
+    assert archived == {"http://trickle.test/"}
+    explained = run_cli("explain", run.out, "http://trickle.test/slow")
+    assert explained.returncode == 0 and "Outcome: refused after fetching" in explained.stdout
+    assert "DOWNLOAD_TIMEOUT" in explained.stdout
     assert run_cli("audit", run.out).returncode == 0
 
 

@@ -29,7 +29,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, ResponseDataLossError
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    NotConfigured,
+    ResponseDataLossError,
+)
 
 from crawler.adapters import signals as our_signals
 from crawler.adapters.decompression import size_bound
@@ -202,13 +208,17 @@ class PolicyGateMiddleware:
 
         The downloader gives up on a page larger than ``DOWNLOAD_MAXSIZE``, and on
         one the server cut short (``ResponseDataLossError``, once retries are
-        spent). Neither was judged or archived; both are refusals of signal
-        ``incomplete``, not errors in the log.
+        spent), and on one not read whole within ``DOWNLOAD_TIMEOUT`` (a server
+        trickling it out; retries spent too). None was judged or archived; each
+        is a refusal of signal ``incomplete``, so that ``explain`` and the
+        summary say what became of it, not only the log.
         """
         if request.meta.get("policy_exempt"):
             return
         if isinstance(exception, ResponseDataLossError):
             why = cut_reason("disconnect")
+        elif isinstance(exception, DownloadTimeoutError):
+            why = f"not read whole within DOWNLOAD_TIMEOUT: {describe_error(exception)}"
         elif isinstance(exception, DownloadCancelledError):
             bound = size_bound(request, self.max_size)
             received = request.meta.get("_policy_bytes", 0)

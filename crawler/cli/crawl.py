@@ -56,8 +56,10 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     A crawl of the user's own (not ``demo``) into a demo's directory makes it
     the user's: the next demo will refuse to replace it. Fails (exit 1) when
     the crawl could not run, could not start (its spider failed before reading
-    every seed), or could not write its output.
+    every seed), or could not write its output; and before anything starts when
+    ``out/job`` is the job state of a crawl that did not end (check_resumable).
     """
+    from crawler.adapters.jobstate import check_resumable, mark_ended, mark_running
     from crawler.adapters.runner import lock_output, prepare_crawl, run_crawl
     from crawler.localweb.demo import claim_demo_out
     from crawler.storage.queries import open_crawl, summary
@@ -70,9 +72,13 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
             "so 'permitcrawl demo' will no longer replace it",
             err=True,
         )
-    if (out / "job").is_dir():
-        click.echo(f"Resuming the crawl in {out} (its job state is in {out / 'job'})", err=True)
+    job = out / "job"
+    if job.is_dir():
+        check_resumable(job)  # a killed crawl's job state would resume into nothing
+        click.echo(f"Resuming the crawl in {out} (its job state is in {job})", err=True)
+    mark_running(job)
     result = run_crawl(prepared, seeds=seeds)
+    mark_ended(job)  # run_crawl returned: Scrapy closed the crawl and saved its queue
     if result.error:
         raise click.ClickException(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":

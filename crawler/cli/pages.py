@@ -143,8 +143,17 @@ def explain(directory: Path, url: str, fmt: str) -> None:
         permitcrawl explain crawls/example https://example.org/ --format json
     """
     from crawler.storage.queries import explain as query_explain
-    from crawler.storage.urls import UrlError
+    from crawler.storage.urls import UrlError, url_key
 
+    try:
+        url_key(url)
+    except UrlError as exc:
+        raise click.ClickException(f"URL: {exc}") from exc
+    if any(c.isspace() for c in url):  # read as one URL, it would be 'never seen', and mislead
+        raise click.ClickException(
+            f"URL: {url!r} is not usable (it holds whitespace, as two URLs in one argument would: "
+            "explain one URL at a time); expected an absolute http:// or https:// URL"
+        )
     db = open_crawl_dir(directory)
     try:
         story = query_explain(db, url)
