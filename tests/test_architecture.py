@@ -24,12 +24,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "crawler.errors": set(),
     "crawler.judging": {"policies", "crawler", "crawler.errors"},
     "crawler.storage": {"policies", "crawler", "crawler.errors", "crawler.judging"},
+    # The frontier: queues, leases, the seen set; no Scrapy (the scheduler adapts it).
+    "crawler.frontier": {"policies", "crawler", "crawler.errors"},
     "crawler.workflows": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
-    "crawler.adapters": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
+    "crawler.adapters": {
+        *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
+        "crawler.frontier",
+    },
     "crawler.localweb": {"crawler.errors", "crawler.storage"},
     "crawler.cli": {
         *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
-        *("crawler.workflows", "crawler.adapters", "crawler.localweb"),
+        *("crawler.workflows", "crawler.adapters", "crawler.localweb", "crawler.frontier"),
     },
     "crawler.__main__": {"crawler.cli"},
 }

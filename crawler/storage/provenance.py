@@ -33,7 +33,7 @@ from policies.urls import registrable_domain
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-TABLES = ("crawls", "evidence", "captures", "usage", "refusals", "policy_rules")
+TABLES = ("crawls", "evidence", "captures", "usage", "refusals", "policy_rules", "leases", "superseded")
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -236,12 +236,40 @@ def _m004_refusal_domains(db: sqlite_utils.Database) -> None:
     db.table("refusals").create_index(["decided_at"])
 
 
+def _m005_frontier(db: sqlite_utils.Database) -> None:
+    # Which lease each row was written under (shard, fencing number, worker): a merge drops rows a
+    # worker wrote for a shard it had lost, and the duplicates a takeover re-fetched.
+    for table in ("captures", "refusals"):
+        db.table(table).add_column("shard", int)
+        db.table(table).add_column("epoch", int)
+        db.table(table).add_column("worker", str)
+    # The leases this directory's worker held: shard, fencing number, since when.
+    db.table("leases").create(
+        {"shard": int, "epoch": int, "worker": str, "acquired_at": str, "crawl_id": str},
+        pk=("shard", "epoch"),
+    )
+    # WARC records that reached a file while their rows never committed (a kill, a full disk):
+    # found when the crawl resumes, named here so that audit accounts for every record.
+    db.table("superseded").create(
+        {
+            "warc_record_id": str,
+            "url": str,
+            "warc_file": str,
+            "warc_offset": int,
+            "found_at": str,
+            "reason": str,
+        },
+        pk="warc_record_id",
+    )
+
+
 # Forward migrations, in order; position i brings the schema to version i + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_terms_and_rules,
     _m003_downstream,
     _m004_refusal_domains,
+    _m005_frontier,
 ]
 
 
