@@ -225,50 +225,6 @@ def test_a_crawl_killed_with_sigkill_blocks_no_one_and_leaves_whole_rows(
     assert orphans(out) == []
 
 
-def test_a_killed_crawl_whose_queue_was_never_saved_is_not_resumed_into_a_false_finish(
-    lweb: LocalWebServer, tmp_path: Path
-) -> None:
-    out = tmp_path / "crawl"
-    command = ("crawl", "http://wide.test/", "--out", out, *CRAWL_ARGS)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "crawler", *map(str, command)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(lweb.proxy_url),
-    )
-    seen = out / "job" / "requests.seen"
-    try:
-        wait_for(lambda: seen.exists() and seen.stat().st_size > 0, "URLs marked seen")
-        first.send_signal(signal.SIGKILL)
-    finally:
-        stop(first)
-    before, requests = snapshot(out), len(lweb.requests)
-    for _ in range(2):  # refused every time, until the user decides
-        resumed = run_cli(*command, proxy=lweb.proxy_url)
-        assert resumed.returncode == 1, resumed.stderr
-        assert "Traceback" not in resumed.stderr
-        assert resumed.stderr.startswith(f"Error: {out / 'job'}: the crawl that last used this job state")
-        assert "its queue was never saved" in resumed.stderr
-        assert "finished" not in resumed.stderr.replace("finish without", "")
-    assert len(lweb.requests) == requests  # nothing fetched
-    assert {k: v for k, v in snapshot(out).items() if k != "permitcrawl.lock"} == {
-        k: v for k, v in before.items() if k != "permitcrawl.lock"
-    }
-    # A crawl that ended is resumed as before: the mark of a running crawl goes when it ends.
-    done = tmp_path / "done"
-    finished = run_cli(
-        "crawl", "http://slow.test/", "--out", done, *CRAWL_ARGS, "--max-pages", "2", proxy=lweb.proxy_url
-    )
-    assert finished.returncode == 0, finished.stderr
-    again = run_cli(
-        "crawl", "http://slow.test/", "--out", done, *CRAWL_ARGS, "--max-pages", "3", proxy=lweb.proxy_url
-    )
-    assert again.returncode == 0, again.stderr
-    assert "Resuming the crawl" in again.stderr
-    assert not (done / "job" / "permitcrawl.running").exists()
-
-
 # -- item: a capture's rows commit together ---------------------------------------
 
 
@@ -419,7 +375,8 @@ def test_damage_found_half_way_through_a_command_is_an_error_not_a_traceback(tmp
 @pytest.mark.parametrize(
     ("name", "make", "expected"),
     [
-        ("job", lambda p: p.write_text(""), "is a file; expected the directory of Scrapy's job state"),
+        ("frontier.db", lambda p: p.mkdir(), "is not a file; expected the crawl's frontier database"),
+        ("frontier.db", lambda p: p.write_text("not sqlite"), "is not a permitcrawl frontier database"),
         ("warc", lambda p: p.write_text(""), "is a file; expected the directory of the captured pages'"),
         ("evidence", lambda p: p.write_text(""), "is a file; expected the directory of the evidence WARC"),
         ("warc", lambda p: p.symlink_to(p.parent / "nowhere"), "is a broken symbolic link; expected"),

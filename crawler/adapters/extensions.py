@@ -41,6 +41,7 @@ from twisted.internet import task
 from crawler import __version__
 from crawler.adapters import signals as our_signals
 from crawler.adapters.evidence import utcnow
+from crawler.adapters.requestcodec import CLAIM_META
 from crawler.judging.config import CrawlConfig, setup_of
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB
@@ -348,6 +349,7 @@ class ArchiveExtension:
             redirected_from=request.meta.get("redirect_urls"),
             content_type=_text(content_type) if content_type else None,
             fetch_time_ms=round(1000 * (request.meta.get("download_latency") or 0)),
+            fence=request.meta.get(CLAIM_META),
         )
 
     # -- evidence and refusals ---------------------------------------------------------
@@ -392,6 +394,7 @@ class ArchiveExtension:
             status=response.status if response is not None else None,
             response_headers=header_list(response.headers) if response is not None else None,
             evidence=request.meta.get("policy_evidence"),
+            fence=request.meta.get(CLAIM_META),
         )
         self.crawler.stats.inc_value("archive/refusals")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
@@ -13,12 +12,15 @@ from scrapy.settings import Settings
 from crawler.adapters.overrides import check_overrides
 from crawler.adapters.spiders.seeds import SeedSpider
 from crawler.errors import ProvenanceError, SettingsError
+from crawler.frontier.embedded import FILE_NAME, check_file
+from crawler.frontier.opening import EMBEDDED, check_spec
 from crawler.judging.config import CrawlSetup, check_names, share_setup
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from scrapy import Spider
 
@@ -31,7 +33,18 @@ OUTPUT_SETTINGS = {
     "WARC_DIR": "warc",
     "WARC_EVIDENCE_DIR": "evidence",
     "PROVENANCE_DB": "provenance.db",
-    "JOBDIR": "job",  # Scrapy's persistent job state: re-running the same command resumes the crawl
+    # Scrapy's job state is replaced by the frontier (DIR/frontier.db), which survives a kill.
+    "JOBDIR": FILE_NAME,
+}
+
+# What makes a crawl resumable and fenced: the frontier scheduler, and the handler that refuses to
+# send a URL whose lease was lost.
+FRONTIER_SETTINGS: dict[str, Any] = {
+    "SCHEDULER": "crawler.adapters.scheduler.FrontierScheduler",
+    "DOWNLOAD_HANDLERS": {
+        "http": "crawler.adapters.fence.FencedDownloadHandler",
+        "https": "crawler.adapters.fence.FencedDownloadHandler",
+    },
 }
 
 
@@ -40,8 +53,9 @@ def check_output_overrides(out: Path, overrides: Mapping[str, Any]) -> None:
 
     ``-s PROVENANCE_DB=elsewhere`` would write a database no command finds and
     no lock guards; ``-s WARC_DIR=elsewhere``, records that ``audit`` and
-    ``export`` cannot find; ``-s JOBDIR`` shared by two directories, one
-    crawl's queue resumed in the other.
+    ``export`` cannot find; ``-s JOBDIR``, Scrapy's job state beside the
+    frontier that already resumes the crawl; ``-s SCHEDULER``, a queue that
+    survives no kill.
     """
     problems = [
         f"setting {name} cannot be set: it is {out / place}, inside the crawl directory, where every "
@@ -49,6 +63,15 @@ def check_output_overrides(out: Path, overrides: Mapping[str, Any]) -> None:
         for name, place in OUTPUT_SETTINGS.items()
         if name in overrides
     ]
+    problems += [
+        f"setting {name} cannot be set: the crawl's frontier schedules and resumes it; expected no -s {name}"
+        for name in ("SCHEDULER", "DOWNLOAD_HANDLERS")
+        if name in overrides
+    ]
+    if "PERMITCRAWL_FRONTIER" in overrides:
+        problems.append(
+            "setting PERMITCRAWL_FRONTIER cannot be set with -s; expected --frontier embedded|redis://HOST:PORT/DB"
+        )
     if problems:
         raise SettingsError("\n".join(problems))
 
@@ -65,6 +88,7 @@ def prepare_crawl(
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
+    frontier: str | None = None,
 ) -> PreparedCrawl:
     """Return the settings for a crawl writing to ``out`` (WARC files, database, job state), and its setup.
 
@@ -78,7 +102,7 @@ def prepare_crawl(
     settings = Settings()
     settings.setmodule("crawler.adapters.settings", priority="project")
     given: dict[str, Any] = {
-        **{name: str(out / place) for name, place in OUTPUT_SETTINGS.items()},
+        **{name: str(out / place) for name, place in OUTPUT_SETTINGS.items() if name != "JOBDIR"},
         "LOG_LEVEL": log_level,
         **(extra or {}),
     }
@@ -94,13 +118,15 @@ def prepare_crawl(
         given["POLICY_STORE_DIR"] = str(store_dir)
     if unreviewed is not None:
         given["POLICY_UNREVIEWED"] = unreviewed
+    if frontier is not None:
+        given.update(FRONTIER_SETTINGS, PERMITCRAWL_FRONTIER=check_spec(frontier))
     settings.setdict(given, priority="cmdline")
     check_output_overrides(out, overrides or {})
     check_names(overrides or {})  # a misspelt name of ours first: its value is not even read
     check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")
     setup = CrawlSetup.build(settings)  # fail now, with the setting named, rather than mid-start-up
-    check_layout(setup.config, settings.get("JOBDIR") or None)
+    check_layout(setup.config, out / FILE_NAME if frontier == EMBEDDED else None)
     return PreparedCrawl(settings, setup)
 
 
@@ -121,24 +147,29 @@ def _not_a_directory(path: Path) -> str | None:
     return "a file" if path.is_file() else "not a directory"
 
 
-def check_layout(config: CrawlConfig, jobdir: str | None) -> None:
+def check_layout(config: CrawlConfig, frontier: Path | None) -> None:
     """Refuse, before anything is created, an output that a crawl could not write into.
 
-    Each of the WARC directory, the evidence directory and the job directory
-    must be a directory or absent; the provenance database must be absent or a
-    permitcrawl provenance database (checked reading only). Raise
-    ProvenanceError naming the path, what is there and what was expected.
+    Each of the WARC directory and the evidence directory must be a directory
+    or absent; the provenance database must be absent or a permitcrawl
+    provenance database (checked reading only); the embedded ``frontier``
+    absent or a file. Raise ProvenanceError naming the path, what is there and
+    what was expected.
     """
     directories = [
         (config.warc_dir, "the directory of the captured pages' WARC files"),
         (config.warc_evidence_dir, "the directory of the evidence WARC files"),
     ]
-    if jobdir:
-        directories.append((Path(jobdir), "the directory of Scrapy's job state, for resuming"))
     for path, expected in directories:
         found = _not_a_directory(path)
         if found:
             raise ProvenanceError(f"{path}: is {found}; expected {expected}, or nothing there")
+    if frontier is not None and os.path.lexists(frontier):
+        if not frontier.is_file():
+            raise ProvenanceError(
+                f"{frontier}: is not a file; expected the crawl's frontier database, or nothing there"
+            )
+        check_file(frontier)
     if os.path.lexists(config.provenance_db):
         inspect_db(config.provenance_db)
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.params import DIR, PURPOSES
+from crawler.frontier.embedded import FILE_NAME
+from crawler.frontier.opening import EMBEDDED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,10 +58,9 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     A crawl of the user's own (not ``demo``) into a demo's directory makes it
     the user's: the next demo will refuse to replace it. Fails (exit 1) when
     the crawl could not run, could not start (its spider failed before reading
-    every seed), or could not write its output; and before anything starts when
-    ``out/job`` is the job state of a crawl that did not end (check_resumable).
+    every seed), could not write its output or its frontier. Run again with the
+    same command after any stop (a kill included), it resumes from the frontier.
     """
-    from crawler.adapters.jobstate import check_resumable, mark_ended, mark_running
     from crawler.adapters.runner import lock_output, prepare_crawl, run_crawl
     from crawler.localweb.demo import claim_demo_out
     from crawler.storage.queries import open_crawl, summary
@@ -72,18 +73,20 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
             "so 'permitcrawl demo' will no longer replace it",
             err=True,
         )
-    job = out / "job"
-    if job.is_dir():
-        check_resumable(job)  # a killed crawl's job state would resume into nothing
-        click.echo(f"Resuming the crawl in {out} (its job state is in {job})", err=True)
-    mark_running(job)
+    frontier = options.get("frontier") or EMBEDDED
+    if frontier == EMBEDDED and (out / FILE_NAME).is_file():
+        click.echo(f"Resuming the crawl in {out} (its frontier is {out / FILE_NAME})", err=True)
     result = run_crawl(prepared, seeds=seeds)
-    mark_ended(job)  # run_crawl returned: Scrapy closed the crawl and saved its queue
     if result.error:
         raise click.ClickException(f"the crawl could not run: {result.error}")
     if result.finish_reason == "archive_error":
         raise click.ClickException(
             f"the crawl stopped: its output could not be written (see the log); output so far is in {out}"
+        )
+    if result.finish_reason == "frontier_error":
+        raise click.ClickException(
+            f"the crawl stopped: its frontier ({frontier}) could not be used (see the log); run the same "
+            "command again to resume once it can"
         )
     if result.crawl_id is None:
         raise click.ClickException("the crawl did not start; see the log above")
@@ -165,6 +168,13 @@ def _log_level(verbose: int) -> str:
     help="File of seed URLs, one per line.",
 )
 @click.option("--out", type=DIR, required=True, help="Crawl directory to write.")
+@click.option(
+    "--frontier",
+    default=EMBEDDED,
+    show_default=True,
+    metavar="embedded|redis://HOST:PORT/DB",
+    help="Where the URLs to fetch wait: SQLite in --out, or Redis shared by many workers.",
+)
 @_crawl_options
 def crawl(
     urls: tuple[str, ...],
@@ -177,7 +187,9 @@ def crawl(
     """Crawl from seed URLs, staying on each seed's host, and write WARC files and provenance.db.
 
     Every URL is judged before it is requested; refused URLs are recorded,
-    never fetched. Re-running the same command on the same --out resumes.
+    never fetched. Re-running the same command on the same --out resumes, even
+    after a kill. With --frontier redis://HOST:PORT/DB, every worker runs the
+    same command with its own --out and they share the crawl.
 
     \b
     Example:
@@ -258,6 +270,7 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
             log_level=_log_level(verbose),
             # A local web answers in microseconds: no need to wait seconds between requests.
             extra={"AUTOTHROTTLE_START_DELAY": 0.05, "PROGRESS_INTERVAL": 0},
+            frontier=EMBEDDED,
             **options,
         )
     finally:

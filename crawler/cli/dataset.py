@@ -218,7 +218,7 @@ def recheck(directory: Path, store_dir: Path | None, who: str | None, overrides:
         purpose=plan.purpose,
         store_dir=plan.store_dir,
         overrides={**plan.settings, **parse_overrides(overrides)},
-        extra={"JOBDIR": "", "PROGRESS_INTERVAL": 0},
+        extra={"PROGRESS_INTERVAL": 0},
     )
     hosts = len({origin_of(url) for url in urls})
     click.echo(

@@ -17,6 +17,7 @@ import click
 from crawler import __version__
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
+from crawler.cli.frontier import frontier
 from crawler.cli.group import CommandGroup
 from crawler.cli.pages import explain, pages
 from crawler.cli.policy import policy
@@ -39,6 +40,7 @@ for _command in (
     audit,
     datasette,
     export,
+    frontier,
     index,
     recheck,
     report,

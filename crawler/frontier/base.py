@@ -16,6 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from crawler.errors import PermitcrawlError
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -27,14 +29,29 @@ SHARDS = 64
 LEASE_SECONDS = 30.0
 
 
-class FrontierError(Exception):
+class FrontierError(PermitcrawlError):
     """The frontier cannot be used (unreachable, foreign, another crawl's, damaged); the text says why."""
+
+
+class FrontierUnavailable(FrontierError):
+    """The frontier does not answer now (a server restarting): retry later, nothing is lost."""
 
 
 def shard_of(host: str, shards: int = SHARDS) -> int:
     """The shard of ``host``: stable across processes and machines (not Python's salted ``hash``)."""
     digest = hashlib.blake2b(host.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
+
+
+def check_identity(where: object, stored: Mapping[str, str], given: Mapping[str, str]) -> None:
+    """Raise FrontierError naming each field in which ``given`` differs from the crawl's ``stored`` one."""
+    fields = sorted(name for name in set(stored) | set(given) if stored.get(name) != given.get(name))
+    if fields:
+        said = "; ".join(f"{name}: {stored.get(name)!r} there, {given.get(name)!r} here" for name in fields)
+        raise FrontierError(
+            f"{where}: the frontier belongs to a crawl started with other settings ({said}); expected "
+            "the same command as the crawl's first run (or a new --out for a new crawl)"
+        )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
     "PERMITCRAWL_MAX_PAGES": 0,
+    # Where the URLs to fetch wait: "embedded" (DIR/frontier.db) or redis://HOST:PORT/DB (crawl --frontier).
+    "PERMITCRAWL_FRONTIER": "embedded",
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",

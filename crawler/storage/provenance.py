@@ -509,8 +509,13 @@ class ProvenanceDB:
         self.batch_size = batch_size
         self._pending: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         self._count = 0
+        # Units held back until their request is processed (see hold and release).
+        self._held: dict[str, list[tuple[tuple[str, list[dict[str, Any]]], ...]]] = {}
         # Called before each commit: the WARC writer flushes the records the rows point at.
         self.before_flush: Callable[[], None] = lambda: None
+        # Called after each flush, committed or with nothing to commit: every unit queued or
+        # released before the flush is in the database now.
+        self.after_flush: list[Callable[[], None]] = []
         # Relaxed durability is safe in WAL mode: a crash loses at most the last
         # transactions, never corrupts the file, and the WARC is written first.
         db.execute("PRAGMA synchronous = NORMAL")
@@ -525,29 +530,55 @@ class ProvenanceDB:
         with self.db.atomic():
             self.db.table("crawls").insert(row, replace=True)
 
-    def _add(self, *unit: tuple[str, list[dict[str, Any]]]) -> None:
-        """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush."""
+    def _add(self, *unit: tuple[str, list[dict[str, Any]]], hold: str | None = None) -> None:
+        """Queue the rows of one unit, (table, rows) pairs that commit together: never split by a flush.
+
+        With ``hold``, the unit waits (uncommitted) until :meth:`release` names
+        that key: the frontier commits a page's rows only once everything the
+        page led to (its links) is queued, so that a committed row always
+        means a page done.
+        """
+        if hold is not None:
+            self._held.setdefault(hold, []).append(unit)
+            return
         for table, rows in unit:
             self._pending[table].extend(rows)
             self._count += len(rows)
         if self._count >= self.batch_size:
             self.flush()
 
+    def release(self, keys: Iterable[str]) -> None:
+        """Queue the units held under ``keys`` for the next commit (keys holding nothing are ignored)."""
+        for key in keys:
+            for unit in self._held.pop(key, ()):
+                self._add(*unit)
+
+    @property
+    def held(self) -> int:
+        """How many keys hold units not yet released."""
+        return len(self._held)
+
     def add_evidence(self, row: dict[str, Any]) -> None:
         """Queue one evidence document row."""
         self._add(("evidence", [row]))
 
-    def add_capture(self, row: dict[str, Any], usage: Iterable[dict[str, Any]]) -> None:
+    def add_capture(
+        self, row: dict[str, Any], usage: Iterable[dict[str, Any]], *, hold: str | None = None
+    ) -> None:
         """Queue one capture row and its per-purpose usage rows, to be committed in one transaction."""
-        self._add(("captures", [row]), ("usage", list(usage)))
+        self._add(("captures", [row]), ("usage", list(usage)), hold=hold)
 
     def add_rule(self, row: dict[str, Any]) -> None:
         """Queue one ToS rule in force during the crawl."""
         self._add(("policy_rules", [row]))
 
-    def add_refusal(self, row: dict[str, Any]) -> None:
+    def add_refusal(self, row: dict[str, Any], *, hold: str | None = None) -> None:
         """Queue one refusal row."""
-        self._add(("refusals", [row]))
+        self._add(("refusals", [row]), hold=hold)
+
+    def add_lease(self, row: dict[str, Any]) -> None:
+        """Queue one lease this worker took (shard, epoch, worker, acquired_at, crawl_id)."""
+        self._add(("leases", [row]))
 
     def flush(self) -> None:
         """Write every queued row in one transaction.
@@ -555,16 +586,19 @@ class ProvenanceDB:
         The queue is emptied only once the transaction has committed: rows of
         a transaction that failed are neither written nor forgotten.
         """
-        if not self._count:
-            return
-        self.before_flush()
-        with self.db.atomic():
-            for table in TABLES:
-                rows = self._pending[table]
-                if rows:
-                    self.db.table(table).insert_all(rows, batch_size=self.batch_size)
-        self._pending = {name: [] for name in TABLES}
-        self._count = 0
+        if self._count:
+            self.before_flush()
+            with self.db.atomic():
+                for table in TABLES:
+                    rows = self._pending[table]
+                    if rows:
+                        self.db.table(table).insert_all(
+                            rows, batch_size=self.batch_size, replace=table == "leases"
+                        )
+            self._pending = {name: [] for name in TABLES}
+            self._count = 0
+        for hook in self.after_flush:
+            hook()
 
     def close(self) -> None:
         """Flush and close the connection."""

@@ -37,6 +37,27 @@ if TYPE_CHECKING:
     from policies.rules import Rule
 
 
+@dataclass(frozen=True)
+class Fence:
+    """The frontier lease a URL was taken under: its entry ``key``, ``shard``, fencing ``epoch``, ``worker``.
+
+    Rows carry shard, epoch and worker, so that a merge can drop what a worker
+    wrote for a shard it had lost; the key holds a row back until the page is done.
+    """
+
+    key: str
+    shard: int
+    epoch: int
+    worker: str
+
+
+def fence_columns(fence: Fence | None) -> dict[str, Any]:
+    """The shard, epoch and worker columns of a row written under ``fence`` (all None without one)."""
+    if fence is None:
+        return {"shard": None, "epoch": None, "worker": None}
+    return {"shard": fence.shard, "epoch": fence.epoch, "worker": fence.worker}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Capture:
     """A permitted capture, as the crawl saw it.
@@ -57,6 +78,7 @@ class Capture:
     redirected_from: list[str] | None
     content_type: str | None
     fetch_time_ms: int
+    fence: Fence | None = None
 
 
 def _sorted(value: Any) -> Any:
@@ -121,6 +143,7 @@ def capture_row(capture: Capture, records: CaptureRecords, location: Mapping[str
         "block_digest": records.block_digest,
         "payload_sha256": hashlib.sha256(exchange.body).hexdigest(),
         "purpose": decision.purpose.value,
+        **fence_columns(capture.fence),
     }
 
 
@@ -146,6 +169,7 @@ def refusal_row(
     status: int | None,
     response_headers: list[tuple[str, str]] | None,
     evidence: Mapping[str, Any] | None,
+    fence: Fence | None = None,
 ) -> dict[str, Any]:
     """The ``refusals`` row of a refused URL (``status`` and ``response_headers``: if it was fetched)."""
     return {
@@ -161,6 +185,7 @@ def refusal_row(
         "decision": dumps(decision.as_dict()),
         "response_headers": dumps(response_headers) if response_headers is not None else None,
         "evidence": dumps(evidence) if evidence is not None else None,
+        **fence_columns(fence),
     }
 
 

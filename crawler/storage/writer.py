@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from crawler.storage.provenance import ProvenanceDB
-    from crawler.storage.records import Capture, CrawlStart
+    from crawler.storage.records import Capture, CrawlStart, Fence
     from crawler.storage.warc import CaptureRecords, HttpExchange, WarcLocation, WarcStore
     from policies.decision import Decision
     from policies.document import Document
@@ -88,7 +88,8 @@ class ArchiveWriter:
         try:
             records = self.warc.write_exchange(capture.exchange, capture_metadata(capture))
             row = capture_row(capture, records, self._locate(self.warc, records.response))
-            self.db.add_capture(row, usage_rows(capture, records.response.record_id))
+            hold = capture.fence.key if capture.fence else None
+            self.db.add_capture(row, usage_rows(capture, records.response.record_id), hold=hold)
         except BaseException as exc:
             self.error = exc
             raise
@@ -131,12 +132,21 @@ class ArchiveWriter:
         status: int | None = None,
         response_headers: list[tuple[str, str]] | None = None,
         evidence: Mapping[str, Any] | None = None,
+        fence: Fence | None = None,
     ) -> None:
-        """Queue a refusal row; ``status`` and ``response_headers`` when the URL was fetched."""
+        """Queue a refusal row; ``status`` and ``response_headers`` when the URL was fetched.
+
+        Under a ``fence`` (a URL taken from the frontier) the row is held until the request is done.
+        """
         row = refusal_row(
-            crawl_id, decision, status=status, response_headers=response_headers, evidence=evidence
+            crawl_id,
+            decision,
+            status=status,
+            response_headers=response_headers,
+            evidence=evidence,
+            fence=fence,
         )
-        self.db.add_refusal(row)
+        self.db.add_refusal(row, hold=fence.key if fence else None)
 
     def record_configuration(self, start: CrawlStart) -> str:
         """Write the crawl's configuration record (with the evidence); return its record id."""

@@ -99,6 +99,10 @@ def test_a_refusal_row_holds_the_decision_serialised_once() -> None:
         "decision": dumps(decision.as_dict()),
         "response_headers": None,
         "evidence": '{"origin": "http://h.test", "robots.txt": {"record_id": "<urn:uuid:r>"}}',
+        # No frontier lease: a refusal recorded outside a crawl's frontier (recheck).
+        "shard": None,
+        "epoch": None,
+        "worker": None,
     }
     assert read_decision(row["decision"]) == decision
     fetched = refusal_row("c1", decision, status=403, response_headers=[], evidence=None)

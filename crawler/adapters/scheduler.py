@@ -1,0 +1,366 @@
+"""FrontierScheduler: Scrapy's scheduler, backed by the crawl's frontier (SQLite or Redis).
+
+A request the spider yields is queued in the frontier (its fingerprint joins
+the crawl's seen set); the scheduler takes URLs from the shards this worker
+holds and hands them to the engine. A URL stays *in flight* in the frontier
+until it is done: the engine has finished with it (downloaded, judged, its
+links queued: it left the engine's in-progress set) **and** every row it led
+to is committed. Rows written for a frontier URL are held back until the
+first of these (:meth:`ProvenanceDB.release`); the frontier is told after
+the commit that follows. So, whenever the process dies:
+
+* a URL whose row is committed has its links queued already;
+* a URL in flight at the kill is fetched again on resume, unless its rows
+  were committed (the embedded frontier checks, so no URL is recorded twice);
+  WARC records written for it without a committed row are found and marked
+  superseded when the crawl resumes.
+
+The frontier may be unreachable for a while (Redis restarting): queued links
+wait in memory, acknowledgements are retried, and the crawl goes on when it
+answers again; requests are never dropped. A frontier that fails for good
+(the embedded file cannot be written) stops the crawl with reason
+``frontier_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
+
+from crawler.adapters.extensions import ArchiveExtension
+from crawler.adapters.fence import share_fence
+from crawler.adapters.requestcodec import CLAIM_META, decode_request, encode_request
+from crawler.frontier.base import LEASE_SECONDS, Claim, Entry, FrontierError, FrontierUnavailable, Taken
+from crawler.frontier.embedded import EmbeddedFrontier, worker_name
+from crawler.frontier.opening import EMBEDDED, open_frontier
+from crawler.judging.config import setup_of
+from crawler.storage.records import Fence
+from policies.urls import request_host
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+    from crawler.frontier.base import Frontier, Lease
+    from crawler.storage.provenance import ProvenanceDB
+
+logger = logging.getLogger(__name__)
+
+TICK = 0.2  # seconds between rounds of bookkeeping (links queued, URLs done, leases)
+TAKE = 64  # URLs taken from the frontier at once
+PUSH_BATCH = 256  # links kept in memory before they are queued in the frontier
+COUNTS_EVERY = 0.5  # seconds a cluster-wide count is trusted, asking whether the crawl is over
+
+
+class FrontierScheduler:
+    """See the module docstring. Settings: ``PERMITCRAWL_FRONTIER`` (``embedded`` or a Redis URL)."""
+
+    def __init__(self, crawler: Crawler, frontier: Frontier) -> None:
+        self.crawler = crawler
+        self.frontier = frontier
+        self.spider: Spider | None = None
+        self.db: ProvenanceDB | None = None
+        self._pushes: list[Entry] = []
+        self._ready: deque[Taken] = deque()
+        self._started: dict[str, Request] = {}  # handed to the engine, not finished with
+        self._awaiting: list[str] = []  # finished with, waiting for the commit of their rows
+        self._held_shards: set[int] = set()
+        self._counted_at = 0.0
+        self._over = False
+        self._renewed_at = 0.0
+        self._outage: str | None = None
+        self._failed = False
+        self._tick = task.LoopingCall(self._bookkeeping)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
+            # Hosts are partitioned among workers; two hosts on one address may be on two workers.
+            raise ValueError(
+                "FrontierScheduler does not support CONCURRENT_REQUESTS_PER_IP: politeness holds per host "
+                "(each host belongs to one worker); use CONCURRENT_REQUESTS_PER_DOMAIN"
+            )
+        spec = settings.get("PERMITCRAWL_FRONTIER") or EMBEDDED
+        out = setup_of(crawler).config.provenance_db.parent
+        return cls(crawler, open_frontier(spec, out, worker=worker_name(out)))
+
+    # -- opening and closing ------------------------------------------------------------
+
+    def _identity(self, spider: Spider) -> dict[str, str]:
+        """What decides which URLs this crawl fetches: workers of one crawl must agree on it."""
+        config = setup_of(self.crawler).config
+        settings = self.crawler.settings
+        return {
+            "seeds": " ".join(sorted(getattr(spider, "seeds", ()))),
+            "purpose": config.purpose.value,
+            "default_policy": config.default_policy.value,
+            "robots_token": config.robots_token,
+            "depth_limit": str(settings.getint("DEPTH_LIMIT")),
+            "max_pages": str(settings.get("PERMITCRAWL_MAX_PAGES") or ""),
+        }
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        engine = self.crawler.engine
+        if engine is None or not hasattr(getattr(engine, "_slot", None), "inprogress"):
+            # The one engine internal this relies on, checked rather than assumed.
+            raise FrontierError("this Scrapy's engine does not expose the requests in progress")
+        archive = next(
+            (m for m in self.crawler.extensions.middlewares if isinstance(m, ArchiveExtension)), None
+        )
+        self.db = archive.writer.db if archive is not None else None
+        self.frontier.open(self._identity(spider))
+        if self.db is not None:
+            before = self.db.before_flush
+
+            def flush_then_push() -> None:
+                before()
+                self._push()  # a page's links are queued before its rows commit
+
+            self.db.before_flush = flush_then_push
+            self.db.after_flush.append(self._committed)
+        self._resolve_stranded()
+        self._renew(force=True)
+        share_fence(self.crawler, self._holds)
+        self._tick.start(TICK, now=False)
+
+    def _resolve_stranded(self) -> None:
+        """URLs an earlier run left in flight: done if their rows were committed, else queued again."""
+        if not isinstance(self.frontier, EmbeddedFrontier):
+            return
+        stranded = self.frontier.stranded()
+        if not stranded:
+            return
+        done: list[str] = []
+        if self.db is not None:
+            for taken in stranded:
+                claim = taken.claim
+                found = self.db.db.execute(
+                    "select 1 from captures where url = ? and epoch = ? and worker = ? union all "
+                    "select 1 from refusals where url = ? and epoch = ? and worker = ? limit 1",
+                    [taken.url, claim.epoch, claim.worker] * 2,
+                ).fetchone()
+                if found:
+                    done.append(claim.key)
+        self.frontier.done(done)
+        again = [t.claim.key for t in stranded if t.claim.key not in set(done)]
+        self.frontier.requeue(again)
+        logger.warning(
+            "Resuming: %d URLs were in flight when the last run stopped: %d were recorded, %d are queued "
+            "again",
+            len(stranded),
+            len(done),
+            len(again),
+        )
+
+    def close(self, reason: str) -> None:
+        if self._tick.running:
+            self._tick.stop()
+        try:
+            self._push()
+            self._finish_processed()
+            if self.db is not None:
+                self.db.flush()  # commits what is released; acknowledges it (_committed)
+            else:
+                self._acknowledge()
+        except Exception as exc:  # the archive's own close reports its failure
+            logger.error("The frontier could not be brought up to date at close: %s", exc)
+        finally:
+            try:
+                self.frontier.close()  # what is still in flight goes back to the queue
+            except FrontierError as exc:
+                logger.error("%s", exc)
+
+    # -- the queue ------------------------------------------------------------------------
+
+    def has_pending_requests(self) -> bool:
+        if self._ready or self._pushes or self._started or self._awaiting:
+            return True
+        now = time.monotonic()
+        if now - self._counted_at < COUNTS_EVERY:
+            return not self._over
+        self._counted_at = now
+        try:
+            self._refill()
+            if self._ready:
+                return True
+            self._over = self.frontier.counts().finished
+        except FrontierUnavailable as exc:
+            self._unavailable(exc)
+            return True
+        except FrontierError as exc:
+            self._fail(exc)
+            return False
+        return not self._over
+
+    def enqueue_request(self, request: Request) -> bool:
+        assert self.spider is not None
+        fingerprint = self.crawler.request_fingerprinter.fingerprint(request).hex()
+        self._pushes.append(
+            Entry(
+                fingerprint=fingerprint,
+                url=request.url,
+                host=request_host(request.url) or "",
+                payload=encode_request(request, self.spider),
+                priority=request.priority,
+                filtered=not request.dont_filter,
+            )
+        )
+        if len(self._pushes) >= PUSH_BATCH:
+            self._push()
+        self._over = False
+        return True
+
+    def next_request(self) -> Request | None:
+        assert self.spider is not None
+        while True:
+            if not self._ready:
+                try:
+                    self._refill()
+                except FrontierUnavailable as exc:
+                    self._unavailable(exc)
+                    return None
+                except FrontierError as exc:
+                    self._fail(exc)
+                    return None
+            if not self._ready:
+                return None
+            taken = self._ready.popleft()
+            claim = taken.claim
+            fence = Fence(claim.key, claim.shard, claim.epoch, claim.worker)
+            if not self._holds(fence):
+                continue  # the shard's new owner puts it back in its queue
+            request = decode_request(taken.payload, self.spider)
+            request.meta[CLAIM_META] = fence
+            self._started[claim.key] = request
+            return request
+
+    def _refill(self) -> None:
+        self._push()
+        if not self._held_shards:
+            return
+        self._ready.extend(self.frontier.take(TAKE))
+
+    def _push(self) -> None:
+        """Queue the links kept in memory (kept if the frontier does not answer: retried)."""
+        if not self._pushes:
+            return
+        pushes = self._pushes
+        self.frontier.push(pushes)
+        del self._pushes[: len(pushes)]
+
+    # -- done: finished with and committed --------------------------------------------------
+
+    def _finish_processed(self) -> None:
+        """Release the rows of the requests the engine has finished with; they await the commit."""
+        engine = self.crawler.engine
+        inprogress = engine._slot.inprogress if engine is not None and engine._slot is not None else set()
+        finished = [key for key, request in self._started.items() if request not in inprogress]
+        for key in finished:
+            del self._started[key]
+        if not finished:
+            return
+        if self.db is not None:
+            self.db.release(finished)
+        self._awaiting.extend(finished)
+
+    def _committed(self) -> None:
+        """After a commit: everything awaiting is in the database; tell the frontier."""
+        try:
+            self._acknowledge()
+        except FrontierUnavailable as exc:
+            self._unavailable(exc)
+        except FrontierError as exc:
+            self._fail(exc)
+
+    def _acknowledge(self) -> None:
+        if not self._awaiting:
+            return
+        self._push()  # links first: a URL is done only once what it led to is queued
+        keys = list(self._awaiting)
+        self.frontier.done(keys)
+        del self._awaiting[: len(keys)]
+
+    # -- leases -----------------------------------------------------------------------------
+
+    def _holds(self, fence: Fence) -> bool:
+        return self.frontier.holds(Claim(fence.key, fence.shard, fence.epoch, fence.worker))
+
+    def _renew(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._renewed_at < LEASE_SECONDS / 3:
+            return
+        leases = self.frontier.renew()
+        self._renewed_at = now
+        held = {lease.shard for lease in leases}
+        lost = self._held_shards - held
+        if lost:
+            logger.warning("Lost the lease of shards %s; their URLs go to their new owner", sorted(lost))
+            self._ready = deque(t for t in self._ready if t.claim.shard not in lost)
+        self._record_leases([lease for lease in leases if lease.shard not in self._held_shards])
+        self._held_shards = held
+
+    def _record_leases(self, leases: list[Lease]) -> None:
+        if self.db is None or not leases:
+            return
+        crawl_id = self.crawler.stats.get_value("permitcrawl/crawl_id") if self.crawler.stats else None
+        for lease in leases:
+            self.db.add_lease(
+                {
+                    "shard": lease.shard,
+                    "epoch": lease.epoch,
+                    "worker": lease.worker,
+                    "acquired_at": lease.acquired_at,
+                    "crawl_id": crawl_id,
+                }
+            )
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _bookkeeping(self) -> None:
+        try:
+            self._push()
+            self._finish_processed()
+            self._renew()
+            engine = self.crawler.engine
+            idle = engine is not None and engine._slot is not None and not engine._slot.inprogress
+            if self._awaiting and (idle or self.db is None):
+                if self.db is not None:
+                    self.db.flush()  # nothing else is coming: commit now rather than at the next tick
+                else:
+                    self._acknowledge()
+            if self._outage is not None:
+                logger.warning("The frontier answers again; the crawl goes on")
+                self._outage = None
+            if idle and engine is not None and engine._slot is not None:
+                engine._slot.nextcall.schedule()  # work queued by other workers, or the end
+        except FrontierUnavailable as exc:
+            self._unavailable(exc)
+        except FrontierError as exc:
+            self._fail(exc)
+
+    def _unavailable(self, exc: FrontierError) -> None:
+        if self._outage is None:
+            logger.warning("The frontier does not answer (%s); pausing until it does", exc)
+        self._outage = str(exc)
+        if self.crawler.stats:
+            self.crawler.stats.inc_value("frontier/unavailable")
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        logger.error("The frontier failed (%s); stopping the crawl", exc)
+        if self.crawler.stats:
+            self.crawler.stats.set_value("finish_reason", "frontier_error")
+        engine = self.crawler.engine
+        if engine is not None:
+            deferred_from_coro(engine.close_spider_async(reason="frontier_error"))
