@@ -31,6 +31,15 @@ class FrontierError(Exception):
     """The frontier cannot be used (unreachable, foreign, another crawl's, damaged); the text says why."""
 
 
+class FrontierUnavailable(FrontierError):
+    """The frontier's server cannot be reached right now (refused, timed out, still loading).
+
+    Nothing was lost: the caller pauses and calls again. :meth:`Frontier.push`
+    and :meth:`Frontier.done` are idempotent, so calling one again after this
+    error (its outcome unknown) neither loses nor duplicates an entry.
+    """
+
+
 def shard_of(host: str, shards: int = SHARDS) -> int:
     """The shard of ``host``: stable across processes and machines (not Python's salted ``hash``)."""
     digest = hashlib.blake2b(host.encode("utf-8"), digest_size=8).digest()
