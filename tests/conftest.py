@@ -12,6 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.localweb.server import LocalWebServer, LoggedRequest, serve
+from tests.redisserver import RedisServer, start_redis
 from tests.sites import SEEDS, SITES
 
 if TYPE_CHECKING:
@@ -105,6 +106,14 @@ def main_crawl(web: LocalWebServer, tmp_path_factory: pytest.TempPathFactory) ->
     run = crawl(web, tmp_path_factory.mktemp("main") / "crawl")
     assert run.result.returncode == 0, run.result.stderr
     return run
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (persistence off) on a free 127.0.0.1 port, stopped by PID."""
+    server = start_redis(tmp_path)
+    yield server
+    server.stop()
 
 
 @dataclass

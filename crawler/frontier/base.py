@@ -34,7 +34,12 @@ class FrontierError(PermitcrawlError):
 
 
 class FrontierUnavailable(FrontierError):
-    """The frontier does not answer now (a server restarting): retry later, nothing is lost."""
+    """The frontier's server cannot be reached right now (refused, timed out, still loading).
+
+    Nothing was lost: the caller pauses and calls again. :meth:`Frontier.push`
+    and :meth:`Frontier.done` are idempotent, so calling one again after this
+    error (its outcome unknown) neither loses nor duplicates an entry.
+    """
 
 
 def shard_of(host: str, shards: int = SHARDS) -> int:
