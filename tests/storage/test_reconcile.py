@@ -13,6 +13,7 @@ from crawler.errors import WarcError
 from crawler.storage.provenance import ProvenanceDB
 from crawler.storage.reconcile import REASON, files_to_check, reconcile
 from crawler.storage.warc import HttpExchange, WarcStore
+from crawler.storage.writer import ArchiveWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,3 +127,19 @@ def test_a_damaged_file_is_refused_and_nothing_is_marked(tmp_path: Path) -> None
     with pytest.raises(WarcError, match=f"{damaged}: cannot be read past offset"):
         reconcile(tmp_path, db)
     assert superseded_ids(db) == set()
+
+
+def test_a_run_whose_last_commit_fails_records_an_archive_error_so_its_files_are_read(tmp_path: Path) -> None:
+    provenance = ProvenanceDB.open(tmp_path / "provenance.db")
+    add_run(provenance.db, "run", None)
+    writer = ArchiveWriter(WarcStore(tmp_path / "warc", info={"isPartOf": "run"}), provenance)
+    provenance.add_refusal({"crawl_id": "run", "url": "http://a.test/"})
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    provenance.before_flush = full_disk
+    with pytest.raises(OSError, match="No space left"):
+        writer.finish("run", finished_at=datetime(2026, 1, 1, tzinfo=UTC), finish_reason="finished", stats={})
+    db = open_db(tmp_path)
+    assert db.table("crawls").get("run")["finish_reason"] == "archive_error"  # not Scrapy's "finished"
