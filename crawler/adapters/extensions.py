@@ -45,6 +45,7 @@ from crawler.adapters.requestcodec import CLAIM_META
 from crawler.judging.config import CrawlConfig, setup_of
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB
+from crawler.storage.reconcile import reconcile
 from crawler.storage.records import Capture, CrawlStart
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter
@@ -160,10 +161,12 @@ class ArchiveExtension:
         output = config.provenance_db.parent
         output.mkdir(parents=True, exist_ok=True)
         lock_directory(output)
+        recovered = []
         for directory in (config.warc_dir, config.warc_evidence_dir):
             if directory.is_dir():
                 for name in recover_open_files(directory):
                     logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
+                    recovered.append(directory / name)
         warc = WarcStore(
             config.warc_dir,
             prefix=config.warc_prefix,
@@ -179,6 +182,7 @@ class ArchiveExtension:
             info=cls.warcinfo(config, crawl_id, evidence=True),
         )
         db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
+        cls.reconcile(output, db, recovered)
         writer = ArchiveWriter(
             warc,
             db,
@@ -186,6 +190,21 @@ class ArchiveExtension:
             warc_path=functools.lru_cache(maxsize=64)(lambda path: _relative(config, path)),
         )
         return cls(crawler, setup, writer, crawl_id)
+
+    @staticmethod
+    def reconcile(output: Path, db: ProvenanceDB, recovered: list[Path]) -> None:
+        """Before this run writes anything: name the records an earlier run left without rows.
+
+        Their URLs are fetched again by this run, so they are marked superseded
+        (see :mod:`crawler.storage.reconcile`), and audit accounts for them.
+        """
+        found = reconcile(output, db.db, recovered=recovered)
+        if found:
+            logger.warning(
+                "Reconciled %d WARC capture record(s) whose rows an earlier crawl never committed "
+                "(killed, or its disk filled): marked superseded, their URLs are fetched again",
+                len(found),
+            )
 
     @staticmethod
     def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:

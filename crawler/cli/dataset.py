@@ -14,13 +14,26 @@ from crawler.cli.params import DIR, PURPOSES
 
 @click.command()
 @click.argument("directory", type=DIR)
-def audit(directory: Path) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one difference a line; json: one object with the counts and the differences.",
+)
+def audit(directory: Path, fmt: str) -> None:
     """Re-derive every decision from the WARC files alone, compare with provenance.db; exit 1 on a difference.
+
+    Records marked superseded (written by a crawl that stopped before their rows
+    were committed, their URLs fetched again on resume) are counted, not differences.
 
     \b
     Example:
         permitcrawl audit crawls/example
     """
+    import json
+
     from crawler.workflows.audit import audit_dir
 
     report = audit_dir(directory, open_crawl_dir(directory))
@@ -32,11 +45,17 @@ def audit(directory: Path) -> None:
             "them are reported as differences",
             err=True,
         )
-    for difference in report.differences:
-        click.echo(difference)
+    if fmt == "json":
+        counts = {"captures": report.captures, "refusals": report.refusals, "superseded": report.superseded}
+        click.echo(json.dumps({**counts, "differences": report.differences}, ensure_ascii=False))
+    else:
+        for difference in report.differences:
+            click.echo(difference)
     found = len(report.differences)
     click.echo(
-        f"audited {report.captures} captures and {report.refusals} refusals: {found} differences", err=True
+        f"audited {report.captures} captures and {report.refusals} refusals: {found} differences; "
+        f"superseded: {report.superseded}",
+        err=True,
     )
     if not report.ok:
         raise SystemExit(1)

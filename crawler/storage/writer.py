@@ -173,7 +173,8 @@ class ArchiveWriter:
         """Commit what is queued, close the WARC files (their final names) and record the crawl's end.
 
         The crawl row is updated even if the last commit failed, so that the
-        database says how the crawl ended; the failure is raised afterwards.
+        database says how the crawl ended (``archive_error``: rows were lost,
+        see :mod:`crawler.storage.reconcile`); the failure is raised afterwards.
         ``stats`` are the crawl's final stats (a value that is not a number or
         text is recorded as its text). ``crawl_id`` None: the crawl never
         started (it has no row to update).
@@ -181,6 +182,10 @@ class ArchiveWriter:
         fields = crawl_end(finished_at=finished_at, finish_reason=finish_reason, stats=stats)
         try:
             self.db.flush()
+        except BaseException:
+            # Rows were lost, whatever Scrapy's reason says: the next run reconciles this one's files.
+            fields["finish_reason"] = "archive_error"
+            raise
         finally:
             try:
                 self.warc.close()
