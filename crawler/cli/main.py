@@ -3,7 +3,8 @@
 Data goes to stdout, messages to stderr; :mod:`crawler.cli.group` says how a
 failure ends. The families: :mod:`crawler.cli.crawl` (crawl, demo),
 :mod:`crawler.cli.pages` (pages, explain), :mod:`crawler.cli.dataset` (audit,
-revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.policy`
+revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.merge`
+(merge), :mod:`crawler.cli.policy`
 (the ToS policy store).
 """
 
@@ -18,6 +19,7 @@ from crawler import __version__
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.group import CommandGroup
+from crawler.cli.merge import merge
 from crawler.cli.pages import explain, pages
 from crawler.cli.policy import policy
 
@@ -40,6 +42,7 @@ for _command in (
     datasette,
     export,
     index,
+    merge,
     recheck,
     report,
     revoke,
