@@ -232,3 +232,53 @@ def test_merge_move_takes_the_files_out_of_the_inputs(workers: Workers, tmp_path
         assert list((directory / "warc").glob("*.warc.gz")) == []
         assert sorted(p.name for p in (out / "warc" / str(number)).iterdir()) == names[directory]
     cli_ok("audit", out)
+
+
+# -- reading several worker directories without merging them --------------------------------
+
+
+def test_pages_lists_the_pages_of_every_worker_directory(workers: Workers) -> None:
+    out = cli_ok("pages", workers.first, workers.second, "--format", "jsonl").stdout
+    listed = [(json.loads(line)["crawl_dir"], json.loads(line)["url"]) for line in out.splitlines()]
+    expected = [(str(d), url) for d in (workers.first, workers.second) for url in page_urls(d)]
+    assert sorted(listed) == sorted(expected)
+
+
+def test_explain_tells_a_url_story_across_worker_directories(workers: Workers) -> None:
+    # explain took one directory: a second was read as the URL and refused.
+    first, second = workers.first, workers.second
+    story = json.loads(cli_ok("explain", first, second, workers.stale_url, "--format", "json").stdout)
+    assert story["outcome"] == "captured"
+    captured = [(e["outcome"], e["crawl_dir"]) for e in story["events"] if e["outcome"] == "captured"]
+    assert captured == [("captured", str(first)), ("captured", str(second))]  # in time order
+    text = cli_ok("explain", first, second, workers.stale_url).stdout
+    assert f") in {first}\n" in text and f") in {second}\n" in text
+    never = cli_ok("explain", first, second, "http://later.test/never-linked").stdout
+    assert "No capture or refusal of this URL is recorded in any of these 2 crawl directories." in never
+
+
+def _totals(report: Path) -> dict[str, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(report.read_text(encoding="utf-8"), "lxml")
+    return {d.get_text(): d.find("b").get_text() for d in soup.select(".totals div")}
+
+
+def test_report_over_worker_directories_counts_each_url_once(workers: Workers, tmp_path: Path) -> None:
+    # report took one directory. Over several it counts what a merge keeps, and writes nothing else.
+    first, second = workers.first, workers.second
+    before = {d: sorted(p.name for p in d.rglob("*")) for d in (first, second)}
+    together = tmp_path / "workers.html"
+    cli_ok("report", first, second, "--out", together)
+    assert {d: sorted(p.name for p in d.rglob("*")) for d in (first, second)} == before
+    merged = tmp_path / "merged"
+    cli_ok("merge", first, second, "--out", merged)
+    cli_ok("report", merged, "--out", tmp_path / "merged.html")
+    assert _totals(together) == _totals(tmp_path / "merged.html")
+    union = set(page_urls(first)) | set(page_urls(second))
+    assert f"{len(union)}captured" in _totals(together)
+    html = together.read_text(encoding="utf-8")
+    assert f"<h1>Crawl report: {first}, {second}</h1>" in html
+    missing = run_cli("report", first, second)
+    assert missing.returncode == 2
+    assert "give --out: with several crawl directories, the report belongs to none of them" in missing.stderr

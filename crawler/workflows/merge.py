@@ -361,7 +361,7 @@ class _Writer:
 
     new: sqlite_utils.Database
     choice: Choice
-    archive: WarcArchive
+    archive: WarcArchive | None  # None: no WARC files to name superseded records in (a report)
     report: MergeReport
     ledger_ids: dict[tuple[int, int], int] = field(default_factory=dict)
     dropped_ids: set[str] = field(default_factory=set)
@@ -415,6 +415,8 @@ class _Writer:
     def superseded(self) -> None:
         """Name every WARC record of every dropped capture (response, request, metadata), with why."""
         at = now()
+        if self.archive is None:
+            raise ValueError("superseded() names WARC records: give the _Writer the merge's archive")
         for drop in self.choice.dropped:
             if drop.table != "captures":
                 continue
@@ -496,6 +498,26 @@ def _crawl_row(new: sqlite_utils.Database, report: MergeReport) -> None:
             "pid": os.getpid(),
         }
     )
+
+
+def union_db(sources: list[Source]) -> sqlite_utils.Database:
+    """The rows a merge of ``sources`` would hold, in a database in memory: nothing is written anywhere.
+
+    What ``report`` reads over several crawl directories, so that its totals
+    count each URL once, as a merge would.
+    """
+    import sqlite_utils
+
+    from crawler.storage.provenance import migrate
+
+    new = sqlite_utils.Database(memory=True)
+    migrate(new, name="the crawl directories given")
+    report = MergeReport(out=Path(), inputs=[str(s.directory) for s in sources])
+    writer = _Writer(new, choose(sources), None, report)
+    with new.atomic():
+        for source in sources:
+            writer.source(source)
+    return new
 
 
 # -- the whole -------------------------------------------------------------------------------
