@@ -282,3 +282,19 @@ def test_report_over_worker_directories_counts_each_url_once(workers: Workers, t
     missing = run_cli("report", first, second)
     assert missing.returncode == 2
     assert "give --out: with several crawl directories, the report belongs to none of them" in missing.stderr
+
+
+def test_a_takedown_of_a_dropped_capture_holds_for_the_capture_kept(workers: Workers, tmp_path: Path) -> None:
+    # Worker 1's capture of the stale URL is revoked in its own directory, then dropped by the
+    # merge: the revocation moves to worker 2's capture of that URL, so the URL stays unusable.
+    first = Path(shutil.copytree(workers.first, tmp_path / "worker-1"))
+    cli_ok("revoke", first, "--url", workers.stale_url, "--reason", "DMCA #7")
+    assert workers.stale_url in page_urls(workers.second, "--usable")
+    out = tmp_path / "merged"
+    said = json.loads(cli_ok("merge", first, workers.second, "--out", out, "--format", "json").stdout)
+    assert said["revocations_moved"] == 1
+    assert workers.stale_url not in page_urls(out, "--usable")
+    (kept,) = rows(out, "select warc_record_id from captures where url = ?", workers.stale_url)
+    (revocation,) = rows(out, "select * from revocations")
+    assert (revocation["capture_id"], revocation["reason"]) == (kept["warc_record_id"], "DMCA #7")
+    cli_ok("audit", out)

@@ -167,6 +167,8 @@ def _when(text: str | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Lease:
+    """A lease some worker held: a shard, its fencing number, the worker, when it was acquired."""
+
     shard: int
     epoch: int
     worker: str | None
