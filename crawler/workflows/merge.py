@@ -341,9 +341,9 @@ def scan(staging: Path, placed: dict[Path, Path]) -> WarcArchive:
             message = message.replace(str(target), str(original))
         raise MergeError(f"{message}; nothing was merged") from exc
     except OSError as exc:
-        original = placed.get(Path(exc.filename)) if exc.filename else None
+        source = placed.get(Path(exc.filename)) if exc.filename else None
         raise MergeError(
-            f"{original or 'a WARC file'}: cannot be read ({exc.strerror or exc}); nothing was merged"
+            f"{source or 'a WARC file'}: cannot be read ({exc.strerror or exc}); nothing was merged"
         ) from exc
 
 
