@@ -9,7 +9,7 @@ import click
 
 from crawler.cli.group import open_crawl_dir
 from crawler.cli.output import echo_table, plural
-from crawler.cli.params import DIR, PURPOSES
+from crawler.cli.params import DIR, PURPOSES, distinct_dirs
 
 
 @click.command()
@@ -479,23 +479,37 @@ def datasette(directory: Path, title: str | None) -> None:
 
 
 @click.command()
-@click.argument("directory", type=DIR)
+@click.argument("directories", nargs=-1, required=True, type=DIR, callback=distinct_dirs)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the HTML [default: DIRECTORY/report.html].",
+    help="Where to write the HTML [default: DIRECTORY/report.html; required with several directories].",
 )
-def report(directory: Path, out: Path | None) -> None:
+def report(directories: tuple[Path, ...], out: Path | None) -> None:
     """Write a self-contained HTML report: purpose, totals, by signal, by domain, revocations, over time.
+
+    Several crawl directories (the workers of one distributed crawl) make one
+    report, each URL counted once as `permitcrawl merge` would keep it; nothing
+    is merged or written but the report.
 
     \b
     Example:
         permitcrawl report crawls/example && xdg-open crawls/example/report.html
+        permitcrawl report crawls/worker-1 crawls/worker-2 --out crawl-report.html
     """
+    from crawler.workflows.merge import Source, union_db
     from crawler.workflows.report import render
 
-    db = open_crawl_dir(directory)
-    out = out or directory / "report.html"
-    out.write_text(render(db, directory), encoding="utf-8")
+    if len(directories) > 1 and out is None:
+        raise click.UsageError(
+            "give --out: with several crawl directories, the report belongs to none of them"
+        )
+    if len(directories) == 1:
+        db = open_crawl_dir(directories[0])
+    else:
+        sources = [Source(n, d, open_crawl_dir(d)) for n, d in enumerate(directories, start=1)]
+        db = union_db(sources)
+    out = out or directories[0] / "report.html"
+    out.write_text(render(db, *directories), encoding="utf-8")
     click.echo(f"wrote {out}", err=True)

@@ -3,7 +3,8 @@
 Data goes to stdout, messages to stderr; :mod:`crawler.cli.group` says how a
 failure ends. The families: :mod:`crawler.cli.crawl` (crawl, demo),
 :mod:`crawler.cli.pages` (pages, explain), :mod:`crawler.cli.dataset` (audit,
-revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.policy`
+revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.merge`
+(merge), :mod:`crawler.cli.policy`
 (the ToS policy store).
 """
 
@@ -19,6 +20,7 @@ from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
 from crawler.cli.group import CommandGroup
+from crawler.cli.merge import merge
 from crawler.cli.pages import explain, pages
 from crawler.cli.policy import policy
 
@@ -42,6 +44,7 @@ for _command in (
     export,
     frontier,
     index,
+    merge,
     recheck,
     report,
     revoke,

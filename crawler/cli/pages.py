@@ -77,14 +77,17 @@ def _page_rows(
             yield {"crawl_dir": str(directory), **row, "where": f"{row['warc_file']}@{row['warc_offset']}"}
 
 
-def _explain_text(story: dict[str, Any]) -> Iterator[str]:
+def _explain_text(story: dict[str, Any], places: int = 1) -> Iterator[str]:
     yield f"URL: {story['url']}"
     yield f"Outcome: {story['outcome']}"
     if not story["events"]:
-        yield "No capture or refusal of this URL is recorded in this crawl directory."
+        where = "this crawl directory" if places == 1 else f"any of these {places} crawl directories"
+        yield f"No capture or refusal of this URL is recorded in {where}."
     for event in story["events"]:
         # The same URL may have been stored under another spelling (a fragment, a default port).
         spelled = f" (recorded as {event['url']})" if event.get("url", story["url"]) != story["url"] else ""
+        if "crawl_dir" in event:  # several directories: say which one each event is from
+            spelled += f" in {event['crawl_dir']}"
         if event["outcome"] == "revoked":
             scope = f"for {event['purpose']}" if event["purpose"] else "for every purpose"
             yield ""
@@ -126,23 +129,25 @@ def _explain_text(story: dict[str, Any]) -> Iterator[str]:
 
 
 @click.command()
-@click.argument("directory", type=DIR)
+@click.argument("directories", nargs=-1, required=True, type=DIR, callback=distinct_dirs)
 @click.argument("url")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(directory: Path, url: str, fmt: str) -> None:
+def explain(directories: tuple[Path, ...], url: str, fmt: str) -> None:
     """Explain what happened to one URL: captured, refused before or after fetching, or never seen.
 
     Every basis is shown with its evidence: which robots.txt, its sha256, the
     WARC record it is archived in, and the matching rule where known. The URL
     is matched however it is spelled (scheme and host case, default port,
-    fragment, percent-encoding); it must be an absolute http(s) URL.
+    fragment, percent-encoding); it must be an absolute http(s) URL. Given
+    several crawl directories (the workers of one distributed crawl), it tells
+    the URL's story across them, each event naming its directory.
 
     \b
     Example:
         permitcrawl explain crawls/example https://example.org/private/page
         permitcrawl explain crawls/example https://example.org/ --format json
+        permitcrawl explain crawls/worker-1 crawls/worker-2 https://example.org/
     """
-    from crawler.storage.queries import explain as query_explain
     from crawler.storage.urls import UrlError, url_key
 
     try:
@@ -154,13 +159,32 @@ def explain(directory: Path, url: str, fmt: str) -> None:
             f"URL: {url!r} is not usable (it holds whitespace, as two URLs in one argument would: "
             "explain one URL at a time); expected an absolute http:// or https:// URL"
         )
-    db = open_crawl_dir(directory)
     try:
-        story = query_explain(db, url)
+        story = _story(directories, url)
     except UrlError as exc:
         raise click.ClickException(f"URL: {exc}") from exc
     if fmt == "json":
         click.echo(json.dumps(story, indent=2, ensure_ascii=False))
     else:
-        for line in _explain_text(story):
+        for line in _explain_text(story, len(directories)):
             click.echo(line)
+
+
+def _story(directories: tuple[Path, ...], url: str) -> dict[str, Any]:
+    """One URL's story in one crawl directory, or across several (each event naming its directory).
+
+    Across several, the events of all are in time order and the latest decides
+    the outcome, as within one.
+    """
+    from crawler.storage.queries import explain as query_explain
+
+    if len(directories) == 1:
+        return query_explain(open_crawl_dir(directories[0]), url)
+    events: list[dict[str, Any]] = []
+    key = url
+    for directory in directories:
+        story = query_explain(open_crawl_dir(directory), url)
+        key = story["url"]
+        events += [{**event, "crawl_dir": str(directory)} for event in story["events"]]
+    events.sort(key=lambda e: e["at"])
+    return {"url": key, "outcome": events[-1]["outcome"] if events else "never seen", "events": events}

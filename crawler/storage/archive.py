@@ -69,11 +69,19 @@ WARC_DIRS = ("warc", "evidence")
 
 
 def warc_files(crawl_dir: Path) -> list[Path]:
-    """The finished WARC files of a crawl directory, pages first (files still being written are left out)."""
+    """The finished WARC files of a crawl directory, pages first (files still being written are left out).
+
+    Files one level down count too: a merge keeps each input's files in a
+    folder of their own (``warc/<n>/``), under the names their worker gave them.
+    """
     found: list[Path] = []
     for name in WARC_DIRS:
         directory = crawl_dir / name
-        found += sorted([*directory.glob("*.warc.gz"), *directory.glob("*.warc")])
+        found += sorted(
+            p
+            for pattern in ("*.warc.gz", "*.warc", "*/*.warc.gz", "*/*.warc")
+            for p in directory.glob(pattern)
+        )
     return found
 
 

@@ -466,6 +466,9 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"
             )
     tombstoned = {r[0]: r[1] for r in db.execute("select capture_id, ledger_id from tombstones")}
+    # Records whose rows were dropped on purpose (a merge's duplicates and stale rows) or never
+    # committed (found on resume): named there with why, so they are accounted for.
+    superseded = {r[0] for r in db.execute("select warc_record_id from superseded")}
     for entry in archive.entries.values():
         if entry.rec_type != "metadata" or not entry.concurrent_to:
             continue

@@ -512,16 +512,18 @@ dl.glossary dd{margin:0}code{font-size:.95em}
 """
 
 
-def render(db: sqlite_utils.Database, crawl_dir: Path) -> str:
-    """The report as one HTML document."""
+def render(db: sqlite_utils.Database, *crawl_dirs: Path) -> str:
+    """The report as one HTML document, of the crawl directories ``db`` holds the rows of (one or more)."""
+    names = ", ".join(d.name for d in crawl_dirs)
+    where = ", ".join(str(d) for d in crawl_dirs)
     counts = totals(db)
     boxes = "".join(f"<div><b>{value}</b>{html.escape(name)}</div>" for name, value in counts.items())
     place, time = by_place(db), over_time(db)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        f"<title>permitcrawl report: {html.escape(crawl_dir.name)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>Crawl report: {html.escape(str(crawl_dir))}</h1>"
+        f"<title>permitcrawl report: {html.escape(names)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>Crawl report: {html.escape(where)}</h1>"
         f"<p>Made {made} by permitcrawl {__version__}.</p>"
         f'<div class="totals">{boxes}</div>'
         + _purpose_section(db)
