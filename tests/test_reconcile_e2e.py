@@ -7,7 +7,6 @@ WARC write and the commit leaves it, and by a real full disk (a small tmpfs).
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 from contextlib import closing, contextmanager
@@ -51,8 +50,6 @@ def test_a_resume_marks_records_whose_rows_were_lost_superseded_and_audit_passes
     assert before.returncode == 1
     assert before.stdout.count(ABSENT) == 3, before.stdout
     assert "3 differences; superseded: 0" in before.stderr
-    # Scrapy's job state is not what is under test (a killed run's is refused, and is being replaced).
-    shutil.rmtree(out / "job")
 
     resumed = crawl(web, out)
     assert resumed.result.returncode == 0, resumed.result.stderr
@@ -66,12 +63,11 @@ def test_a_resume_marks_records_whose_rows_were_lost_superseded_and_audit_passes
     assert (report["superseded"], report["differences"]) == (3, [])
     with closing(sqlite3.connect(out / "provenance.db")) as db:
         superseded = sorted(r[0] for r in db.execute("select url from superseded"))
-        again = {r[0] for r in db.execute("select url from captures")}
     assert superseded == sorted(lost)
-    assert set(lost) <= again  # the URLs were fetched again
+    # Whether the URLs are fetched again is the frontier's to say (here they are done in it: only
+    # their rows were removed); tests/test_frontier_e2e.py kills a crawl for real.
 
     # A later resume finds nothing new, and says nothing.
-    shutil.rmtree(out / "job")
     third = crawl(web, out)
     assert third.result.returncode == 0 and "Reconciled" not in third.result.stderr
     assert audit_json(out)["superseded"] == 3
@@ -110,10 +106,10 @@ def mounted_tmpfs(where: Path, size: str) -> Iterator[Path]:
 def test_a_crawl_stopped_by_a_full_disk_resumes_once_space_is_back(
     web: LocalWebServer, tmp_path: Path
 ) -> None:
-    # A real full disk: a 2 MB tmpfs, most of it taken by a file deleted once the crawl has stopped.
-    with mounted_tmpfs(tmp_path / "disk", "2m") as disk:
+    # A real full disk: a 4 MB tmpfs, most of it taken by a file deleted once the crawl has stopped.
+    with mounted_tmpfs(tmp_path / "disk", "4m") as disk:
         filler = disk / "filler"
-        filler.write_bytes(b"\0" * 1_000_000)
+        filler.write_bytes(b"\0" * 3_000_000)
         out = disk / "crawl"
         full = crawl(web, out)
         assert full.result.returncode == 1, full.result.stderr
@@ -124,8 +120,6 @@ def test_a_crawl_stopped_by_a_full_disk_resumes_once_space_is_back(
         assert before.returncode == 1 and absent > 0, before.stdout
 
         filler.unlink()
-        # Scrapy's job state, written on the full disk, is left out of this test (it is being replaced).
-        shutil.rmtree(out / "job")
         resumed = crawl(web, out)
         assert resumed.result.returncode == 0, resumed.result.stderr
         assert f"Reconciled {absent} WARC capture record(s)" in resumed.result.stderr

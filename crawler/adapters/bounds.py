@@ -30,7 +30,7 @@ import logging
 import sqlite3
 import weakref
 from collections import Counter
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -39,8 +39,11 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
 from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 
 from crawler.adapters import signals as our_signals
+from crawler.adapters.fence import pages_of
+from crawler.frontier.base import FrontierError, FrontierUnavailable
 from crawler.judging.config import setup_of
 from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
 from policies.decision import Decision, Stage
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from crawler.frontier.base import Frontier
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +249,12 @@ class PageBudgetMiddleware:
         token = request.meta.pop(BUDGET_TOKEN, None)
         if token is None or self.in_flight.pop(token, None) is None:
             return  # not a page of the budget, or already settled (refused, then delivered)
+        cluster = pages_of(self.crawler)
+        if cluster is not None:
+            if not captured:
+                self._give_back(cluster)
+            self._wake()
+            return
         if captured:
             self.captured += 1
         if self._spent() and not self.closing:
@@ -266,6 +277,10 @@ class PageBudgetMiddleware:
         if token in self.in_flight:
             self.in_flight[token] = weakref.ref(request)  # a retry or a redirect of a page in flight
             return
+        cluster = pages_of(self.crawler)
+        if cluster is not None:
+            await self._reserve_in(cluster, request)
+            return
         while not self._room():
             if self._spent():
                 if not self.closing:
@@ -279,6 +294,35 @@ class PageBudgetMiddleware:
         token = next(self._tokens)
         request.meta[BUDGET_TOKEN] = token
         self.in_flight[token] = weakref.ref(request)
+
+    async def _reserve_in(self, cluster: Frontier, request: Request) -> None:
+        """Count the page against the budget every worker shares (a Redis frontier's counter).
+
+        A page that ends uncaptured gives its place back. While the frontier
+        does not answer, the request waits: it is neither sent uncounted nor dropped.
+        """
+        assert self.budget is not None
+        while True:
+            try:
+                room = cluster.reserve_page(self.budget)
+                break
+            except FrontierUnavailable:
+                await maybe_deferred_to_future(deferLater(_reactor(), BUDGET_SWEEP, lambda: None))
+        if not room or self.closing:
+            if room:
+                self._give_back(cluster)
+            if not self.closing:
+                self._close()
+            raise IgnoreRequest(f"the page budget of {self.budget} pages, shared by every worker, is spent")
+        token = next(self._tokens)
+        request.meta[BUDGET_TOKEN] = token
+        self.in_flight[token] = weakref.ref(request)
+
+    def _give_back(self, cluster: Frontier) -> None:
+        try:
+            cluster.return_page()
+        except FrontierError as exc:  # the cluster captures a page fewer than it might: never more
+            logger.warning("A page reserved against the shared budget could not be given back: %s", exc)
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         # Reached only when no retry took the request up again: the page ends here, uncaptured.
@@ -356,3 +400,10 @@ class LinkBoundsMiddleware(BaseSpiderMiddleware):
                 len(hosts),
                 ", ".join(hosts[:10]) + (", ..." if len(hosts) > 10 else ""),
             )
+
+
+def _reactor() -> Any:
+    """The running reactor, imported only now: importing it early would install the wrong one."""
+    from twisted.internet import reactor
+
+    return reactor

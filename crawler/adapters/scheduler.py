@@ -33,7 +33,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from crawler.adapters.extensions import ArchiveExtension
-from crawler.adapters.fence import share_fence
+from crawler.adapters.fence import share_fence, share_pages
 from crawler.adapters.requestcodec import CLAIM_META, decode_request, encode_request
 from crawler.frontier.base import LEASE_SECONDS, Claim, Entry, FrontierError, FrontierUnavailable, Taken
 from crawler.frontier.embedded import EmbeddedFrontier, worker_name
@@ -62,9 +62,11 @@ COUNTS_EVERY = 0.5  # seconds a cluster-wide count is trusted, asking whether th
 class FrontierScheduler:
     """See the module docstring. Settings: ``PERMITCRAWL_FRONTIER`` (``embedded`` or a Redis URL)."""
 
-    def __init__(self, crawler: Crawler, frontier: Frontier) -> None:
+    def __init__(self, crawler: Crawler, frontier: Frontier, *, lease: float = LEASE_SECONDS) -> None:
         self.crawler = crawler
         self.frontier = frontier
+        self.lease = lease
+        self._acquired_at: dict[int, float] = {}  # shard -> when this worker took it (monotonic)
         self.spider: Spider | None = None
         self.db: ProvenanceDB | None = None
         self._pushes: list[Entry] = []
@@ -89,8 +91,12 @@ class FrontierScheduler:
                 "(each host belongs to one worker); use CONCURRENT_REQUESTS_PER_DOMAIN"
             )
         spec = settings.get("PERMITCRAWL_FRONTIER") or EMBEDDED
-        out = setup_of(crawler).config.provenance_db.parent
-        return cls(crawler, open_frontier(spec, out, worker=worker_name(out)))
+        config = setup_of(crawler).config
+        out = config.provenance_db.parent
+        lease = config.frontier_lease
+        return cls(
+            crawler, open_frontier(spec, out, worker=worker_name(out), lease_seconds=lease), lease=lease
+        )
 
     # -- opening and closing ------------------------------------------------------------
 
@@ -129,7 +135,9 @@ class FrontierScheduler:
             self.db.after_flush.append(self._committed)
         self._resolve_stranded()
         self._renew(force=True)
-        share_fence(self.crawler, self._holds)
+        share_fence(self.crawler, self._holds, self._ready_at)
+        if not isinstance(self.frontier, EmbeddedFrontier):
+            share_pages(self.crawler, self.frontier)  # --max-pages counts the cluster's captures
         self._tick.start(TICK, now=False)
 
     def _resolve_stranded(self) -> None:
@@ -291,12 +299,16 @@ class FrontierScheduler:
 
     # -- leases -----------------------------------------------------------------------------
 
+    def _ready_at(self, fence: Fence) -> float:
+        """When (monotonic) this worker took the shard of ``fence``: a handover waits a delay from it."""
+        return self._acquired_at.get(fence.shard, 0.0)
+
     def _holds(self, fence: Fence) -> bool:
         return self.frontier.holds(Claim(fence.key, fence.shard, fence.epoch, fence.worker))
 
     def _renew(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._renewed_at < LEASE_SECONDS / 3:
+        if not force and now - self._renewed_at < self.lease / 3:
             return
         leases = self.frontier.renew()
         self._renewed_at = now
@@ -305,7 +317,12 @@ class FrontierScheduler:
         if lost:
             logger.warning("Lost the lease of shards %s; their URLs go to their new owner", sorted(lost))
             self._ready = deque(t for t in self._ready if t.claim.shard not in lost)
-        self._record_leases([lease for lease in leases if lease.shard not in self._held_shards])
+        new = [lease for lease in leases if lease.shard not in self._held_shards]
+        for lease in new:
+            self._acquired_at[lease.shard] = now
+        for shard in lost:
+            self._acquired_at.pop(shard, None)
+        self._record_leases(new)
         self._held_shards = held
 
     def _record_leases(self, leases: list[Lease]) -> None:

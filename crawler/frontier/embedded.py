@@ -56,8 +56,9 @@ CREATE TABLE leases (shard INTEGER NOT NULL, epoch INTEGER NOT NULL, worker TEXT
 
 
 def worker_name(out: Path) -> str:
-    """This process's worker name: host, process id and crawl directory."""
-    return f"{socket.gethostname()}:{os.getpid()}:{out.resolve()}"
+    """This process's worker name: host, process id and crawl directory (no whitespace: a name is a token)."""
+    name = f"{socket.gethostname()}:{os.getpid()}:{out.resolve()}"
+    return "".join("_" if c.isspace() else c for c in name)
 
 
 class EmbeddedFrontier:
@@ -309,7 +310,10 @@ def open_readonly(path: Path) -> EmbeddedFrontier:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         frontier._check(conn)
     except sqlite3.DatabaseError as exc:
-        raise FrontierError(f"{path}: cannot be read as a frontier ({exc})") from exc
+        raise FrontierError(
+            f"{path}: is not a permitcrawl frontier database ({exc}); expected the frontier permitcrawl "
+            "crawl keeps in the crawl directory, or nothing there"
+        ) from exc
     frontier._conn = conn
     return frontier
 
@@ -331,13 +335,19 @@ class _transaction:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 return
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == 49:
-                    raise
+                    raise FrontierError(f"the frontier could not be written: {exc}") from exc
                 time.sleep(0.1)
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        if kind is None:
-            self.conn.execute("COMMIT")
-        else:
+        try:
+            if kind is None:
+                self.conn.execute("COMMIT")
+                return
             self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK") if self.conn.in_transaction else None
+            raise FrontierError(f"the frontier could not be written: {exc}") from exc
+        if isinstance(value, sqlite3.Error):
+            raise FrontierError(f"the frontier could not be written: {value}") from value

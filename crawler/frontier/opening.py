@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crawler.frontier.base import FrontierError
+from crawler.frontier.base import LEASE_SECONDS, FrontierError
 from crawler.frontier.embedded import FILE_NAME, EmbeddedFrontier
 
 if TYPE_CHECKING:
@@ -25,11 +25,11 @@ def check_spec(spec: str) -> str:
     )
 
 
-def open_frontier(spec: str, out: Path, *, worker: str) -> Frontier:
+def open_frontier(spec: str, out: Path, *, worker: str, lease_seconds: float = LEASE_SECONDS) -> Frontier:
     """The frontier ``spec`` names, for the worker writing crawl directory ``out`` (not opened yet)."""
     check_spec(spec)
     if spec == EMBEDDED:
         return EmbeddedFrontier(out / FILE_NAME, worker=worker)
-    from crawler.frontier.redis import RedisFrontier  # only crawls that use Redis need redis-py
+    from crawler.frontier.redis import RedisFrontier
 
-    return RedisFrontier(spec, worker=worker)
+    return RedisFrontier(spec, worker=worker, lease_seconds=lease_seconds)

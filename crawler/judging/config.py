@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_MAX_PAGES": 0,
     # Where the URLs to fetch wait: "embedded" (DIR/frontier.db) or redis://HOST:PORT/DB (crawl --frontier).
     "PERMITCRAWL_FRONTIER": "embedded",
+    # Seconds a worker's lease on a shard lasts unless renewed (it renews every third of it).
+    "PERMITCRAWL_FRONTIER_LEASE": 30.0,
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",
@@ -112,6 +114,7 @@ class CrawlConfig:
     unreviewed: Unreviewed
     host_max_pages: int
     max_pages: int
+    frontier_lease: float
     warc_dir: Path
     warc_evidence_dir: Path
     warc_prefix: str
@@ -305,6 +308,9 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             "PERMITCRAWL_MAX_PAGES",
             _integer(0, 10**12),
             "a whole number of pages captured in all (0: no limit)",
+        ),
+        frontier_lease=_convert(
+            settings, "PERMITCRAWL_FRONTIER_LEASE", _number(1, 3600), "seconds, 1 to 3600"
         ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
