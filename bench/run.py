@@ -109,6 +109,7 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, concurrency: int, 
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
+    from crawler.adapters.runner import FRONTIER_SETTINGS
     from crawler.adapters.spiders.seeds import SeedSpider
 
     common = {
@@ -130,6 +131,9 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, concurrency: int, 
                 "WARC_DIR": str(out / "warc"),
                 "PROVENANCE_DB": str(out / "provenance.db"),
                 "PROGRESS_INTERVAL": 0,
+                # As `permitcrawl crawl` runs: the embedded frontier in the crawl directory.
+                **FRONTIER_SETTINGS,
+                "PERMITCRAWL_FRONTIER": "embedded",
                 **dict(pair.split("=", 1) for pair in extra),
             },
             priority="cmdline",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
@@ -31,8 +31,6 @@ from twisted.internet.task import deferLater
 from crawler.adapters.requestcodec import CLAIM_META
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -42,19 +40,31 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Per crawl: whether this worker still holds the lease a fence names, and since when (monotonic).
-_HOLDERS: WeakKeyDictionary[Crawler, tuple[Callable[[Fence], bool], Callable[[Fence], float]]] = (
-    WeakKeyDictionary()
-)
+
+class Keeper(Protocol):
+    """What the handler asks the frontier's scheduler about a request's lease."""
+
+    def holds(self, fence: Fence) -> bool:
+        """Whether this worker still holds the lease ``fence`` was taken under."""
+
+    def taken_at(self, fence: Fence) -> float:
+        """When (monotonic seconds) this worker took the shard of ``fence``."""
+
+    def abandon(self, fence: Fence) -> None:
+        """``fence``'s request was not sent: it is not done (its shard's owner fetches it)."""
+
+
+# Per crawl: the keeper of this worker's leases (the scheduler).
+_KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 # Per crawl: the frontier that counts pages against --max-pages cluster-wide (Redis only).
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
 LOST_STAT = "frontier/lease_lost/not_sent"
 
 
-def share_fence(crawler: Crawler, holds: Callable[[Fence], bool], taken_at: Callable[[Fence], float]) -> None:
-    """Let ``crawler``'s download handlers ask ``holds`` and ``taken_at`` before sending a request."""
-    _HOLDERS[crawler] = (holds, taken_at)
+def share_fence(crawler: Crawler, keeper: Keeper) -> None:
+    """Let ``crawler``'s download handlers ask ``keeper`` before sending a frontier request."""
+    _KEEPERS[crawler] = keeper
 
 
 def share_pages(crawler: Crawler, frontier: Frontier) -> None:
@@ -76,13 +86,13 @@ class FencedDownloadHandler(BaseDownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         fence = request.meta.get(CLAIM_META)
-        shared = _HOLDERS.get(self.crawler)
-        if fence is not None and shared is not None:
-            holds, taken_at = shared
-            wait = taken_at(fence) + self._delay(request) - time.monotonic()
+        keeper = _KEEPERS.get(self.crawler)
+        if fence is not None and keeper is not None:
+            wait = keeper.taken_at(fence) + self._delay(request) - time.monotonic()
             if wait > 0:  # a shard just taken over: the host's last request may be that recent
                 await maybe_deferred_to_future(deferLater(_reactor(), wait, lambda: None))
-            if not holds(fence):
+            if not keeper.holds(fence):
+                keeper.abandon(fence)
                 if self.crawler.stats:
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)

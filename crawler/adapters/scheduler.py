@@ -72,6 +72,8 @@ class FrontierScheduler:
         self._pushes: list[Entry] = []
         self._ready: deque[Taken] = deque()
         self._started: dict[str, Request] = {}  # handed to the engine, not finished with
+        self._taken: dict[str, Taken] = {}  # the same, as taken from the frontier
+        self._abandoned: dict[str, Taken] = {}  # not sent: the lease was lost (see abandon)
         self._awaiting: list[str] = []  # finished with, waiting for the commit of their rows
         self._held_shards: set[int] = set()
         self._counted_at = 0.0
@@ -127,15 +129,24 @@ class FrontierScheduler:
         if self.db is not None:
             before = self.db.before_flush
 
+            embedded = isinstance(self.frontier, EmbeddedFrontier)
+
             def flush_then_push() -> None:
                 before()
-                self._push()  # a page's links are queued before its rows commit
+                try:
+                    self._push()  # a page's links are queued before its rows commit
+                except FrontierUnavailable as exc:
+                    # Only the embedded frontier counts committed rows as done (on resume); a
+                    # shared one fetches again what was in flight, so the rows may go first.
+                    if embedded:
+                        raise
+                    self._unavailable(exc)
 
             self.db.before_flush = flush_then_push
             self.db.after_flush.append(self._committed)
         self._resolve_stranded()
         self._renew(force=True)
-        share_fence(self.crawler, self._holds, self._ready_at)
+        share_fence(self.crawler, self)
         if not isinstance(self.frontier, EmbeddedFrontier):
             share_pages(self.crawler, self.frontier)  # --max-pages counts the cluster's captures
         self._tick.start(TICK, now=False)
@@ -190,7 +201,7 @@ class FrontierScheduler:
     # -- the queue ------------------------------------------------------------------------
 
     def has_pending_requests(self) -> bool:
-        if self._ready or self._pushes or self._started or self._awaiting:
+        if self._ready or self._pushes or self._started or self._awaiting or self._abandoned:
             return True
         now = time.monotonic()
         if now - self._counted_at < COUNTS_EVERY:
@@ -244,11 +255,12 @@ class FrontierScheduler:
             taken = self._ready.popleft()
             claim = taken.claim
             fence = Fence(claim.key, claim.shard, claim.epoch, claim.worker)
-            if not self._holds(fence):
+            if not self.holds(fence):
                 continue  # the shard's new owner puts it back in its queue
             request = decode_request(taken.payload, self.spider)
             request.meta[CLAIM_META] = fence
             self._started[claim.key] = request
+            self._taken[claim.key] = taken
             return request
 
     def _refill(self) -> None:
@@ -274,6 +286,7 @@ class FrontierScheduler:
         finished = [key for key, request in self._started.items() if request not in inprogress]
         for key in finished:
             del self._started[key]
+            self._taken.pop(key, None)
         if not finished:
             return
         if self.db is not None:
@@ -299,12 +312,27 @@ class FrontierScheduler:
 
     # -- leases -----------------------------------------------------------------------------
 
-    def _ready_at(self, fence: Fence) -> float:
+    def taken_at(self, fence: Fence) -> float:
         """When (monotonic) this worker took the shard of ``fence``: a handover waits a delay from it."""
         return self._acquired_at.get(fence.shard, 0.0)
 
-    def _holds(self, fence: Fence) -> bool:
+    def holds(self, fence: Fence) -> bool:
+        """Whether this worker still holds the lease ``fence`` was taken under (by its own clock)."""
         return self.frontier.holds(Claim(fence.key, fence.shard, fence.epoch, fence.worker))
+
+    def abandon(self, fence: Fence) -> None:
+        """A request the fence did not send is not done: never acknowledged.
+
+        If this worker still holds the shard under the same epoch at its next
+        renewal (its clock ran out before the server's), it is taken up again;
+        otherwise the shard's new owner has put it back in its queue.
+        """
+        taken = self._taken.pop(fence.key, None)
+        self._started.pop(fence.key, None)
+        if taken is not None:
+            self._abandoned[fence.key] = taken
+        if self.db is not None:
+            self.db.drop_held([fence.key])
 
     def _renew(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -317,6 +345,11 @@ class FrontierScheduler:
         if lost:
             logger.warning("Lost the lease of shards %s; their URLs go to their new owner", sorted(lost))
             self._ready = deque(t for t in self._ready if t.claim.shard not in lost)
+        epochs = {lease.shard: lease.epoch for lease in leases}
+        for key, taken in list(self._abandoned.items()):
+            del self._abandoned[key]
+            if epochs.get(taken.claim.shard) == taken.claim.epoch:
+                self._ready.append(taken)  # still ours: send it after all
         new = [lease for lease in leases if lease.shard not in self._held_shards]
         for lease in new:
             self._acquired_at[lease.shard] = now

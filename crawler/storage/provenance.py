@@ -553,6 +553,11 @@ class ProvenanceDB:
             for unit in self._held.pop(key, ()):
                 self._add(*unit)
 
+    def drop_held(self, keys: Iterable[str]) -> None:
+        """Forget the units held under ``keys``: their request was never sent (its lease was lost)."""
+        for key in keys:
+            self._held.pop(key, None)
+
     @property
     def held(self) -> int:
         """How many keys hold units not yet released."""
