@@ -9,6 +9,7 @@ mid-crawl. The reference is the same crawl never killed.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sqlite3
 import subprocess
@@ -129,3 +130,39 @@ def test_a_crawl_killed_at_ten_moments_resumes_each_time_to_the_uninterrupted_re
     # The kills did land mid-crawl: some before anything was recorded, some with pages recorded.
     recorded = [count for _, count in kills]
     assert min(recorded) < len(captured) and max(recorded) > 0, kills
+
+
+def test_frontier_status_shows_what_a_crawl_left_per_shard_and_refuses_unclear_requests(
+    fweb: LocalWebServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "crawl"
+    # Two hosts' home pages only (depth 0): the links found there stay queued.
+    result = run_cli(*command(out)[3:6], "--out", out, *ARGS, "--max-depth", "0", proxy=fweb.proxy_url)
+    assert result.returncode == 0, result.stderr
+    lines = [
+        json.loads(line)
+        for line in run_cli(
+            "frontier", "status", out, "--format", "jsonl", "--sample", "0"
+        ).stdout.splitlines()
+    ]
+    total = lines[0]
+    recorded = len(query(out, "select 1 from captures")) + len(query(out, "select 1 from refusals"))
+    assert total["kind"] == "total" and total["backend"] == "embedded" and total["in_flight"] == 0
+    assert total["done"] >= recorded > 0
+    shards = [line for line in lines if line["kind"] == "shard"]
+    assert (
+        sum(s["done"] for s in shards) == total["done"]
+        and sum(s["queued"] for s in shards) == total["queued"]
+    )
+    assert {line["kind"] for line in lines} >= {"total", "shard", "lease"}
+    text = run_cli("frontier", "status", out, "--sample", "0.2")
+    assert text.returncode == 0 and text.stdout.startswith("embedded frontier: ")
+    assert "0.0 URLs done a second" in text.stdout  # nothing runs there now
+    both = run_cli("frontier", "status", out, "--frontier", "redis://127.0.0.1:1/0")
+    assert both.returncode == 2 and "one of them" in both.stderr
+    missing = run_cli("frontier", "status", tmp_path / "nowhere")
+    assert (
+        missing.returncode == 1
+        and "no frontier there" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )

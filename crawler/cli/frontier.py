@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +47,18 @@ def status_rows(status: Status) -> list[dict[str, Any]]:
 @click.argument("crawl_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--frontier", "spec", default=None, metavar="redis://HOST:PORT/DB", help="A Redis frontier.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
-def status(crawl_dir: Path | None, spec: str | None, fmt: str) -> None:
-    """Queued, in flight and done: in total, per shard, per worker; the leases held.
+@click.option(
+    "--sample",
+    type=click.FloatRange(min=0, max=60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between two counts, for the rate of URLs done (0: no rate).",
+)
+def status(crawl_dir: Path | None, spec: str | None, fmt: str, sample: float) -> None:
+    """Queued, in flight and done: in total, per shard, per worker; the rate; the leases held.
+
+    Reads only: a crawl may be running. The rate is the URLs done between two
+    counts ``--sample`` seconds apart.
 
     \b
     Example:
@@ -67,10 +78,15 @@ def status(crawl_dir: Path | None, spec: str | None, fmt: str) -> None:
         assert spec is not None
         reader = open_frontier(spec, Path("."), worker="status")
     try:
+        before = reader.counts().done if sample else 0
+        if sample:
+            time.sleep(sample)
         result = reader.status()
     finally:
         reader.close()
+    rate = round((result.total.done - before) / sample, 2) if sample else None
     rows = status_rows(result)
+    rows[0]["rate"] = rate
     if fmt == "jsonl":
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -79,6 +95,7 @@ def status(crawl_dir: Path | None, spec: str | None, fmt: str) -> None:
     click.echo(
         f"{result.backend} frontier: {total.queued} queued, {total.in_flight} in flight, {total.done} done; "
         f"{result.hosts} hosts with URLs queued or in flight"
+        + (f"; {rate} URLs done a second (over {sample:g} s)" if rate is not None else "")
         + (f"; {result.pages} pages counted against --max-pages" if result.pages else "")
     )
     if result.workers:
