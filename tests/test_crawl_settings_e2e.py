@@ -140,11 +140,13 @@ def test_where_a_crawl_writes_cannot_be_moved_out_of_its_directory(command: str,
 
 
 def test_a_crawl_scrapy_could_not_open_says_why_without_a_traceback_of_ours(tmp_path: Path) -> None:
-    # Scrapy refuses CONCURRENT_REQUESTS_PER_IP with its default queue only once it opens the spider;
-    # closing the crawl that never opened then failed in our archive (NotFoundError: no crawl row).
+    # The frontier's scheduler refuses CONCURRENT_REQUESTS_PER_IP (politeness is per host, each host on
+    # one worker) only once Scrapy opens the spider; closing the crawl that never opened once failed in
+    # our archive (NotFoundError: no crawl row).
     out = tmp_path / "out"
     result = run_cli("crawl", "http://site-a.test/", "--out", out, "-s", "CONCURRENT_REQUESTS_PER_IP=1")
     assert result.returncode == 1
-    assert result.stderr.endswith("does not support CONCURRENT_REQUESTS_PER_IP\n")
+    assert "does not support CONCURRENT_REQUESTS_PER_IP" in result.stderr
+    assert result.stderr.endswith("use CONCURRENT_REQUESTS_PER_DOMAIN\n")
     assert "Error: the crawl could not run: ValueError" in result.stderr
     assert "crawler/extensions.py" not in result.stderr and "NotFoundError" not in result.stderr

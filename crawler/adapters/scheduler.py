@@ -86,12 +86,6 @@ class FrontierScheduler:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
-        if settings.getint("CONCURRENT_REQUESTS_PER_IP"):
-            # Hosts are partitioned among workers; two hosts on one address may be on two workers.
-            raise ValueError(
-                "FrontierScheduler does not support CONCURRENT_REQUESTS_PER_IP: politeness holds per host "
-                "(each host belongs to one worker); use CONCURRENT_REQUESTS_PER_DOMAIN"
-            )
         spec = settings.get("PERMITCRAWL_FRONTIER") or EMBEDDED
         config = setup_of(crawler).config
         out = config.provenance_db.parent
@@ -116,6 +110,12 @@ class FrontierScheduler:
         }
 
     def open(self, spider: Spider) -> None:
+        if self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_IP"):
+            # Hosts are partitioned among workers; two hosts on one address may be on two workers.
+            raise ValueError(
+                "FrontierScheduler does not support CONCURRENT_REQUESTS_PER_IP: politeness holds per host "
+                "(each host belongs to one worker); use CONCURRENT_REQUESTS_PER_DOMAIN"
+            )
         self.spider = spider
         engine = self.crawler.engine
         if engine is None or not hasattr(getattr(engine, "_slot", None), "inprogress"):

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 @click.group()
 def frontier() -> None:
-    """Look at a crawl's frontier: the URLs queued, in flight and done."""
+    """Look at a crawl's frontier: the URLs queued, in flight and done.
+
+    \b
+    Example:
+        permitcrawl frontier status crawls/example
+    """
 
 
 def _counts(counts: Counts) -> dict[str, int]:
