@@ -64,11 +64,18 @@ def test_max_pages_is_a_hard_cap_on_pages_captured(budget: int, tmp_path: Path) 
         assert "finished (max_pages)" in run.result.stderr
         # There are far more pages than the budget: exactly the budget is captured, never more.
         assert _rows(out, "select count(*) as n from captures")[0]["n"] == budget
+        assert f"URLs are still queued in the frontier: crawl into {out} again to go on" in run.result.stderr
         # The same command again resumes the crawl: the budget is spent already.
         again = crawl(web, out, "--max-pages", str(budget), *FAST_AND_WIDE, seeds=BUDGET_SEEDS)
-    assert again.result.returncode == 0, again.result.stderr
-    assert "\ncaptured 0 pages" in f"\n{again.result.stderr}"
-    assert _rows(out, "select count(*) as n from captures")[0]["n"] == budget
+        assert again.result.returncode == 0, again.result.stderr
+        assert "\ncaptured 0 pages" in f"\n{again.result.stderr}"
+        assert _rows(out, "select count(*) as n from captures")[0]["n"] == budget
+        # A larger budget goes on from the frontier: the pages not yet captured, none twice.
+        more = crawl(web, out, "--max-pages", str(budget + 3), *FAST_AND_WIDE, seeds=BUDGET_SEEDS)
+    assert more.result.returncode == 0, more.result.stderr
+    assert "\ncaptured 3 pages" in f"\n{more.result.stderr}"
+    counts = _rows(out, "select count(*) as n, count(distinct url) as urls from captures")[0]
+    assert (counts["n"], counts["urls"]) == (budget + 3, budget + 3)
 
 
 def test_a_budget_larger_than_the_web_lets_the_crawl_finish(tmp_path: Path) -> None:

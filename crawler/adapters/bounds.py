@@ -43,6 +43,7 @@ from twisted.internet.task import deferLater
 
 from crawler.adapters import signals as our_signals
 from crawler.adapters.fence import pages_of
+from crawler.adapters.requestcodec import PUT_BACK
 from crawler.frontier.base import FrontierError, FrontierUnavailable
 from crawler.judging.config import setup_of
 from crawler.storage.queries import BUDGET_STAT, DEPTH_STAT, QUEUE_STAT
@@ -285,11 +286,13 @@ class PageBudgetMiddleware:
             if self._spent():
                 if not self.closing:
                     self._close()
+                request.meta[PUT_BACK] = True  # not fetched for want of budget: a later run may
                 raise IgnoreRequest(f"the page budget of {self.budget} pages is spent")
             waiter: Deferred[None] = Deferred()
             self.waiting.append(waiter)
             await maybe_deferred_to_future(waiter)
         if self._spent():
+            request.meta[PUT_BACK] = True
             raise IgnoreRequest(f"the page budget of {self.budget} pages is spent")
         token = next(self._tokens)
         request.meta[BUDGET_TOKEN] = token
@@ -313,6 +316,7 @@ class PageBudgetMiddleware:
                 self._give_back(cluster)
             if not self.closing:
                 self._close()
+            request.meta[PUT_BACK] = True
             raise IgnoreRequest(f"the page budget of {self.budget} pages, shared by every worker, is spent")
         token = next(self._tokens)
         request.meta[BUDGET_TOKEN] = token

@@ -24,6 +24,9 @@ _BYTES = "$b64"
 CLAIM_META = "frontier_claim"
 # Meta of this process only, never stored: the page budget's token counts a page in flight here.
 PROCESS_ONLY = ("_permitcrawl_",)
+# Set on a request dropped for a reason that is not its URL's (the page budget spent): the
+# frontier keeps it queued for a later run rather than counting it done.
+PUT_BACK = "_permitcrawl_put_back"
 
 
 def _encode(value: Any) -> Any:

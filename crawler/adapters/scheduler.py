@@ -34,7 +34,7 @@ from twisted.internet import task
 
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.fence import share_fence, share_pages
-from crawler.adapters.requestcodec import CLAIM_META, decode_request, encode_request
+from crawler.adapters.requestcodec import CLAIM_META, PUT_BACK, decode_request, encode_request
 from crawler.frontier.base import LEASE_SECONDS, Claim, Entry, FrontierError, FrontierUnavailable, Taken
 from crawler.frontier.embedded import EmbeddedFrontier, worker_name
 from crawler.frontier.opening import EMBEDDED, open_frontier
@@ -280,18 +280,31 @@ class FrontierScheduler:
     # -- done: finished with and committed --------------------------------------------------
 
     def _finish_processed(self) -> None:
-        """Release the rows of the requests the engine has finished with; they await the commit."""
+        """Release the rows of the requests the engine has finished with; they await the commit.
+
+        A request dropped for a reason that is not its URL's (the page budget
+        spent), or that ended with nothing on the record while the crawl was
+        closing (a download cancelled by the stop), is not done: it stays in
+        flight, and the frontier's close puts it back in the queue.
+        """
         engine = self.crawler.engine
-        inprogress = engine._slot.inprogress if engine is not None and engine._slot is not None else set()
+        slot = engine._slot if engine is not None else None
+        inprogress = slot.inprogress if slot is not None else set()
+        closing = slot is None or slot.closing is not None
         finished = [key for key, request in self._started.items() if request not in inprogress]
+        done = []
         for key in finished:
-            del self._started[key]
+            request = self._started.pop(key)
             self._taken.pop(key, None)
-        if not finished:
+            recorded = self.db is not None and self.db.holds(key)
+            if request.meta.get(PUT_BACK) or (closing and not recorded):
+                continue
+            done.append(key)
+        if not done:
             return
         if self.db is not None:
-            self.db.release(finished)
-        self._awaiting.extend(finished)
+            self.db.release(done)
+        self._awaiting.extend(done)
 
     def _committed(self) -> None:
         """After a commit: everything awaiting is in the database; tell the frontier."""

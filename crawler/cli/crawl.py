@@ -98,8 +98,29 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
         click.echo(line, err=True)  # a summary: the crawl's data is in the directory
+    left = _left_in_frontier(out) if frontier == EMBEDDED else None
+    if left:
+        click.echo(
+            f"{left} URLs are still queued in the frontier: crawl into {out} again to go on",
+            err=True,
+        )
     click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
     return result.crawl_id
+
+
+def _left_in_frontier(out: Path) -> int | None:
+    """URLs queued in ``out``'s embedded frontier (None if it cannot be read: said elsewhere)."""
+    from crawler.frontier.base import FrontierError
+    from crawler.frontier.embedded import open_readonly
+
+    try:
+        reader = open_readonly(out / FILE_NAME)
+        try:
+            return reader.counts().queued
+        finally:
+            reader.close()
+    except FrontierError:
+        return None
 
 
 def _crawl_options(func: Any) -> Any:

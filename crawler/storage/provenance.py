@@ -553,6 +553,10 @@ class ProvenanceDB:
             for unit in self._held.pop(key, ()):
                 self._add(*unit)
 
+    def holds(self, key: str) -> bool:
+        """Whether units are held under ``key`` (its request left rows on the record)."""
+        return key in self._held
+
     def drop_held(self, keys: Iterable[str]) -> None:
         """Forget the units held under ``keys``: their request was never sent (its lease was lost)."""
         for key in keys:
