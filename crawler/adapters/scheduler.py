@@ -257,7 +257,16 @@ class FrontierScheduler:
             fence = Fence(claim.key, claim.shard, claim.epoch, claim.worker)
             if not self.holds(fence):
                 continue  # the shard's new owner puts it back in its queue
-            request = decode_request(taken.payload, self.spider)
+            try:
+                request = decode_request(taken.payload, self.spider)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                # Written by another spider (a callback this one lacks): it can never be fetched here.
+                logger.error(
+                    "Cannot read the queued request for %s (%s); counted done, not fetched", taken.url, exc
+                )
+                self.crawler.stats.inc_value("frontier/unreadable") if self.crawler.stats else None
+                self._awaiting.append(claim.key)
+                continue
             request.meta[CLAIM_META] = fence
             self._started[claim.key] = request
             self._taken[claim.key] = taken
