@@ -43,12 +43,15 @@ from crawler.storage.records import Fence
 from policies.urls import request_host
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Self
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
     from crawler.frontier.base import Frontier, Lease
+    from crawler.judging.config import CrawlConfig
     from crawler.storage.provenance import ProvenanceDB
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,22 @@ TICK = 0.2  # seconds between rounds of bookkeeping (links queued, URLs done, le
 TAKE = 64  # URLs taken from the frontier at once
 PUSH_BATCH = 256  # links kept in memory before they are queued in the frontier
 COUNTS_EVERY = 0.5  # seconds a cluster-wide count is trusted, asking whether the crawl is over
+
+
+def crawl_identity(seeds: Iterable[str], config: CrawlConfig, settings: BaseSettings) -> dict[str, str]:
+    """What decides which URLs a crawl fetches (its seeds as the spider holds them, and settings).
+
+    Workers of one crawl must agree on it; it is checked before the crawl starts
+    (:func:`crawler.adapters.runner.check_frontier`) and again when the frontier opens.
+    """
+    return {
+        "seeds": " ".join(sorted(seeds)),
+        "purpose": config.purpose.value,
+        "default_policy": config.default_policy.value,
+        "robots_token": config.robots_token,
+        "depth_limit": str(settings.getint("DEPTH_LIMIT")),
+        "max_pages": str(settings.get("PERMITCRAWL_MAX_PAGES") or ""),
+    }
 
 
 class FrontierScheduler:
@@ -102,16 +121,8 @@ class FrontierScheduler:
 
     def _identity(self, spider: Spider) -> dict[str, str]:
         """What decides which URLs this crawl fetches: workers of one crawl must agree on it."""
-        config = setup_of(self.crawler).config
-        settings = self.crawler.settings
-        return {
-            "seeds": " ".join(sorted(getattr(spider, "seeds", ()))),
-            "purpose": config.purpose.value,
-            "default_policy": config.default_policy.value,
-            "robots_token": config.robots_token,
-            "depth_limit": str(settings.getint("DEPTH_LIMIT")),
-            "max_pages": str(settings.get("PERMITCRAWL_MAX_PAGES") or ""),
-        }
+        seeds = getattr(spider, "seeds", ())
+        return crawl_identity(seeds, setup_of(self.crawler).config, self.crawler.settings)
 
     def open(self, spider: Spider) -> None:
         self.spider = spider

@@ -474,6 +474,15 @@ class RedisFrontier:
         Raises FrontierError naming the fields that differ when the database
         holds another crawl, or another number of shards or layout.
         """
+        self.check(identity)
+        self.renew()
+
+    def check(self, identity: Mapping[str, str]) -> None:
+        """Join the crawl of this database (creating it with ``identity`` if it holds none); no lease.
+
+        Raises FrontierError naming the fields that differ when the database
+        holds another crawl, or another number of shards or layout.
+        """
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in identity.items()):
             raise FrontierError("the crawl identity must map names to strings")
         text = json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -488,7 +497,6 @@ class RedisFrontier:
                 f"Redis frontier {self.address.shown} holds a crawl of {shards} shards, not {self.shards}"
             )
         self._check_identity(stored, dict(identity))
-        self.renew()
 
     def _check_identity(self, stored: str, mine: dict[str, str]) -> None:
         try:
@@ -504,6 +512,10 @@ class RedisFrontier:
                 f"{', '.join(differing)} differ from this command's; run the crawl's own command, "
                 "or use another database"
             )
+
+    def disconnect(self) -> None:
+        """Close the connection only: for a frontier :meth:`check`-ed and never opened (no lease held)."""
+        self._client.close()
 
     def close(self) -> None:
         """Give up every lease of this worker; their in-flight entries go back to their queues."""
