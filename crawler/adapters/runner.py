@@ -209,12 +209,14 @@ def run_crawl(crawl: PreparedCrawl, *, seeds: list[str]) -> RunResult:
 def check_frontier(crawl: PreparedCrawl, seeds: list[str]) -> None:
     """Refuse, before Scrapy starts, to join a Redis frontier that holds another crawl.
 
-    The scheduler checks again when it opens the frontier; a refusal there
-    comes from inside Scrapy's start-up, which then logs tracebacks of its own
-    around the message. Seeds that are not URLs are left to the spider to
-    refuse. Raises FrontierError (FrontierUnavailable if the server does not
-    answer) naming the fields that differ.
+    Nothing is written: the first worker's scheduler creates the crawl when it
+    opens the frontier, and checks again there; a refusal there comes from
+    inside Scrapy's start-up, which then logs tracebacks of its own around the
+    message. Seeds that are not URLs are left to the spider to refuse. Raises
+    FrontierError (FrontierUnavailable if the server does not answer) naming
+    the fields that differ.
     """
+    from crawler.adapters.addon import PolicyAddon
     from crawler.adapters.scheduler import crawl_identity
     from crawler.frontier.redis import RedisFrontier
 
@@ -225,7 +227,9 @@ def check_frontier(crawl: PreparedCrawl, seeds: list[str]) -> None:
         spider_seeds = [check_seed(seed) for seed in seeds]
     except SeedsError:
         return
-    identity = crawl_identity(spider_seeds, crawl.setup.config, crawl.settings)
+    settings = crawl.settings.copy()
+    PolicyAddon().update_settings(settings)  # its defaults (DEPTH_LIMIT) apply as they will in the crawl
+    identity = crawl_identity(spider_seeds, crawl.setup.config, settings)
     frontier = RedisFrontier(spec, worker="check", lease_seconds=crawl.setup.config.frontier_lease)
     try:
         frontier.check(identity)

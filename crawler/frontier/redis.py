@@ -474,19 +474,26 @@ class RedisFrontier:
         Raises FrontierError naming the fields that differ when the database
         holds another crawl, or another number of shards or layout.
         """
-        self.check(identity)
+        text = self._identity_text(identity)
+        stored, shards, layout = self._run("open", [text, self.shards, FORMAT])
+        self._compare(stored, shards, layout, dict(identity))
         self.renew()
 
     def check(self, identity: Mapping[str, str]) -> None:
-        """Join the crawl of this database (creating it with ``identity`` if it holds none); no lease.
+        """Raise FrontierError as :meth:`open` would; write nothing (a database holding no crawl passes)."""
+        self._identity_text(identity)
+        keys = [PREFIX + name for name in ("identity", "shards", "format")]
+        stored, shards, layout = self._call(lambda client: client.mget(keys))
+        if stored is not None:
+            self._compare(stored, shards or "", layout or "", dict(identity))
 
-        Raises FrontierError naming the fields that differ when the database
-        holds another crawl, or another number of shards or layout.
-        """
+    @staticmethod
+    def _identity_text(identity: Mapping[str, str]) -> str:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in identity.items()):
             raise FrontierError("the crawl identity must map names to strings")
-        text = json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        stored, shards, layout = self._run("open", [text, self.shards, FORMAT])
+        return json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def _compare(self, stored: str, shards: str, layout: str, identity: dict[str, str]) -> None:
         if layout != FORMAT:
             raise FrontierError(
                 f"Redis frontier {self.address.shown} holds frontier layout {layout!r}, not {FORMAT!r}: "
@@ -496,7 +503,7 @@ class RedisFrontier:
             raise FrontierError(
                 f"Redis frontier {self.address.shown} holds a crawl of {shards} shards, not {self.shards}"
             )
-        self._check_identity(stored, dict(identity))
+        self._check_identity(stored, identity)
 
     def _check_identity(self, stored: str, mine: dict[str, str]) -> None:
         try:
