@@ -35,7 +35,15 @@ from twisted.internet import task
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.fence import share_fence, share_pages
 from crawler.adapters.requestcodec import CLAIM_META, decode_request, encode_request
-from crawler.frontier.base import LEASE_SECONDS, Claim, Entry, FrontierError, FrontierUnavailable, Taken
+from crawler.frontier.base import (
+    LEASE_SECONDS,
+    Claim,
+    Entry,
+    FrontierError,
+    FrontierUnavailable,
+    Taken,
+    shard_of,
+)
 from crawler.frontier.embedded import EmbeddedFrontier, worker_name
 from crawler.frontier.opening import EMBEDDED, open_frontier
 from crawler.judging.config import setup_of
@@ -310,9 +318,9 @@ class FrontierScheduler:
 
     # -- leases -----------------------------------------------------------------------------
 
-    def _ready_at(self, fence: Fence) -> float:
-        """When (monotonic) this worker took the shard of ``fence``: a handover waits a delay from it."""
-        return self._acquired_at.get(fence.shard, 0.0)
+    def _ready_at(self, host: str) -> float:
+        """When (monotonic) this worker took the shard of ``host``: a handover waits a delay from it."""
+        return self._acquired_at.get(shard_of(host, self.frontier.shards), 0.0)
 
     def _holds(self, fence: Fence) -> bool:
         return self.frontier.holds(Claim(fence.key, fence.shard, fence.epoch, fence.worker))
