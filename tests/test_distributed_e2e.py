@@ -45,9 +45,10 @@ PAGE_DELAY = 0.01  # seconds every page takes to answer
 DOWNLOAD_DELAY = 0.3
 LEASE = 3
 CONCURRENCY = 8
-# The server logs arrival times; the client spaces its sends. A send's path to the server varies by a
-# few milliseconds (thread scheduling on a loaded machine), so arrival gaps may be that much shorter.
-JITTER = 0.015
+# The server logs arrival times; the client spaces its sends. A send's way to the server (a new
+# connection, thread scheduling on a loaded machine) varies by some milliseconds, so an arrival gap
+# may be that much shorter than the gap between sends. Measured: up to 32 ms within one worker.
+JITTER = 0.05
 ARGS = (
     *("-s", "AUTOTHROTTLE_START_DELAY=0"),
     *("-s", f"DOWNLOAD_DELAY={DOWNLOAD_DELAY}"),
@@ -248,16 +249,27 @@ def test_two_workers_then_a_third_joining_capture_every_allowed_url_once_politel
     # No reserved URL was ever requested, by any worker.
     assert not [r.url for r in requests if "/private/" in r.path]
     # Politeness across the cluster: every request to a host (robots.txt included), whoever sent it.
-    gaps = {}
+    closest = {}
     for host in HOSTS:
-        times = sorted(r.at for r in requests if r.host == host)
-        assert len(times) > PAGES
-        gaps[host] = min(b - a for a, b in itertools.pairwise(times))
-    assert min(gaps.values()) >= DOWNLOAD_DELAY - JITTER, gaps
+        sent = sorted((r for r in requests if r.host == host), key=lambda r: r.at)
+        assert len(sent) > PAGES
+        closest[host] = min(((b.at - a.at, a, b) for a, b in itertools.pairwise(sent)), key=lambda t: t[0])
+    too_close = [
+        (round(gap, 4), a.path, agent_of(a)[-4:-1], b.path, agent_of(b)[-4:-1])
+        for gap, a, b in closest.values()
+        if gap < DOWNLOAD_DELAY - JITTER
+    ]
+    assert not too_close, too_close
     merged, report = merge(tmp_path, w1, w2, w3)
     assert_each_allowed_url_once(merged)
     assert report["kept"]["captures"] == len(ALLOWED)
     assert_audit_clean(merged)
+    # No worker died: no URL was fetched twice, the merge had no duplicate to drop. (Known failure,
+    # the product bug described in test_max_pages_is_a_cap_for_the_whole_cluster: a worker giving
+    # shards to a joining one hands over URLs whose rows it commits anyway.)
+    union = Counter(url for w in (w1, w2, w3) for url in captured(w.out))
+    assert not {url: n for url, n in union.items() if n > 1}
+    assert report["dropped"]["captures"] == {"stale": 0, "duplicate": 0}, report
 
 
 def test_a_worker_killed_mid_crawl_loses_nothing_and_its_in_flight_duplicates_are_merged_away(
