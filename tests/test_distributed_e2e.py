@@ -264,9 +264,8 @@ def test_two_workers_then_a_third_joining_capture_every_allowed_url_once_politel
     assert_each_allowed_url_once(merged)
     assert report["kept"]["captures"] == len(ALLOWED)
     assert_audit_clean(merged)
-    # No worker died: no URL was fetched twice, the merge had no duplicate to drop. (Known failure,
-    # the product bug described in test_max_pages_is_a_cap_for_the_whole_cluster: a worker giving
-    # shards to a joining one hands over URLs whose rows it commits anyway.)
+    # No worker died: no URL was fetched twice (a shard given to a joining worker is handed over
+    # only once nothing of it is in flight), so the merge had no duplicate to drop.
     union = Counter(url for w in (w1, w2, w3) for url in captured(w.out))
     assert not {url: n for url, n in union.items() if n > 1}
     assert report["dropped"]["captures"] == {"stale": 0, "duplicate": 0}, report
@@ -408,12 +407,8 @@ def test_max_pages_is_a_cap_for_the_whole_cluster(
 ) -> None:
     """Two workers share one budget of N pages: together they capture N, each URL once.
 
-    Known failure (product bug, not fixed here): when the second worker joins, the first gives up
-    the shards beyond its fair share at once, and the URLs it had in flight on them (fetched, rows
-    committed, not yet reported done) go back to the queue; the new owner fetches them again. Each
-    such duplicate spends a page of the budget, so the merge holds fewer than N. The fix: a worker
-    drains a shard it gives up (takes nothing more from it, reports its in-flight URLs done) before
-    releasing it, instead of the renew script requeuing them.
+    The second worker joins while the first holds every shard: the shards it gets must not be
+    handed over with URLs in flight (fetched again, each would spend a page of the budget twice).
     """
     cap = 30
     w1 = start(dweb, redis_server, tmp_path, "w1", "--max-pages", str(cap))
