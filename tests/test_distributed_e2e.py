@@ -442,3 +442,18 @@ def test_a_worker_of_another_crawl_is_refused(
     assert "Traceback" not in other.stderr
     assert "seeds" in other.stderr and redis_server.url in other.stderr, other.stderr
     assert not os.path.exists(tmp_path / "other" / "provenance.db")
+
+
+def test_a_worker_whose_redis_does_not_answer_at_start_is_refused(
+    dweb: LocalWebServer, tmp_path: Path
+) -> None:
+    server = start_redis(tmp_path)
+    url = server.url
+    server.stop()  # a port nothing listens on any more
+    result = run_cli(
+        "crawl", *SEEDS, "--out", tmp_path / "w1", "--frontier", url, *ARGS, proxy=dweb.proxy_url
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Redis frontier {url} is unavailable" in result.stderr, result.stderr
+    assert not (tmp_path / "w1" / "provenance.db").exists()
