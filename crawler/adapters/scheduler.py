@@ -104,6 +104,7 @@ class FrontierScheduler:
         self._counted_at = 0.0
         self._over = False
         self._renewed_at = 0.0
+        self._committed_at = time.monotonic()  # when the frontier last heard what is done
         self._outage: str | None = None
         self._failed = False
         self._tick = task.LoopingCall(self._bookkeeping)
@@ -309,6 +310,7 @@ class FrontierScheduler:
             self._fail(exc)
 
     def _acknowledge(self) -> None:
+        self._committed_at = time.monotonic()
         if not self._awaiting:
             return
         self._push()  # links first: a URL is done only once what it led to is queued
@@ -368,9 +370,12 @@ class FrontierScheduler:
             self._renew()
             engine = self.crawler.engine
             idle = engine is not None and engine._slot is not None and not engine._slot.inprogress
-            if self._awaiting and (idle or self.db is None):
+            # Commit when nothing else is coming, and at least every third of a lease: a URL stays in
+            # flight until its rows commit, and a shard handed to a joining worker waits for that.
+            due = time.monotonic() - self._committed_at >= self.lease / 3
+            if self._awaiting and (idle or due or self.db is None):
                 if self.db is not None:
-                    self.db.flush()  # nothing else is coming: commit now rather than at the next tick
+                    self.db.flush()
                 else:
                     self._acknowledge()
             if self._outage is not None:
