@@ -4,15 +4,15 @@ The check is made in the download handler, the last step before bytes go
 out: a request may wait in a downloader slot (politeness delay) long after
 the scheduler handed it over, and a worker stopped (SIGSTOP, a long pause)
 past its lease must not fetch, on waking, what the shard's new owner now
-fetches. Requests outside the frontier (evidence documents) pass.
+fetches. Requests outside the frontier (evidence documents) pass that check.
 
 A shard changes hands (a worker joins, leaves or dies) while its hosts'
 politeness delays run: the new owner sends nothing to a host of a shard it
-has just taken before the host's download delay (``DOWNLOAD_DELAY``, or the
-Crawl-delay the gate set) has passed since it took the shard, and the old
-owner sends nothing once it has given the shard up or its lease ran out by
-its own clock. So the gap between two requests to one host holds across
-workers, handovers included.
+has just taken, its evidence documents included, before the host's download
+delay (``DOWNLOAD_DELAY``, or the Crawl-delay the gate set) has passed since
+it took the shard, and the old owner sends nothing once it has given the
+shard up or its lease ran out by its own clock. So the gap between two
+requests to one host holds across workers, handovers included.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 from crawler.adapters.requestcodec import CLAIM_META
+from policies.urls import request_host
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -47,8 +50,8 @@ class Keeper(Protocol):
     def holds(self, fence: Fence) -> bool:
         """Whether this worker still holds the lease ``fence`` was taken under."""
 
-    def taken_at(self, fence: Fence) -> float:
-        """When (monotonic seconds) this worker took the shard of ``fence``."""
+    def taken_at(self, host: str) -> float:
+        """When (monotonic seconds) this worker took the shard of ``host``."""
 
     def abandon(self, fence: Fence) -> None:
         """``fence``'s request was not sent: it is not done (its shard's owner fetches it)."""
@@ -60,6 +63,9 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
 LOST_STAT = "frontier/lease_lost/not_sent"
+
+# Hosts whose next send time is kept before those already past are forgotten.
+SPACING_KEPT = 10_000
 
 
 def share_fence(crawler: Crawler, keeper: Keeper) -> None:
@@ -83,21 +89,47 @@ class FencedDownloadHandler(BaseDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.inner = HTTP11DownloadHandler.from_crawler(crawler)
+        self._next_send: dict[str, float] = {}  # slot (host) -> earliest next send (monotonic)
 
     async def download_request(self, request: Request) -> Response:
         fence = request.meta.get(CLAIM_META)
         keeper = _KEEPERS.get(self.crawler)
-        if fence is not None and keeper is not None:
-            wait = keeper.taken_at(fence) + self._delay(request) - time.monotonic()
-            if wait > 0:  # a shard just taken over: the host's last request may be that recent
-                await maybe_deferred_to_future(deferLater(_reactor(), wait, lambda: None))
-            if not keeper.holds(fence):
+        if keeper is not None:
+            await self._space(request, keeper.taken_at)
+            if fence is not None and not keeper.holds(fence):
                 keeper.abandon(fence)
                 if self.crawler.stats:
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
         return await self.inner.download_request(request)
+
+    async def _space(self, request: Request, taken_at: Callable[[str], float]) -> None:
+        """Wait until the host's delay has passed since this worker took its shard and since its last send.
+
+        Every request to the host waits, evidence documents included: after a
+        takeover the new owner's first request there is usually its robots.txt.
+        The downloader spaces requests as it hands them over; a request held
+        here would let the next one catch up, so the spacing is kept here too:
+        each request reserves its send time before it waits.
+        """
+        delay = self._delay(request)
+        if delay <= 0:
+            return
+        now = time.monotonic()
+        slot = self._slot_key(request)
+        send_at = max(now, taken_at(request_host(request.url) or "") + delay, self._next_send.get(slot, now))
+        if len(self._next_send) >= SPACING_KEPT:  # bounded: hosts whose next send is past need no entry
+            self._next_send = {key: at for key, at in self._next_send.items() if at > now}
+        self._next_send[slot] = send_at + delay
+        if send_at > now:  # a shard just taken over, or a request ahead of this one held here
+            await maybe_deferred_to_future(deferLater(_reactor(), send_at - now, lambda: None))
+
+    def _slot_key(self, request: Request) -> str:
+        engine = self.crawler.engine
+        if engine is None:
+            return request_host(request.url) or ""
+        return str(engine.downloader.get_slot_key(request))
 
     def _delay(self, request: Request) -> float:
         """The download delay of ``request``'s slot (its host's), as the downloader applies it."""

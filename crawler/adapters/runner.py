@@ -10,8 +10,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.adapters.overrides import check_overrides
-from crawler.adapters.spiders.seeds import SeedSpider
-from crawler.errors import ProvenanceError, SettingsError
+from crawler.adapters.spiders.seeds import SeedSpider, check_seed
+from crawler.errors import ProvenanceError, SeedsError, SettingsError
+from crawler.frontier.base import FrontierError
 from crawler.frontier.embedded import FILE_NAME, check_file
 from crawler.frontier.opening import EMBEDDED, check_spec
 from crawler.judging.config import CrawlSetup, check_names, share_setup
@@ -198,7 +199,42 @@ class RunResult:
 
 def run_crawl(crawl: PreparedCrawl, *, seeds: list[str]) -> RunResult:
     """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
+    try:
+        check_frontier(crawl, seeds)
+    except FrontierError as exc:
+        return RunResult(crawl_id=None, finish_reason=None, error=f"{type(exc).__name__}: {exc}")
     return run_spider(crawl, SeedSpider, seeds=seeds)[0]
+
+
+def check_frontier(crawl: PreparedCrawl, seeds: list[str]) -> None:
+    """Refuse, before Scrapy starts, to join a Redis frontier that holds another crawl.
+
+    Nothing is written: the first worker's scheduler creates the crawl when it
+    opens the frontier, and checks again there; a refusal there comes from
+    inside Scrapy's start-up, which then logs tracebacks of its own around the
+    message. Seeds that are not URLs are left to the spider to refuse. Raises
+    FrontierError (FrontierUnavailable if the server does not answer) naming
+    the fields that differ.
+    """
+    from crawler.adapters.addon import PolicyAddon
+    from crawler.adapters.scheduler import crawl_identity
+    from crawler.frontier.redis import RedisFrontier
+
+    spec = crawl.settings.get("PERMITCRAWL_FRONTIER") or EMBEDDED
+    if spec == EMBEDDED:
+        return  # one worker: the directory's own frontier, checked when it opens
+    try:
+        spider_seeds = [check_seed(seed) for seed in seeds]
+    except SeedsError:
+        return
+    settings = crawl.settings.copy()
+    PolicyAddon().update_settings(settings)  # its defaults (DEPTH_LIMIT) apply as they will in the crawl
+    identity = crawl_identity(spider_seeds, crawl.setup.config, settings)
+    frontier = RedisFrontier(spec, worker="check", lease_seconds=crawl.setup.config.frontier_lease)
+    try:
+        frontier.check(identity)
+    finally:
+        frontier.disconnect()
 
 
 def run_spider(

@@ -35,7 +35,15 @@ from twisted.internet import task
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.fence import share_fence, share_pages
 from crawler.adapters.requestcodec import CLAIM_META, PUT_BACK, decode_request, encode_request
-from crawler.frontier.base import LEASE_SECONDS, Claim, Entry, FrontierError, FrontierUnavailable, Taken
+from crawler.frontier.base import (
+    LEASE_SECONDS,
+    Claim,
+    Entry,
+    FrontierError,
+    FrontierUnavailable,
+    Taken,
+    shard_of,
+)
 from crawler.frontier.embedded import EmbeddedFrontier, worker_name
 from crawler.frontier.opening import EMBEDDED, open_frontier
 from crawler.judging.config import setup_of
@@ -43,12 +51,15 @@ from crawler.storage.records import Fence
 from policies.urls import request_host
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Self
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
     from crawler.frontier.base import Frontier, Lease
+    from crawler.judging.config import CrawlConfig
     from crawler.storage.provenance import ProvenanceDB
 
 logger = logging.getLogger(__name__)
@@ -57,6 +68,22 @@ TICK = 0.2  # seconds between rounds of bookkeeping (links queued, URLs done, le
 TAKE = 64  # URLs taken from the frontier at once
 PUSH_BATCH = 256  # links kept in memory before they are queued in the frontier
 COUNTS_EVERY = 0.5  # seconds a cluster-wide count is trusted, asking whether the crawl is over
+
+
+def crawl_identity(seeds: Iterable[str], config: CrawlConfig, settings: BaseSettings) -> dict[str, str]:
+    """What decides which URLs a crawl fetches (its seeds as the spider holds them, and settings).
+
+    Workers of one crawl must agree on it; it is checked before the crawl starts
+    (:func:`crawler.adapters.runner.check_frontier`) and again when the frontier opens.
+    """
+    return {
+        "seeds": " ".join(sorted(seeds)),
+        "purpose": config.purpose.value,
+        "default_policy": config.default_policy.value,
+        "robots_token": config.robots_token,
+        "depth_limit": str(settings.getint("DEPTH_LIMIT")),
+        "max_pages": str(settings.get("PERMITCRAWL_MAX_PAGES") or ""),
+    }
 
 
 class FrontierScheduler:
@@ -79,6 +106,7 @@ class FrontierScheduler:
         self._counted_at = 0.0
         self._over = False
         self._renewed_at = 0.0
+        self._committed_at = time.monotonic()  # when the frontier last heard what is done
         self._outage: str | None = None
         self._failed = False
         self._tick = task.LoopingCall(self._bookkeeping)
@@ -98,16 +126,8 @@ class FrontierScheduler:
 
     def _identity(self, spider: Spider) -> dict[str, str]:
         """What decides which URLs this crawl fetches: workers of one crawl must agree on it."""
-        config = setup_of(self.crawler).config
-        settings = self.crawler.settings
-        return {
-            "seeds": " ".join(sorted(getattr(spider, "seeds", ()))),
-            "purpose": config.purpose.value,
-            "default_policy": config.default_policy.value,
-            "robots_token": config.robots_token,
-            "depth_limit": str(settings.getint("DEPTH_LIMIT")),
-            "max_pages": str(settings.get("PERMITCRAWL_MAX_PAGES") or ""),
-        }
+        seeds = getattr(spider, "seeds", ())
+        return crawl_identity(seeds, setup_of(self.crawler).config, self.crawler.settings)
 
     def open(self, spider: Spider) -> None:
         if self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_IP"):
@@ -325,6 +345,7 @@ class FrontierScheduler:
             self._fail(exc)
 
     def _acknowledge(self) -> None:
+        self._committed_at = time.monotonic()
         if not self._awaiting:
             return
         self._push()  # links first: a URL is done only once what it led to is queued
@@ -334,9 +355,9 @@ class FrontierScheduler:
 
     # -- leases -----------------------------------------------------------------------------
 
-    def taken_at(self, fence: Fence) -> float:
-        """When (monotonic) this worker took the shard of ``fence``: a handover waits a delay from it."""
-        return self._acquired_at.get(fence.shard, 0.0)
+    def taken_at(self, host: str) -> float:
+        """When (monotonic) this worker took the shard of ``host``: a handover waits a delay from it."""
+        return self._acquired_at.get(shard_of(host, self.frontier.shards), 0.0)
 
     def holds(self, fence: Fence) -> bool:
         """Whether this worker still holds the lease ``fence`` was taken under (by its own clock)."""
@@ -404,9 +425,12 @@ class FrontierScheduler:
             self._renew()
             engine = self.crawler.engine
             idle = engine is not None and engine._slot is not None and not engine._slot.inprogress
-            if self._awaiting and (idle or self.db is None):
+            # Commit when nothing else is coming, and at least every third of a lease: a URL stays in
+            # flight until its rows commit, and a shard handed to a joining worker waits for that.
+            due = time.monotonic() - self._committed_at >= self.lease / 3
+            if self._awaiting and (idle or due or self.db is None):
                 if self.db is not None:
-                    self.db.flush()  # nothing else is coming: commit now rather than at the next tick
+                    self.db.flush()
                 else:
                     self._acknowledge()
             if self._outage is not None:

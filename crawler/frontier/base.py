@@ -137,6 +137,7 @@ class Frontier(Protocol):
     """
 
     worker: str
+    shards: int  # hosts are spread over this many shards (shard_of)
 
     def open(self, identity: Mapping[str, str]) -> None:
         """Join the crawl (creating it if new): check identity, take leases on free shards."""

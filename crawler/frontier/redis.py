@@ -15,6 +15,10 @@ atomic on the server, and no worker ever sees half of another's change:
   back where it was: ahead of everything of its priority pushed after it.
 * ``lease:{shard}`` (STRING, expiring): ``{epoch} {acquired ms} {worker}``;
   ``epoch:{shard}``: the fencing number, incremented at every takeover.
+* ``drain:{shard}`` (STRING, expiring): the worker holding the shard beyond its
+  fair share (a worker joined) while URLs of it are in flight: it takes nothing
+  new from it and gives it up once they are done, so that a handover never
+  fetches a URL twice.
 * ``hb:{worker}`` (STRING, expiring): a live worker's heartbeat; ``workers``
   (SET) the names to look them up by.
 * ``counts``, ``done:shard``, ``done:worker`` (HASH), ``pages``, ``hosts``,
@@ -170,12 +174,16 @@ if recover == '1' then
     end
   end
 end
+local open = {}  -- a shard draining (beyond this worker's fair share) gives nothing new
+for _, shard in ipairs(valid) do
+  if redis.call('GET', p .. 'drain:' .. shard) ~= worker then open[#open + 1] = shard end
+end
 local remaining = limit - #out / 3
 local taken = 0
-while remaining > 0 and #valid > 0 do
-  local per = math.max(1, math.floor(remaining / #valid))
+while remaining > 0 and #open > 0 do
+  local per = math.max(1, math.floor(remaining / #open))
   local progress = false
-  for _, shard in ipairs(valid) do
+  for _, shard in ipairs(open) do
     if remaining <= 0 then break end
     local got = redis.call('ZPOPMIN', p .. 'q:' .. shard, math.min(per, remaining))
     for j = 1, #got, 2 do
@@ -245,14 +253,27 @@ for s = 0, shards - 1 do
   if w == worker then held[#held + 1] = {s, e, a}
   elseif not w then free[#free + 1] = s end
 end
-while #held > fair do
-  local h = table.remove(held)
-  redis.call('DEL', p .. 'lease:' .. h[1])
-  requeue(h[1])
+-- Shards beyond the fair share are given up once nothing of theirs is in flight; until then they
+-- drain: kept (their in-flight URLs get done under this lease, never fetched twice), nothing new
+-- taken from them.
+local keep = {}
+for i, h in ipairs(held) do
+  if i <= fair then
+    redis.call('DEL', p .. 'drain:' .. h[1])
+    keep[#keep + 1] = h
+  elseif redis.call('HLEN', p .. 'p:' .. h[1]) == 0 then
+    redis.call('DEL', p .. 'lease:' .. h[1])
+    redis.call('DEL', p .. 'drain:' .. h[1])
+  else
+    redis.call('SET', p .. 'drain:' .. h[1], worker, 'PX', ms)
+    keep[#keep + 1] = h
+  end
 end
+held = keep
 for _, h in ipairs(held) do redis.call('PEXPIRE', p .. 'lease:' .. h[1], ms) end
 for _, s in ipairs(free) do
   if #held >= fair then break end
+  redis.call('DEL', p .. 'drain:' .. s)
   local e = redis.call('INCR', p .. 'epoch:' .. s)
   redis.call('SET', p .. 'lease:' .. s, e .. ' ' .. now .. ' ' .. worker, 'PX', ms)
   requeue(s)
@@ -474,10 +495,26 @@ class RedisFrontier:
         Raises FrontierError naming the fields that differ when the database
         holds another crawl, or another number of shards or layout.
         """
+        text = self._identity_text(identity)
+        stored, shards, layout = self._run("open", [text, self.shards, FORMAT])
+        self._compare(stored, shards, layout, dict(identity))
+        self.renew()
+
+    def check(self, identity: Mapping[str, str]) -> None:
+        """Raise FrontierError as :meth:`open` would; write nothing (a database holding no crawl passes)."""
+        self._identity_text(identity)
+        keys = [PREFIX + name for name in ("identity", "shards", "format")]
+        stored, shards, layout = self._call(lambda client: client.mget(keys))
+        if stored is not None:
+            self._compare(stored, shards or "", layout or "", dict(identity))
+
+    @staticmethod
+    def _identity_text(identity: Mapping[str, str]) -> str:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in identity.items()):
             raise FrontierError("the crawl identity must map names to strings")
-        text = json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        stored, shards, layout = self._run("open", [text, self.shards, FORMAT])
+        return json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def _compare(self, stored: str, shards: str, layout: str, identity: dict[str, str]) -> None:
         if layout != FORMAT:
             raise FrontierError(
                 f"Redis frontier {self.address.shown} holds frontier layout {layout!r}, not {FORMAT!r}: "
@@ -487,8 +524,7 @@ class RedisFrontier:
             raise FrontierError(
                 f"Redis frontier {self.address.shown} holds a crawl of {shards} shards, not {self.shards}"
             )
-        self._check_identity(stored, dict(identity))
-        self.renew()
+        self._check_identity(stored, identity)
 
     def _check_identity(self, stored: str, mine: dict[str, str]) -> None:
         try:
@@ -504,6 +540,10 @@ class RedisFrontier:
                 f"{', '.join(differing)} differ from this command's; run the crawl's own command, "
                 "or use another database"
             )
+
+    def disconnect(self) -> None:
+        """Close the connection only: for a frontier :meth:`check`-ed and never opened (no lease held)."""
+        self._client.close()
 
     def close(self) -> None:
         """Give up every lease of this worker; their in-flight entries go back to their queues."""
@@ -611,8 +651,10 @@ class RedisFrontier:
         """Renew this worker's leases, give up those beyond its fair share, claim free ones up to it.
 
         The fair share is ceil(shards / live workers), a live worker being one
-        whose heartbeat has not expired. Every claim increments the shard's
-        epoch and puts its in-flight entries back in its queue.
+        whose heartbeat has not expired. A shard beyond it with URLs in flight
+        is kept, draining (:meth:`take` gives nothing new from it), until they
+        are done. Every claim increments the shard's epoch and puts its
+        in-flight entries (a lapsed owner's) back in its queue.
         """
         started = self._clock()
         flat = self._run("renew", [self.worker, max(1, round(self.lease_seconds * 1000)), self.shards])

@@ -179,6 +179,32 @@ def test_a_third_worker_gets_its_share(open_frontier: Any) -> None:
     assert sizes[-1] == 22
 
 
+def test_a_shard_given_to_a_joining_worker_drains_first_and_no_entry_is_taken_twice(
+    open_frontier: Any,
+) -> None:
+    w1 = open_frontier("w1")
+    w1.push([entry(u) for u in urls(200, hosts=100)])
+    first = w1.take(40)  # in flight on w1
+    busy = {t.claim.shard for t in first}
+    w2 = open_frontier("w2")
+    for w in (w1, w2, w1, w2):
+        w.renew()
+        check_never_shared(w1, w2)
+    one, two = held_by(w1), held_by(w2)
+    assert len(two) > 0 and busy <= one  # w1 keeps every shard with something in flight
+    draining = one - set(range(32))
+    assert draining and draining <= busy
+    again = take_all(w1)
+    assert not {t.claim.shard for t in again} & draining  # nothing new from a draining shard
+    w1.done([t.claim.key for t in first])
+    w1.renew()
+    w2.renew()
+    assert not held_by(w1) & draining and draining <= held_by(w2)
+    later = take_all(w2)
+    keys = [t.claim.key for t in first + again + later]
+    assert len(keys) == len(set(keys)) == 200  # every entry taken once, none twice
+
+
 def test_a_lapsed_lease_goes_to_the_other_worker_with_its_entries(
     open_frontier: Any, redis_server: RedisServer
 ) -> None:
