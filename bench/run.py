@@ -142,7 +142,12 @@ def child(mode: str, proxy: str, seeds: list[str], out: Path, concurrency: int, 
     crawler = process.create_crawler(SeedSpider)
     process.crawl(crawler, seeds=seeds)
     process.start()
-    print(json.dumps({"pages": crawler.stats.get_value("response_received_count", 0)}))
+    import resource as _resource
+
+    peak_kib = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
+    print(
+        json.dumps({"pages": crawler.stats.get_value("response_received_count", 0), "rss": peak_kib * 1024})
+    )
 
 
 def measure(
@@ -161,9 +166,18 @@ def measure(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{mode} crawl failed:\n{result.stderr[-3000:]}")
-    pages = json.loads(result.stdout.strip().splitlines()[-1])["pages"]
+    said = json.loads(result.stdout.strip().splitlines()[-1])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "responses": pages}
+    measured = {"wall": wall, "cpu": cpu, "responses": said["pages"], "rss": said["rss"]}
+    database = out / "provenance.db"
+    if database.exists():
+        import sqlite3
+
+        with sqlite3.connect(database) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL's pages into the file, for its size
+            captures = conn.execute("select count(*) from captures").fetchone()[0]
+        measured["db_bytes_per_capture"] = database.stat().st_size / max(captures, 1)
+    return measured
 
 
 def main() -> None:
@@ -219,6 +233,10 @@ def main() -> None:
         print(f"{mode:<12} median {wall:6.2f} s wall, {cpu:6.2f} s CPU, {responses:.0f} responses, "
               f"{responses / wall:7.1f} responses/s")  # fmt: skip
     print(f"WARC output: {warc_bytes / 1e6:.1f} MB")
+    per_capture = median("permitcrawl", "db_bytes_per_capture")
+    print(f"provenance.db: {per_capture:,.0f} bytes per capture (indexes included, WAL checkpointed)")
+    for mode in ("plain", "permitcrawl"):
+        print(f"peak RSS {mode:<12} median {median(mode, 'rss') / 2**20:6.1f} MiB")
     for key, label in (("wall", "wall"), ("cpu", "CPU")):
         ratios = sorted(
             p[key] / q[key] for p, q in zip(results["permitcrawl"], results["plain"], strict=True)
