@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler.cli.group import open_crawl_dir
-from crawler.cli.output import format_option, write_rows
+from crawler.cli.output import FORMATS, plural, write_rows
 from crawler.cli.params import DIR, PURPOSES, distinct_dirs, host_name, iso_time
 from policies.decision import SIGNAL_IDS
 from policies.purpose import Purpose
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 @click.command()
@@ -41,13 +41,33 @@ if TYPE_CHECKING:
 @click.option(
     "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
 )
-@format_option
-def pages(directories: tuple[Path, ...], purpose: str | None, fmt: str, **filters: Any) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([*FORMATS, "parquet"]),
+    default="table",
+    show_default=True,
+    help="Aligned columns for people, or every field as JSON lines or CSV (stdout) or Parquet (--out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The Parquet file to write, which must not exist (with --format parquet only).",
+)
+def pages(
+    directories: tuple[Path, ...], purpose: str | None, fmt: str, out: Path | None, **filters: Any
+) -> None:
     """List the captured pages of one or more crawls: where they are in the WARC files, and why.
+
+    Table, JSON lines and CSV go to stdout. Parquet (pyarrow, the ``parquet``
+    extra) goes to the new file ``--out``, with the columns of JSON lines,
+    written whole or not at all; ``basis`` is its JSON text there, as in CSV.
 
     \b
     Example:
         permitcrawl pages crawls/example --usable --format jsonl > usable.jsonl
+        permitcrawl pages crawls/a crawls/b --usable --format parquet --out pages.parquet
         permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
         permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
     """
@@ -56,8 +76,20 @@ def pages(directories: tuple[Path, ...], purpose: str | None, fmt: str, **filter
     columns = ["url", "status", "usable", "signal", "where"]
     if len(directories) > 1:
         columns.insert(0, "crawl_dir")
+    fields = ["crawl_dir", *PAGE_FIELDS]
     rows = _page_rows(directories, purpose, filters)
-    write_rows(rows, fmt, fields=["crawl_dir", *PAGE_FIELDS], columns=columns)
+    if fmt == "parquet":
+        if out is None:
+            raise click.UsageError("--format parquet writes a file: give --out FILE")
+        from crawler.cli.parquet import write_parquet
+
+        count = write_parquet(rows, out, fields=fields)
+        click.echo(f"wrote {plural(count, 'page')} to {out}", err=True)
+        return
+    if out is not None:
+        # Rather than write to stdout what the user asked to go to a file.
+        raise click.UsageError(f"--out is for --format parquet; --format {fmt} writes to stdout (use >)")
+    write_rows(rows, fmt, fields=fields, columns=columns)
 
 
 def _page_rows(
