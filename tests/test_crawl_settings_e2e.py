@@ -61,6 +61,11 @@ def test_a_misspelt_setting_of_ours_is_an_error_naming_the_right_one(
             "setting DEFAULT_REQUEST_HEADERS='x' is not usable; expected a JSON object",
         ),
         ("LOG_LEVEL=LOUD", "setting LOG_LEVEL='LOUD' is not usable; expected one of CRITICAL, ERROR"),
+        (
+            "POLICY_HOSTS_KEPT=10",
+            "setting POLICY_HOSTS_KEPT='10' is not usable (10 is out of range); "
+            "expected a whole number of hosts, 100 to 10000000",
+        ),
     ],
 )
 def test_a_bad_setting_value_is_named_and_nothing_is_created(

@@ -151,6 +151,8 @@ class HostBudgetMiddleware:
         host = request.meta.pop("_policy_budgeted", None)
         if host is not None:
             self.in_flight[host] -= 1
+            if not self.in_flight[host]:  # a host with nothing in flight keeps no entry here
+                del self.in_flight[host]
             self.done[host] += 1
 
     def process_response(self, request: Request, response: Response) -> Response | Request:

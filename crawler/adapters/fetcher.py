@@ -80,12 +80,16 @@ class EvidenceFetcher:
         # How documents are read (token, bounds) and which ToS rules apply: the crawl's one JudgeConfig.
         self.judge = setup.judge
         self.clock = clock
-        # (origin, path) of every evidence document fetched, but the pages read to find terms.
+        # (origin, path) of every evidence document fetched, but the pages read to find terms, and but
+        # the paths every host is asked for (EVIDENCE_PATHS, known without it): one entry per host
+        # would grow with the crawl, as only a licence or a redirected document adds one here.
         self.documents: set[tuple[str, str]] = set()
-        # The robots.txt of each origin evidence was fetched from, to check the others' requests.
+        # The robots.txt of each origin evidence was fetched from, to check the others' requests:
+        # as many as the hosts whose evidence is kept, the least recently used dropped first.
         self.robots_seen: dict[str, RobotsEvidence] = {}
+        self.robots_kept = self.config.hosts_kept
         self.foreign: EvidenceCache[_Robots] = EvidenceCache(
-            self._fetch_robots, clock=clock, max_entries=ROBOTS_KEPT
+            self._fetch_robots, clock=clock, max_entries=min(ROBOTS_KEPT, self.robots_kept)
         )
         # An evidence document gets no longer than a page would.
         self.timeout = min(self.config.evidence_timeout, crawler.settings.getfloat("DOWNLOAD_TIMEOUT") or 1e9)
@@ -113,7 +117,7 @@ class EvidenceFetcher:
         robots = await self._read_robots(await self.fetch(f"{origin}/robots.txt", kind="robots.txt"))
         self.robots_seen.pop(origin, None)
         self.robots_seen[origin] = robots
-        if len(self.robots_seen) > ROBOTS_KEPT:  # the oldest go; robots_for() fetches again if asked
+        if len(self.robots_seen) > self.robots_kept:  # the least recently used go; robots_for() fetches again
             del self.robots_seen[next(iter(self.robots_seen))]
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"policy/robots/{robots.outcome.value}")
@@ -240,8 +244,9 @@ class EvidenceFetcher:
 
     async def robots_for(self, origin: str) -> RobotsEvidence:
         """The robots.txt of ``origin``: the one read for its host evidence, else fetched (and archived)."""
-        known = self.robots_seen.get(origin)
+        known = self.robots_seen.pop(origin, None)
         if known is not None:
+            self.robots_seen[origin] = known  # the most recently used go last
             return known
         return (await self.foreign.get(origin)).robots
 
@@ -347,9 +352,9 @@ class EvidenceFetcher:
         if analyse is not None and document.succeeded:
             details = await off_reactor(len(document.body), analyse, document)
         if kind not in PAGE_KINDS:  # never to be captured as a page, however its URL is spelled
-            self.documents.add(evidence_key(url))
-            if document.final_url:
-                self.documents.add(evidence_key(document.final_url))
+            for key in {evidence_key(url), evidence_key(document.final_url or url)}:
+                if key[1] not in EVIDENCE_PATHS:
+                    self.documents.add(key)
         return await self._archive(document, request, response, details)
 
     async def _archive(
@@ -409,7 +414,11 @@ def evidence_key(url: str) -> tuple[str, str]:
     return origin, (resolved.rstrip("/") or "/")
 
 
-# robots.txt files kept to check evidence requests on other hosts (most recent first kept).
+# Paths of the documents every host is asked for as evidence (as evidence_key() spells them).
+EVIDENCE_PATHS = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
+
+# robots.txt files of hosts only checked for a redirect to them kept at most (fewer if
+# POLICY_HOSTS_KEPT is lower; the least recently used go first).
 ROBOTS_KEPT = 4096
 
 # Documents up to this size are parsed on the reactor thread: a thread hand-off would cost more.

@@ -41,6 +41,7 @@ from crawler.adapters import signals as our_signals
 from crawler.adapters.decompression import size_bound
 from crawler.adapters.evidence import Clock, EvidenceCache, utcnow
 from crawler.adapters.fetcher import (
+    EVIDENCE_PATHS,
     EvidenceFetcher,
     describe_error,
     evidence_key,
@@ -71,13 +72,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Hosts whose evidence, and licences pages point to, kept in memory at once (the least
-# recently used go first, and are fetched again when next needed).
-HOSTS_KEPT = 10_000
+# Licences pages point to, kept in memory at once (the least recently used go first, and are
+# fetched again when next needed); the hosts whose evidence is kept is a setting, POLICY_HOSTS_KEPT.
 LICENCES_KEPT = 256
-
-# Paths of the documents every host is asked for as evidence (as evidence_key() spells them).
-EVIDENCE_PATHS = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
 
 
 async def page_of(response: Response) -> Page:
@@ -123,7 +120,7 @@ class PolicyGateMiddleware:
         # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
         # whose evidence was dropped gets it again (fresh) when next asked for.
         self.evidence: EvidenceCache[HostEvidence] = EvidenceCache(
-            self.fetcher, clock=clock, max_entries=HOSTS_KEPT
+            self.fetcher, clock=clock, max_entries=self.config.hosts_kept
         )
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(
             self._fetch_licence, clock=clock, max_entries=LICENCES_KEPT

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_EVIDENCE_MAX_SIZE": EVIDENCE_MAX_SIZE,
     "POLICY_EVIDENCE_TIMEOUT": 30,
     "POLICY_MAX_CRAWL_DELAY": 60,
+    # Hosts whose evidence is kept in memory at once; the least recently used is dropped (and fetched again).
+    "POLICY_HOSTS_KEPT": 10_000,
     "POLICY_DELIVER_REFUSED": False,
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
     "POLICY_RSL_USER": "commercial",
@@ -108,6 +110,7 @@ class CrawlConfig:
     evidence_max_size: int
     evidence_timeout: float
     max_crawl_delay: float
+    hosts_kept: int
     deliver_refused: bool
     readings: Readings
     store_dir: Path | None
@@ -276,6 +279,11 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
         evidence_timeout=_convert(settings, "POLICY_EVIDENCE_TIMEOUT", _number(1, 600), "seconds, 1 to 600"),
         max_crawl_delay=_convert(
             settings, "POLICY_MAX_CRAWL_DELAY", _number(0, 86400), "seconds, 0 to 86400"
+        ),
+        # At least the hosts a crawl has in flight at once (Scrapy's default CONCURRENT_REQUESTS is 16):
+        # fewer would drop evidence still being used, and fetch it again and again.
+        hosts_kept=_convert(
+            settings, "POLICY_HOSTS_KEPT", _integer(100, 10**7), "a whole number of hosts, 100 to 10000000"
         ),
         deliver_refused=_convert(settings, "POLICY_DELIVER_REFUSED", _bool, "true or false"),
         readings=Readings(

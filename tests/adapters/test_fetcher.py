@@ -90,3 +90,29 @@ def test_a_document_that_could_not_be_archived_is_not_used(tmp_path: Path) -> No
     host = run(fetcher(crawler, Archive(fail=True))("http://h.test", None))
     assert host.robots.outcome is RobotsOutcome.UNREACHABLE
     assert "evidence could not be archived: OSError: disk full" in host.robots.source
+
+
+def test_the_robots_txt_of_hosts_seen_is_kept_least_recently_used_first(tmp_path: Path) -> None:
+    # A redirect to a host is checked against that host's robots.txt: the one read for its evidence
+    # while kept, else fetched again (as a host only checked for a redirect).
+    hosts = [f"http://h{i}.test" for i in range(101)]
+    pages = {f"{h}/robots.txt": (200, TEXT, b"User-agent: *\nDisallow: /private/\n") for h in hosts}
+    crawler = crawler_for(tmp_path, pages, POLICY_HOSTS_KEPT=100)
+    evidence = fetcher(crawler, Archive())
+    for host in hosts[:100]:
+        run(evidence(host, None))
+    run(evidence.robots_for(hosts[0]))  # used again: now h1 is the least recently used
+    run(evidence(hosts[100], None))
+    assert next(iter(evidence.robots_seen)) == "http://h2.test" and "http://h0.test" in evidence.robots_seen
+    assert not run(evidence.may_fetch("http://h1.test/private/x"))  # fetched again to decide
+    assert crawler.engine.requested.count("http://h1.test/robots.txt") == 2
+    assert crawler.engine.requested.count("http://h0.test/robots.txt") == 1
+
+
+def test_only_documents_off_the_evidence_paths_are_remembered(tmp_path: Path) -> None:
+    # Every host's robots.txt, ai.txt and tdmrep.json are known as evidence by their path: remembering
+    # them per host would grow with the crawl.
+    crawler = crawler_for(tmp_path, {"http://h.test/robots.txt": (200, TEXT, b"User-agent: *\n")})
+    evidence = fetcher(crawler, Archive())
+    run(evidence("http://h.test", None))
+    assert evidence.documents == set()

@@ -112,3 +112,32 @@ def test_an_evidence_document_is_never_requested_as_a_page(tmp_path: Path) -> No
 def test_the_gate_judges_with_the_crawl_s_one_setup(tmp_path: Path) -> None:
     middleware, crawler, _ = gate(tmp_path)
     assert middleware.judge is setup_of(crawler).judge is middleware.fetcher.judge
+
+
+def test_the_least_recently_used_host_s_evidence_is_dropped_and_fetched_again(tmp_path: Path) -> None:
+    # POLICY_HOSTS_KEPT hosts keep their evidence; one more drops the least recently used, whose
+    # robots.txt is fetched again when next needed (RFC 9309 §2.4: a fresh copy, never none).
+    hosts = [f"http://h{i}.test" for i in range(101)]
+    crawler = crawler_for(tmp_path, {f"{h}/robots.txt": ROBOTS for h in hosts}, POLICY_HOSTS_KEPT=100)
+    middleware = build_from_crawler(PolicyGateMiddleware, crawler)
+
+    def visit(host: str) -> None:
+        run(middleware.process_request(Request(f"{host}/page")))
+
+    for host in hosts[:100]:
+        visit(host)
+    visit(hosts[0])  # used again: now h1 is the least recently used
+    visit(hosts[100])  # one host too many: h1's evidence goes, h0's stays
+    fetched = crawler.engine.requested
+    assert len(middleware.evidence) == 100 and fetched.count("http://h0.test/robots.txt") == 1
+    visit(hosts[0])
+    assert crawler.engine.requested.count("http://h0.test/robots.txt") == 1  # kept: not fetched again
+    visit(hosts[1])
+    assert crawler.engine.requested.count("http://h1.test/robots.txt") == 2  # dropped: fetched again
+    assert crawler.engine.requested[-3:] == [
+        "http://h1.test/robots.txt",
+        "http://h1.test/.well-known/tdmrep.json",
+        "http://h1.test/ai.txt",
+    ]
+    with pytest.raises(IgnoreRequest, match="Refused by robots"):  # decided on the fresh evidence
+        run(middleware.process_request(Request("http://h1.test/private/x")))

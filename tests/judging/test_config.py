@@ -48,6 +48,8 @@ def test_defaults() -> None:
         ("POLICY_DELIVER_REFUSED", "perhaps", r"expected true or false"),
         ("POLICY_CONTACT_URL", "me", r"expected an http\(s\) or mailto URL"),
         ("WARC_GZIP_LEVEL", "11", r"expected a gzip level, 0 \(none\) to 9"),
+        ("POLICY_HOSTS_KEPT", "99", r"POLICY_HOSTS_KEPT='99'.*expected a whole number of hosts, 100 to"),
+        ("POLICY_HOSTS_KEPT", "many", r"POLICY_HOSTS_KEPT='many' is not usable"),
         ("WARC_PREFIX", "a/b", r"WARC_PREFIX='a/b'"),
         (
             "USER_AGENT",

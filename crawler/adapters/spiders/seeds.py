@@ -150,7 +150,10 @@ class SeedSpider(Spider):
 
     def host_evidence_ready(self, evidence: HostEvidence) -> None:
         """Schedule the sitemaps a host's robots.txt names, once per origin."""
-        if evidence.origin in self._sitemap_origins or self.crawler.engine is None:
+        # Only origins that name sitemaps are remembered: one entry per host would grow with the crawl.
+        if not evidence.robots.sitemaps or evidence.origin in self._sitemap_origins:
+            return
+        if self.crawler.engine is None:
             return
         self._sitemap_origins.add(evidence.origin)
         for url in evidence.robots.sitemaps:
