@@ -23,7 +23,10 @@ _BYTES = "$b64"
 # Set by the frontier scheduler when a request is taken; never stored with it.
 CLAIM_META = "frontier_claim"
 # Meta of this process only, never stored: the page budget's token counts a page in flight here.
-PROCESS_ONLY = ("_permitcrawl_",)
+# The gate's meta ("policy_"): its decisions, and the mark of an evidence request that it does not
+# judge. Made again when the request is next fetched; never stored, so no queued request can carry
+# a mark that would let it through unjudged.
+PROCESS_ONLY = ("_permitcrawl_", "policy_")
 # Set on a request dropped for a reason that is not its URL's (the page budget spent): the
 # frontier keeps it queued for a later run rather than counting it done.
 PUT_BACK = "_permitcrawl_put_back"

@@ -12,7 +12,6 @@ from scrapy.settings import Settings
 from crawler.adapters.overrides import check_overrides
 from crawler.adapters.spiders.seeds import SeedSpider, check_seed
 from crawler.errors import ProvenanceError, SeedsError, SettingsError
-from crawler.frontier.base import FrontierError
 from crawler.frontier.embedded import FILE_NAME, check_file
 from crawler.frontier.opening import EMBEDDED, check_spec
 from crawler.judging.config import CrawlSetup, check_names, share_setup
@@ -62,8 +61,13 @@ def check_output_overrides(out: Path, overrides: Mapping[str, Any]) -> None:
         f"setting {name} cannot be set: it is {out / place}, inside the crawl directory, where every "
         f"command looks for the crawl; expected no -s {name} (choose the crawl directory instead)"
         for name, place in OUTPUT_SETTINGS.items()
-        if name in overrides
+        if name in overrides and name != "JOBDIR"
     ]
+    if "JOBDIR" in overrides:
+        problems.append(
+            f"setting JOBDIR cannot be set: the crawl's frontier, {out / FILE_NAME}, resumes it (after a "
+            "kill too) where Scrapy's job state would not; expected no -s JOBDIR"
+        )
     problems += [
         f"setting {name} cannot be set: the crawl's frontier schedules and resumes it; expected no -s {name}"
         for name in ("SCHEDULER", "DOWNLOAD_HANDLERS")
@@ -198,11 +202,10 @@ class RunResult:
 
 
 def run_crawl(crawl: PreparedCrawl, *, seeds: list[str]) -> RunResult:
-    """Run the seed spider to completion in this process (Scrapy's reactor runs once per process)."""
-    try:
-        check_frontier(crawl, seeds)
-    except FrontierError as exc:
-        return RunResult(crawl_id=None, finish_reason=None, error=f"{type(exc).__name__}: {exc}")
+    """Run the seed spider to completion in this process (Scrapy's reactor runs once per process).
+
+    Call :func:`check_frontier` first, before anything is created.
+    """
     return run_spider(crawl, SeedSpider, seeds=seeds)[0]
 
 

@@ -190,7 +190,8 @@ class FrontierScheduler:
                 if found:
                     done.append(claim.key)
         self.frontier.done(done)
-        again = [t.claim.key for t in stranded if t.claim.key not in set(done)]
+        recorded = set(done)
+        again = [t.claim.key for t in stranded if t.claim.key not in recorded]
         self.frontier.requeue(again)
         logger.warning(
             "Resuming: %d URLs were in flight when the last run stopped: %d were recorded, %d are queued "

@@ -61,11 +61,12 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     every seed), could not write its output or its frontier. Run again with the
     same command after any stop (a kill included), it resumes from the frontier.
     """
-    from crawler.adapters.runner import lock_output, prepare_crawl, run_crawl
+    from crawler.adapters.runner import check_frontier, lock_output, prepare_crawl, run_crawl
     from crawler.localweb.demo import claim_demo_out
     from crawler.storage.queries import open_crawl, summary
 
     prepared = prepare_crawl(out, **options)  # every setting checked: nothing is created before
+    check_frontier(prepared, seeds)  # a Redis that does not answer, or holds another crawl: nothing made
     lock_output(out)  # one writer per crawl directory, for the rest of this process
     if not demo and claim_demo_out(out):
         click.echo(

@@ -48,17 +48,6 @@ def shard_of(host: str, shards: int = SHARDS) -> int:
     return int.from_bytes(digest, "big") % shards
 
 
-def check_identity(where: object, stored: Mapping[str, str], given: Mapping[str, str]) -> None:
-    """Raise FrontierError naming each field in which ``given`` differs from the crawl's ``stored`` one."""
-    fields = sorted(name for name in set(stored) | set(given) if stored.get(name) != given.get(name))
-    if fields:
-        said = "; ".join(f"{name}: {stored.get(name)!r} there, {given.get(name)!r} here" for name in fields)
-        raise FrontierError(
-            f"{where}: the frontier belongs to a crawl started with other settings ({said}); expected "
-            "the same command as the crawl's first run (or a new --out for a new crawl)"
-        )
-
-
 @dataclass(frozen=True)
 class Entry:
     """A URL to enqueue: its seen-set fingerprint, host, priority and serialised request (JSON text)."""

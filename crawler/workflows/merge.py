@@ -45,7 +45,7 @@ from crawler.storage.urls import UrlError, url_key
 from crawler.workflows.ledger import now, record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import sqlite_utils
 
@@ -240,12 +240,7 @@ def choose(sources: list[Source]) -> Choice:
     fresh: list[tuple[datetime, int, str, dict[str, Any]]] = []
     for source in sources:
         choice.captures[source.number] = []
-        for row in source.db.query("select * from captures"):
-            why = stale_because(row, row["fetched_at"], leases)
-            if why:
-                choice.dropped.append(Dropped("captures", {**row, "_input": source.number}, STALE, why))
-                continue
-            when = _when(row["fetched_at"]) or datetime.max.replace(tzinfo=UTC)
+        for when, row in _fresh(source, "captures", "fetched_at", leases, choice):
             fresh.append((when, source.number, row["warc_record_id"], row))
     fresh.sort(key=lambda item: item[:3])
     for _, number, record_id, row in fresh:
@@ -261,18 +256,25 @@ def choose(sources: list[Source]) -> Choice:
     return choice
 
 
+def _fresh(
+    source: Source, table: str, time_column: str, leases: list[Lease], choice: Choice
+) -> Iterator[tuple[datetime, dict[str, Any]]]:
+    """``table``'s rows of ``source`` not written under a lost lease, with their time; stale ones dropped."""
+    for row in source.db.query(f"select * from {table}"):  # table: "captures" or "refusals", ours
+        why = stale_because(row, row[time_column], leases)
+        if why:
+            choice.dropped.append(Dropped(table, {**row, "_input": source.number}, STALE, why))
+            continue
+        yield _when(row[time_column]) or datetime.max.replace(tzinfo=UTC), row
+
+
 def _choose_refusals(sources: list[Source], leases: list[Lease], choice: Choice) -> None:
     """Stale refusals out; a URL refused by several inputs keeps the refusals of the first to refuse it."""
     first: dict[str, tuple[datetime, int]] = {}
     fresh: list[tuple[int, dict[str, Any]]] = []
     for source in sources:
         choice.refusals[source.number] = []
-        for row in source.db.query("select * from refusals"):
-            why = stale_because(row, row["decided_at"], leases)
-            if why:
-                choice.dropped.append(Dropped("refusals", {**row, "_input": source.number}, STALE, why))
-                continue
-            when = _when(row["decided_at"]) or datetime.max.replace(tzinfo=UTC)
+        for when, row in _fresh(source, "refusals", "decided_at", leases, choice):
             key = _key(row["url"])
             first[key] = min(first.get(key, (when, source.number)), (when, source.number))
             fresh.append((source.number, row))

@@ -47,7 +47,13 @@ def test_process_only_meta_is_left_out() -> None:
     spider = Pages()
     request = Request(
         "http://a.test/",
-        meta={"policy_decision": object(), CLAIM_META: "k", "_permitcrawl_page_budget": 5, "depth": 1},
+        meta={
+            "policy_decision": object(),
+            "policy_exempt": True,  # an evidence request's mark: never let a queued page skip the gate
+            CLAIM_META: "k",
+            "_permitcrawl_page_budget": 5,
+            "depth": 1,
+        },
     )
     assert decode_request(encode_request(request, spider), spider).meta == {"depth": 1}
 
