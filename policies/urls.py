@@ -14,7 +14,6 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
-from w3lib.url import safe_url_string
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -87,5 +86,9 @@ def request_host(url: str) -> str | None:
     ``http://bücher.test/`` and the links of its pages (``xn--bcher-kva.test``)
     are compared on one spelling. Raise ValueError for a URL that cannot be encoded.
     """
+    # Imported here: w3lib loads urllib.request (http.client, ssl), which only this function needs,
+    # and a read-only command would pay for it at start-up.
+    from w3lib.url import safe_url_string
+
     host = urlsplit(safe_url_string(url)).hostname
     return host.rstrip(".") if host else None

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.params import DIR, PURPOSES
-from crawler.frontier.embedded import FILE_NAME
-from crawler.frontier.opening import EMBEDDED
+
+# crawler.frontier.opening.EMBEDDED, spelled out here (a test checks they agree): the option's
+# default is needed to build the command line, and the frontier code is loaded only by a crawl.
+EMBEDDED = "embedded"
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,6 +64,7 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     same command after any stop (a kill included), it resumes from the frontier.
     """
     from crawler.adapters.runner import check_frontier, lock_output, prepare_crawl, run_crawl
+    from crawler.frontier.embedded import FILE_NAME
     from crawler.localweb.demo import claim_demo_out
     from crawler.storage.queries import open_crawl, summary
 
@@ -112,7 +115,7 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
 def _left_in_frontier(out: Path) -> int | None:
     """URLs queued in ``out``'s embedded frontier (None if it cannot be read: said elsewhere)."""
     from crawler.frontier.base import FrontierError
-    from crawler.frontier.embedded import open_readonly
+    from crawler.frontier.embedded import FILE_NAME, open_readonly
 
     try:
         reader = open_readonly(out / FILE_NAME)

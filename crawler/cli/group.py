@@ -81,11 +81,13 @@ def open_crawl_dir(directory: Path, *, write: bool = False) -> sqlite_utils.Data
     what it reads, exports or erases is every record the database names.
     """
     from crawler.storage.queries import DB_NAME, open_crawl
-    from crawler.storage.warc import recover_open_files
 
     click.get_current_context().meta[DATABASE_META] = directory / DB_NAME
     db = open_crawl(directory, write=write)
     if write:
+        # Only a writer recovers files (and so loads the WARC code): a reader starts without it.
+        from crawler.storage.warc import recover_open_files
+
         for folder in ("warc", "evidence"):
             if (directory / folder).is_dir():
                 for name in recover_open_files(directory / folder):

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from crawler import __version__
+from crawler import package_version
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
@@ -27,8 +27,23 @@ from crawler.cli.policy import policy
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: print click's version line and exit (the version is read only here)."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"permitcrawl, version {package_version()}", color=ctx.color)
+    ctx.exit()
+
+
 @click.group(cls=CommandGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, prog_name="permitcrawl")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Collect web pages for AI training only where sites permit it, and record why."""
 

@@ -20,11 +20,6 @@ from crawler.cli.params import DIR, PURPOSES
 from policies.errors import PolicyStoreError
 from policies.files import POLICY_FILE_MAX, TERMS_FILE_MAX, read_input, read_text_input
 from policies.purpose import Purpose
-from policies.store import check_store, load_policies, write_rule
-from policies.terms import terms_text, text_sha256
-from policies.tos import Unreviewed, tos_basis
-from policies.urls import registrable_domain
-from policies.validator import load_file
 from policies.vocabulary import AI_SCRAPING, ALIASES, COMPETE, LICENSE
 
 STORE_OPTION = click.option(
@@ -95,6 +90,8 @@ def init(directory: Path) -> None:
 
 def _terms_sha256(tos_text: Path | None, tos_sha256: str | None) -> str | None:
     """The sha256 to record: of the saved terms page's normalised text, else the one given."""
+    from policies.terms import terms_text, text_sha256
+
     if tos_text is None:
         return tos_sha256
     saved = read_input(tos_text, limit=TERMS_FILE_MAX, expected="the terms page you reviewed, saved")
@@ -104,6 +101,7 @@ def _terms_sha256(tos_text: Path | None, tos_sha256: str | None) -> str | None:
 def _write(store: Path, domain: str, changes: dict[str, Any], who: str | None, *, create: bool) -> None:
     """Write the rule (see write_rule); print where it is, and whether that was a review or an edit."""
     from crawler.workflows.ledger import actor
+    from policies.store import write_rule
 
     today = date.today()
     rule = write_rule(store, domain, changes, editor=actor(who), today=today, create=create)
@@ -274,6 +272,10 @@ def show(domain: str, store: Path, fmt: str) -> None:
     Example:
         permitcrawl policy show www.example.org --store tos-policies
     """
+    from policies.store import check_store
+    from policies.urls import registrable_domain
+    from policies.validator import load_file
+
     check_store(store)
     path = store / f"{registrable_domain(domain)}.toml"
     if not path.exists():
@@ -315,6 +317,8 @@ def list_rules(store: Path, due: bool, fmt: str) -> None:
     Example:
         permitcrawl policy list --store tos-policies --due
     """
+    from policies.store import load_policies
+
     today = date.today()
     rows = []
     for rule in load_policies(store).all_rules():
@@ -352,6 +356,8 @@ def validate(directory: Path | None, store: Path | None) -> None:
     Example:
         permitcrawl policy validate tos-policies
     """
+    from policies.store import load_policies
+
     directory = directory or store
     if directory is None:
         raise click.UsageError("give the store directory, --store, or PERMITCRAWL_POLICY_STORE")
@@ -384,6 +390,9 @@ def check(url: str, store: Path, purpose: str, fmt: str) -> None:
         permitcrawl policy check https://www.example.org/blog/post --store tos-policies --purpose ai-train
     """
     from crawler.adapters.spiders.seeds import check_seed
+    from policies.store import load_policies
+    from policies.tos import Unreviewed, tos_basis
+    from policies.urls import registrable_domain
 
     url = check_seed(url, "URL")
     loaded = load_policies(store)
@@ -429,6 +438,7 @@ def queue(crawl_dirs: tuple[Path, ...], store: Path | None, fmt: str) -> None:
     """
     from crawler.storage.queries import open_crawl
     from crawler.workflows.queue import QueueItem, build_queue, rules_from_crawls, rules_from_store
+    from policies.store import load_policies
 
     dbs = [open_crawl(d) for d in crawl_dirs]
     rules = rules_from_store(load_policies(store)) if store else rules_from_crawls(dbs)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
-
 from crawler.errors import PermitcrawlError
 from policies.urls import canonical_host
 
@@ -35,6 +33,10 @@ def url_key(url: str) -> str:
     compared everywhere (IDNA, no final dot), the default port left out and
     an empty path written ``/``.
     """
+    # Imported here: w3lib loads urllib.request (http.client, ssl), which a command that
+    # never matches a URL (``pages --host``) would pay for at start-up.
+    from w3lib.url import canonicalize_url
+
     text = url.strip()
     try:
         parts = urlsplit(text)
