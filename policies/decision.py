@@ -100,10 +100,17 @@ class Basis:
     def as_dict(self) -> dict[str, Any]:
         """Return the basis as JSON-ready data, leaving out empty fields."""
         data: dict[str, Any] = {"signal": self.signal, "verdict": self.verdict.value, "reason": self.reason}
-        for key in ("source", "sha256", "record_id", "rule", "agreement"):
-            value = getattr(self, key)
-            if value is not None:
-                data[key] = value
+        # Spelled out, in this order (the JSON's key order): called for every basis of every record.
+        if self.source is not None:
+            data["source"] = self.source
+        if self.sha256 is not None:
+            data["sha256"] = self.sha256
+        if self.record_id is not None:
+            data["record_id"] = self.record_id
+        if self.rule is not None:
+            data["rule"] = self.rule
+        if self.agreement is not None:
+            data["agreement"] = self.agreement
         return data
 
     @classmethod
@@ -181,12 +188,20 @@ class Decision:
         return deciding.reason if deciding else "no signal was consulted"
 
     def _deciding(self) -> Basis | None:
-        if self.denying:
-            return self.denying[0]
-        grants = sorted(
-            (b for b in self.bases if b.verdict is Verdict.ALLOW), key=lambda b: b.agreement is None
-        )
-        return grants[0] if grants else None
+        # One pass, as effective_denials and then a stable sort of the grants (agreements first) would
+        # choose: the first standing denial, else the first grant with an agreement, else the first grant.
+        agreed = _agreed(self.bases)
+        grant = None
+        for basis in self.bases:
+            verdict = basis.verdict
+            if verdict is Verdict.DENY:
+                if not (agreed and basis.signal in USAGE_SIGNALS):
+                    return basis
+            elif verdict is Verdict.ALLOW and (
+                grant is None or (basis.agreement is not None and grant.agreement is None)
+            ):
+                grant = basis
+        return grant
 
     def as_dict(self) -> dict[str, Any]:
         """Return one JSON-ready shape for the CLI, the database and the WARC metadata record."""
@@ -218,8 +233,15 @@ class Decision:
 
 def effective_denials(bases: tuple[Basis, ...]) -> tuple[Basis, ...]:
     """The denying bases that stand: an agreement's grant sets aside the usage opt-outs."""
-    agreed = any(b.verdict is Verdict.ALLOW and b.agreement for b in bases)
-    return tuple(b for b in bases if b.verdict is Verdict.DENY and not (agreed and b.signal in USAGE_SIGNALS))
+    denials = tuple(b for b in bases if b.verdict is Verdict.DENY)
+    if not denials or not _agreed(bases):
+        return denials
+    return tuple(b for b in denials if b.signal not in USAGE_SIGNALS)
+
+
+def _agreed(bases: tuple[Basis, ...]) -> bool:
+    """True if some basis grants under an agreement (which sets the usage opt-outs aside)."""
+    return any(basis.agreement and basis.verdict is Verdict.ALLOW for basis in bases)
 
 
 def default_basis(purpose: Purpose, policy: DefaultPolicy) -> Basis:

@@ -9,6 +9,7 @@ is ever allowed on error.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,46 @@ if TYPE_CHECKING:
     from policies.evidence import HostEvidence
     from policies.page import Page
     from policies.store import PolicyStore
+
+
+# URLs whose work is kept by a UrlMemos: about the requests in flight at once, many times over.
+URL_MEMOS_KEPT = 1024
+
+
+class UrlMemos:
+    """The work done for the most recent URLs, kept for the next decision on the same URL.
+
+    A page is judged before it is fetched (for the crawl's purpose) and again
+    once it is (for every purpose): what the second decision reads of the
+    host's evidence for the URL is what the first one read, if the evidence
+    is the same object. Each URL's :class:`~policies.memo.Memo` is kept with
+    the evidence it was computed under and used only with that very object
+    (evidence refreshed in between starts a new memo); at most ``kept`` URLs
+    are kept, the least recently used going first. Not thread-safe: one
+    judging thread (the crawl's reactor, ``audit``) uses one.
+    """
+
+    def __init__(self, kept: int = URL_MEMOS_KEPT) -> None:
+        if kept < 1:
+            raise ValueError(f"UrlMemos needs room for at least one URL, got {kept}")
+        self.kept = kept
+        self._memos: OrderedDict[str, tuple[HostEvidence, Memo]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._memos)
+
+    def memo(self, url: str, host: HostEvidence) -> Memo:
+        """The memo for ``url`` judged under ``host`` (a new one if the evidence is not the same object)."""
+        found = self._memos.get(url)
+        if found is not None and found[0] is host:
+            self._memos.move_to_end(url)
+            return found[1]
+        memo = Memo()
+        self._memos[url] = (host, memo)
+        self._memos.move_to_end(url)
+        if len(self._memos) > self.kept:
+            self._memos.popitem(last=False)
+        return memo
 
 
 def _run(signal: str, producer: Producer, ctx: Context) -> list[Basis]:
@@ -93,6 +134,7 @@ def decide_all(
     readings: Readings | None = None,
     store: PolicyStore | None = None,
     unreviewed: Unreviewed = Unreviewed.HOLD,
+    memos: UrlMemos | None = None,
 ) -> dict[Purpose, Decision]:
     """Return :func:`decide`'s answer for each purpose, sharing the work that does not depend on it.
 
@@ -102,12 +144,17 @@ def decide_all(
     evidence read another way, :meth:`HostEvidence.variants`; the page read
     another way, :meth:`Page.variants`), and the first that refuses decides,
     with a basis saying which reading it was.
+
+    ``memos`` keeps the work on the primary reading for the next decision on
+    the same URL under the same evidence (:class:`UrlMemos`); the decisions
+    are the same with it or without it.
     """
     check_url(url)
     readings = readings or Readings()
     # One (signal, how, url, host, page) per reading; index 0 is the primary one. Built when first needed.
     variants: list[tuple[str, str, str, HostEvidence, Page | None]] = [("", "", url, host, page)]
-    memos = [Memo()]
+    # The other readings are judged only where the primary one permits: their work is not kept.
+    memo_of = [memos.memo(url, host) if memos is not None else Memo()]
 
     def judged(index: int, purpose: Purpose) -> Decision:
         _, _, variant_url, variant_host, variant_page = variants[index]
@@ -120,7 +167,7 @@ def decide_all(
             readings=readings,
             store=store,
             unreviewed=unreviewed,
-            memo=memos[index],
+            memo=memo_of[index],
         )
         return _decide(ctx, default_policy, now)
 
@@ -143,7 +190,7 @@ def decide_all(
                         (s or "robots", f"{resolved}; {how}" if how else resolved, other, h, p)
                         for s, how, h, p in readings_of
                     ]
-                memos += [Memo() for _ in variants[1:]]
+                memo_of += [Memo() for _ in variants[1:]]
             for index in range(1, len(variants)):
                 under_variant = judged(index, purpose)
                 if not under_variant.allowed:

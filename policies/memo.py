@@ -38,3 +38,22 @@ class Memo:
         value = compute()
         self._values[key] = value
         return value
+
+
+class Same:
+    """A key part standing for one object by identity, for a value that is not hashable (a ToS store).
+
+    The key holds the object, so its identity cannot be reused by another
+    while the key is kept.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)

@@ -5,6 +5,14 @@ several, or None when its signal is not read for the purpose (or not at this
 stage). Before fetching, only the host's evidence is known; after fetching,
 the response too, and the producers that have a page-level form (Content-Usage
 and Content-Signal headers, TDMRep headers and meta tags, RSL links) add it.
+
+What a producer reads of the host's evidence for the URL (its robots.txt
+rules, tdmrep.json rule, ai.txt, licences, ToS rules) is computed once per
+URL, host evidence and purpose and kept in ``ctx.memo``, under a key that
+names everything else it depends on; the engine shares that memo between
+the decisions on one URL (every purpose; before and after fetching, with
+:class:`~policies.engine.UrlMemos`). What a producer reads of the page is
+read again for each decision.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from policies.aitxt import aitxt_basis
 from policies.contentsignal import header_signal_basis, robots_signal_basis
 from policies.decision import Basis, Verdict
 from policies.html import HTTP_EQUIV
+from policies.memo import Same
 from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
@@ -38,7 +47,9 @@ def robots(ctx: Context) -> Basis:
 def robots_ai_agents(ctx: Context) -> Basis | None:
     if not ctx.readings.ai_agents:
         return None
-    return ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose)
+    return ctx.memo.get(
+        ("robots-ai-agents", ctx.purpose), lambda: ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose)
+    )
 
 
 def content_signal(ctx: Context) -> list[Basis]:
@@ -68,16 +79,22 @@ def content_usage(ctx: Context) -> list[Basis]:
     bases = []
     rules = ctx.host.robots.rules
     if rules is not None:
+        readings = ctx.readings
+        key = ("content-usage", ctx.purpose, ctx.token, readings.wildcard_group, readings.aipref_legacy,
+               readings.aipref_any_n)  # fmt: skip
         bases.append(
-            robots_usage_basis(
-                rules.robots,
-                ctx.token,
-                ctx.url,
-                ctx.purpose,
-                wildcard=ctx.readings.wildcard_group,
-                legacy=ctx.readings.aipref_legacy,
-                any_n=ctx.readings.aipref_any_n,
-                cite=ctx.host.robots.cite,
+            ctx.memo.get(
+                key,
+                lambda: robots_usage_basis(
+                    rules.robots,
+                    ctx.token,
+                    ctx.url,
+                    ctx.purpose,
+                    wildcard=readings.wildcard_group,
+                    legacy=readings.aipref_legacy,
+                    any_n=readings.aipref_any_n,
+                    cite=ctx.host.robots.cite,
+                ),
             )
         )
     if ctx.page is not None:
@@ -95,7 +112,11 @@ def content_usage(ctx: Context) -> list[Basis]:
 def tdmrep(ctx: Context) -> Basis | None:
     if ctx.host.robots.outcome is RobotsOutcome.UNREACHABLE:
         return None
-    steps: list[Step | None] = [file_step(ctx.host.tdmrep, ctx.url, salvage=ctx.readings.tdmrep_salvage)]
+    salvage = ctx.readings.tdmrep_salvage
+    file = ctx.memo.get(
+        ("tdmrep-file", salvage), lambda: file_step(ctx.host.tdmrep, ctx.url, salvage=salvage)
+    )
+    steps: list[Step | None] = [file]
     page = ctx.page
     if page is not None:
         steps.append(
@@ -119,26 +140,37 @@ def tdmrep(ctx: Context) -> Basis | None:
 
 
 def ai_txt(ctx: Context) -> Basis | None:
-    return aitxt_basis(ctx.host.aitxt, ctx.token, ctx.url, ctx.purpose)
+    return ctx.memo.get(
+        ("ai-txt", ctx.purpose, ctx.token),
+        lambda: aitxt_basis(ctx.host.aitxt, ctx.token, ctx.url, ctx.purpose),
+    )
 
 
 def rsl(ctx: Context) -> list[Basis]:
-    found = list(ctx.host.licences)
-    if ctx.page is not None:
-        found += ctx.page.licences
     user, geo = ctx.readings.rsl_user, ctx.readings.rsl_geo
-    return [rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in found]
+    # The host's licences (those robots.txt names) first, then the page's own.
+    bases = ctx.memo.get(
+        ("rsl", ctx.purpose, user, geo),
+        lambda: tuple(
+            rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in ctx.host.licences
+        ),
+    )
+    page = ctx.page.licences if ctx.page is not None else ()
+    return [*bases, *(rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in page)]
 
 
 def tos_policy(ctx: Context) -> Basis:
     """The maintainers' ToS rules (the same for every page of a host: its terms are host evidence)."""
-    return tos_basis(
-        ctx.store,
-        ctx.url,
-        ctx.purpose,
-        terms=ctx.host.terms,
-        unreviewed=ctx.unreviewed,
-        today=ctx.host.fetched_at.date(),
+    return ctx.memo.get(
+        ("tos-policy", ctx.purpose, Same(ctx.store), ctx.unreviewed),
+        lambda: tos_basis(
+            ctx.store,
+            ctx.url,
+            ctx.purpose,
+            terms=ctx.host.terms,
+            unreviewed=ctx.unreviewed,
+            today=ctx.host.fetched_at.date(),
+        ),
     )
 
 

@@ -88,6 +88,12 @@ def access_rules(records: tuple[Record, ...]) -> RuleIndex[Record]:
     return RuleIndex(entries, lambda length, record: 2 * length + (record.field == "allow"))
 
 
+def _describe(rule: Record | None) -> str | None:
+    if rule is None:
+        return None
+    return f"'{_rule_line(rule.field, rule.value)}' (line {rule.line})"
+
+
 class RobotsRules:
     """The access rules of one robots.txt for one product token, ready to match URLs.
 
@@ -119,10 +125,13 @@ class RobotsRules:
 
     def matching_rule(self, url: str) -> str | None:
         """Return the rule that decides ``url`` (``"'Disallow: /x' (line 4)"``), or None."""
+        return _describe(self.deciding_rule(url))
+
+    def access(self, url: str) -> tuple[bool, str | None]:
+        """``(can_fetch(url), matching_rule(url))``, matching ``url`` against the rules once."""
         rule = self.deciding_rule(url)
-        if rule is None:
-            return None
-        return f"'{_rule_line(rule.field, rule.value)}' (line {rule.line})"
+        allowed = rule is None or rule.field == "allow" or path_of(url) == _ROBOTS_PATH
+        return allowed, _describe(rule)
 
     @cached_property
     def crawl_delay(self) -> float | None:
@@ -248,9 +257,9 @@ def robots_basis(evidence: RobotsEvidence, url: str) -> Basis:
         )
         return cite.basis("robots", Verdict.DENY, reason)
     path = _path_of(url)
-    rule = rules.matching_rule(url)
+    allowed, rule = rules.access(url)
     group = rules.selection.describe()
-    if not rules.can_fetch(url):
+    if not allowed:
         reason = f"robots.txt disallows {path} for {token}: {rule or 'a Disallow rule'} in {group}"
         return cite.basis("robots", Verdict.DENY, reason, rule=rule)
     if rule:

@@ -52,6 +52,7 @@ from crawler.judging.config import setup_of
 from crawler.judging.reading import read_page
 from policies.decision import Basis, Decision, Stage, Verdict
 from policies.document import cut_reason
+from policies.engine import UrlMemos
 from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.page import Page, page_licences
@@ -125,6 +126,8 @@ class PolicyGateMiddleware:
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(
             self._fetch_licence, clock=clock, max_entries=LICENCES_KEPT
         )
+        # What the pre-fetch decision read of the host's evidence for a URL, kept for its post-fetch one.
+        self.memos = UrlMemos()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -256,7 +259,7 @@ class PolicyGateMiddleware:
             raise IgnoreRequest("an evidence document, not a page")
         try:
             host = await self.evidence.get(origin_of(request.url))
-            decision = self.judge.decide(request.url, host=host, now=self.clock())
+            decision = self.judge.decide(request.url, host=host, now=self.clock(), memos=self.memos)
             request.meta["policy_evidence"] = evidence_manifest(host)
             if host.robots.crawl_delay is not None:
                 # AutoThrottle would lower the slot delay below the site's Crawl-delay.
@@ -317,7 +320,9 @@ class PolicyGateMiddleware:
             page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
             # Every purpose's decision stays typed until storage writes it (the usage record).
-            usage = self.judge.decide_all(response.url, host=host, now=self.clock(), page=page)
+            usage = self.judge.decide_all(
+                response.url, host=host, now=self.clock(), page=page, memos=self.memos
+            )
             decision = usage[self.judge.purpose]
             request.meta["policy_evidence"] = evidence_manifest(host, page.licences)
         except IgnoreRequest:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from policies.decision import Basis, Decision, Stage
+    from policies.engine import UrlMemos
     from policies.evidence import HostEvidence
     from policies.page import Page
     from policies.rules import Rule
@@ -91,8 +92,12 @@ class JudgeConfig:
         now: datetime,
         page: Page | None = None,
         purposes: tuple[Purpose, ...] = tuple(Purpose),
+        memos: UrlMemos | None = None,
     ) -> dict[Purpose, Decision]:
-        """The decision on ``url`` for each purpose, as :func:`policies.engine.decide_all` takes it."""
+        """The decision on ``url`` for each purpose, as :func:`policies.engine.decide_all` takes it.
+
+        ``memos`` keeps the work on ``url`` for the next decision on it (the same decisions, sooner).
+        """
         return decide_all(
             url,
             purposes=purposes,
@@ -104,11 +109,22 @@ class JudgeConfig:
             readings=self.readings,
             store=self.store,
             unreviewed=self.unreviewed,
+            memos=memos,
         )
 
-    def decide(self, url: str, *, host: HostEvidence, now: datetime, page: Page | None = None) -> Decision:
+    def decide(
+        self,
+        url: str,
+        *,
+        host: HostEvidence,
+        now: datetime,
+        page: Page | None = None,
+        memos: UrlMemos | None = None,
+    ) -> Decision:
         """The decision on ``url`` for the crawl's purpose."""
-        return self.decide_all(url, host=host, now=now, page=page, purposes=(self.purpose,))[self.purpose]
+        return self.decide_all(url, host=host, now=now, page=page, purposes=(self.purpose,), memos=memos)[
+            self.purpose
+        ]
 
     def refusal(self, url: str, basis: Basis, *, stage: Stage, now: datetime) -> Decision:
         """A decision for the crawl's purpose resting on ``basis`` alone (an error, a page not read whole)."""
