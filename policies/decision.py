@@ -178,14 +178,16 @@ class Decision:
     @property
     def signal(self) -> str:
         """The signal that decided: the first denying one, else the first grant, else the default."""
-        deciding = self._deciding()
-        return deciding.signal if deciding else "default"
+        return self._signal_and_reason()[0]
 
     @property
     def reason(self) -> str:
         """One sentence saying why: the first denial, else the first grant (agreements first)."""
+        return self._signal_and_reason()[1]
+
+    def _signal_and_reason(self) -> tuple[str, str]:
         deciding = self._deciding()
-        return deciding.reason if deciding else "no signal was consulted"
+        return (deciding.signal, deciding.reason) if deciding else ("default", "no signal was consulted")
 
     def _deciding(self) -> Basis | None:
         # One pass, as effective_denials and then a stable sort of the grants (agreements first) would
@@ -205,12 +207,13 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         """Return one JSON-ready shape for the CLI, the database and the WARC metadata record."""
+        signal, reason = self._signal_and_reason()  # found once for both
         return {
             "url": self.url,
             "purpose": self.purpose.value,
             "allowed": self.allowed,
-            "signal": self.signal,
-            "reason": self.reason,
+            "signal": signal,
+            "reason": reason,
             "stage": self.stage.value,
             "default_policy": self.default_policy.value,
             "decided_at": self.decided_at.isoformat(),
