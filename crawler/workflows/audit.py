@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,47 @@ def rebuild_host(
         licences=tuple(licences),
         terms=_terms(archive, manifest["terms"], judge) if "terms" in manifest else None,
     )
+
+
+# Rebuilt host evidence kept during an audit (the least recently used goes first): a crawl's
+# captures come host by host in bursts, as the crawl fetched them.
+HOSTS_KEPT = 1024
+
+
+class RebuiltHosts:
+    """Host evidence rebuilt from a manifest, kept for the next capture or refusal naming the same one.
+
+    Every page of a host names the same evidence documents; reading and parsing
+    them again for each page is most of an audit's work. The WARC records do not
+    change during an audit, and the same records read under the same
+    configuration give the same evidence, so a manifest equal to one seen (as
+    JSON, keys sorted) under the very same configuration object gets the
+    evidence rebuilt then. A manifest naming licences inline in the page is
+    rebuilt each time (its evidence holds the page's own). At most ``kept``
+    manifests are kept.
+    """
+
+    def __init__(self, kept: int = HOSTS_KEPT) -> None:
+        self.kept = kept
+        self._hosts: OrderedDict[str, tuple[JudgeConfig, HostEvidence]] = OrderedDict()
+
+    def get(
+        self, archive: WarcArchive, manifest: dict[str, Any], judge: JudgeConfig, page: Page | None = None
+    ) -> HostEvidence:
+        """:func:`rebuild_host`'s answer, rebuilt only if this manifest was not seen under ``judge``."""
+        if any(entry.get("found_in") == INLINE for entry in manifest.get("rsl", [])):
+            return rebuild_host(archive, manifest, judge, page)
+        key = json.dumps(manifest, sort_keys=True)
+        found = self._hosts.get(key)
+        if found is not None and found[0] is judge:
+            self._hosts.move_to_end(key)
+            return found[1]
+        host = rebuild_host(archive, manifest, judge)
+        self._hosts[key] = (judge, host)
+        self._hosts.move_to_end(key)
+        if len(self._hosts) > self.kept:
+            self._hosts.popitem(last=False)
+        return host
 
 
 def archived_page(record: ReadRecord, url: str, max_size: int) -> Page:
@@ -333,7 +375,11 @@ def _usage_differences(
 
 
 def audit_capture(
-    archive: WarcArchive, db: sqlite_utils.Database, row: dict[str, Any], judge: JudgeConfig
+    archive: WarcArchive,
+    db: sqlite_utils.Database,
+    row: dict[str, Any],
+    judge: JudgeConfig,
+    hosts: RebuiltHosts | None = None,
 ) -> list[str]:
     """Every difference between one capture row, its WARC records, and its re-derived decisions.
 
@@ -341,6 +387,7 @@ def audit_capture(
     its request and metadata records) or with what the decision engine
     re-derives from the archived evidence and page: the usage rows' verdict,
     signal, reason and whole decision, the capture row's signal and reason.
+    ``hosts`` keeps the evidence rebuilt for earlier captures (the same answers, sooner).
     """
     url, record_id = row["url"], row["warc_record_id"]
     if record_id not in archive.entries:
@@ -360,7 +407,7 @@ def audit_capture(
             f"{url}: the archived body cannot be decoded ({exc}); the crawl would have refused it",
         ]
     # The page's own licences are rebuilt with the host's: the engine reads both lists alike.
-    host = rebuild_host(archive, metadata["evidence"], judge, page)
+    host = (hosts or RebuiltHosts(kept=1)).get(archive, metadata["evidence"], judge, page)
     derived = judge.decide_all(url, host=host, now=host.fetched_at, page=page)
     stored = {u["purpose"]: u for u in db.query("select * from usage where capture_id = ?", [record_id])}
     for purpose in Purpose:
@@ -400,9 +447,12 @@ def _refusal_differences(row: dict[str, Any], decision: Decision) -> list[str]:
     return found
 
 
-def audit_refusal(archive: WarcArchive, row: dict[str, Any], judge: JudgeConfig | None) -> list[str]:
+def audit_refusal(
+    archive: WarcArchive, row: dict[str, Any], judge: JudgeConfig | None, hosts: RebuiltHosts | None = None
+) -> list[str]:
     """Every difference in one refusal row: its columns against its decision, and a pre-fetch decision
     against the one re-derived from the evidence it names (``judge`` None: it names none).
+    ``hosts`` keeps the evidence rebuilt for earlier rows.
 
     A post-fetch refusal's page was never archived, so its decision can be
     checked for consistency only.
@@ -413,7 +463,7 @@ def audit_refusal(archive: WarcArchive, row: dict[str, Any], judge: JudgeConfig 
     found += _refusal_differences(row, decision)
     if judge is None:
         return found
-    host = rebuild_host(archive, json.loads(row["evidence"]), judge)
+    host = (hosts or RebuiltHosts(kept=1)).get(archive, json.loads(row["evidence"]), judge)
     purpose = decision.purpose
     again = judge.decide_all(row["url"], purposes=(purpose,), host=host, now=host.fetched_at)[purpose]
     if _shape(again) != _shape(decision):
@@ -439,6 +489,7 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
     """
     report = AuditReport()
     cache: dict[str, JudgeConfig] = {}
+    hosts = RebuiltHosts()
     captured_ids = set()
     superseded = superseded_records(db)
     report.superseded = len(superseded)
@@ -451,7 +502,7 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
             )
         try:
             report.differences += audit_capture(
-                archive, db, row, _judge_of(archive, db, row["crawl_id"], cache)
+                archive, db, row, _judge_of(archive, db, row["crawl_id"], cache), hosts
             )
         except Exception as exc:  # an unreadable record is a finding, not a crash
             report.differences.append(f"{row['url']}: could not be re-derived ({type(exc).__name__}: {exc})")
@@ -460,7 +511,7 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
         try:
             derivable = row["stage"] == "pre-fetch" and row["evidence"] is not None
             judge = _judge_of(archive, db, row["crawl_id"], cache) if derivable else None
-            report.differences += audit_refusal(archive, row, judge)
+            report.differences += audit_refusal(archive, row, judge, hosts)
         except Exception as exc:
             report.differences.append(
                 f"{row['url']}: the refusal could not be re-derived ({type(exc).__name__}: {exc})"
