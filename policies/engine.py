@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from policies.store import PolicyStore
 
 
-# URLs whose work is kept by a UrlMemos: about the requests in flight at once, many times over.
-URL_MEMOS_KEPT = 1024
+# URLs whose work a UrlMemos keeps unless told otherwise: a few times the requests a crawler has
+# in flight at once (between a URL's decisions). Kept work costs memory and garbage-collector time.
+URL_MEMOS_KEPT = 256
 
 
 class UrlMemos:

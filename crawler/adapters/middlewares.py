@@ -76,6 +76,9 @@ logger = logging.getLogger(__name__)
 # Licences pages point to, kept in memory at once (the least recently used go first, and are
 # fetched again when next needed); the hosts whose evidence is kept is a setting, POLICY_HOSTS_KEPT.
 LICENCES_KEPT = 256
+# URLs whose decision work is kept from before fetching to after: per request in flight, and at least.
+URL_MEMOS_PER_REQUEST = 2
+URL_MEMOS_MIN = 64
 
 
 async def page_of(response: Response) -> Page:
@@ -126,8 +129,11 @@ class PolicyGateMiddleware:
         self.licences: EvidenceCache[CachedLicence] = EvidenceCache(
             self._fetch_licence, clock=clock, max_entries=LICENCES_KEPT
         )
-        # What the pre-fetch decision read of the host's evidence for a URL, kept for its post-fetch one.
-        self.memos = UrlMemos()
+        # What the pre-fetch decision read of the host's evidence for a URL, kept for its post-fetch
+        # one. A request's two decisions are at most the requests in flight apart; more kept would
+        # only give the garbage collector more to walk.
+        in_flight = crawler.settings.getint("CONCURRENT_REQUESTS")
+        self.memos = UrlMemos(kept=max(URL_MEMOS_MIN, URL_MEMOS_PER_REQUEST * in_flight))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

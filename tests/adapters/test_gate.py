@@ -15,7 +15,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
 
 from crawler.adapters import signals as our_signals
-from crawler.adapters.middlewares import PolicyGateMiddleware
+from crawler.adapters.middlewares import PolicyGateMiddleware, page_of
 from crawler.judging.config import setup_of
 from policies.decision import Decision, Stage
 from policies.purpose import Purpose
@@ -141,3 +141,26 @@ def test_the_least_recently_used_host_s_evidence_is_dropped_and_fetched_again(tm
     ]
     with pytest.raises(IgnoreRequest, match="Refused by robots"):  # decided on the fresh evidence
         run(middleware.process_request(Request("http://h1.test/private/x")))
+
+
+def test_the_post_fetch_decisions_reuse_the_pre_fetch_work_and_equal_fresh_ones(tmp_path: Path) -> None:
+    middleware, _, _ = gate(tmp_path, CONCURRENT_REQUESTS=50)
+    assert middleware.memos.kept == 100  # twice the requests in flight
+    request = Request("http://h.test/open")
+    run(middleware.process_request(request))
+    host = run(middleware.evidence.get("http://h.test"))
+    kept = middleware.memos.memo("http://h.test/open", host)
+    # The pre-fetch decision left its robots.txt reading in the URL's memo, for the post-fetch ones.
+    assert kept.get("robots", lambda: pytest.fail("not kept from before fetching")).signal == "robots"
+    page = response("http://h.test/open", 200, HTML, b"<html><body>hello</body></html>", request=request)
+    run(middleware.process_response(request, page))
+    fresh = middleware.judge.decide_all(
+        "http://h.test/open", host=host, now=request.meta["policy_decision"].decided_at,
+        page=run(page_of(page)),
+    )  # fmt: skip
+    assert request.meta["policy_usage"] == fresh
+
+
+def test_the_gate_keeps_work_for_at_least_64_urls(tmp_path: Path) -> None:
+    middleware, _, _ = gate(tmp_path, CONCURRENT_REQUESTS=4)
+    assert middleware.memos.kept == 64
