@@ -8,12 +8,11 @@ small module (``policies.purpose``) does not load every parser: a read-only
 command of the command line starts without them.
 """
 
-from __future__ import annotations
+# No other public name here: ``dir(policies)`` is ``__all__`` (tests/test_boundary.py).
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from policies.decision import Basis, Decision, DefaultPolicy, Stage, Verdict, combine
     from policies.document import Document
     from policies.engine import decide
@@ -65,12 +64,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Load a public name from its module the first time it is asked for."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'policies' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # later look-ups do not come here
     return value
 

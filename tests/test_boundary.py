@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import policies
 
 
@@ -24,7 +26,12 @@ def test_policies_storage_and_workflows_load_no_scrapy_or_twisted() -> None:
 
 
 def test_all_lists_the_public_names() -> None:
-    public = {name for name in vars(policies) if not name.startswith("_")}
+    # dir(), not vars(): the names are loaded when first used (PEP 562).
+    public = {name for name in dir(policies) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(policies, name)).__name__ == "module"}
     assert sorted(policies.__all__) == policies.__all__
     assert set(policies.__all__) == public - modules
+    for name in policies.__all__:  # each one is the object its module defines
+        assert getattr(policies, name).__module__.startswith("policies."), name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = policies.nothing  # type: ignore[attr-defined]
