@@ -223,11 +223,8 @@ TAMPERING = {
         "http://stable.test/s1 (search): the database's recorded decision: basis 1 (robots): "
         "reason is 'nothing to see'",
     ),
-    # The capture row's reason is its purpose's usage reason (the captures view gives it from there).
     "capture row's reason": (
-        "update verdict_usage set reason = 'ok' where verdict_id = "
-        "(select verdict_id from capture_rows where url = 'http://later.test/p1') "
-        "and purpose = (select purpose from capture_rows where url = 'http://later.test/p1')",
+        "update capture_rows set reason = 'ok' where url = 'http://later.test/p1'",
         "http://later.test/p1: the capture row's reason is 'ok', re-derived",
     ),
     "capture row's domain": (

@@ -62,6 +62,7 @@ CAPTURE_COLUMNS = (
     "payload_sha256",
     "purpose",
     "signal",
+    "reason",
     "redirected_from",
     "depth",
     "referer",
@@ -310,8 +311,8 @@ class Compactor:
         """The ``capture_rows`` row of an old-shape captures ``row`` and its usage rows.
 
         ``decided_at`` (when the row has none) is the applied purpose's
-        decision time; ``reason`` is not kept: it is the applied purpose's
-        usage reason, and the ``captures`` view gives it from there.
+        decision time; ``reason`` is kept only where it is not the applied
+        purpose's usage reason (the ``captures`` view gives that one from there).
         """
         record_id = row.get("warc_record_id")
         if any(u.get("capture_id", record_id) != record_id for u in usage):
@@ -326,6 +327,9 @@ class Compactor:
         out |= self._common(row)
         out["decided_at"] = decided_at
         out["verdict_id"] = self._verdict(usage, row.get("url"), decided_at) if usage else None
+        applied = next((u for u in usage if u["purpose"] == row.get("purpose")), None)
+        if row.get("reason") is not None and row["reason"] != (applied or {}).get("reason"):
+            out["reason"] = row["reason"]  # said otherwise than its usage row: kept as it was
         return out
 
     def refusal(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,8 +371,8 @@ def capture_view() -> str:
             {record_id_sql("c.metadata_record_id")} as metadata_record_id,
             c.payload_digest, c.block_digest, {sha256_sql("c.payload_sha256")} as payload_sha256,
             c.purpose, c.signal,
-            (select {reason} from verdict_usage v
-             where v.verdict_id = c.verdict_id and v.purpose = c.purpose) as reason,
+            coalesce(c.reason, (select {reason} from verdict_usage v
+             where v.verdict_id = c.verdict_id and v.purpose = c.purpose)) as reason,
             c.redirected_from, c.depth, c.referer, c.domain,
             (select body from manifests where id = c.manifest_id) as evidence,
             c.shard, c.epoch,
@@ -414,6 +418,8 @@ def refusal_view() -> str:
 # the others are read from the shared tables: update those (decisions, manifests, verdict_usage).
 _CAPTURE_PLAIN = tuple(c for c in CAPTURE_COLUMNS if not c.endswith(("_ref", "manifest_id", "verdict_id")))
 _REFUSAL_PLAIN = tuple(c for c in REFUSAL_COLUMNS if not c.endswith(("_ref", "_id")))
+# A capture's reason is stored only where an update makes it say otherwise than its usage row.
+KEEP_REASON = "reason = case when new.reason is old.reason then reason else new.reason end"
 _REFUSE = "{view}.{column} is read from the tables it is stored once in (crawler.storage.compact)"
 
 
@@ -421,7 +427,7 @@ def _triggers(
     view: str, key: str, plain: tuple[str, ...], named: tuple[str, ...], derived: tuple[str, ...]
 ) -> list[str]:
     table = f"{view[:-1]}_rows"
-    sets = [f"{c} = new.{c}" for c in plain]
+    sets = [f"{c} = new.{c}" if c != "reason" or view != "captures" else KEEP_REASON for c in plain]
     sets += [f"{NAMED[c]} = (select id from names where name = new.{c})" for c in named]
     steps = [
         f"select raise(abort, '{_REFUSE.format(view=view, column=c)}') where new.{c} is not old.{c}"
@@ -446,6 +452,6 @@ def view_triggers() -> list[str]:
     it shared stay).
     """
     return [
-        *_triggers("captures", "warc_record_id", _CAPTURE_PLAIN, tuple(NAMED), ("reason", "evidence")),
+        *_triggers("captures", "warc_record_id", _CAPTURE_PLAIN, tuple(NAMED), ("evidence",)),
         *_triggers("refusals", "id", _REFUSAL_PLAIN, ("crawl_id", "worker"), ("decision", "evidence")),
     ]

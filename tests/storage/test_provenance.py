@@ -316,6 +316,32 @@ def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     assert {"ledger", "revocations", "tombstones"} <= set(migrated.table_names())
 
 
+def test_migrating_to_compact_rows_keeps_every_column_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    db = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:5]:  # a database as schema 5 left it: whole decisions in every row
+        step(db)
+    db.execute("PRAGMA user_version = 5")
+    for i, reason in ((0, "r"), (1, "said otherwise")):
+        row, usage = capture(i)
+        db["captures"].insert({**row, "reason": reason, "evidence": dumps({"robots.txt": "<urn:uuid:ev>"})})
+        db["usage"].insert_all(usage)
+    db["refusals"].insert({"url": "http://h.test/no", "decided_at": "t", "decision": "{}", "evidence": None})
+    before = {
+        t: list(db.query(f"select * from {t} order by 1, 2")) for t in ("captures", "usage", "refusals")
+    }
+    db.close()
+    migrated = open_db(path)
+    for table, rows in before.items():
+        after = list(migrated.query(f"select * from {table} order by 1, 2"))
+        assert [{k: r[k] for k in rows[0]} for r in after] == rows, table
+    # The reason its usage row gives is not stored twice; the one that says otherwise is kept.
+    stored = [r[0] for r in migrated.execute("select reason from capture_rows order by url")]
+    assert stored == [None, "said otherwise"]
+    assert migrated.execute("select count(*) from decisions").fetchone()[0] == 3 + 1
+    migrated.close()
+
+
 # -- one capture's rows commit together ----------------------------------------
 
 
