@@ -356,7 +356,7 @@ def test_damage_found_half_way_through_a_command_is_an_error_not_a_traceback(tmp
     with sqlite3.connect(database) as conn:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         (last_leaf,) = conn.execute(
-            "select max(pageno) from dbstat where name = 'usage' and pagetype = 'leaf'"
+            "select max(pageno) from dbstat where name = 'capture_rows' and pagetype = 'leaf'"
         ).fetchone()
     conn.close()
     data = bytearray(database.read_bytes())
