@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -139,3 +140,32 @@ def read_record(crawl_dir: Path, warc_file: str, offset: int) -> Record:
         record = next(iter(ArchiveIterator(fh)))
         decoded = record.content_stream().read()
     return Record(record.rec_type, record.rec_headers, record.http_headers, raw, decoded)
+
+
+def private_decision(db: sqlite3.Connection, capture_id: str, purpose: str) -> int:
+    """Give one capture's decision for ``purpose`` a ``decisions`` row of its own; return its id.
+
+    Decisions and verdict sets are shared by every capture judged alike
+    (crawler.storage.compact): a test that damages one capture's decision
+    copies it first, stored whole (char(28)), under a verdict set of its own.
+    """
+    (verdict_id, text) = db.execute(
+        "select c.verdict_id, u.decision from capture_rows c join usage u on u.capture_id = c.warc_record_id "
+        "where c.warc_record_id = ? and u.purpose = ?",
+        [capture_id, purpose],
+    ).fetchone()
+    own = db.execute("insert into verdicts (sha256) values (?)", [f"private {capture_id}"]).lastrowid
+    db.execute(
+        "insert into verdict_usage (verdict_id, purpose, usable, signal, reason, decision_id) "
+        "select ?, purpose, usable, signal, reason, decision_id from verdict_usage where verdict_id = ?",
+        [own, verdict_id],
+    )
+    db.execute("update capture_rows set verdict_id = ? where warc_record_id = ?", [own, capture_id])
+    decision = db.execute(
+        "insert into decisions (sha256, body) values (?, char(28) || ?)", [f"private {capture_id}", text]
+    ).lastrowid
+    db.execute(
+        "update verdict_usage set decision_id = ? where verdict_id = ? and purpose = ?",
+        [decision, own, purpose],
+    )
+    return int(decision or 0)

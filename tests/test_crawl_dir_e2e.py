@@ -235,10 +235,10 @@ def test_a_capture_row_is_never_committed_without_its_usage_rows(
     out.mkdir()
     create_db(out / "provenance.db")
     with sqlite3.connect(out / "provenance.db") as conn:
-        # A fault injected in the database: the usage rows of one capture cannot be written.
+        # A fault injected in the database: one capture's row cannot be written, after the decisions,
+        # manifest and verdicts it uses were inserted in the same transaction.
         conn.execute(
-            "create trigger fail_one before insert on usage when new.capture_id in "
-            "(select warc_record_id from captures where url = 'http://inject.test/boom') "
+            "create trigger fail_one before insert on capture_rows when new.url = 'http://inject.test/boom' "
             "begin select raise(abort, 'injected failure'); end"
         )
     conn.close()
@@ -356,7 +356,7 @@ def test_damage_found_half_way_through_a_command_is_an_error_not_a_traceback(tmp
     with sqlite3.connect(database) as conn:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         (last_leaf,) = conn.execute(
-            "select max(pageno) from dbstat where name = 'usage' and pagetype = 'leaf'"
+            "select max(pageno) from dbstat where name = 'capture_rows' and pagetype = 'leaf'"
         ).fetchone()
     conn.close()
     data = bytearray(database.read_bytes())

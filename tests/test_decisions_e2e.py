@@ -17,7 +17,7 @@ import sqlite_utils
 from crawler.storage.archive import WarcArchive
 from crawler.storage.provenance import dumps
 from crawler.storage.records import misstatements, read_decision
-from tests.conftest import run_cli
+from tests.conftest import private_decision, run_cli
 
 if TYPE_CHECKING:
     from tests.conftest import CrawlRun
@@ -84,7 +84,10 @@ def test_a_stored_decision_that_does_not_read_back_is_damage_not_a_traceback(
     crawl_copy: Path, command: str
 ) -> None:
     url, record_id = _first_capture(crawl_copy)
-    _update(crawl_copy, "update usage set decision = ? where capture_id = ?", '{"url": "x"}', record_id)
+    with sqlite3.connect(crawl_copy / "provenance.db") as db:
+        own = private_decision(db, record_id, "ai-train")
+        db.execute("update decisions set body = ? where id = ?", ['{"url": "x"}', own])
+    db.close()
     args = [url] if command == "explain" else ["--purpose", "ai-train", "--format", "jsonl"]
     result = run_cli(command, crawl_copy, *args)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -96,12 +99,11 @@ def test_a_stored_decision_that_does_not_read_back_is_damage_not_a_traceback(
 
 def test_audit_names_a_stored_signal_that_its_bases_do_not_give(crawl_copy: Path) -> None:
     url, record_id = _first_capture(crawl_copy)
-    _update(
-        crawl_copy,
-        "update usage set decision = json_set(decision, '$.signal', 'ai-txt') "
-        "where capture_id = ? and purpose = 'search'",
-        record_id,
-    )
+    with sqlite3.connect(crawl_copy / "provenance.db") as db:
+        own = private_decision(db, record_id, "search")  # this capture's alone, not every one judged alike
+        db.execute("update decisions set body = char(28) || json_set(substr(body, 2), '$.signal', 'ai-txt') "
+                   "where id = ?", [own])  # fmt: skip
+    db.close()
     with sqlite3.connect(crawl_copy / "provenance.db") as db:
         (signal,) = db.execute(
             "select signal from usage where capture_id = ? and purpose = 'search'", [record_id]

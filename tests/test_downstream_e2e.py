@@ -146,77 +146,94 @@ def test_audit_passes_on_an_untouched_crawl(base_crawl: Path) -> None:
     assert "audited 9 captures and 2 refusals: 0 differences" in result.stderr
 
 
+# Decisions, verdicts and manifests are stored once each (crawler.storage.compact): tampering with one
+# changes every row that shares it, and audit names each; the views give the rows' old columns.
+P2_AI_TRAIN = (
+    "from usage where purpose = 'ai-train' and capture_id = "
+    "(select warc_record_id from captures where url = 'http://later.test/p2')"
+)
+S1_SEARCH = (
+    "from usage where purpose = 'search' and capture_id = "
+    "(select warc_record_id from captures where url = 'http://stable.test/s1')"
+)
+CLOSED = "from refusals where url = 'http://stable.test/closed/x'"
+
+
+def _decision_set(expression: str, rows: str) -> str:
+    """SQL replacing the stored decision ``rows`` select by ``expression`` of it (stored whole: char(28))."""
+    return (
+        f"update decisions set body = (select char(28) || {expression} {rows}) "
+        f"where id = (select decision_id {rows})"
+    )
+
+
 TAMPERING = {
     "usable flipped": (
-        "update usage set usable = 0 where purpose = 'ai-train' and capture_id = "
-        "(select warc_record_id from captures where url = 'http://later.test/p2')",
+        "update verdict_usage set usable = 0 where purpose = 'ai-train' and verdict_id = "
+        "(select verdict_id from capture_rows where url = 'http://later.test/p2')",
         "http://later.test/p2 (ai-train): the database says usable=False",
     ),
     "deciding signal changed": (
-        "update usage set signal = 'tdmrep' where purpose = 'search' and capture_id = "
-        "(select warc_record_id from captures where url = 'http://stable.test/s1')",
+        "update verdict_usage set signal = 'tdmrep' where purpose = 'search' and verdict_id = "
+        "(select verdict_id from capture_rows where url = 'http://stable.test/s1')",
         "http://stable.test/s1 (search): the database says usable=True by tdmrep",
     ),
     "payload digest": (
-        "update captures set payload_sha256 = 'ab' || substr(payload_sha256, 3) "
+        "update capture_rows set payload_sha256 = 'ab' || substr(lower(hex(payload_sha256)), 3) "
         "where url = 'http://erase.test/keep'",
         "http://erase.test/keep: payload_sha256 ab",
     ),
     "status": (
-        "update captures set status = 200 where url = 'http://erase.test/missing'",
+        "update capture_rows set status = 200 where url = 'http://erase.test/missing'",
         "http://erase.test/missing: status 200 differs from the WARC's 404",
     ),
     "offset": (
-        "update captures set warc_offset = warc_offset + 1 where url = 'http://later.test/'",
+        "update capture_rows set warc_offset = warc_offset + 1 where url = 'http://later.test/'",
         "http://later.test/: the database places",
     ),
     "row deleted": (
-        "delete from captures where url = 'http://later.test/p1'",
+        "delete from capture_rows where url = 'http://later.test/p1'",
         "http://later.test/p1: captured in the WARC files, absent from the database",
     ),
     "refusal reason": (
-        'update refusals set decision = replace(decision, \'"signal": "robots"\', \'"signal": "tdmrep"\') '
-        "where url = 'http://stable.test/closed/x'",
+        _decision_set("""replace(decision, '"signal": "robots"', '"signal": "tdmrep"')""", CLOSED),
         "http://stable.test/closed/x: refused by tdmrep",
     ),
     # Every column derived from the evidence, not only the verdict and the deciding signal:
     "refusal row's signal and reason": (
-        "update refusals set signal = 'default', reason = 'ok' where url = 'http://stable.test/closed/x'",
+        "update refusal_rows set signal = 'default', reason = 'ok' where url = 'http://stable.test/closed/x'",
         "http://stable.test/closed/x: the refusal row's signal is 'default', its decision says 'robots'",
     ),
     "post-fetch refusal row's signal": (
-        "update refusals set signal = 'default', reason = 'ok' where url = 'http://erase.test/noai'",
+        "update refusal_rows set signal = 'default', reason = 'ok' where url = 'http://erase.test/noai'",
         "http://erase.test/noai: the refusal row's signal is 'default', its decision says 'meta-robots'",
     ),
     "refusal's basis reason": (
-        "update refusals set decision = json_set(decision, '$.bases[1].reason', 'nothing to see') "
-        "where url = 'http://stable.test/closed/x'",
+        _decision_set("json_set(decision, '$.bases[1].reason', 'nothing to see')", CLOSED),
         "http://stable.test/closed/x: the refusal's decision: basis 2 (robots-ai-agents): "
         "reason is 'nothing to see'",
     ),
     "usage reason": (
-        "update usage set reason = 'ok' where purpose = 'ai-train' and capture_id = "
-        "(select warc_record_id from captures where url = 'http://later.test/p2')",
+        "update verdict_usage set reason = 'ok' where purpose = 'ai-train' and verdict_id = "
+        "(select verdict_id from capture_rows where url = 'http://later.test/p2')",
         "http://later.test/p2 (ai-train): the database gives the reason 'ok'",
     ),
     "usage basis reason": (
-        "update usage set decision = json_set(decision, '$.bases[0].reason', 'nothing to see') "
-        "where purpose = 'search' and capture_id = "
-        "(select warc_record_id from captures where url = 'http://stable.test/s1')",
+        _decision_set("json_set(decision, '$.bases[0].reason', 'nothing to see')", S1_SEARCH),
         "http://stable.test/s1 (search): the database's recorded decision: basis 1 (robots): "
         "reason is 'nothing to see'",
     ),
     "capture row's reason": (
-        "update captures set reason = 'ok' where url = 'http://later.test/p1'",
+        "update capture_rows set reason = 'ok' where url = 'http://later.test/p1'",
         "http://later.test/p1: the capture row's reason is 'ok', re-derived",
     ),
     "capture row's domain": (
-        "update captures set domain = 'other.test' where url = 'http://later.test/p1'",
+        "update capture_rows set domain = 'other.test' where url = 'http://later.test/p1'",
         "http://later.test/p1: domain other.test differs from the WARC's later.test",
     ),
     "capture row's evidence": (
-        "update captures set evidence = json_set(evidence, '$.origin', 'http://other.test') "
-        "where url = 'http://later.test/p1'",
+        "update manifests set body = json_set(body, '$.origin', 'http://other.test') "
+        "where id = (select manifest_id from capture_rows where url = 'http://later.test/p1')",
         "http://later.test/p1: evidence",
     ),
 }

@@ -134,7 +134,7 @@ def test_parquet_failing_midway_leaves_no_file(two_crawls: tuple[Path, Path], tm
     # first directory's rows were taken in.
     damaged = Path(shutil.copytree(two_crawls[1], tmp_path / "damaged"))
     with sqlite3.connect(damaged / "provenance.db") as db:
-        db.execute("update usage set decision = 'not json'")
+        db.execute("update decisions set body = 'not json'")  # every stored decision
     db.close()
     target = tmp_path / "out"
     target.mkdir()

@@ -28,8 +28,7 @@ def lose_rows(out: Path, count: int) -> list[str]:
     with closing(sqlite3.connect(out / "provenance.db")) as db, db:
         lost = db.execute("select warc_record_id, url from captures order by url limit ?", [count]).fetchall()
         for record_id, _ in lost:
-            db.execute("delete from usage where capture_id = ?", [record_id])
-            db.execute("delete from captures where warc_record_id = ?", [record_id])
+            db.execute("delete from captures where warc_record_id = ?", [record_id])  # its usage goes with it
         db.execute("update crawls set finish_reason = null, finished_at = null")
     return [url for _, url in lost]
 

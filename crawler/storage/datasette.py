@@ -94,7 +94,8 @@ group by day order by day""",
 
 TABLES = {
     "crawls": "One row per crawl, recheck and export: when, purpose, settings, statistics.",
-    "captures": "One row per archived page: where its records are in the WARC files, and its digests.",
+    "captures": "One row per archived page (a view): where its records are in the WARC files, and its "
+    "digests.",
     "usage": "Per capture and purpose: usable or not, the deciding signal, and every basis (JSON).",
     "refusals": "URLs not archived, before or after fetching, with the decision and its evidence.",
     "evidence": "Evidence documents (robots.txt, tdmrep.json, ai.txt, RSL, terms) and where they are.",
@@ -102,6 +103,14 @@ TABLES = {
     "ledger": "Later actions: recheck, revoke, export, purge; who, when, what and why.",
     "revocations": "Captures no longer usable (for one purpose or all), and why.",
     "tombstones": "Captures physically erased from the WARC files: URL, digests, date, reason.",
+    "decisions": "Each distinct decision once, with its URL, time and path as placeholders (the views "
+    "restore them).",
+    "manifests": "Each distinct evidence manifest once: the WARC record ids a decision rested on.",
+    "names": "Crawl ids, WARC file names and worker names, each once.",
+    "verdicts": "Each distinct set of a capture's per-purpose verdicts once.",
+    "verdict_usage": "Per verdict set and purpose: usable, signal, reason, decision.",
+    "capture_rows": "The captures view's rows, with ids into decisions, manifests, names and verdicts.",
+    "refusal_rows": "The refusals view's rows, with ids into decisions, manifests and names.",
 }
 
 

@@ -28,12 +28,23 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from crawler.errors import ProvenanceError
+from crawler.storage.compact import (
+    CAPTURE_COLUMNS,
+    REFUSAL_COLUMNS,
+    Compactor,
+    capture_view,
+    refusal_view,
+    usage_view,
+    view_triggers,
+)
 from policies.urls import registrable_domain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 TABLES = ("crawls", "evidence", "captures", "usage", "refusals", "policy_rules", "leases", "superseded")
+# Views (schema 6 on) giving the old shape of tables now stored compactly (crawler.storage.compact).
+VIEWS = ("captures", "usage", "refusals")
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -263,6 +274,85 @@ def _m005_frontier(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_compact(db: sqlite_utils.Database) -> None:
+    # Each distinct decision, evidence manifest, verdict set and repeated name stored once
+    # (crawler.storage.compact); captures, usage and refusals become views giving the old columns.
+    db.execute("create table names (id integer primary key, name text not null unique)")
+    db.execute(
+        "create table decisions (id integer primary key, sha256 text not null unique, body text not null)"
+    )
+    db.execute(
+        "create table manifests (id integer primary key, sha256 text not null unique, body text not null)"
+    )
+    db.execute("create table verdicts (id integer primary key, sha256 text not null unique)")
+    db.execute(
+        "create table verdict_usage (verdict_id integer not null references verdicts(id), "
+        "purpose text not null, usable integer, signal text, reason text, "
+        "decision_id integer references decisions(id), "
+        "primary key (verdict_id, purpose))"
+    )
+    db.execute("create index idx_verdict_usage_purpose_usable on verdict_usage (purpose, usable)")
+    db.execute("create index idx_verdict_usage_signal on verdict_usage (signal)")
+    # The affinities the old columns had (text, integer); ids are integers.
+    numbers = {"status", "payload_length", "warc_offset", "warc_length", "depth", "shard", "epoch"}
+    numbers |= {"crawl_ref", "warc_file_ref", "worker_ref", "manifest_id", "verdict_id", "decision_id"}
+
+    def typed(columns: tuple[str, ...]) -> str:
+        return ", ".join(f"{c} {'integer' if c in numbers else 'text'}" for c in columns)
+
+    columns = typed(CAPTURE_COLUMNS)
+    db.execute(f"create table capture_rows (id integer primary key, {columns}, unique (warc_record_id))")
+    db.execute(f"create table refusal_rows (id integer primary key, {typed(REFUSAL_COLUMNS)})")
+    compactor = Compactor(db)
+    _copy_captures(db, compactor)
+    insert = _inserter(db, "refusal_rows", ("id", *REFUSAL_COLUMNS))
+    insert(compactor.refusal(row) for row in db.query("select * from refusals order by id"))
+    for table in ("usage", "captures", "refusals"):
+        db.execute(f"drop table {table}")
+    for column in ("url", "host", "domain", "fetched_at", "content_type", "verdict_id"):
+        db.execute(f"create index idx_capture_rows_{column} on capture_rows ({column})")
+    for column in ("url", "host", "domain", "signal", "decided_at"):
+        db.execute(f"create index idx_refusal_rows_{column} on refusal_rows ({column})")
+    for view in (capture_view(), usage_view(), refusal_view(), *view_triggers()):
+        db.execute(view)
+
+
+def _inserter(
+    db: sqlite_utils.Database, table: str, columns: tuple[str, ...]
+) -> Callable[[Iterable[dict[str, Any]]], None]:
+    """A function inserting rows (dicts holding at least ``columns``) into ``table``, by column."""
+    sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
+
+    def insert(rows: Iterable[dict[str, Any]]) -> None:
+        db.conn.executemany(sql, ([row.get(c) for c in columns] for row in rows))
+
+    return insert
+
+
+def _copy_captures(db: sqlite_utils.Database, compactor: Compactor, chunk: int = 2000) -> None:
+    """Copy the old captures and usage tables into capture_rows, a chunk of captures at a time."""
+    insert = _inserter(db, "capture_rows", CAPTURE_COLUMNS)
+    last = -1
+    while True:
+        rows = list(
+            db.query(
+                "select rowid as _rowid, * from captures where rowid > ? order by rowid limit ?",
+                [last, chunk],
+            )
+        )
+        if not rows:
+            return
+        last = rows[-1].pop("_rowid")
+        for row in rows:
+            row.pop("_rowid", None)
+        ids = [row["warc_record_id"] for row in rows]
+        marks = ", ".join("?" * len(ids))
+        usage = db.query(
+            f"select * from usage where capture_id in ({marks}) order by capture_id, purpose", ids
+        )
+        insert(compactor.captures(rows, usage))
+
+
 # Forward migrations, in order; position i brings the schema to version i + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
@@ -270,6 +360,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m003_downstream,
     _m004_refusal_domains,
     _m005_frontier,
+    _m006_compact,
 ]
 
 
@@ -302,7 +393,7 @@ def expected_schema(version: int) -> dict[str, frozenset[str]]:
     db = sqlite_utils.Database(memory=True)
     for step in MIGRATIONS[:version]:
         step(db)
-    return {table.name: frozenset(table.columns_dict) for table in db.tables}
+    return {table.name: frozenset(table.columns_dict) for table in [*db.tables, *db.views]}
 
 
 def _check_file(path: Path) -> None:
@@ -346,7 +437,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> int:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         found = {
             name: frozenset(row[1] for row in conn.execute(f"PRAGMA table_info({_quote(name)})"))
-            for (name,) in conn.execute("select name from sqlite_master where type = 'table'")
+            for (name,) in conn.execute("select name from sqlite_master where type in ('table', 'view')")
         }
         if application_id not in (0, APPLICATION_ID):
             raise ProvenanceError(
@@ -494,6 +585,23 @@ def open_db(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
     return db
 
 
+def insert_rows(
+    db: sqlite_utils.Database,
+    captures: Iterable[dict[str, Any]] = (),
+    usage: Iterable[dict[str, Any]] = (),
+    refusals: Iterable[dict[str, Any]] = (),
+) -> None:
+    """Insert rows of the old shape (as the views give them) into ``db``, compactly, in its transaction.
+
+    For commands that copy rows between databases (export, merge): each
+    decision, manifest and name is looked up in ``db`` by its content, so ids
+    are re-mapped, and only those the rows use are copied.
+    """
+    compactor = Compactor(db)
+    _inserter(db, "capture_rows", CAPTURE_COLUMNS)(compactor.captures(list(captures), usage))
+    _inserter(db, "refusal_rows", ("id", *REFUSAL_COLUMNS))(compactor.refusal(row) for row in refusals)
+
+
 def dumps(value: Any) -> str:
     """Serialise a JSON column the same way everywhere (stable key order)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -519,6 +627,9 @@ class ProvenanceDB:
         # Relaxed durability is safe in WAL mode: a crash loses at most the last
         # transactions, never corrupts the file, and the WARC is written first.
         db.execute("PRAGMA synchronous = NORMAL")
+        self._compactor = Compactor(db)
+        self._insert_captures = _inserter(db, "capture_rows", CAPTURE_COLUMNS)
+        self._insert_refusals = _inserter(db, "refusal_rows", ("id", *REFUSAL_COLUMNS))
 
     @classmethod
     def open(cls, path: Path | str, *, batch_size: int = 500) -> ProvenanceDB:
@@ -597,17 +708,31 @@ class ProvenanceDB:
         """
         if self._count:
             self.before_flush()
-            with self.db.atomic():
-                for table in TABLES:
-                    rows = self._pending[table]
-                    if rows:
-                        self.db.table(table).insert_all(
-                            rows, batch_size=self.batch_size, replace=table == "leases"
-                        )
+            try:
+                with self.db.atomic():
+                    for table in TABLES:
+                        rows = self._pending[table]
+                        if table in VIEWS:
+                            self._insert_compact(table)
+                        elif rows:
+                            self.db.table(table).insert_all(
+                                rows, batch_size=self.batch_size, replace=table == "leases"
+                            )
+            except BaseException:
+                self._compactor.forget()  # the ids it handed out in the transaction are gone
+                raise
             self._pending = {name: [] for name in TABLES}
             self._count = 0
         for hook in self.after_flush:
             hook()
+
+    def _insert_compact(self, table: str) -> None:
+        """Insert the queued rows of a table stored compactly (captures with their usage; refusals)."""
+        if table == "captures":
+            rows = self._compactor.captures(self._pending["captures"], self._pending["usage"])
+            self._insert_captures(rows)
+        elif table == "refusals":
+            self._insert_refusals(self._compactor.refusal(row) for row in self._pending["refusals"])
 
     def close(self) -> None:
         """Flush and close the connection."""

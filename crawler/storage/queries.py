@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.errors import ProvenanceError
+from crawler.errors import DecisionRecordError, ProvenanceError
+from crawler.storage.compact import ESCAPED_MARKS, VERBATIM, restore
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import inspect_db, open_db, open_readonly
 from crawler.storage.records import read_decision
 from crawler.storage.urls import UrlError, origin_prefix, url_key
+from policies.decision import Basis
 from policies.urls import is_registrable, registrable_domain
 
 if TYPE_CHECKING:
@@ -172,17 +174,69 @@ def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str
         select c.url, c.warc_file, c.warc_offset, c.warc_length, c.warc_record_id, c.fetched_at,
                c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose,
                {USABLE} as usable, {REVOKED} as revoked,
-               u.signal, u.reason, c.crawl_id, u.decision
+               u.signal, u.reason, c.crawl_id, u.decision_id, c.decided_at
         from usage u join captures c on c.warc_record_id = u.capture_id
         where {" and ".join(where)}
         order by c.fetched_at, c.url
     """
+    bases = _Bases(db)
     for row in db.query(sql, params):
         row["usable"] = bool(row["usable"])
         row["revoked"] = bool(row["revoked"])
-        stored = row.pop("decision")
-        row["basis"] = [b.as_dict() for b in read_decision(stored).bases] if stored else []
+        row["basis"] = bases(row.pop("decision_id"), row["url"], row.pop("decided_at"))
         yield row
+
+
+class _Bases:
+    """The bases of stored decisions, each decision read (and checked) once, then filled in per row.
+
+    A decision template (crawler.storage.compact) holds placeholders for its
+    row's URL, time and path; the bases are parsed from it once, and each row
+    gets them with its own values put back, as restoring the text would.
+    """
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        # decision id -> (bases with placeholders, whether to fill them in), or None: read each row whole
+        self.cache: dict[int, tuple[list[dict[str, Any]], bool] | None] = {}
+
+    def __call__(self, decision_id: int | None, url: str, decided_at: str | None) -> list[dict[str, Any]]:
+        """The bases, as data, of decision ``decision_id`` for the row of ``url`` and ``decided_at``."""
+        if decision_id is None:
+            return []
+        if decision_id not in self.cache:
+            self.cache[decision_id] = self._read(decision_id, url, decided_at)
+        cached = self.cache[decision_id]
+        if cached is None:
+            return [b.as_dict() for b in read_decision(self._restored(decision_id, url, decided_at)).bases]
+        found, fill = cached
+        if not fill:
+            return [dict(b) for b in found]
+        return [
+            {k: restore(v, url=url, decided_at=decided_at) if isinstance(v, str) else v for k, v in b.items()}
+            for b in found
+        ]
+
+    def _body(self, decision_id: int) -> str:
+        row = self.db.execute("select body from decisions where id = ?", [decision_id]).fetchone()
+        if row is None:
+            raise DecisionRecordError(f"not a recorded decision (decision {decision_id} is missing)")
+        return row[0]
+
+    def _restored(self, decision_id: int, url: str, decided_at: str | None) -> str:
+        return restore(self._body(decision_id), url=url, decided_at=decided_at)
+
+    def _read(
+        self, decision_id: int, url: str, decided_at: str | None
+    ) -> tuple[list[dict[str, Any]], bool] | None:
+        body = self._body(decision_id)
+        read_decision(restore(body, url=url, decided_at=decided_at))  # damage is found here, as before
+        if body.startswith(VERBATIM):
+            return [b.as_dict() for b in read_decision(body[1:]).bases], False
+        if ESCAPED_MARKS.search(body):
+            return None  # a placeholder spelled as an escape in the text: restore each row's text whole
+        data = json.loads(body, strict=False)  # placeholders are control characters, inside strings
+        return [Basis.from_dict(b).as_dict() for b in data["bases"]], True
 
 
 def _evidence_for(db: sqlite_utils.Database, record_id: str | None) -> dict[str, Any] | None:

@@ -127,6 +127,8 @@ def capture_row(capture: Capture, records: CaptureRecords, location: Mapping[str
         **_url_columns(exchange.url),
         "evidence": dumps(capture.evidence) if capture.evidence else None,
         "fetched_at": exchange.started_at.isoformat(),
+        # The applied decision's time: the stored decisions refer to it (crawler.storage.compact).
+        "decided_at": decision.decided_at.isoformat(),
         "status": exchange.status,
         "content_type": capture.content_type,
         "payload_length": len(exchange.body),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from crawler import __version__
 from crawler.errors import PermitcrawlError
 from crawler.storage.archive import RecordEntry, WarcArchive
-from crawler.storage.provenance import open_db
+from crawler.storage.provenance import insert_rows, open_db
 from crawler.storage.queries import DB_NAME, USABLE
 from crawler.storage.warc import WarcStore
 from crawler.workflows.ledger import record
@@ -254,11 +254,15 @@ def _write_db(
                 "hostname": socket.gethostname(),
             }
         )
-        new.table("captures").insert_all(locate(row) for row in exported)
-        for chunk in _chunks(capture_ids):
+        for start in range(0, len(capture_ids), 500):
+            rows = exported[start : start + 500]
+            chunk = capture_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            new.table("usage").insert_all(
-                db.query(f"select * from usage where capture_id in ({marks})", chunk)
+            # Only the decisions, manifests and names these rows use reach the new database.
+            insert_rows(
+                new,
+                captures=[locate(row) for row in rows],
+                usage=db.query(f"select * from usage where capture_id in ({marks})", chunk),
             )
             # Revocations for other purposes travel with the capture, and the ledger entries they cite.
             revocations = list(db.query(f"select * from revocations where capture_id in ({marks})", chunk))

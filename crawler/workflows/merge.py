@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from crawler import __version__
 from crawler.errors import PermitcrawlError, WarcError
 from crawler.storage.archive import WARC_DIRS, WarcArchive, warc_files
-from crawler.storage.provenance import open_db
+from crawler.storage.provenance import insert_rows, open_db
 from crawler.storage.queries import DB_NAME
 from crawler.storage.urls import UrlError, url_key
 from crawler.workflows.ledger import now, record
@@ -388,11 +388,13 @@ class _Writer:
             new.table("ledger").insert(row)
             self.ledger_ids[(number, old)] = int(new.table("ledger").last_pk or 0)
         captures = self.choice.captures[number]
-        new.table("captures").insert_all(_relocated(number, row) for row in captures)
         kept = {row["warc_record_id"] for row in captures}
-        new.table("usage").insert_all(u for u in db.query("select * from usage") if u["capture_id"] in kept)
-        new.table("refusals").insert_all(
-            {k: v for k, v in row.items() if k != "id"} for row in self.choice.refusals[number]
+        # Decisions, manifests and names are looked up in the merged database by content: ids re-mapped.
+        insert_rows(
+            new,
+            captures=[_relocated(number, row) for row in captures],
+            usage=(u for u in db.query("select * from usage") if u["capture_id"] in kept),
+            refusals=({k: v for k, v in row.items() if k != "id"} for row in self.choice.refusals[number]),
         )
         self._revocations(source)
         for row in db.query("select * from tombstones"):

@@ -189,7 +189,7 @@ def purge(
                     out.flush()
                     os.fsync(out.fileno())
                 report.files.append(warc_file)
-            for table in ("captures", "evidence"):
+            for table in ("capture_rows", "evidence"):
                 db.conn.executemany(
                     f"update {table} set warc_offset = ?, warc_length = ? where warc_record_id = ?",
                     [(offset, length, record_id) for record_id, (offset, length) in moved.items()],
@@ -208,8 +208,8 @@ def purge(
                     },
                     replace=True,
                 )
-                db.execute("delete from usage where capture_id = ?", [row["warc_record_id"]])
-                db.execute("delete from captures where warc_record_id = ?", [row["warc_record_id"]])
+                # Its usage rows go with it (a view); the decisions it shared with others stay.
+                db.execute("delete from capture_rows where warc_record_id = ?", [row["warc_record_id"]])
             _swap(temporary, kept)  # the last step: the commit follows at once
     except BaseException:
         _restore(kept)  # the files go back to what the database (rolled back) says

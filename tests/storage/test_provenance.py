@@ -242,6 +242,32 @@ def test_pages_filters_never_scan_a_whole_table(tmp_path: Path, filters: dict) -
     assert any("INDEX" in step for step in plan), plan
 
 
+def test_every_statement_of_pages_and_explain_goes_through_an_index(tmp_path: Path) -> None:
+    # Through the views: capture_rows, verdict_usage, decisions, manifests and names by their keys.
+    db = ProvenanceDB.open(tmp_path / "provenance.db")
+    db.start_crawl({"id": "c1", "purpose": "ai-train"})
+    for i in range(60):
+        row, usage = capture(i, usable=i % 3 != 0)
+        row |= {
+            "host": f"h{i % 20}.test",
+            "url": f"http://h{i % 20}.test/{i}",
+            "evidence": dumps({"i": i % 20}),
+        }
+        db.add_capture(row, usage)
+    db.db.execute("ANALYZE")
+    db.close()
+    reader = open_crawl(tmp_path)
+    statements: list[str] = []
+    reader.conn.set_trace_callback(statements.append)
+    list(pages(reader, PageFilter(purpose="search", usable=True)))
+    explain(reader, "http://h3.test/3")
+    reader.conn.set_trace_callback(None)
+    assert any("decisions" in s for s in statements)
+    for sql in statements:
+        plan = [row[3] for row in reader.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert not [step for step in plan if step.startswith("SCAN") and "USING" not in step], (sql, plan)
+
+
 @pytest.mark.parametrize(
     ("name", "hosts"),
     [
@@ -283,9 +309,37 @@ def test_an_older_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     db.close()
     migrated = open_db(path)
     assert migrated.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert migrated["captures"].get("<r1>")["domain"] == "example.co.uk"
+    assert next(migrated.query("select domain from captures where warc_record_id = '<r1>'"))["domain"] == (
+        "example.co.uk"
+    )
     assert next(migrated.query("select domain from refusals"))["domain"] == "example.org"
     assert {"ledger", "revocations", "tombstones"} <= set(migrated.table_names())
+
+
+def test_migrating_to_compact_rows_keeps_every_column_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "provenance.db"
+    db = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:5]:  # a database as schema 5 left it: whole decisions in every row
+        step(db)
+    db.execute("PRAGMA user_version = 5")
+    for i, reason in ((0, "r"), (1, "said otherwise")):
+        row, usage = capture(i)
+        db["captures"].insert({**row, "reason": reason, "evidence": dumps({"robots.txt": "<urn:uuid:ev>"})})
+        db["usage"].insert_all(usage)
+    db["refusals"].insert({"url": "http://h.test/no", "decided_at": "t", "decision": "{}", "evidence": None})
+    before = {
+        t: list(db.query(f"select * from {t} order by 1, 2")) for t in ("captures", "usage", "refusals")
+    }
+    db.close()
+    migrated = open_db(path)
+    for table, rows in before.items():
+        after = list(migrated.query(f"select * from {table} order by 1, 2"))
+        assert [{k: r[k] for k in rows[0]} for r in after] == rows, table
+    # The reason its usage row gives is not stored twice; the one that says otherwise is kept.
+    stored = [r[0] for r in migrated.execute("select reason from capture_rows order by url")]
+    assert stored == [None, "said otherwise"]
+    assert migrated.execute("select count(*) from decisions").fetchone()[0] == 3 + 1
+    migrated.close()
 
 
 # -- one capture's rows commit together ----------------------------------------
@@ -333,11 +387,12 @@ def test_a_failed_commit_writes_nothing_and_forgets_nothing(tmp_path: Path) -> N
     db.start_crawl({"id": "c1", "purpose": "ai-train"})
     db.add_capture(*capture(1))
     db.db.execute(
-        "create trigger boom before insert on usage begin select raise(abort, 'injected failure'); end"
+        "create trigger boom before insert on capture_rows begin select raise(abort, 'injected failure'); end"
     )
     with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
         db.flush()
     assert db.db["captures"].count == 0  # the capture row went back with its usage rows
+    assert db.db["decisions"].count == 0  # and so did the decisions it was the first to use
     db.db.execute("drop trigger boom")
     db.flush()  # the queued rows were kept, and are written now
     assert db.db["captures"].count == 1 and db.db["usage"].count == 3
@@ -403,9 +458,14 @@ def test_a_missing_table_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "provenance.db"
     create_db(path)
     with sqlite3.connect(path) as conn:
-        conn.execute("drop table usage")
+        conn.execute("drop view usage")
     conn.close()
     with pytest.raises(ProvenanceError, match=f"schema version {len(MIGRATIONS)}: table 'usage' is missing"):
+        open_readonly(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("drop table decisions")
+    conn.close()
+    with pytest.raises(ProvenanceError, match=r"is damaged .*no such table: main\.decisions"):
         open_readonly(path)
 
 
@@ -432,7 +492,7 @@ def test_reading_never_writes_even_an_older_database(tmp_path: Path) -> None:
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     reader = open_readonly(path)
     # Read through a migrated copy: the current schema's columns are there, the file is untouched.
-    assert reader["captures"].get("<r1>")["domain"] == "example.co.uk"
+    assert next(reader.query("select domain from captures"))["domain"] == "example.co.uk"
     reader.close()
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     with sqlite3.connect(path) as conn:

@@ -10,7 +10,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.errors import WarcError
-from crawler.storage.provenance import ProvenanceDB
+from crawler.storage.provenance import ProvenanceDB, insert_rows
 from crawler.storage.reconcile import REASON, files_to_check, reconcile
 from crawler.storage.warc import HttpExchange, WarcStore
 from crawler.storage.writer import ArchiveWriter
@@ -49,7 +49,8 @@ def add_run(db: sqlite_utils.Database, run: str, finish_reason: str | None) -> N
 
 
 def add_capture(db: sqlite_utils.Database, record_id: str, url: str) -> None:
-    db.table("captures").insert({"warc_record_id": record_id, "url": url})
+    with db.atomic():
+        insert_rows(db, captures=[{"warc_record_id": record_id, "url": url}])
 
 
 def superseded_ids(db: sqlite_utils.Database) -> set[str]:
