@@ -507,3 +507,15 @@ def test_a_current_database_is_read_through_a_read_only_connection(tmp_path: Pat
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader.execute("insert into ledger(action) values ('x')")
     reader.close()
+
+
+def test_the_written_out_schema_is_what_the_migrations_build() -> None:
+    """Opening a database checks it against crawler/storage/schema.py: it must be what the migrations make."""
+    from crawler.storage import provenance, schema
+
+    db = sqlite_utils.Database(memory=True)
+    for step in provenance.MIGRATIONS:
+        step(db)
+    built = {table.name: frozenset(table.columns_dict) for table in [*db.tables, *db.views]}
+    assert len(provenance.MIGRATIONS) == schema.VERSION
+    assert built == schema.TABLES
