@@ -183,6 +183,8 @@ class ArchiveExtension:
                 for name in recover_open_files(directory):
                     logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
                     recovered.append(directory / name)
+        if config.writer == "process":
+            return cls(crawler, setup, cls.start_writer(config, crawl_id, recovered), crawl_id)
         warc = WarcStore(
             config.warc_dir,
             prefix=config.warc_prefix,
@@ -197,8 +199,6 @@ class ArchiveExtension:
             gzip_level=config.warc_gzip_level,
             info=cls.warcinfo(config, crawl_id, evidence=True),
         )
-        if config.writer == "process":
-            return cls(crawler, setup, cls.start_writer(config, crawl_id, recovered), crawl_id)
         db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
         cls.reconcile(output, db, recovered)
         writer = ArchiveWriter(

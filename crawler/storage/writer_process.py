@@ -2,8 +2,10 @@
 
 No Scrapy here. The crawl process sends typed values (a
 :class:`~crawler.storage.records.Capture`, a refusal's decision, an evidence
-document) through a pipe, pickled; the writer process rebuilds them and hands
-them, in the order sent, to an :class:`~crawler.storage.writer.ArchiveWriter`,
+document) through a pipe, pickled, in batches of up to ``BATCH`` messages (a
+flush, the start and the end go at once; a poll sends what waits); the writer
+process rebuilds them and hands them, in the order sent, to an
+:class:`~crawler.storage.writer.ArchiveWriter`,
 which keeps today's guarantees there: WARC bytes reach the file before any row
 that points at them is committed, and a held unit commits only once released.
 
@@ -16,7 +18,10 @@ back-pressure), which flush committed (only then does a page count as done),
 an error, the end.
 
 Back-pressure: when the writer is more than ``bound`` messages behind, the
-sender blocks until it catches up (the crawl waits; nothing is dropped). A
+sender blocks until it catches up (the crawl waits; nothing is dropped); a
+write also blocks while the pipe (1 MiB) is full. The writer reads the pipe
+itself, between messages: no thread of its own, whose GIL hand-overs would
+cost what a writer thread in the crawl cost (see bench/README.md). A
 writer that dies (killed, or any error) is noticed at the next send, wait or
 poll: :class:`WriterLost` or :class:`WriterFailed` is raised, never a hang.
 After its first error the writer writes nothing more: every later message is
@@ -28,14 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import functools
 import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +63,12 @@ if TYPE_CHECKING:
     from policies.decision import Decision
     from policies.document import Document
 
-# Start method: never fork a process that runs a reactor (its threads and file descriptors).
-CONTEXT = "spawn"
-JOIN_SECONDS = 30.0
-PR_SET_PDEATHSIG = 1  # prctl(2)  # how long the end of a writer that said it finished may take
+JOIN_SECONDS = 30.0  # how long the end of a writer that said it finished may take
+PR_SET_PDEATHSIG = 1  # prctl(2)
+PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
+# Messages sent in one write: each write wakes the writer, and on a busy machine every wake-up
+# costs the crawl a context switch. A flush, the start and the end go at once.
+BATCH = 16
 
 
 class WriterLost(ProvenanceError):
@@ -225,43 +232,6 @@ class _Ids:
         return given or new_record_id()
 
 
-@dataclass
-class _Inbox:
-    """Messages read off the pipe by a thread of their own: the crawl's sends never wait on a write."""
-
-    items: deque[Message] = field(default_factory=deque)
-    ready: threading.Condition = field(default_factory=threading.Condition)
-    gone: bool = False  # the crawl's end of the pipe closed
-
-    def put(self, item: Message) -> None:
-        with self.ready:
-            self.items.append(item)
-            self.ready.notify()
-
-    def close(self) -> None:
-        with self.ready:
-            self.gone = True
-            self.ready.notify()
-
-    def get(self) -> Message | None:
-        """The next message; None once the crawl is gone (what it sent and is not done yet is dropped)."""
-        with self.ready:
-            while not self.items and not self.gone:
-                self.ready.wait()
-            return None if self.gone else self.items.popleft()
-
-    def empty(self) -> bool:
-        return not self.items
-
-
-def _read(conn: Connection, inbox: _Inbox) -> None:
-    try:
-        while True:
-            inbox.put(conn.recv())
-    except (EOFError, OSError):
-        inbox.close()  # the crawl process is gone, or closed its end
-
-
 def _relative(base: Path, path: Path) -> str:
     # Rows name WARC files relative to the database, so a crawl directory can move.
     return os.path.relpath(path, base).replace(os.sep, "/")
@@ -353,6 +323,19 @@ class _Served:
             self.failed = error
         return Report("started", error=error)
 
+    def carry_out(self, message: Message) -> Report | None:
+        """Carry out a message unless the writer failed earlier; the report it is answered with, if any.
+
+        The first error is reported, and makes the writer skip every later message but the end.
+        """
+        if self.failed is not None:
+            return None
+        try:
+            return self.handle(message)
+        except Exception as exc:
+            self.failed = describe(exc)
+            return Report("error", error=self.failed)
+
     def finish(self, message: Finish) -> Report:
         if self.failed is not None:
             # Rows the crawl was never told were committed stay out: their pages are fetched again,
@@ -388,12 +371,12 @@ def _die_with(parent: int) -> None:
         os._exit(1)  # it died before the request took hold
 
 
-def serve(spec: WriterSpec, inbox_conn: Connection, outbox: Connection, bound: int, parent: int) -> None:
+def serve(spec: WriterSpec, inbox: Connection, outbox: Connection, bound: int, parent: int) -> None:
     """The writer process: open the output, then carry out messages in order until Finish or the crawl's end.
 
     Ctrl-C reaches the whole process group: the writer ignores it, and ends
     when the crawl tells it to (or the crawl's end of the pipe closes, or the
-    crawl process dies: then at once, leaving what it was sent undone).
+    crawl process dies: then at once on Linux, leaving what it was sent undone).
     """
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -403,29 +386,26 @@ def serve(spec: WriterSpec, inbox_conn: Connection, outbox: Connection, bound: i
         outbox.send(Report("error", error=describe(exc)))
         return
     outbox.send(Report("ready", served.reconciled))
-    inbox = _Inbox()
-    threading.Thread(target=_read, args=(inbox_conn, inbox), daemon=True).start()
+    # The pipe itself is the queue (1 MiB; the crawl also stops at ``bound`` messages behind): no
+    # reader thread, whose every hand-over of the GIL would cost the writer a switch interval.
     step = max(1, bound // 4)
     done = 0
     while True:
-        message = inbox.get()
-        if message is None:
+        try:
+            batch: list[Message] = inbox.recv()
+        except (EOFError, OSError):
             return  # the crawl process is gone: nothing more is committed, as if both were killed
-        if isinstance(message, Finish):
-            outbox.send(served.finish(message))
-            return
-        report = None
-        if served.failed is None:
-            try:
-                report = served.handle(message)
-            except Exception as exc:
-                served.failed = describe(exc)
-                report = Report("error", error=served.failed)
-        done += 1
-        if report is not None:
-            outbox.send(report)
-        # While the writer lags, a report every quarter of the bound; when it has caught up, at once.
-        if inbox.empty() or done % step == 0:
+        for message in batch:
+            if isinstance(message, Finish):
+                outbox.send(served.finish(message))
+                return
+            report = served.carry_out(message)
+            done += 1
+            if report is not None:
+                outbox.send(report)
+            if done % step == 0:  # while the writer lags, a report every quarter of the bound
+                outbox.send(Report("done", done))
+        if not inbox.poll():  # caught up: said at once
             outbox.send(Report("done", done))
 
 
@@ -450,7 +430,8 @@ class WriterClient:
         self._process: Any = None
         self._send_conn: Connection | None = None
         self._reports: Connection | None = None
-        self._sent = 0
+        self._batch: list[Message] = []  # handed over, not yet written to the pipe
+        self._sent = 0  # messages handed over (batched or written)
         self._done = 0
         self.waits = 0  # how many sends waited for the writer to catch up (back-pressure)
         self._committed: deque[int] = deque()  # flush tokens committed, their hooks not yet run
@@ -467,7 +448,8 @@ class WriterClient:
 
         Raises ProvenanceError with the writer's reason if it cannot open the output.
         """
-        context = multiprocessing.get_context(CONTEXT)
+        # Spawned: never fork a process that runs a reactor (its threads and file descriptors).
+        context = multiprocessing.get_context("spawn")
         inbox_read, inbox_write = context.Pipe(duplex=False)
         outbox_read, outbox_write = context.Pipe(duplex=False)
         process = context.Process(
@@ -480,6 +462,7 @@ class WriterClient:
         # Only the writer holds its ends: its death closes them, and a send or read here says so.
         inbox_read.close()
         outbox_write.close()
+        _widen(inbox_write)
         self._process, self.pid = process, process.pid
         self._send_conn, self._reports = inbox_write, outbox_read
         report = self._next_report()
@@ -531,7 +514,11 @@ class WriterClient:
         reports = self._reports
         if reports is None:
             raise self.error or WriterLost("the writer process is not running")
-        ready = wait([reports, self._process.sentinel], timeout)
+        if timeout == 0:
+            # One poll(2): a dead writer's pipe reads as its end (EOF), so this sees a death too.
+            ready: list[Any] = [reports] if reports.poll() else []
+        else:
+            ready = wait([reports, self._process.sentinel], timeout)
         if not ready:
             return Report("none")
         if reports in ready or reports.poll():
@@ -570,13 +557,15 @@ class WriterClient:
             raise self.error
 
     def poll(self) -> None:
-        """Read the reports waiting and run the after-commit hooks of every flush committed."""
+        """Send what waits, read the reports waiting, run the after-commit hooks of every flush committed."""
+        self._write()
         self.drain()
         while self._committed:
             self._committed.popleft()
             self.rows.committed()
 
     def _wait(self, until: Callable[[], bool]) -> None:
+        self._write()  # what the writer is waited for must have reached it
         while not until():
             if self.error is not None:
                 raise self.error
@@ -586,20 +575,33 @@ class WriterClient:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(self, message: Message) -> None:
-        """Send one message, in order; first wait while the writer is more than ``bound`` messages behind."""
+    def send(self, message: Message, *, now: bool = False) -> None:
+        """Send one message, in order; first wait while the writer is more than ``bound`` messages behind.
+
+        Messages go in batches of ``BATCH``; ``now``: this one and those before
+        it go at once (a poll sends what waits, too).
+        """
         if self.error is not None:
             raise self.error
-        self.drain()
         if self._sent - self._done >= self.bound:
             self.waits += 1
             self._wait(lambda: self._sent - self._done < self.bound)
+        self._batch.append(message)
+        self._sent += 1
+        if now or len(self._batch) >= BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        """Write the messages handed over to the pipe (one pickle, one write); read the reports waiting."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
         assert self._send_conn is not None
         try:
-            self._send_conn.send(message)
+            self._send_conn.send(batch)
         except OSError:
             raise self._set_error(self._lost()) from None
-        self._sent += 1
+        self.drain()
 
     def record_capture(self, capture: Capture) -> str:
         """Send a capture; return its response record's id (the record is written later)."""
@@ -644,13 +646,13 @@ class WriterClient:
         Raises WriterFailed if the configuration record could not be written
         (the crawl's row is written all the same), WriterLost if the writer died.
         """
-        self.send(Start(start, os.getpid()))
+        self.send(Start(start, os.getpid()), now=True)
         self._wait(lambda: self._started is not None)
 
     def flush(self) -> int:
         """Ask for a commit of everything sent so far; return its token (its report comes later)."""
         self._last_token += 1
-        self.send(Flush(self._last_token))
+        self.send(Flush(self._last_token), now=True)
         return self._last_token
 
     def sync(self, token: int) -> None:
@@ -683,7 +685,8 @@ class WriterClient:
         # Sent even after the writer failed: it closes its files and records how the crawl ended.
         assert self._send_conn is not None
         try:
-            self._send_conn.send(message)
+            self._send_conn.send([*self._batch, message])
+            self._batch = []
         except OSError:
             raise self._set_error(self._lost()) from None
 
@@ -697,6 +700,14 @@ class WriterClient:
         """The crawl ends without its writer (lost, or failed): close the pipes, reap the process."""
         self.rows.close()
         self._reap()
+
+
+def _widen(conn: Connection) -> None:
+    """Give the pipe to the writer 1 MiB (Linux; 64 KiB otherwise): a page's message goes in one write."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(conn.fileno(), setsize, PIPE_BYTES)
 
 
 def _plain(stats: Mapping[str, Any]) -> dict[str, Any]:
