@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from crawler.localweb.server import LocalWebServer
 
 KILL_WAIT = 60  # seconds a crawl may take to stop once its writer is killed
+PROCESS = ("-s", "PERMITCRAWL_WRITER=process")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def test_with_a_queue_of_one_the_crawl_waits_for_the_writer_and_ends_the_same(
     wweb: LocalWebServer, reference: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "tiny"
-    result = crawl(out, "PERMITCRAWL_WRITER_QUEUE=1", proxy=wweb.proxy_url)
+    result = crawl(out, "PERMITCRAWL_WRITER=process", "PERMITCRAWL_WRITER_QUEUE=1", proxy=wweb.proxy_url)
     assert result.returncode == 0, result.stderr
     assert outcome(out) == outcome(reference)
     assert "0 differences" in audited(out)
@@ -116,18 +117,27 @@ def test_with_a_queue_of_one_the_crawl_waits_for_the_writer_and_ends_the_same(
     assert json.loads(stats)["archive/writer_waits"] > 0  # the crawl did wait for its writer
 
 
-def kill_writer_when(out: Path, proxy: str, captured: int) -> subprocess.CompletedProcess[str]:
-    """Start the crawl, kill -9 its writer once ``captured`` captures are committed; return how it ended."""
+def kill_writer_when(
+    out: Path, proxy: str, captured: int, *, whole: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Start the crawl, kill -9 its writer once ``captured`` captures are committed; return how it ended.
+
+    ``whole``: kill the crawl process instead (its writer dies with it).
+    """
     crawl_process = subprocess.Popen(
-        command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(proxy)
+        [*command(out), *PROCESS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(proxy),
     )
     killed = None
     deadline = time.monotonic() + 60
     while killed is None and time.monotonic() < deadline and crawl_process.poll() is None:
         writer = writer_of(crawl_process.pid)
         if writer is not None and len(query(out, "select 1 from captures")) >= captured:
-            os.kill(writer, signal.SIGKILL)
-            killed = writer
+            killed = crawl_process.pid if whole else writer
+            os.kill(killed, signal.SIGKILL)
         time.sleep(0.005)
     assert killed is not None, "the crawl ended before its writer could be killed"
     stdout, stderr = crawl_process.communicate(timeout=KILL_WAIT)
@@ -150,11 +160,27 @@ def test_a_crawl_whose_writer_is_killed_stops_and_the_same_command_resumes_witho
     assert "Traceback" not in stopped.stderr
     assert len(query(out, "select 1 from captures")) < len(outcome(reference)[0])
 
-    resumed = run_cli(*command(out)[3:], proxy=wweb.proxy_url)
+    resumed = run_cli(*command(out)[3:], *PROCESS, proxy=wweb.proxy_url)
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
     # The same captures and refusals as the crawl never interrupted, no URL twice; audit accounts
     # for every record the killed writer left without rows (named superseded).
+    assert outcome(out) == outcome(reference)
+    assert "0 differences" in audited(out)
+    assert frontier_left(out) == 0
+
+
+@pytest.mark.parametrize("captured", [3, 60])
+def test_a_crawl_killed_with_its_writer_process_resumes_to_the_same_result(
+    wweb: LocalWebServer, reference: Path, tmp_path: Path, captured: int
+) -> None:
+    out = tmp_path / "killed"
+    stopped = kill_writer_when(out, wweb.proxy_url, captured, whole=True)
+    assert stopped.returncode == -signal.SIGKILL
+    resumed = run_cli(*command(out)[3:], *PROCESS, proxy=wweb.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    # The writer died with the crawl: its files are recovered, not left open to a writer still going.
+    assert "left open by a crawl that stopped abruptly" in resumed.stderr
     assert outcome(out) == outcome(reference)
     assert "0 differences" in audited(out)
     assert frontier_left(out) == 0
