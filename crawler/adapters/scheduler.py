@@ -358,12 +358,12 @@ class FrontierScheduler:
         for key in finished:
             request = self._started.pop(key)
             taken = self._taken.pop(key, None)
-            if taken is not None:
-                self._awaited[key] = taken
             recorded = self.db is not None and self.db.holds(key)
             if request.meta.get(PUT_BACK) or (closing and not recorded):
                 continue
             done.append(key)
+            if taken is not None:
+                self._awaited[key] = taken
         if not done:
             return
         if self.db is not None:
