@@ -66,6 +66,16 @@ def test_a_misspelt_setting_of_ours_is_an_error_naming_the_right_one(
             "setting POLICY_HOSTS_KEPT='10' is not usable (10 is out of range); "
             "expected a whole number of hosts, 100 to 10000000",
         ),
+        (
+            "PERMITCRAWL_WRITER=thread",
+            "setting PERMITCRAWL_WRITER='thread' is not usable ('thread' does not match process|inline); "
+            "expected process or inline",
+        ),
+        (
+            "PERMITCRAWL_WRITER_QUEUE=0",
+            "setting PERMITCRAWL_WRITER_QUEUE='0' is not usable (0 is out of range); "
+            "expected a whole number of messages, 1 to 100000",
+        ),
     ],
 )
 def test_a_bad_setting_value_is_named_and_nothing_is_created(

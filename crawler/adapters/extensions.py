@@ -19,6 +19,13 @@ stay :class:`~policies.decision.Decision` objects); the
 :class:`~crawler.storage.writer.ArchiveWriter` writes them, in the record and
 row shapes storage defines. The configuration it records is the crawl's one
 :class:`~crawler.judging.config.CrawlSetup`, the one the gate judges with.
+
+``PERMITCRAWL_WRITER`` says where the writing happens: ``inline`` (the
+default), on the reactor thread, or ``process``, in a writer process of its
+own fed through a bounded queue (:mod:`crawler.storage.writer_process`: the
+crawl waits when the writer lags more than ``PERMITCRAWL_WRITER_QUEUE``
+messages). If the writer process dies, the crawl stops with reason
+``writer_lost``; if it fails to write, with ``archive_error``, as inline.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from crawler import __version__
 from crawler.adapters import signals as our_signals
 from crawler.adapters.evidence import utcnow
 from crawler.adapters.requestcodec import CLAIM_META
+from crawler.errors import ProvenanceError
 from crawler.judging.config import CrawlConfig, setup_of
 from crawler.storage.lock import lock_directory
 from crawler.storage.provenance import ProvenanceDB
@@ -49,6 +57,7 @@ from crawler.storage.reconcile import reconcile
 from crawler.storage.records import Capture, CrawlStart
 from crawler.storage.warc import HttpExchange, WarcStore, recover_open_files
 from crawler.storage.writer import ArchiveWriter
+from crawler.storage.writer_process import WarcSpec, WriterClient, WriterFailed, WriterLost, WriterSpec
 from policies.decision import Decision, Stage
 from policies.document import closed_mid_document
 from policies.urls import origin_of
@@ -70,6 +79,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 2.0  # seconds between commits when the crawl is slow
+POLL_INTERVAL = 0.05  # seconds between looks at the writer process's reports (and whether it lives)
 
 EVIDENCE_NAME = "evidence"
 
@@ -127,19 +137,25 @@ class RawResponse:
 class ArchiveExtension:
     """Feeds the crawl's captures, evidence and refusals to the archive writer."""
 
-    def __init__(self, crawler: Crawler, setup: CrawlSetup, writer: ArchiveWriter, crawl_id: str) -> None:
+    def __init__(
+        self, crawler: Crawler, setup: CrawlSetup, writer: ArchiveWriter | WriterClient, crawl_id: str
+    ) -> None:
         self.crawler = crawler
         self.config = setup.config
         # The rules recorded are the gate's: both come from the crawl's one setup.
         self.judge = setup.judge
         self.writer = writer
+        # The rows the frontier scheduler holds, releases and waits on: in this process, or the writer's.
+        self.rows = writer.rows if isinstance(writer, WriterClient) else writer.db
         self.crawl_id = crawl_id
         self._raw: WeakKeyDictionary[Request, RawResponse] = WeakKeyDictionary()
         self._started: WeakKeyDictionary[Request, datetime] = WeakKeyDictionary()
         self._failed = False
+        self._reason = "archive_error"  # why the archive stopped the crawl, once it did
         self._opened = False  # Scrapy closes a spider it failed to open too: no crawl row then
         # Rows are committed in batches; on a slow crawl, at least this often.
         self._flusher = task.LoopingCall(self._flush)
+        self._poller = task.LoopingCall(self._poll)
         connect = crawler.signals.connect
         connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.spider_closed, signal=signals.spider_closed)
@@ -167,6 +183,8 @@ class ArchiveExtension:
                 for name in recover_open_files(directory):
                     logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
                     recovered.append(directory / name)
+        if config.writer == "process":
+            return cls(crawler, setup, cls.start_writer(config, crawl_id, recovered), crawl_id)
         warc = WarcStore(
             config.warc_dir,
             prefix=config.warc_prefix,
@@ -191,6 +209,26 @@ class ArchiveExtension:
         )
         return cls(crawler, setup, writer, crawl_id)
 
+    @classmethod
+    def start_writer(cls, config: CrawlConfig, crawl_id: str, recovered: list[Path]) -> WriterClient:
+        """Start the writer process on the crawl's output; it reconciles before it writes anything."""
+
+        def store(directory: Path, prefix: str, *, evidence: bool) -> WarcSpec:
+            info = cls.warcinfo(config, crawl_id, evidence=evidence)
+            return WarcSpec(directory, prefix, config.warc_max_size, config.warc_gzip_level, info)
+
+        spec = WriterSpec(
+            pages=store(config.warc_dir, config.warc_prefix, evidence=False),
+            evidence=store(config.warc_evidence_dir, f"{config.warc_prefix}-{EVIDENCE_NAME}", evidence=True),
+            provenance_db=config.provenance_db,
+            batch_size=config.provenance_batch_size,
+            recovered=tuple(recovered),
+        )
+        client = WriterClient(spec, bound=config.writer_queue)
+        _said_reconciled(client.start())
+        logger.info("The archive writer runs in process %s", client.pid)
+        return client
+
     @staticmethod
     def reconcile(output: Path, db: ProvenanceDB, recovered: list[Path]) -> None:
         """Before this run writes anything: name the records an earlier run left without rows.
@@ -198,13 +236,7 @@ class ArchiveExtension:
         Their URLs are fetched again by this run, so they are marked superseded
         (see :mod:`crawler.storage.reconcile`), and audit accounts for them.
         """
-        found = reconcile(output, db.db, recovered=recovered)
-        if found:
-            logger.warning(
-                "Reconciled %d WARC capture record(s) whose rows an earlier crawl never committed "
-                "(killed, or its disk filled): marked superseded, their URLs are fetched again",
-                len(found),
-            )
+        _said_reconciled(len(reconcile(output, db.db, recovered=recovered)))
 
     @staticmethod
     def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
@@ -239,42 +271,87 @@ class ArchiveExtension:
             rules=self.judge.rules,
             seeds=tuple(getattr(spider, "seeds", ())),
         )
-        record_id = None
-        try:
-            # Both directories are made now: a crawl that cannot write its output asks for nothing.
-            self.writer.warc.directory.mkdir(parents=True, exist_ok=True)
-            record_id = self.writer.record_configuration(start)
-        except Exception as exc:
-            self._fail(exc)
-        self.writer.record_start(start, record_id)
-        self._opened = True
+        if isinstance(self.writer, WriterClient):
+            self._start_remote(self.writer, start)
+        else:
+            record_id = None
+            try:
+                # Both directories are made now: a crawl that cannot write its output asks for nothing.
+                self.writer.warc.directory.mkdir(parents=True, exist_ok=True)
+                record_id = self.writer.record_configuration(start)
+            except Exception as exc:
+                self._fail(exc)
+            self.writer.record_start(start, record_id)
+            self._opened = True
         self.crawler.stats.set_value("permitcrawl/crawl_id", self.crawl_id)
         self._flusher.start(FLUSH_INTERVAL, now=False)
 
+    def _start_remote(self, client: WriterClient, start: CrawlStart) -> None:
+        # Waited for: a crawl that cannot write its output asks for nothing.
+        try:
+            client.start_crawl(start)
+        except WriterFailed as exc:
+            self._opened = True  # its row is written: the writer records how the crawl ended
+            self._fail(exc)
+            return
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._opened = True
+        self._poller.start(POLL_INTERVAL, now=False)
+
+    def _poll(self) -> None:
+        """Read the writer process's reports: commits done (pages count as done), or its failure."""
+        assert isinstance(self.writer, WriterClient)
+        try:
+            self.writer.poll()
+        except Exception as exc:
+            self._poller.stop()
+            self._fail(exc)
+
     def _flush(self) -> None:
         try:
-            self.writer.flush()
+            self.rows.flush()
         except Exception as exc:
             self._fail(exc)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self._flusher.running:
-            self._flusher.stop()
+        for loop in (self._flusher, self._poller):
+            if loop.running:
+                loop.stop()
+        if isinstance(self.writer, WriterClient) and self.crawler.stats:
+            self.crawler.stats.set_value("archive/writer_waits", self.writer.waits)
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         if self._failed:
-            reason = "archive_error"
-        self.writer.finish(
-            self.crawl_id if self._opened else None, finished_at=utcnow(), finish_reason=reason, stats=stats
-        )
+            reason = self._reason
+        try:
+            self.writer.finish(
+                self.crawl_id if self._opened else None,
+                finished_at=utcnow(),
+                finish_reason=reason,
+                stats=stats,
+            )
+        except WriterLost as exc:
+            # Its end cannot be recorded: the next run finds this crawl unfinished, as if killed.
+            self._fail(exc)
+            logger.error("%s; the crawl's end is not recorded (run the same command to resume)", exc)
+        except WriterFailed as exc:
+            self._fail(exc)  # said already if it failed before; its end is recorded (archive_error)
 
     def _fail(self, exc: BaseException) -> None:
         # Losing output silently is worse than stopping: stop the crawl, say why.
+        reason = "writer_lost" if isinstance(exc, WriterLost) else "archive_error"
         self.crawler.stats.inc_value("archive/errors")
-        self.crawler.stats.set_value("finish_reason", "archive_error")
+        if not self._failed:
+            self._reason = reason
+            self.crawler.stats.set_value("finish_reason", reason)
         if not self._failed and self.crawler.engine is not None:
             self._failed = True
-            logger.error("The archive could not be written (%s); stopping the crawl", exc)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+            if reason == "writer_lost":
+                logger.error("%s; stopping the crawl", exc)
+            else:
+                logger.error("The archive could not be written (%s); stopping the crawl", exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     # -- capture -------------------------------------------------------------------
 
@@ -339,18 +416,24 @@ class ArchiveExtension:
         if self._failed:
             return
         try:
-            records = self.writer.record_capture(self._capture(request, response, raw, decision))
+            record_id = self._record_capture(self._capture(request, response, raw, decision))
         except Exception as exc:
             self._fail(exc)
             return
         self.crawler.stats.inc_value("archive/captures")
         self.crawler.stats.inc_value("warc/records_written", 3)
-        response.meta["warc_record_id"] = records.response.record_id
+        response.meta["warc_record_id"] = record_id
         # With the gate's refusals, one line per decision at INFO (crawl -v).
         logger.info(
             "Captured %(url)s, permitted by %(signal)s: %(reason)s",
             {"url": response.url, "signal": decision.signal, "reason": decision.reason},
         )
+
+    def _record_capture(self, capture: Capture) -> str:
+        """Write (or send) a capture; return its response record's id."""
+        if isinstance(self.writer, WriterClient):
+            return self.writer.record_capture(capture)
+        return self.writer.record_capture(capture).response.record_id
 
     def _capture(self, request: Request, response: Response, raw: RawResponse, decision: Decision) -> Capture:
         """The capture as storage takes it: the exchange, the gate's typed decisions, where it was found."""
@@ -393,20 +476,43 @@ class ArchiveExtension:
         # A URL with no origin (a licence link naming a bad IPv6 address) fails here, before the
         # writer: that document is not archived (so not used), and the archive stays sound.
         origin = origin_of(document.url)
+        if self._failed and isinstance(self.writer, WriterClient):
+            raise ProvenanceError("the archive writer stopped: nothing more is archived")
         try:
-            location = self.writer.record_evidence(
-                self.crawl_id, document, origin=origin, exchange=exchange, details=details
-            )
+            record_id = self._record_evidence(document, origin, exchange, details)
         except Exception as exc:
             self._fail(exc)
             raise
-        if location is not None:
+        if record_id is not None:
             self.crawler.stats.inc_value("archive/evidence")
             self.crawler.stats.inc_value("warc/records_written", 3)
+        return record_id
+
+    def _record_evidence(
+        self, document: Document, origin: str, exchange: HttpExchange | None, details: dict[str, Any] | None
+    ) -> str | None:
+        """Write (or send) an evidence document; return its response record's id (None: none written)."""
+        if isinstance(self.writer, WriterClient):
+            return self.writer.record_evidence(
+                self.crawl_id, document, origin=origin, exchange=exchange, details=details
+            )
+        location = self.writer.record_evidence(
+            self.crawl_id, document, origin=origin, exchange=exchange, details=details
+        )
         return location.record_id if location else None
 
     def request_refused(self, request: Request, decision: Decision, response: Response | None) -> None:
         self._raw.pop(request, None)
+        if self._failed and isinstance(self.writer, WriterClient):
+            return  # the writer is gone or writes nothing more; the URL is not done, and comes again
+        try:
+            self._record_refusal(request, decision, response)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.crawler.stats.inc_value("archive/refusals")
+
+    def _record_refusal(self, request: Request, decision: Decision, response: Response | None) -> None:
         self.writer.record_refusal(
             self.crawl_id,
             decision,
@@ -415,7 +521,15 @@ class ArchiveExtension:
             evidence=request.meta.get("policy_evidence"),
             fence=request.meta.get(CLAIM_META),
         )
-        self.crawler.stats.inc_value("archive/refusals")
+
+
+def _said_reconciled(count: int) -> None:
+    if count:
+        logger.warning(
+            "Reconciled %d WARC capture record(s) whose rows an earlier crawl never committed "
+            "(killed, or its disk filled): marked superseded, their URLs are fetched again",
+            count,
+        )
 
 
 def _relative(config: CrawlConfig, path: Path) -> str:

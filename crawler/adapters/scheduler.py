@@ -48,6 +48,7 @@ from crawler.frontier.embedded import EmbeddedFrontier, worker_name
 from crawler.frontier.opening import EMBEDDED, open_frontier
 from crawler.judging.config import setup_of
 from crawler.storage.records import Fence
+from crawler.storage.writer_process import RemoteRows
 from policies.urls import request_host
 
 if TYPE_CHECKING:
@@ -95,13 +96,17 @@ class FrontierScheduler:
         self.lease = lease
         self._acquired_at: dict[int, float] = {}  # shard -> when this worker took it (monotonic)
         self.spider: Spider | None = None
-        self.db: ProvenanceDB | None = None
+        self.db: ProvenanceDB | RemoteRows | None = None
         self._pushes: list[Entry] = []
         self._ready: deque[Taken] = deque()
         self._started: dict[str, Request] = {}  # handed to the engine, not finished with
         self._taken: dict[str, Taken] = {}  # the same, as taken from the frontier
         self._abandoned: dict[str, Taken] = {}  # not sent: the lease was lost (see abandon)
         self._awaiting: list[str] = []  # finished with, waiting for the commit of their rows
+        self._awaited: dict[str, Taken] = {}  # the same, as taken from the frontier
+        # How many of them the commit under way covers (released before it began); None: all of them.
+        # A writer process commits while the crawl goes on, releasing more.
+        self._covered: int | None = None
         self._held_shards: set[int] = set()
         self._counted_at = 0.0
         self._over = False
@@ -144,7 +149,7 @@ class FrontierScheduler:
         archive = next(
             (m for m in self.crawler.extensions.middlewares if isinstance(m, ArchiveExtension)), None
         )
-        self.db = archive.writer.db if archive is not None else None
+        self.db = archive.rows if archive is not None else None
         self.frontier.open(self._identity(spider))
         if self.db is not None:
             before = self.db.before_flush
@@ -161,6 +166,7 @@ class FrontierScheduler:
                     if embedded:
                         raise
                     self._unavailable(exc)
+                self._covered = len(self._awaiting)
 
             self.db.before_flush = flush_then_push
             self.db.after_flush.append(self._committed)
@@ -178,17 +184,7 @@ class FrontierScheduler:
         stranded = self.frontier.stranded()
         if not stranded:
             return
-        done: list[str] = []
-        if self.db is not None:
-            for taken in stranded:
-                claim = taken.claim
-                found = self.db.db.execute(
-                    "select 1 from captures where url = ? and epoch = ? and worker = ? union all "
-                    "select 1 from refusals where url = ? and epoch = ? and worker = ? limit 1",
-                    [taken.url, claim.epoch, claim.worker] * 2,
-                ).fetchone()
-                if found:
-                    done.append(claim.key)
+        done = self._recorded(stranded)
         self.frontier.done(done)
         recorded = set(done)
         again = [t.claim.key for t in stranded if t.claim.key not in recorded]
@@ -201,19 +197,55 @@ class FrontierScheduler:
             len(again),
         )
 
+    def _recorded(self, taken: Iterable[Taken]) -> list[str]:
+        """The keys of the URLs among ``taken`` whose rows are committed (written under their claim)."""
+        if self.db is None:
+            return []
+        done = []
+        for entry in taken:
+            claim = entry.claim
+            found = self.db.db.execute(
+                "select 1 from captures where url = ? and epoch = ? and worker = ? union all "
+                "select 1 from refusals where url = ? and epoch = ? and worker = ? limit 1",
+                [entry.url, claim.epoch, claim.worker] * 2,
+            ).fetchone()
+            if found:
+                done.append(claim.key)
+        return done
+
+    def _settle_in_flight(self) -> None:
+        """Before the frontier puts what is in flight back in the queue: URLs whose rows committed are done.
+
+        A writer process commits on its own (a batch full) before it says so:
+        if it died or failed since, this run's own in-flight URLs may have rows,
+        and fetched again they would be recorded twice. Embedded frontier only
+        (a shared one fetches again what was in flight).
+        """
+        if not isinstance(self.frontier, EmbeddedFrontier) or not isinstance(self.db, RemoteRows):
+            return
+        in_flight = {**self._awaited, **self._taken}
+        if in_flight:
+            self.frontier.done(self._recorded(in_flight.values()))
+
     def close(self, reason: str) -> None:
         if self._tick.running:
             self._tick.stop()
         try:
             self._push()
             self._finish_processed()
-            if self.db is not None:
+            if isinstance(self.db, RemoteRows):
+                self.db.sync()  # commits what is released, waits for it; acknowledges it (_committed)
+            elif self.db is not None:
                 self.db.flush()  # commits what is released; acknowledges it (_committed)
             else:
                 self._acknowledge()
         except Exception as exc:  # the archive's own close reports its failure
             logger.error("The frontier could not be brought up to date at close: %s", exc)
         finally:
+            try:
+                self._settle_in_flight()
+            except Exception as exc:
+                logger.error("Could not tell which URLs in flight were recorded: %s", exc)
             try:
                 self.frontier.close()  # what is still in flight goes back to the queue
             except FrontierError as exc:
@@ -325,11 +357,13 @@ class FrontierScheduler:
         done = []
         for key in finished:
             request = self._started.pop(key)
-            self._taken.pop(key, None)
+            taken = self._taken.pop(key, None)
             recorded = self.db is not None and self.db.holds(key)
             if request.meta.get(PUT_BACK) or (closing and not recorded):
                 continue
             done.append(key)
+            if taken is not None:
+                self._awaited[key] = taken
         if not done:
             return
         if self.db is not None:
@@ -337,22 +371,28 @@ class FrontierScheduler:
         self._awaiting.extend(done)
 
     def _committed(self) -> None:
-        """After a commit: everything awaiting is in the database; tell the frontier."""
+        """After a commit: what awaited it is in the database; tell the frontier."""
+        covered, self._covered = self._covered, None
         try:
-            self._acknowledge()
+            self._acknowledge(covered)
         except FrontierUnavailable as exc:
             self._unavailable(exc)
         except FrontierError as exc:
             self._fail(exc)
 
-    def _acknowledge(self) -> None:
+    def _acknowledge(self, covered: int | None = None) -> None:
+        """Tell the frontier the first ``covered`` URLs awaiting are done (None: all of them)."""
         self._committed_at = time.monotonic()
         if not self._awaiting:
             return
         self._push()  # links first: a URL is done only once what it led to is queued
-        keys = list(self._awaiting)
+        keys = self._awaiting[:covered] if covered is not None else list(self._awaiting)
+        if not keys:
+            return
         self.frontier.done(keys)
         del self._awaiting[: len(keys)]
+        for key in keys:
+            self._awaited.pop(key, None)
 
     # -- leases -----------------------------------------------------------------------------
 

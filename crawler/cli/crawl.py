@@ -87,6 +87,11 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
         raise click.ClickException(
             f"the crawl stopped: its output could not be written (see the log); output so far is in {out}"
         )
+    if result.finish_reason == "writer_lost":
+        raise click.ClickException(
+            f"the crawl stopped: its writer process ended unexpectedly (see the log); what was committed "
+            f"is in {out}: run the same command again to resume"
+        )
     if result.finish_reason == "frontier_error":
         raise click.ClickException(
             f"the crawl stopped: its frontier ({frontier}) could not be used (see the log); run the same "

@@ -66,6 +66,11 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_FRONTIER": "embedded",
     # Seconds a worker's lease on a shard lasts unless renewed (it renews every third of it).
     "PERMITCRAWL_FRONTIER_LEASE": 30.0,
+    # Where WARC records and rows are written: "inline" (the crawl's thread) or "process" (a writer
+    # process of its own). Inline by measurement on a 2-core machine (bench/README.md, "The writer process").
+    "PERMITCRAWL_WRITER": "inline",
+    # Messages (captures, evidence, refusals...) the writer process may lag behind before the crawl waits.
+    "PERMITCRAWL_WRITER_QUEUE": 64,
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",
@@ -84,6 +89,7 @@ _TOKEN = re.compile(r"[A-Za-z_-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _RSL_USER = re.compile(r"commercial|non-commercial|education|government|personal")
 _GEO = re.compile(r"(?:[A-Za-z]{2})?")
+_WRITER = re.compile(r"process|inline")
 
 T = TypeVar("T")
 
@@ -118,6 +124,8 @@ class CrawlConfig:
     host_max_pages: int
     max_pages: int
     frontier_lease: float
+    writer: str
+    writer_queue: int
     warc_dir: Path
     warc_evidence_dir: Path
     warc_prefix: str
@@ -319,6 +327,13 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
         ),
         frontier_lease=_convert(
             settings, "PERMITCRAWL_FRONTIER_LEASE", _number(1, 3600), "seconds, 1 to 3600"
+        ),
+        writer=_convert(settings, "PERMITCRAWL_WRITER", _matching(_WRITER), "process or inline"),
+        writer_queue=_convert(
+            settings,
+            "PERMITCRAWL_WRITER_QUEUE",
+            _integer(1, 100_000),
+            "a whole number of messages, 1 to 100000",
         ),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
