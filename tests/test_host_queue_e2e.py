@@ -12,6 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 
 from crawler.localweb.server import serve
 from tests.conftest import crawl
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from crawler.localweb.server import LocalWebServer
+    from tests.redisserver import RedisServer
 
 BUDGET = 2  # pages per host: at most 6 URLs of a host are ever scheduled
 REFUSED = [f"/x/{i}" for i in range(10)]
@@ -49,8 +51,10 @@ def cap_web() -> Iterator[LocalWebServer]:
     server.close()
 
 
-def _crawl(web: LocalWebServer, out: Path, *seeds: str) -> tuple[list[str], str]:
-    run = crawl(web, out, "-s", f"PERMITCRAWL_HOST_MAX_PAGES={BUDGET}", seeds=list(seeds))
+def _crawl(web: LocalWebServer, out: Path, *seeds: str, frontier: str = "embedded") -> tuple[list[str], str]:
+    run = crawl(
+        web, out, "-s", f"PERMITCRAWL_HOST_MAX_PAGES={BUDGET}", "--frontier", frontier, seeds=list(seeds)
+    )
     assert run.result.returncode == 0, run.result.stderr
     return [r.path for r in run.requests if r.host == "cap.test"], run.result.stderr
 
@@ -84,3 +88,17 @@ def test_a_resumed_crawl_counts_what_earlier_runs_scheduled(cap_web: LocalWebSer
     assert "/p/2" not in second and "/p/1" not in second
     assert _seen(out) == 3 * BUDGET
     assert "had more links than three times the page budget; links not scheduled" in stderr
+
+
+def test_the_cap_holds_with_a_redis_frontier(
+    cap_web: LocalWebServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    requested, stderr = _crawl(cap_web, tmp_path / "crawl", "http://cap.test/", frontier=redis_server.url)
+    assert "/" in requested and "/p/1" not in requested
+    client = redis.Redis(port=redis_server.port, decode_responses=True)
+    assert client.hget("permitcrawl:scheduled", "cap.test") == str(3 * BUDGET)
+    assert client.scard("permitcrawl:seen") == 3 * BUDGET
+    assert (
+        "1 host had more links than three times the page budget; links not scheduled:\n        6  cap.test"
+        in stderr
+    )

@@ -132,7 +132,11 @@ _PUSH = """
 local p, token, cap = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if token ~= '' then
   local before = redis.call('GET', p .. 'push:' .. token)
-  if before then return cjson.decode(before) end
+  if before then
+    local answer = cjson.decode(before)
+    if type(answer) == 'table' then return answer end
+    return {answer}  -- a marker written before per-host caps: the count alone
+  end
 end
 local queued, over, hosts = 0, {}, {}
 for b = 4, #ARGV, 7 do
