@@ -1,7 +1,7 @@
 """Benchmark: peak memory of one permitcrawl crawl as the number of hosts grows.
 
     python bench/hosts.py [--hosts 2000 --hosts 20000] [--pages 3] [--concurrency 64]
-                          [--set NAME=VALUE]... [--profile]
+                          [--set NAME=VALUE]... [--profile] [--evidence-size]
 
 For each HOSTS, a local web of HOSTS sites (``h00000.hosts.test``, ...) of
 PAGES small HTML pages each (the home page links to the others) and a
@@ -13,7 +13,10 @@ fetched and the peak resident memory of the crawling process (ru_maxrss from
 wait4; the web server's process is not counted), and the ratio of the largest
 run's peak to the smallest's. ``--profile`` also prints the largest
 allocations (tracemalloc, by size) left at the end of each crawl, which slows
-the crawl several times. This is a measurement, not a test.
+the crawl several times. ``--evidence-size`` prints what one host's evidence
+costs while it is kept (the gate's cache, in bytes a host: every object it
+reaches, those shared between hosts counted once), the figure that sets
+``POLICY_HOSTS_KEPT``'s default. This is a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -68,7 +71,44 @@ def _serve(conn: multiprocessing.connection.Connection, hosts: int, pages: int) 
     server.serve_forever()
 
 
-def child(proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str], profile: bool) -> None:
+def deep_size(roots: list[object], seen: set[int]) -> int:
+    """Bytes of the objects reachable from ``roots`` and not in ``seen`` (types, modules, functions aside)."""
+    import gc
+    import types
+
+    shared = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+    total, stack = 0, list(roots)
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, shared):
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        stack.extend(gc.get_referents(item))
+    return total
+
+
+def evidence_size(crawler: object) -> dict[str, float]:
+    """Bytes a kept host's evidence costs: the gate's cache over its hosts, the first one left out.
+
+    The first host's evidence is measured alone, so that what every host shares
+    (enumerations, interned strings, the bundled agent list) is counted there.
+    """
+    import gc
+
+    from crawler.adapters.middlewares import PolicyGateMiddleware
+
+    gate = next(o for o in gc.get_objects() if isinstance(o, PolicyGateMiddleware) and o.crawler is crawler)
+    entries = list(gate.evidence._entries.values())
+    seen: set[int] = set()
+    deep_size(entries[:1], seen)
+    rest = deep_size([*entries[1:], *gate.fetcher.robots_seen.values()], seen)
+    return {"hosts_kept": len(entries), "bytes_per_kept_host": round(rest / max(1, len(entries) - 1))}
+
+
+def child(
+    proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str], profile: bool, sizes: bool = False
+) -> None:
     """Run one crawl in this (fresh) process; print what it fetched (and its largest allocations)."""
     os.environ["http_proxy"] = proxy
     if profile:
@@ -104,6 +144,7 @@ def child(proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str],
     process.crawl(crawler, seeds=[f"http://{host_name(h)}/" for h in range(hosts)])
     process.start()
     stats = crawler.stats.get_stats()
+    measured = evidence_size(crawler) if sizes else {}
     if profile:
         import tracemalloc
 
@@ -119,17 +160,21 @@ def child(proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str],
                 "captured": stats.get("archive/captures", 0),
                 "stats_keys": len(stats),
                 "finish_reason": stats.get("finish_reason"),
+                **measured,
             }
         )
     )
 
 
-def measure(proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str], profile: bool) -> dict:
+def measure(
+    proxy: str, hosts: int, out: Path, concurrency: int, extra: list[str], profile: bool, sizes: bool = False
+) -> dict:
     """Crawl once in a child process; return wall time, its peak RSS (MB) and what it reported."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, __file__, "--child", "--proxy", proxy, "--out", str(out),
                "--hosts", str(hosts), "--concurrency", str(concurrency),
-               *(f"--set={pair}" for pair in extra), *(["--profile"] if profile else [])]  # fmt: skip
+               *(f"--set={pair}" for pair in extra), *(["--profile"] if profile else []),
+               *(["--evidence-size"] if sizes else [])]  # fmt: skip
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
         process = subprocess.Popen(command, stdout=stdout)
@@ -151,12 +196,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a crawl setting")
     parser.add_argument("--profile", action="store_true", help="print the largest allocations at the end")
+    parser.add_argument("--evidence-size", action="store_true", help="bytes a kept host's evidence costs")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--proxy")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
-        child(args.proxy, args.hosts[0], args.out, args.concurrency, args.set, args.profile)
+        options = (args.concurrency, args.set, args.profile, args.evidence_size)
+        child(args.proxy, args.hosts[0], args.out, *options)
         return
     runs = args.hosts or [2000, 20000]
     ctx = multiprocessing.get_context("spawn")
@@ -169,7 +216,9 @@ def main() -> None:
             server.start()
             try:
                 proxy = receive.recv()
-                result = measure(proxy, hosts, work / "out", args.concurrency, args.set, args.profile)
+                result = measure(
+                    proxy, hosts, work / "out", args.concurrency, args.set, args.profile, args.evidence_size
+                )
             finally:
                 server.terminate()
             rows.append((hosts, result))

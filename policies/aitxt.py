@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from policies.document import Document
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AiTxt:
     """A parsed ai.txt in Spawning's format."""
 
@@ -64,7 +64,7 @@ class AiTxt:
         return (Verdict.ALLOW if record.field == "allow" else Verdict.DENY), rule
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AiTxtEvidence:
     """What the host's /ai.txt said: ``file`` is None when there is none in Spawning's format.
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from policies.terms import TermsEvidence
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class HostEvidence:
     """The evidence gathered for one origin (scheme, host, port), valid until ``expires_at``.
 

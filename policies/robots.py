@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cached_property, partial
+from functools import partial
 from typing import TYPE_CHECKING
 
 from policies.decision import Basis, Cite, Verdict
@@ -102,11 +102,16 @@ class RobotsRules:
     thousands of lines costs a dictionary probe per distinct pattern length).
     """
 
+    # Kept per host for as long as its evidence is: no instance dictionary.
+    __slots__ = ("_index", "_rules", "crawl_delay", "robots", "selection")
+
     def __init__(self, robots: RobotsTxt, token: str) -> None:
         self.robots = robots
         self.selection: Selection = robots.select(token)
         self._rules = self.selection.records("allow", "disallow")
         self._index = access_rules(self._rules)
+        # The first readable Crawl-delay in the selected groups, in seconds (may be ``inf``), or None.
+        self.crawl_delay: float | None = self._crawl_delay()
 
     def deciding_rule(self, url: str) -> Record | None:
         """The record that decides ``url`` (longest match, Allow on a tie), or None when none matches."""
@@ -133,9 +138,7 @@ class RobotsRules:
         allowed = rule is None or rule.field == "allow" or path_of(url) == _ROBOTS_PATH
         return allowed, _describe(rule)
 
-    @cached_property
-    def crawl_delay(self) -> float | None:
-        """The first readable Crawl-delay in the selected groups, in seconds (may be ``inf``), or None."""
+    def _crawl_delay(self) -> float | None:
         for record in self.selection.records("crawl-delay"):
             delay = read_delay(record.value)
             if delay is not None:
@@ -179,7 +182,7 @@ def can_fetch(robots_txt: str, user_agent: str, url: str) -> bool:
     return all(RobotsRules(RobotsTxt.parse(text), user_agent).can_fetch(url) for text in texts)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RobotsEvidence:
     """What is known about one origin's robots.txt, for one product token.
 

@@ -234,7 +234,7 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
     return texts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RobotsTxt:
     """A parsed robots.txt: every record with its line number, grouped on demand.
 
@@ -288,7 +288,20 @@ class RobotsTxt:
 
     def groups(self, separators: frozenset[str] = ACCESS_SEPARATORS) -> tuple[Group, ...]:
         """Group the records: a User-agent line after a separator record starts a new group."""
-        return self.derived.get(("groups", separators), lambda: self._group(separators))
+        return self.derived.get(("groups", separators), lambda: self._group_shared(separators))
+
+    def _group_shared(self, separators: frozenset[str]) -> tuple[Group, ...]:
+        """The grouping, as the same object as the access grouping when it comes out equal.
+
+        Files with no Content-Signal or Content-Usage lines (most) group alike
+        whatever the separators; sharing the groups (and so the selections made
+        from them) keeps a host's evidence small: it stays in memory for a day.
+        """
+        found = self._group(separators)
+        if separators == ACCESS_SEPARATORS:
+            return found
+        access = self.groups(ACCESS_SEPARATORS)
+        return access if access == found else found
 
     def _group(self, separators: frozenset[str]) -> tuple[Group, ...]:
         groups: list[Group] = []
@@ -317,7 +330,13 @@ class RobotsTxt:
         ``token`` is cut and lower-cased as :func:`agent_token` does. Rules of the
         ``*`` group are not merged into a specific group (RFC 9309 §2.2.1).
         """
-        return self.derived.get(("select", token, separators), lambda: self._select(token, separators))
+        return self.derived.get(("select", token, separators), lambda: self._select_shared(token, separators))
+
+    def _select_shared(self, token: str, separators: frozenset[str]) -> Selection:
+        """The selection, as the same object as the access selection when the groups are the same."""
+        if separators != ACCESS_SEPARATORS and self.groups(separators) is self.groups(ACCESS_SEPARATORS):
+            return self.select(token, ACCESS_SEPARATORS)
+        return self._select(token, separators)
 
     def _select(self, token: str, separators: frozenset[str]) -> Selection:
         wanted = agent_token(token)

@@ -192,7 +192,7 @@ class RslDocument:
         return cls(tuple(contents))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RslEvidence:
     """One licence document as fetched (or embedded): parsed, or the reason it is unusable."""
 
@@ -204,7 +204,7 @@ class RslEvidence:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FoundLicence:
     """A licence document and where it was found (robots.txt line, Link header, HTML)."""
 

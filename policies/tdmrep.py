@@ -51,7 +51,7 @@ def reservation_value(value: object) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TdmRule:
     """One entry of tdmrep.json (``index`` is its position in the array)."""
 
@@ -68,7 +68,7 @@ class TdmRepError(ValueError):
 MAX_RULES = 10_000  # rules per file; every URL may be matched against each
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TdmRepFile:
     """A parsed ``/.well-known/tdmrep.json``."""
 
@@ -116,7 +116,7 @@ class TdmRepFile:
         return found[0] if found else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TdmRepEvidence:
     """What the host's tdmrep.json said: ``file`` is None when the protocol is not implemented.
 

@@ -149,7 +149,7 @@ def find_terms_links(body: bytes, base_url: str) -> list[str]:
     return ordered
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TermsEvidence:
     """A host's terms as found: where, their normalised-text digest and passages; or why there are none."""
 

@@ -12,9 +12,12 @@ a crawl end. Two bounds stop it:
   database already holds for each host.
 * ``DEPTH_LIMIT`` (Scrapy's DepthMiddleware, 20 by default through the
   add-on): :class:`LinkBoundsMiddleware` counts, per host, the links that
-  DepthMiddleware is about to drop (``bounds/depth/<host>``), and schedules
-  at most three times the page budget of distinct URLs per host
-  (``bounds/host_queue/<host>`` counts the rest).
+  DepthMiddleware is about to drop (``bounds/depth/<host>``), and marks the
+  links it passes as counted against the cap of URLs scheduled per host: at
+  most three times the page budget of distinct URLs per host, counted by the
+  frontier (on disk, or on the Redis server) when the scheduler queues them,
+  so a resumed crawl keeps counting where the last run stopped and the crawl
+  keeps no per-host set in memory (``bounds/host_queue/<host>`` counts the rest).
 
 The crawl summary lists the hosts that reached either bound.
 
@@ -37,6 +40,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
@@ -65,6 +69,16 @@ logger = logging.getLogger(__name__)
 # URLs ever scheduled per host, as a multiple of its page budget: room for the URLs the gate
 # refuses before fetching, no room for a scheduler filled with URLs that will never be fetched.
 QUEUE_FACTOR = 3
+
+# Request meta key: the request counts against its host's cap of URLs scheduled (set by
+# LinkBoundsMiddleware, read and removed by the scheduler before the request is queued).
+HOST_CAP_META = "_permitcrawl_host_cap"
+
+
+def host_queue_limit(host_max_pages: int) -> int:
+    """The cap of URLs ever scheduled per host for a page budget per host (0: none)."""
+    return QUEUE_FACTOR * host_max_pages
+
 
 T = TypeVar("T")
 
@@ -348,44 +362,66 @@ class PageBudgetMiddleware:
 
 
 class LinkBoundsMiddleware(BaseSpiderMiddleware):
-    """Bounds the links a crawl schedules per host, and counts those past ``DEPTH_LIMIT``.
+    """Marks the links counted against the cap of URLs per host, and counts those past ``DEPTH_LIMIT``.
 
     At most ``QUEUE_FACTOR`` times the page budget of distinct URLs are ever
     scheduled for one host (``bounds/host_queue/<host>`` counts the rest): a
     page of 200,000 links, or a sitemap of a million, cannot fill the
-    scheduler with URLs the budget will never let out. Links past the depth
-    limit are counted per host (``bounds/depth/<host>``) just before Scrapy's
+    scheduler with URLs the budget will never let out. The spider's requests
+    (seeds, links, sitemap URLs) count, except ``dont_filter`` ones and
+    re-checks; this middleware marks them (``HOST_CAP_META``), and the
+    frontier counts and enforces the cap when the scheduler queues them
+    (:meth:`crawler.frontier.base.Frontier.push`), so the count is on disk (or
+    on the Redis server), never in a per-host set in memory, and survives a
+    resumed run. Redirects are not counted, as they never pass here. Under
+    another scheduler (the add-on in another Scrapy project, whose duplicate
+    filter is in memory too), this middleware counts and enforces the cap
+    itself, in a per-host set of fingerprints. Links past the depth limit
+    are counted per host (``bounds/depth/<host>``) just before Scrapy's
     DepthMiddleware drops them.
     """
 
-    def __init__(self, crawler: Crawler, depth_limit: int, queue_limit: int) -> None:
+    def __init__(self, crawler: Crawler, depth_limit: int, queue_limit: int, *, in_frontier: bool) -> None:
         super().__init__(crawler)
         self.depth_limit = depth_limit
         self.queue_limit = queue_limit
-        self.scheduled: dict[str, set[bytes]] = {}
+        # Only without a frontier scheduler: the fingerprints scheduled per host.
+        self.scheduled: dict[str, set[bytes]] | None = None if in_frontier else {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
         config = setup_of(crawler).config
+        scheduler = load_object(crawler.settings["SCHEDULER"])
         middleware = cls(
-            crawler, crawler.settings.getint("DEPTH_LIMIT"), QUEUE_FACTOR * config.host_max_pages
+            crawler,
+            crawler.settings.getint("DEPTH_LIMIT"),
+            host_queue_limit(config.host_max_pages),
+            in_frontier=bool(getattr(scheduler, "counts_host_cap", False)),
         )
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
-        host = _host(request.url)
         # The depth DepthMiddleware is about to give the request (it runs after this).
         depth = (
             0 if response is None or request.meta.get("depth_reset") else response.meta.get("depth", 0) + 1
         )
         if 0 < self.depth_limit < depth:
-            self.crawler.stats.inc_value(DEPTH_STAT + host)
+            self.crawler.stats.inc_value(DEPTH_STAT + _host(request.url))
             return request  # DepthMiddleware drops it and keeps its own count
         if not self.queue_limit or request.dont_filter or request.meta.get("policy_recheck"):
             return request
+        if self.scheduled is None:
+            request.meta[HOST_CAP_META] = True  # the frontier counts it when it is queued
+            return request
+        return self._count_in_memory(request)
+
+    def _count_in_memory(self, request: Request) -> Request | None:
+        """The cap kept here, for a scheduler that is not the frontier's."""
+        assert self.scheduled is not None
+        host = _host(request.url)
         seen = self.scheduled.setdefault(host, set())
         fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
         if fingerprint in seen:

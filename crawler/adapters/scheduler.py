@@ -15,6 +15,13 @@ the commit that follows. So, whenever the process dies:
   WARC records written for it without a committed row are found and marked
   superseded when the crawl resumes.
 
+The cap of URLs scheduled per host (three times ``PERMITCRAWL_HOST_MAX_PAGES``)
+is counted by the frontier as links are queued: requests marked by
+:class:`crawler.adapters.bounds.LinkBoundsMiddleware` count, and those of a
+full host are left out and counted in ``bounds/host_queue/<host>``. The count
+lives with the seen set (on disk, or on the Redis server), so a resumed crawl
+goes on from it and this process keeps nothing per host.
+
 The frontier may be unreachable for a while (Redis restarting): queued links
 wait in memory, acknowledgements are retried, and the crawl goes on when it
 answers again; requests are never dropped. A frontier that fails for good
@@ -32,6 +39,7 @@ from typing import TYPE_CHECKING
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
+from crawler.adapters.bounds import HOST_CAP_META, host_queue_limit
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.fence import share_fence, share_pages
 from crawler.adapters.requestcodec import CLAIM_META, PUT_BACK, decode_request, encode_request
@@ -47,6 +55,7 @@ from crawler.frontier.base import (
 from crawler.frontier.embedded import EmbeddedFrontier, worker_name
 from crawler.frontier.opening import EMBEDDED, open_frontier
 from crawler.judging.config import setup_of
+from crawler.storage.queries import QUEUE_STAT
 from crawler.storage.records import Fence
 from crawler.storage.writer_process import RemoteRows
 from policies.urls import request_host
@@ -90,10 +99,16 @@ def crawl_identity(seeds: Iterable[str], config: CrawlConfig, settings: BaseSett
 class FrontierScheduler:
     """See the module docstring. Settings: ``PERMITCRAWL_FRONTIER`` (``embedded`` or a Redis URL)."""
 
-    def __init__(self, crawler: Crawler, frontier: Frontier, *, lease: float = LEASE_SECONDS) -> None:
+    # LinkBoundsMiddleware leaves the cap of URLs per host to this scheduler (see the module docstring).
+    counts_host_cap = True
+
+    def __init__(
+        self, crawler: Crawler, frontier: Frontier, *, lease: float = LEASE_SECONDS, host_cap: int = 0
+    ) -> None:
         self.crawler = crawler
         self.frontier = frontier
         self.lease = lease
+        self.host_cap = host_cap
         self._acquired_at: dict[int, float] = {}  # shard -> when this worker took it (monotonic)
         self.spider: Spider | None = None
         self.db: ProvenanceDB | RemoteRows | None = None
@@ -124,7 +139,10 @@ class FrontierScheduler:
         out = config.provenance_db.parent
         lease = config.frontier_lease
         return cls(
-            crawler, open_frontier(spec, out, worker=worker_name(out), lease_seconds=lease), lease=lease
+            crawler,
+            open_frontier(spec, out, worker=worker_name(out), lease_seconds=lease),
+            lease=lease,
+            host_cap=host_queue_limit(config.host_max_pages),
         )
 
     # -- opening and closing ------------------------------------------------------------
@@ -276,6 +294,7 @@ class FrontierScheduler:
     def enqueue_request(self, request: Request) -> bool:
         assert self.spider is not None
         fingerprint = self.crawler.request_fingerprinter.fingerprint(request).hex()
+        capped = bool(request.meta.pop(HOST_CAP_META, False))  # not queued with it: redirects do not count
         self._pushes.append(
             Entry(
                 fingerprint=fingerprint,
@@ -284,6 +303,7 @@ class FrontierScheduler:
                 payload=encode_request(request, self.spider),
                 priority=request.priority,
                 filtered=not request.dont_filter,
+                capped=capped,
             )
         )
         if len(self._pushes) >= PUSH_BATCH:
@@ -336,8 +356,12 @@ class FrontierScheduler:
         if not self._pushes:
             return
         pushes = self._pushes
-        self.frontier.push(pushes)
+        pushed = self.frontier.push(pushes, self.host_cap)
         del self._pushes[: len(pushes)]
+        stats = self.crawler.stats
+        for host, left_out in pushed.over_cap.items():
+            if stats is not None:
+                stats.inc_value(QUEUE_STAT + host, left_out)
 
     # -- done: finished with and committed --------------------------------------------------
 

@@ -5,7 +5,10 @@ crawl's seen set, unless it was pushed ``filtered=False``, as Scrapy's
 ``dont_filter`` requests are), waits in the queue of its host's shard, is
 taken by the worker that holds that shard's lease (:meth:`Frontier.take`:
 it is then *in flight*), and leaves only when :meth:`Frontier.done` says its
-capture or refusal is committed. A worker that dies or stops renewing its
+capture or refusal is committed. A push may cap the URLs ever scheduled per
+host (``host_cap``): the count lives in the frontier beside the seen set, on
+disk or on the server, so it holds for a crawl's whole life, across resumed
+runs and workers, and costs the crawling process no memory per host. A worker that dies or stops renewing its
 leases loses its shards once the lease runs out; the next owner puts their
 in-flight URLs back in the queue under a higher fencing number (epoch).
 """
@@ -58,6 +61,15 @@ class Entry:
     payload: str
     priority: int = 0
     filtered: bool = True  # False: enqueued even if its fingerprint was seen (Scrapy's dont_filter)
+    capped: bool = False  # counts against its host's cap of URLs scheduled (push's host_cap), if filtered
+
+
+@dataclass
+class Pushed:
+    """What a push did: entries queued, and per host the capped entries left out (the host was full)."""
+
+    queued: int = 0
+    over_cap: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,8 +143,16 @@ class Frontier(Protocol):
     def open(self, identity: Mapping[str, str]) -> None:
         """Join the crawl (creating it if new): check identity, take leases on free shards."""
 
-    def push(self, entries: Sequence[Entry]) -> int:
-        """Enqueue ``entries`` in their hosts' shards; return how many were new (not seen before)."""
+    def push(self, entries: Sequence[Entry], host_cap: int = 0) -> Pushed:
+        """Enqueue ``entries`` in their hosts' shards; return how many were queued.
+
+        A filtered entry whose fingerprint was seen is left out, uncounted. With
+        ``host_cap`` (0: none), a new ``capped`` entry is queued only while fewer
+        than ``host_cap`` capped entries of its host were ever queued (the count
+        is kept with the seen set); otherwise it is left out, counted in
+        ``over_cap``, and its fingerprint stays unseen (a later push of it is
+        left out and counted again, as long as the host is full).
+        """
 
     def take(self, limit: int) -> list[Taken]:
         """Take up to ``limit`` URLs from the shards this worker holds; they are in flight from now."""

@@ -5,8 +5,10 @@ holds every shard; its fencing number (epoch) grows at every run, so rows
 written by a run and the run that resumed it can be told apart. Every change
 commits at once in WAL mode with ``synchronous=NORMAL``: a process killed at
 any moment loses nothing committed (a power cut may lose the last
-transactions, never corrupt the file). The seen set and the queue live on
-disk, not in memory.
+transactions, never corrupt the file). The seen set, the queue and the count
+of URLs scheduled per host (table ``hosts``, for the cap of URLs per host) live
+on disk, not in memory. A frontier of schema version 1 (before ``hosts``) is
+upgraded when a crawl opens it: its hosts start counted at the URLs still queued.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from crawler.frontier.base import SHARDS, Claim, Counts, FrontierError, Lease, Status, Taken, shard_of
+from crawler.frontier.base import (
+    SHARDS,
+    Claim,
+    Counts,
+    FrontierError,
+    Lease,
+    Pushed,
+    Status,
+    Taken,
+    shard_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -28,12 +40,17 @@ if TYPE_CHECKING:
     from crawler.frontier.base import Entry
 
 FILE_NAME = "frontier.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, SCHEMA_VERSION)  # version 1 lacks ``hosts``: upgraded when opened for a crawl
 APPLICATION_ID = 0x706D6671  # b"pmfq": a permitcrawl frontier
 
 QUEUED, IN_FLIGHT = 0, 1
 
-SCHEMA = """
+# URLs ever scheduled per host against the cap of a push (added in version 2).
+HOSTS = "CREATE TABLE hosts (host TEXT PRIMARY KEY, scheduled INTEGER NOT NULL) WITHOUT ROWID;\n"
+
+SCHEMA = (
+    """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (fingerprint TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE queue (
@@ -53,6 +70,8 @@ CREATE TABLE done (shard INTEGER PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE leases (shard INTEGER NOT NULL, epoch INTEGER NOT NULL, worker TEXT NOT NULL,
                      acquired_at TEXT NOT NULL, PRIMARY KEY (shard, epoch));
 """
+    + HOSTS
+)
 
 
 def worker_name(out: Path) -> str:
@@ -85,6 +104,7 @@ class EmbeddedFrontier:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._check(conn)
+            self._upgrade(conn)
         except sqlite3.DatabaseError as exc:
             raise FrontierError(
                 f"{self.path}: cannot be used as the crawl's frontier ({exc}); expected a permitcrawl "
@@ -116,14 +136,23 @@ class EmbeddedFrontier:
                 f"{self.path}: is not a permitcrawl frontier database; expected the frontier "
                 "permitcrawl crawl keeps in the crawl directory, or nothing there"
             )
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise FrontierError(
-                f"{self.path}: frontier schema version {version}; this permitcrawl reads version "
-                f"{SCHEMA_VERSION}"
+                f"{self.path}: frontier schema version {version}; this permitcrawl reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
             )
         shards = conn.execute("SELECT value FROM meta WHERE name = 'shards'").fetchone()
         if shards is not None:
             self.shards = int(shards[0])
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Bring a version 1 frontier to version 2, all or none: its hosts counted at the URLs queued."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with _transaction(conn):
+            conn.execute(HOSTS)
+            conn.execute("INSERT INTO hosts SELECT host, count(*) FROM queue GROUP BY host")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -153,22 +182,45 @@ class EmbeddedFrontier:
 
     # -- the queue -----------------------------------------------------------------
 
-    def push(self, entries: Sequence[Entry]) -> int:
-        """Enqueue the entries not seen before (all the unfiltered ones), in one transaction."""
+    def push(self, entries: Sequence[Entry], host_cap: int = 0) -> Pushed:
+        """Enqueue the entries not seen before (all the unfiltered ones), in one transaction.
+
+        See :meth:`crawler.frontier.base.Frontier.push` for ``host_cap``.
+        """
         conn = self.conn
-        added = 0
+        pushed = Pushed()
         with _transaction(conn):
             for entry in entries:
                 if entry.filtered:
                     cursor = conn.execute("INSERT OR IGNORE INTO seen VALUES (?)", (entry.fingerprint,))
                     if cursor.rowcount == 0:
                         continue
+                    if host_cap and entry.capped and not self._count_in(conn, entry.host, host_cap):
+                        # Not scheduled: not seen either, so a later link to it is counted again.
+                        conn.execute("DELETE FROM seen WHERE fingerprint = ?", (entry.fingerprint,))
+                        pushed.over_cap[entry.host] = pushed.over_cap.get(entry.host, 0) + 1
+                        continue
                 conn.execute(
                     "INSERT INTO queue (shard, host, url, priority, payload) VALUES (?, ?, ?, ?, ?)",
                     (shard_of(entry.host, self.shards), entry.host, entry.url, entry.priority, entry.payload),
                 )
-                added += 1
-        return added
+                pushed.queued += 1
+        return pushed
+
+    @staticmethod
+    def _count_in(conn: sqlite3.Connection, host: str, cap: int) -> bool:
+        """Count one more URL scheduled for ``host`` if it has fewer than ``cap``; False if it is full."""
+        cursor = conn.execute(
+            "INSERT INTO hosts VALUES (?, 1) ON CONFLICT (host) DO UPDATE SET scheduled = scheduled + 1 "
+            "WHERE scheduled < ?",
+            (host, cap),
+        )
+        return cursor.rowcount == 1
+
+    def scheduled(self, host: str) -> int:
+        """URLs of ``host`` ever queued against its cap (see :meth:`push`)."""
+        row = self.conn.execute("SELECT scheduled FROM hosts WHERE host = ?", (host,)).fetchone()
+        return int(row[0]) if row else 0
 
     def take(self, limit: int) -> list[Taken]:
         """Take the next ``limit`` queued URLs (highest priority, then oldest): in flight from now."""

@@ -5,6 +5,9 @@ operation that changes state is one Lua script (run by EVALSHA), so it is
 atomic on the server, and no worker ever sees half of another's change:
 
 * ``seen`` (SET): fingerprints of the filtered entries ever pushed.
+* ``scheduled`` (HASH): host -> entries ever queued against the cap of URLs per
+  host (:meth:`RedisFrontier.push`'s ``host_cap``); one field per host, on the
+  server, so no worker keeps a per-host count.
 * ``q:{shard}`` (ZSET): the queue of one shard. Member: the entry's key
   ``{shard}-{sequence:016}``; score: minus its priority. Redis orders equal
   scores by member, so a queue is served by priority, then in arrival order.
@@ -60,6 +63,7 @@ from crawler.frontier.base import (
     FrontierError,
     FrontierUnavailable,
     Lease,
+    Pushed,
     Status,
     Taken,
     shard_of,
@@ -121,28 +125,49 @@ return {redis.call('GET', p .. 'identity'), redis.call('GET', p .. 'shards') or 
         redis.call('GET', p .. 'format') or ''}
 """
 
-# ARGV: prefix, token ('' for none), then 6 per entry: fingerprint, shard, host, stored value
-# (``{len(url)}:{url}{payload}``), priority, filtered ('1'/'0'). Returns how many were enqueued.
+# ARGV: prefix, token ('' for none), host cap ('0': none), then 7 per entry: fingerprint, shard, host,
+# stored value (``{len(url)}:{url}{payload}``), priority, filtered ('1'/'0'), capped ('1'/'0').
+# Returns {queued, host, left out, host, left out, ...}: the capped entries of full hosts left out.
 _PUSH = """
-local p, token = ARGV[1], ARGV[2]
+local p, token, cap = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if token ~= '' then
   local before = redis.call('GET', p .. 'push:' .. token)
-  if before then return tonumber(before) end
+  if before then
+    local answer = cjson.decode(before)
+    if type(answer) == 'table' then return answer end
+    return {answer}  -- a marker written before per-host caps: the count alone
+  end
 end
-local queued = 0
-for b = 3, #ARGV, 6 do
-  local shard = ARGV[b + 1]
-  if ARGV[b + 5] == '0' or redis.call('SADD', p .. 'seen', ARGV[b]) == 1 then
+local queued, over, hosts = 0, {}, {}
+for b = 4, #ARGV, 7 do
+  local shard, host = ARGV[b + 1], ARGV[b + 2]
+  local go = ARGV[b + 5] == '0'
+  if not go and redis.call('SISMEMBER', p .. 'seen', ARGV[b]) == 0 then
+    go = true
+    if cap > 0 and ARGV[b + 6] == '1' then
+      if tonumber(redis.call('HGET', p .. 'scheduled', host) or '0') >= cap then
+        go = false  -- the host is full: left out, and not seen, so a later link is counted again
+        if not over[host] then hosts[#hosts + 1] = host; over[host] = 0 end
+        over[host] = over[host] + 1
+      else
+        redis.call('HINCRBY', p .. 'scheduled', host, 1)
+      end
+    end
+    if go then redis.call('SADD', p .. 'seen', ARGV[b]) end
+  end
+  if go then
     local key = shard .. '-' .. string.format('%016d', redis.call('INCR', p .. 'seq'))
     redis.call('ZADD', p .. 'q:' .. shard, -tonumber(ARGV[b + 4]), key)
     redis.call('HSET', p .. 'e:' .. shard, key, ARGV[b + 3])
-    redis.call('SADD', p .. 'hosts', ARGV[b + 2])
+    redis.call('SADD', p .. 'hosts', host)
     queued = queued + 1
   end
 end
 if queued > 0 then redis.call('HINCRBY', p .. 'counts', 'queued', queued) end
-if token ~= '' then redis.call('SET', p .. 'push:' .. token, queued, 'EX', PUSH_MARKER_SECONDS) end
-return queued
+local out = {queued}
+for _, host in ipairs(hosts) do out[#out + 1] = host; out[#out + 1] = over[host] end
+if token ~= '' then redis.call('SET', p .. 'push:' .. token, cjson.encode(out), 'EX', PUSH_MARKER_SECONDS) end
+return out
 """.replace("PUSH_MARKER_SECONDS", str(PUSH_MARKER_SECONDS))
 
 # ARGV: prefix, worker, limit, token, recover ('1': give back what a lost answer of this token
@@ -555,35 +580,43 @@ class RedisFrontier:
 
     # --- the queue
 
-    def push(self, entries: Sequence[Entry]) -> int:
-        """Enqueue ``entries`` (filtered ones only if their fingerprint is new); return how many queued.
+    def push(self, entries: Sequence[Entry], host_cap: int = 0) -> Pushed:
+        """Enqueue ``entries`` (filtered ones only if their fingerprint is new); return what was queued.
 
-        Calling again with the same entries after FrontierUnavailable is safe:
-        the retry carries the lost call's token, and a batch already applied is
-        not applied again.
+        ``host_cap``: see :meth:`crawler.frontier.base.Frontier.push`. Calling
+        again with the same entries after FrontierUnavailable is safe: the retry
+        carries the lost call's token, and a batch already applied is not
+        applied again (its first answer is given again).
         """
         if not entries:
-            return 0
+            return Pushed()
         args: list[str | int] = []
         digest = hashlib.blake2b(digest_size=16)
+        digest.update(str(host_cap).encode("ascii"))
         for entry in entries:
             fields = self._fields(entry)
             args.extend(fields)
             digest.update(json.dumps(fields).encode("utf-8"))
-        # Filtered entries are idempotent by the seen set; unfiltered ones need the marker.
-        needs_token = any(not e.filtered for e in entries)
+        # Filtered entries are idempotent by the seen set; unfiltered ones need the marker, and so do
+        # capped ones (left out unseen: a retry would count them over the cap twice).
+        needs_token = any(not e.filtered or (host_cap and e.capped) for e in entries)
         token = ""
         if needs_token:
             unsure = self._unsure_push
             token = unsure[1] if unsure and unsure[0] == digest.hexdigest() else uuid.uuid4().hex
         try:
-            queued = int(self._run("push", [token, *args]))
+            answer = self._run("push", [token, max(0, host_cap), *args])
         except FrontierUnavailable:
             if needs_token:
                 self._unsure_push = (digest.hexdigest(), token)
             raise
         self._unsure_push = None
-        return queued
+        over = {str(host): int(n) for host, n in zip(answer[1::2], answer[2::2], strict=True)}
+        return Pushed(int(answer[0]), over)
+
+    def scheduled(self, host: str) -> int:
+        """Entries of ``host`` ever queued against its cap (see :meth:`push`)."""
+        return int(self._call(lambda client: client.hget(PREFIX + "scheduled", host)) or 0)
 
     def _fields(self, entry: Entry) -> list[str | int]:
         if not entry.fingerprint or any(c.isspace() for c in entry.fingerprint):
@@ -599,6 +632,7 @@ class RedisFrontier:
             f"{len(entry.url)}:{entry.url}{entry.payload}",
             int(entry.priority),
             "1" if entry.filtered else "0",
+            "1" if entry.capped else "0",
         ]
 
     def take(self, limit: int) -> list[Taken]:

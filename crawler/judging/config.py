@@ -53,7 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_EVIDENCE_TIMEOUT": 30,
     "POLICY_MAX_CRAWL_DELAY": 60,
     # Hosts whose evidence is kept in memory at once; the least recently used is dropped (and fetched again).
-    "POLICY_HOSTS_KEPT": 10_000,
+    # About 6 KB a host (bench/hosts.py --evidence-size): 3,000 hosts keep 20,000 hosts' RSS within 25% of
+    # 2,000's (bench/README.md); a host that comes back after 3,000 others costs its evidence requests again.
+    "POLICY_HOSTS_KEPT": 3_000,
     "POLICY_DELIVER_REFUSED": False,
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
     "POLICY_RSL_USER": "commercial",

@@ -439,8 +439,11 @@ def recover_open_files(directory: Path, hostname: str | None = None) -> list[str
     """Give their final names to ``*.open`` files left by dead processes on this host.
 
     A crawl killed mid-file leaves its last file under the temporary name; its
-    records are complete up to the last whole gzip member. Files of processes
-    still running (same host, live pid) are left alone.
+    records are complete up to the last whole gzip member. A cut member past it
+    (a write stopped by a full disk) is moved to ``NAME.cut`` beside the file,
+    byte for byte, so that every reader finds whole records: no row points at it,
+    since a record reaches the file before any row naming it is committed. Files
+    of processes still running (same host, live pid) are left alone.
     """
     host = _HOSTNAME_UNSAFE.sub("_", hostname or socket.gethostname())
     recovered = []
@@ -449,9 +452,59 @@ def recover_open_files(directory: Path, hostname: str | None = None) -> list[str
         if not match or match.group(2) != host or _alive(int(match.group(1))):
             continue
         final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        if final.name.endswith(".gz"):
+            _set_cut_tail_aside(path, final.with_name(final.name + CUT_SUFFIX))
         os.replace(path, final)
         recovered.append(final.name)
     return recovered
+
+
+# Beside a recovered WARC file: the bytes of a gzip member cut short at its end (see recover_open_files).
+CUT_SUFFIX = ".cut"
+_SCAN_CHUNK = 1 << 20
+
+
+def _set_cut_tail_aside(path: Path, cut: Path) -> None:
+    """Move what follows the last whole gzip member of ``path`` to ``cut`` (written whole, then truncated).
+
+    Done again from the start if interrupted: ``cut`` is rewritten with the same bytes.
+    """
+    end = _whole_members_end(path)
+    if end >= path.stat().st_size:
+        return
+    with open(path, "rb") as fh:
+        fh.seek(end)
+        tail = fh.read()
+    partial = cut.with_name(cut.name + ".new")
+    with open(partial, "wb") as out:
+        out.write(tail)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, cut)
+    os.truncate(path, end)
+
+
+def _whole_members_end(path: Path) -> int:
+    """The offset just past the last whole gzip member of ``path`` (0 if none is whole)."""
+    end = consumed = 0
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    pending = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk, pending = pending or fh.read(_SCAN_CHUNK), b""
+            if not chunk:
+                return end
+            try:
+                inflater.decompress(chunk)
+            except zlib.error:
+                return end  # not gzip past here: set aside with the rest
+            if not inflater.eof:
+                consumed += len(chunk)
+                continue
+            pending = inflater.unused_data
+            consumed += len(chunk) - len(pending)
+            end = consumed
+            inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
 
 
 def _alive(pid: int) -> bool:

@@ -33,9 +33,10 @@ class Clock:
         return self.now
 
 
-def entry(url: str, *, filtered: bool = True, priority: int = 0) -> Entry:
+def entry(url: str, *, filtered: bool = True, priority: int = 0, capped: bool = False) -> Entry:
     host = url.split("/")[2]
-    return Entry(url, url, host, json.dumps({"url": url, "meta": {}}), priority=priority, filtered=filtered)
+    payload = json.dumps({"url": url, "meta": {}})
+    return Entry(url, url, host, payload, priority=priority, filtered=filtered, capped=capped)
 
 
 def urls(n: int, hosts: int = 40) -> list[str]:
@@ -68,21 +69,51 @@ def take_all(frontier: RedisFrontier, limit: int = 1000) -> list[Any]:
 
 def test_filtered_entries_are_queued_once(open_frontier: Any) -> None:
     f = open_frontier()
-    assert f.push([entry("http://a.test/1"), entry("http://a.test/2"), entry("http://a.test/1")]) == 2
-    assert f.push([entry("http://a.test/1")]) == 0
+    assert f.push([entry("http://a.test/1"), entry("http://a.test/2"), entry("http://a.test/1")]).queued == 2
+    assert f.push([entry("http://a.test/1")]).queued == 0
     assert f.counts().queued == 2
     assert sorted(t.url for t in take_all(f)) == ["http://a.test/1", "http://a.test/2"]
 
 
 def test_unfiltered_entries_are_queued_every_time(open_frontier: Any) -> None:
     f = open_frontier()
-    assert f.push([entry("http://a.test/r", filtered=False)]) == 1
-    assert f.push([entry("http://a.test/r", filtered=False)]) == 1
+    assert f.push([entry("http://a.test/r", filtered=False)]).queued == 1
+    assert f.push([entry("http://a.test/r", filtered=False)]).queued == 1
     taken = take_all(f)
     assert [t.url for t in taken] == ["http://a.test/r"] * 2
     assert len({t.claim.key for t in taken}) == 2
     # An unfiltered entry does not enter the seen set: a filtered push of it still queues it.
-    assert f.push([entry("http://a.test/r")]) == 1
+    assert f.push([entry("http://a.test/r")]).queued == 1
+
+
+def test_the_cap_of_urls_per_host_is_counted_on_the_server_for_every_worker(open_frontier: Any) -> None:
+    w1, w2 = open_frontier("w1"), open_frontier("w2")
+    pushed = w1.push([entry(f"http://a.test/{i}", capped=True) for i in range(5)], host_cap=3)
+    assert (pushed.queued, pushed.over_cap) == (3, {"a.test": 2})
+    pushed = w2.push(
+        [
+            entry("http://a.test/0", capped=True),  # a duplicate: not over the cap
+            entry("http://a.test/u"),  # not capped
+            entry("http://a.test/r", filtered=False, capped=True),  # dont_filter: never capped
+            entry("http://b.test/0", capped=True),
+            entry("http://a.test/3", capped=True),  # left out before, so not seen: left out again
+        ],
+        host_cap=3,
+    )
+    assert (pushed.queued, pushed.over_cap) == (3, {"a.test": 1})
+    assert (w1.scheduled("a.test"), w2.scheduled("b.test")) == (3, 1)
+    assert w2.push([entry("http://a.test/4", capped=True)]).queued == 1  # no cap given: none applies
+
+
+def test_a_capped_push_retried_after_a_lost_answer_counts_once(open_frontier: Any) -> None:
+    f = open_frontier()
+    batch = [entry(f"http://a.test/{i}", capped=True) for i in range(4)]
+    fail_after_running(f, "push")
+    with pytest.raises(FrontierUnavailable):
+        f.push(batch, host_cap=2)
+    pushed = f.push(batch, host_cap=2)
+    assert (pushed.queued, pushed.over_cap) == (2, {"a.test": 2})  # the lost answer, not a second count
+    assert f.scheduled("a.test") == 2
 
 
 def test_take_returns_the_payload_by_priority_then_arrival(open_frontier: Any) -> None:
@@ -331,9 +362,9 @@ def test_a_push_retried_after_a_lost_answer_is_applied_once(open_frontier: Any) 
     fail_after_running(f, "push")
     with pytest.raises(FrontierUnavailable):
         f.push(batch)
-    assert f.push(batch) == 2  # the same answer as the lost one
+    assert f.push(batch).queued == 2  # the same answer as the lost one
     assert f.counts().queued == 2
-    assert f.push(batch) == 1  # a new push of the same entries: the unfiltered one again
+    assert f.push(batch).queued == 1  # a new push of the same entries: the unfiltered one again
     assert f.counts().queued == 3
 
 

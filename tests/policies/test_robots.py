@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from policies import aipref, contentsignal
 from policies.decision import Decision, DefaultPolicy, Verdict
 from policies.document import Document
 from policies.engine import decide
@@ -22,7 +23,7 @@ from policies.robots import (
     robots_basis,
     robots_evidence,
 )
-from policies.robotstxt import PARSE_LIMIT, RobotsTxt, agent_token, decode, truncate
+from policies.robotstxt import ACCESS_SEPARATORS, PARSE_LIMIT, RobotsTxt, agent_token, decode, truncate
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -362,3 +363,17 @@ def test_a_delay_too_long_to_honour_keeps_us_away_whatever_its_spelling(value: s
 )
 def test_index_html_allows_its_directory(rules: str, path: str, allowed: bool) -> None:
     assert can_fetch(f"User-agent: *\n{rules}\n", "permitcrawl", f"http://example.com{path}") is allowed
+
+
+def test_groupings_that_come_out_equal_are_shared_and_those_that_differ_are_not() -> None:
+    plain = RobotsTxt.parse("User-agent: a\nDisallow: /x\nUser-agent: b\nDisallow: /y\n")
+    access = plain.groups(ACCESS_SEPARATORS)
+    # No Content-Signal or Content-Usage line: every grouping is the access one, one object kept.
+    assert plain.groups(contentsignal.SEPARATORS) is access
+    assert plain.groups(aipref.SEPARATORS) is access
+    assert plain.select("a", contentsignal.SEPARATORS) is plain.select("a")
+    # A Content-Signal line ends a group for the Content-Signal reading only: kept apart, as it reads.
+    signal = RobotsTxt.parse("User-agent: a\nContent-Signal: ai-train=no\nUser-agent: b\nDisallow: /y\n")
+    assert len(signal.groups(ACCESS_SEPARATORS)) == 1
+    assert len(signal.groups(contentsignal.SEPARATORS)) == 2
+    assert signal.select("b", contentsignal.SEPARATORS).groups != signal.select("b").groups

@@ -133,3 +133,25 @@ def test_bad_arguments() -> None:
         WarcStore(Path("x"), max_size=0)
     with pytest.raises(ValueError, match="gzip_level"):
         WarcStore(Path("x"), gzip_level=10)
+
+
+def test_a_recovered_file_cut_mid_record_keeps_its_whole_records_and_sets_the_rest_aside(
+    tmp_path: Path,
+) -> None:
+    store = WarcStore(tmp_path, prefix="permitcrawl")
+    store.write_exchange(exchange())
+    store.write_exchange(exchange())
+    store.close()
+    whole = next(tmp_path.glob("*.warc.gz"))
+    data = whole.read_bytes()
+    expected = records(whole)
+    cut = data[: len(data) // 3 * 2]  # a write stopped by a full disk, mid-member
+    whole.unlink()
+    dead = tmp_path / "permitcrawl-20260101000000000-00000-999999999~myhost.warc.gz.open"
+    dead.write_bytes(cut)
+    assert recover_open_files(tmp_path, hostname="myhost") == [dead.name.removesuffix(".open")]
+    final = tmp_path / dead.name.removesuffix(".open")
+    kept = records(final)  # every reader finds whole records
+    assert 0 < len(kept) < len(expected) and kept == expected[: len(kept)]
+    aside = tmp_path / (final.name + ".cut")
+    assert final.read_bytes() + aside.read_bytes() == cut  # nothing lost: the cut bytes are beside it

@@ -129,7 +129,6 @@ class SeedSpider(Spider):
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number") from None
         if self.max_pages is not None and self.max_pages < 1:
             raise SeedsError(f"max_pages={max_pages!r} is not usable; expected a whole number, at least 1")
-        self._sitemap_origins: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -149,13 +148,14 @@ class SeedSpider(Spider):
             yield Request(url, callback=self.parse)
 
     def host_evidence_ready(self, evidence: HostEvidence) -> None:
-        """Schedule the sitemaps a host's robots.txt names, once per origin."""
-        # Only origins that name sitemaps are remembered: one entry per host would grow with the crawl.
-        if not evidence.robots.sitemaps or evidence.origin in self._sitemap_origins:
+        """Schedule the sitemaps a host's robots.txt names.
+
+        Each sitemap URL is fetched once: the scheduler's seen set (the
+        frontier's, on disk) drops it when the host's evidence is fetched again
+        (it expired, or was dropped from the cache), so nothing is kept here per host.
+        """
+        if not evidence.robots.sitemaps or self.crawler.engine is None:
             return
-        if self.crawler.engine is None:
-            return
-        self._sitemap_origins.add(evidence.origin)
         for url in evidence.robots.sitemaps:
             if self.in_scope(url):
                 self.crawler.engine.crawl(Request(url, callback=self.parse_sitemap))
