@@ -20,11 +20,11 @@ stay :class:`~policies.decision.Decision` objects); the
 row shapes storage defines. The configuration it records is the crawl's one
 :class:`~crawler.judging.config.CrawlSetup`, the one the gate judges with.
 
-``PERMITCRAWL_WRITER`` says where the writing happens: ``inline`` (the
-default), on the reactor thread, or ``process``, in a writer process of its
-own fed through a bounded queue (:mod:`crawler.storage.writer_process`: the
-crawl waits when the writer lags more than ``PERMITCRAWL_WRITER_QUEUE``
-messages). If the writer process dies, the crawl stops with reason
+``PERMITCRAWL_WRITER`` says where the writing happens: ``process`` (the
+default), in a writer process of its own fed through a bounded queue
+(:mod:`crawler.storage.writer_process`: the crawl waits when the writer lags
+more than ``PERMITCRAWL_WRITER_QUEUE`` messages), or ``inline``, on the
+reactor thread. If the writer process dies, the crawl stops with reason
 ``writer_lost``; if it fails to write, with ``archive_error``, as inline.
 """
 

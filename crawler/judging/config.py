@@ -68,9 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_FRONTIER": "embedded",
     # Seconds a worker's lease on a shard lasts unless renewed (it renews every third of it).
     "PERMITCRAWL_FRONTIER_LEASE": 30.0,
-    # Where WARC records and rows are written: "inline" (the crawl's thread) or "process" (a writer
-    # process of its own). Inline by measurement on a 2-core machine (bench/README.md, "The writer process").
-    "PERMITCRAWL_WRITER": "inline",
+    # Where WARC records and rows are written: "process" (a writer process of its own) or "inline"
+    # (the crawl's thread). A process by measurement: 1.48x plain Scrapy against 1.81x inline on an
+    # idle 2-core machine (bench/README.md, "The writer process").
+    "PERMITCRAWL_WRITER": "process",
     # Messages (captures, evidence, refusals...) the writer process may lag behind before the crawl waits.
     "PERMITCRAWL_WRITER_QUEUE": 64,
     "WARC_DIR": "crawl/warc",
