@@ -42,8 +42,12 @@ def write_rows(
     if fmt == "table":
         echo_table(rows, columns)
     elif fmt == "jsonl":
+        # One write per row into stdout's buffer, not click.echo's flush per row: a stream of a
+        # million rows would otherwise cost a system call each (the buffer is flushed at exit,
+        # and line by line on a terminal).
+        encode, write = json.JSONEncoder(ensure_ascii=False).encode, sys.stdout.write
         for row in rows:
-            click.echo(json.dumps({k: row[k] for k in fields}, ensure_ascii=False))
+            write(encode({k: row[k] for k in fields}) + "\n")
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
