@@ -26,6 +26,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "crawler.storage": {"policies", "crawler", "crawler.errors", "crawler.judging"},
     # The frontier: queues, leases, the seen set; no Scrapy (the scheduler adapts it).
     "crawler.frontier": {"policies", "crawler", "crawler.errors"},
+    # Who the crawler is: its signing keys; no Scrapy (the command line and, later, the crawl use it).
+    "crawler.identity": {"crawler", "crawler.errors"},
     "crawler.workflows": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
     "crawler.adapters": {
         *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
@@ -35,6 +37,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "crawler.cli": {
         *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
         *("crawler.workflows", "crawler.adapters", "crawler.localweb", "crawler.frontier"),
+        "crawler.identity",
     },
     "crawler.__main__": {"crawler.cli"},
 }

@@ -4,7 +4,7 @@ Data goes to stdout, messages to stderr; :mod:`crawler.cli.group` says how a
 failure ends. The families: :mod:`crawler.cli.crawl` (crawl, demo),
 :mod:`crawler.cli.pages` (pages, explain), :mod:`crawler.cli.dataset` (audit,
 revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.merge`
-(merge), :mod:`crawler.cli.policy`
+(merge), :mod:`crawler.cli.keys` (signing keys), :mod:`crawler.cli.policy`
 (the ToS policy store).
 """
 
@@ -20,6 +20,7 @@ from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
 from crawler.cli.group import CommandGroup
+from crawler.cli.keys import keys
 from crawler.cli.merge import merge
 from crawler.cli.pages import explain, pages
 from crawler.cli.policy import policy
@@ -59,6 +60,7 @@ for _command in (
     export,
     frontier,
     index,
+    keys,
     merge,
     recheck,
     report,
