@@ -19,7 +19,13 @@ from crawler.cli.group import CommandGroup
 
 @click.group(cls=CommandGroup)
 def keys() -> None:
-    """Signing keys (Web Bot Auth) and the key directory that publishes them."""
+    """Signing keys (Web Bot Auth) and the key directory that publishes them.
+
+    \b
+    Example:
+        permitcrawl keys generate --out keys/2026-12.jwk
+        permitcrawl keys directory keys/2026-11.jwk keys/2026-12.jwk
+    """
 
 
 @keys.command("generate")
@@ -31,7 +37,15 @@ def keys() -> None:
     help="The private key file to write (JWK, mode 0600); an existing file is refused.",
 )
 def generate(out: Path) -> None:
-    """Make a new Ed25519 signing key and write it to --out."""
+    """Make a new Ed25519 signing key and write it to --out.
+
+    The file is a private JWK, readable by its owner only; its key id (the
+    key's JWK thumbprint) is said on stderr. An existing file is refused.
+
+    \b
+    Example:
+        permitcrawl keys generate --out keys/2026-12.jwk
+    """
     from crawler.identity.keys import generate_key
 
     if out.exists() or out.is_symlink():
@@ -55,7 +69,16 @@ def generate(out: Path) -> None:
 @keys.command("directory")
 @click.argument("key_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def directory_command(key_files: tuple[Path, ...]) -> None:
-    """Print the key directory (a JWK Set of the public keys) of KEY_FILES on stdout."""
+    """Print the key directory (a JWK Set of the public keys) of KEY_FILES on stdout.
+
+    Serve it at /.well-known/http-message-signatures-directory as
+    application/http-message-signatures-directory+json; list the old and the
+    new key together while one replaces the other.
+
+    \b
+    Example:
+        permitcrawl keys directory keys/2026-11.jwk keys/2026-12.jwk > directory.json
+    """
     from crawler.identity.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH, KeyFileError, directory, load_key
 
     try:
