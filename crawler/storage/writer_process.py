@@ -92,6 +92,17 @@ class WarcSpec:
     gzip_level: int
     info: dict[str, str]
 
+    def open(self, record_id: Callable[[], str]) -> WarcStore:
+        """The store these settings describe, taking its record ids from ``record_id``."""
+        return WarcStore(
+            self.directory,
+            prefix=self.prefix,
+            max_size=self.max_size,
+            gzip_level=self.gzip_level,
+            info=self.info,
+            record_id=record_id,
+        )
+
 
 @dataclass(frozen=True)
 class WriterSpec:
@@ -242,23 +253,8 @@ class _Served:
 
     def __init__(self, spec: WriterSpec) -> None:
         self.page_ids, self.evidence_ids = _Ids(), _Ids()
-        pages, evidence = spec.pages, spec.evidence
-        self.pages = WarcStore(
-            pages.directory,
-            prefix=pages.prefix,
-            max_size=pages.max_size,
-            gzip_level=pages.gzip_level,
-            info=pages.info,
-            record_id=self.page_ids,
-        )
-        self.evidence = WarcStore(
-            evidence.directory,
-            prefix=evidence.prefix,
-            max_size=evidence.max_size,
-            gzip_level=evidence.gzip_level,
-            info=evidence.info,
-            record_id=self.evidence_ids,
-        )
+        self.pages = spec.pages.open(self.page_ids)
+        self.evidence = spec.evidence.open(self.evidence_ids)
         db = ProvenanceDB.open(spec.provenance_db, batch_size=spec.batch_size)
         self.reconciled = len(reconcile(spec.provenance_db.parent, db.db, recovered=spec.recovered))
         base = spec.provenance_db.parent
