@@ -319,15 +319,14 @@ class Compactor:
             raise ProvenanceError(f"usage rows of another capture queued with {record_id}")
         if len({u["purpose"] for u in usage}) != len(usage):
             raise ProvenanceError(f"two usage rows for one purpose of capture {record_id}")
+        applied = next((u for u in usage if u["purpose"] == row.get("purpose")), None)
         decided_at = row.get("decided_at")
         if decided_at is None:
-            applied = next((u for u in usage if u["purpose"] == row.get("purpose")), None)
             decided_at = _decided_at(applied.get("decision")) if applied else None
         out = dict.fromkeys(CAPTURE_COLUMNS)
         out |= self._common(row)
         out["decided_at"] = decided_at
         out["verdict_id"] = self._verdict(usage, row.get("url"), decided_at) if usage else None
-        applied = next((u for u in usage if u["purpose"] == row.get("purpose")), None)
         if row.get("reason") is not None and row["reason"] != (applied or {}).get("reason"):
             out["reason"] = row["reason"]  # said otherwise than its usage row: kept as it was
         return out

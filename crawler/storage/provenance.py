@@ -593,14 +593,18 @@ def insert_rows(
     captures: Iterable[dict[str, Any]] = (),
     usage: Iterable[dict[str, Any]] = (),
     refusals: Iterable[dict[str, Any]] = (),
+    *,
+    compactor: Compactor | None = None,
 ) -> None:
     """Insert rows of the old shape (as the views give them) into ``db``, compactly, in its transaction.
 
     For commands that copy rows between databases (export, merge): each
     decision, manifest and name is looked up in ``db`` by its content, so ids
-    are re-mapped, and only those the rows use are copied.
+    are re-mapped, and only those the rows use are copied. A command that
+    inserts in chunks passes one ``compactor`` for ``db``, so that the ids it
+    found are remembered from chunk to chunk.
     """
-    compactor = Compactor(db)
+    compactor = compactor or Compactor(db)
     _inserter(db, "capture_rows", CAPTURE_COLUMNS)(compactor.captures(list(captures), usage))
     _inserter(db, "refusal_rows", ("id", *REFUSAL_COLUMNS))(compactor.refusal(row) for row in refusals)
 

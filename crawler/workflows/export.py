@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from crawler import __version__
 from crawler.errors import PermitcrawlError
 from crawler.storage.archive import RecordEntry, WarcArchive
+from crawler.storage.compact import Compactor
 from crawler.storage.provenance import insert_rows, open_db
 from crawler.storage.queries import DB_NAME, USABLE
 from crawler.storage.warc import WarcStore
@@ -254,6 +255,7 @@ def _write_db(
                 "hostname": socket.gethostname(),
             }
         )
+        compactor = Compactor(new)  # one for the whole export: ids found once, not per chunk
         for start in range(0, len(capture_ids), 500):
             rows = exported[start : start + 500]
             chunk = capture_ids[start : start + 500]
@@ -263,6 +265,7 @@ def _write_db(
                 new,
                 captures=[locate(row) for row in rows],
                 usage=db.query(f"select * from usage where capture_id in ({marks})", chunk),
+                compactor=compactor,
             )
             # Revocations for other purposes travel with the capture, and the ledger entries they cite.
             revocations = list(db.query(f"select * from revocations where capture_id in ({marks})", chunk))
