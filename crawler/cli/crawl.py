@@ -291,6 +291,12 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.localweb.server import serve
 
     parsed = _overrides(overrides)
+    signing = sorted({"PERMITCRAWL_SIGN_KEY", "PERMITCRAWL_SIGNATURE_AGENT"} & set(parsed))
+    if signing:
+        raise click.UsageError(
+            f"-s {signing[0]}: the demo does not sign its requests (its hosts are made up and verify "
+            "nothing); expected permitcrawl crawl --sign KEY.jwk --signature-agent https://ORIGIN"
+        )
     replace = check_demo_out(out, options.get("store_dir"))
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
     prepare_crawl(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})
