@@ -170,10 +170,10 @@ class ArchiveExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        check_signing_handler(crawler)  # before anything is written: a crawl that signs, signs every request
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
         setup = setup_of(crawler)
-        check_signing_handler(crawler)  # before anything is written: a crawl that signs, signs every request
         config = setup.config
         crawl_id = str(uuid.uuid4())
         # One writer per output: taken before a WARC file left open is renamed as abandoned,
