@@ -31,8 +31,11 @@ AGENT = "https://crawler.example"
 VERIFY_SITES = {
     HOST: {
         "/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /private/\n"),
-        "/": page("verify home", "/a", "/b?x=1", "/private/p"),
+        "/": page("verify home", "/a", "/b?x=1", "/private/p", "/moved"),
         "/a": page("verify a", "/", "/b?x=1"),
+        # A redirect copies the request's headers: the next request is signed again, for its own path.
+        "/moved": (301, {"Location": "/c"}, ""),
+        "/c": page("verify c"),
         "/b?x=1": page("verify b", "/a"),
         "/private/p": page("never requested"),
     },
@@ -105,13 +108,13 @@ def test_with_signing_every_request_verifies_and_the_archive_shows_it(
     assert [v for v in verdicts if v.error is not None] == []
     assert {v.keyid for v in verdicts} == {keyid}
     seen = {v.path for v in verdicts}
-    assert {"/robots.txt", "/", "/a", "/b?x=1"} <= seen
-    assert seen - {"/", "/a", "/b?x=1"}, "evidence documents besides pages were requested"
+    assert {"/robots.txt", "/", "/a", "/b?x=1", "/moved", "/c"} <= seen
+    assert seen - {"/", "/a", "/b?x=1", "/moved", "/c", "/robots.txt"}, "other evidence documents too"
     assert "/private/p" not in seen
     for request in run.requests:
         assert request.headers["Signature-Agent"] == f'sig1="{AGENT}"'
         assert "authorization" not in request.headers["Signature-Input"].lower()
-    assert sorted(_captured(run.out)) == [f"http://{HOST}/", f"http://{HOST}/a", f"http://{HOST}/b?x=1"]
+    assert sorted(_captured(run.out)) == [f"http://{HOST}/{path}" for path in ("", "a", "b?x=1", "c")]
 
     # The request records show the signature headers as sent: they verify against the directory.
     verifier = DirectoryVerifier(published)

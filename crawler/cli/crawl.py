@@ -211,15 +211,15 @@ def _log_level(verbose: int) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="KEY.jwk",
-    help="Sign every request (Web Bot Auth) with this key (permitcrawl keys generate); "
-    "needs --signature-agent (PERMITCRAWL_SIGN_KEY).",
+    help="Sign every request (Web Bot Auth; PERMITCRAWL_SIGN_KEY) with this private key "
+    "(permitcrawl keys generate); needs --signature-agent.",
 )
 @click.option(
     "--signature-agent",
     default=None,
     metavar="https://ORIGIN",
     help="The https origin serving the key's directory at /.well-known/http-message-signatures-directory, "
-    "sent as Signature-Agent; needs --sign (PERMITCRAWL_SIGNATURE_AGENT).",
+    "sent as Signature-Agent (PERMITCRAWL_SIGNATURE_AGENT); needs --sign.",
 )
 @_crawl_options
 def crawl(
