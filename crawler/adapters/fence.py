@@ -6,6 +6,10 @@ the scheduler handed it over, and a worker stopped (SIGSTOP, a long pause)
 past its lease must not fetch, on waking, what the shard's new owner now
 fetches. Requests outside the frontier (evidence documents) pass that check.
 
+It is also where a crawl that signs its requests (Web Bot Auth) signs each
+one, every request alike: after every middleware and every wait, just
+before it is sent.
+
 A shard changes hands (a worker joins, leaves or dies) while its hosts'
 politeness delays run: the new owner sends nothing to a host of a shard it
 has just taken, its evidence documents included, before the host's download
@@ -26,9 +30,13 @@ from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet.task import deferLater
 
 from crawler.adapters.requestcodec import CLAIM_META
+from crawler.errors import SettingsError
+from crawler.identity.signer import SigningError
+from crawler.judging.config import setup_of
 from policies.urls import request_host
 
 if TYPE_CHECKING:
@@ -42,6 +50,10 @@ if TYPE_CHECKING:
     from crawler.storage.records import Fence
 
 logger = logging.getLogger(__name__)
+
+
+class NotSigned(IgnoreRequest):
+    """A request of a crawl that signs, which could not be signed and so was not sent."""
 
 
 class Keeper(Protocol):
@@ -63,6 +75,7 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
 LOST_STAT = "frontier/lease_lost/not_sent"
+NOT_SIGNED_STAT = "signing/not_signed/not_sent"
 
 # Hosts whose next send time is kept before those already past are forgotten.
 SPACING_KEPT = 10_000
@@ -83,6 +96,29 @@ def pages_of(crawler: Crawler) -> Frontier | None:
     return _PAGES.get(crawler)
 
 
+def check_signing_handler(crawler: Crawler) -> None:
+    """Raise SettingsError if ``crawler`` signs its requests but would send some through another handler.
+
+    Requests are signed here, in :class:`FencedDownloadHandler`; a project
+    whose DOWNLOAD_HANDLERS put another handler on http or https would send
+    them unsigned. Fail closed: such a crawl does not start.
+    """
+    if not crawler.settings.get("PERMITCRAWL_SIGN_KEY"):  # the setting: the gate may be off, not signing
+        return
+    handlers = crawler.settings.getwithbase("DOWNLOAD_HANDLERS")
+    wrong = [
+        scheme
+        for scheme in ("http", "https")
+        if not handlers.get(scheme) or load_object(handlers[scheme]) is not FencedDownloadHandler
+    ]
+    if wrong:
+        raise SettingsError(
+            f"PERMITCRAWL_SIGN_KEY is set, but DOWNLOAD_HANDLERS sends {' and '.join(wrong)} requests "
+            "through a handler that does not sign them; expected "
+            "crawler.adapters.fence.FencedDownloadHandler for http and https (permitcrawl crawl installs it)"
+        )
+
+
 class FencedDownloadHandler(BaseDownloadHandler):
     """Scrapy's HTTP/1.1 handler, refusing requests taken under a lease no longer held."""
 
@@ -90,6 +126,8 @@ class FencedDownloadHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.inner = HTTP11DownloadHandler.from_crawler(crawler)
         self._next_send: dict[str, float] = {}  # slot (host) -> earliest next send (monotonic)
+        # The crawl's signer, its key loaded once for the whole crawl (None: requests are not signed).
+        self._signer = setup_of(crawler).signer
 
     async def download_request(self, request: Request) -> Response:
         fence = request.meta.get(CLAIM_META)
@@ -102,7 +140,29 @@ class FencedDownloadHandler(BaseDownloadHandler):
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
+        self._sign(request)
         return await self.inner.download_request(request)
+
+    def _sign(self, request: Request) -> None:
+        """Sign ``request`` if the crawl signs (Web Bot Auth), now that nothing else will change it.
+
+        Here, not in a middleware: a request may wait in its slot, and in
+        :meth:`_space`, long after the middlewares ran, and its signature
+        expires a minute after it is made. Retries and redirects come back
+        through here and are signed again. Fail closed: a request that cannot be
+        signed is not sent (NotSigned, which the policy middleware records as
+        the URL's refusal; an evidence document's fetch records it as its error).
+        """
+        signer = self._signer
+        if signer is None:
+            return
+        try:
+            signer.sign(request)
+        except SigningError as exc:
+            if self.crawler.stats:
+                self.crawler.stats.inc_value(NOT_SIGNED_STAT)
+            logger.error("Not sent (it could not be signed): %s", exc)
+            raise NotSigned(f"not sent: {exc}") from exc
 
     async def _space(self, request: Request, taken_at: Callable[[str], float]) -> None:
         """Wait until the host's delay has passed since this worker took its shard and since its last send.

@@ -205,6 +205,22 @@ def _log_level(verbose: int) -> str:
     metavar="embedded|redis://HOST:PORT/DB",
     help="Where the URLs to fetch wait: SQLite in --out, or Redis shared by many workers.",
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="KEY.jwk",
+    help="Sign every request (Web Bot Auth; PERMITCRAWL_SIGN_KEY) with this private key "
+    "(permitcrawl keys generate); needs --signature-agent.",
+)
+@click.option(
+    "--signature-agent",
+    default=None,
+    metavar="https://ORIGIN",
+    help="The https origin serving the key's directory at /.well-known/http-message-signatures-directory, "
+    "sent as Signature-Agent (PERMITCRAWL_SIGNATURE_AGENT); needs --sign.",
+)
 @_crawl_options
 def crawl(
     urls: tuple[str, ...],
@@ -219,12 +235,17 @@ def crawl(
     Every URL is judged before it is requested; refused URLs are recorded,
     never fetched. Re-running the same command on the same --out resumes, even
     after a kill. With --frontier redis://HOST:PORT/DB, every worker runs the
-    same command with its own --out and they share the crawl.
+    same command with its own --out and they share the crawl. With --sign and
+    --signature-agent, every request (pages, robots.txt and every other
+    evidence document) is signed as Web Bot Auth says; a request that cannot be
+    signed is not sent.
 
     \b
     Example:
         permitcrawl crawl https://example.org/ --out crawls/example --max-pages 100
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
+        permitcrawl crawl https://example.org/ --out crawls/signed \\
+            --sign crawler.jwk --signature-agent https://crawler.example
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 
@@ -270,6 +291,12 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.localweb.server import serve
 
     parsed = _overrides(overrides)
+    signing = sorted({"PERMITCRAWL_SIGN_KEY", "PERMITCRAWL_SIGNATURE_AGENT"} & set(parsed))
+    if signing:
+        raise click.UsageError(
+            f"-s {signing[0]}: the demo does not sign its requests (its hosts are made up and verify "
+            "nothing); expected permitcrawl crawl --sign KEY.jwk --signature-agent https://ORIGIN"
+        )
     replace = check_demo_out(out, options.get("store_dir"))
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
     prepare_crawl(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})

@@ -100,14 +100,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         host, path = self._route()
-        self.server.record(
-            LoggedRequest(self.command, host, path, dict(self.headers.items()), time.monotonic())
-        )
+        logged = LoggedRequest(self.command, host, path, dict(self.headers.items()), time.monotonic())
+        self.server.record(logged)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         site = self.server.sites.get(host)
-        if site is None:
+        guarded = self.server.guard(logged) if self.server.guard is not None else None
+        if guarded is not None:
+            reply = as_reply(guarded)
+        elif site is None:
             reply = Reply(502, (("Content-Type", "text/plain"),), f"unknown host {host}\n".encode())
         else:
             spec = site.get(path)
@@ -166,6 +168,9 @@ class LocalWebServer(ThreadingHTTPServer):
         self.sites = {host.lower(): site for host, site in sites.items()}
         self.requests: list[LoggedRequest] = []
         self._lock = threading.Lock()
+        # Asked first about every request: a reply of its own (a site that checks what it is sent,
+        # such as a signature), or None for the table's.
+        self.guard: Callable[[LoggedRequest], ReplySpec | None] | None = None
 
     def record(self, request: LoggedRequest) -> None:
         with self._lock:
