@@ -29,6 +29,7 @@ from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
+from policies.rslclient import RslCredentials, load_rsl_credentials
 from policies.store import load_policies
 from policies.tos import Unreviewed
 
@@ -61,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
+    # RSL licence servers' client credentials (crawl --rsl-credentials): a file, never the secrets themselves.
+    "POLICY_RSL_CREDENTIALS": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
     "PERMITCRAWL_MAX_PAGES": 0,
@@ -365,11 +368,14 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
 class CrawlSetup:
     """One crawl's configuration, built once: every setting checked, and how the crawl judges.
 
-    ``judge`` holds the loaded ToS store; ``config`` every other setting.
+    ``judge`` holds the loaded ToS store; ``config`` every other setting;
+    ``rsl_credentials`` the RSL licence servers' client credentials
+    (``POLICY_RSL_CREDENTIALS``; None: no licence server is asked for a token).
     """
 
     config: CrawlConfig
     judge: JudgeConfig
+    rsl_credentials: RslCredentials | None = None
 
     @classmethod
     def build(cls, settings: SettingsLike) -> Self:
@@ -379,7 +385,10 @@ class CrawlSetup:
         page_max_size = _convert(
             settings, "DOWNLOAD_MAXSIZE", lambda v: int(v or 0), "a whole number of bytes"
         )
-        return cls(config, judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE))
+        judge = judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE)
+        credentials = _convert(settings, "POLICY_RSL_CREDENTIALS", str, "a file path or empty")
+        # Read and checked now (CredentialsError names the file and line), before anything is created.
+        return cls(config, judge, load_rsl_credentials(Path(credentials)) if credentials else None)
 
 
 class CrawlerLike(Protocol):
