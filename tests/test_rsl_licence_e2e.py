@@ -167,9 +167,15 @@ def make_handler(state: LicenceWeb) -> type[BaseHTTPRequestHandler]:
                     )
                     headers = {"WWW-Authenticate": challenge, "Link": link, "Content-Type": "text/plain"}
                     return self._send(401, headers, b"licence token required\n")
-                links = "".join(f'<a href="{p}">{p}</a> ' for p in PAGES) if path == "/" else ""
+                if path == "/moved":  # a licensed page that redirects to another host
+                    return self._send(302, {"Location": "http://elsewhere.test/landing", "Link": link}, b"")
+                links = "".join(f'<a href="{p}">{p}</a> ' for p in (*PAGES, "/moved")) if path == "/" else ""
                 page = f"<html><body><p>licensed {path}</p>{links}</body></html>".encode()
                 return self._send(200, {"Content-Type": "text/html", "Link": link}, page)
+            if host == "elsewhere.test" and path == "/landing":
+                return self._send(200, {"Content-Type": "text/html"}, b"<html><body>elsewhere</body></html>")
+            if host == "elsewhere.test":
+                return self._send(404, {"Content-Type": "text/plain"}, b"not found\n")
             return self._send(502, {"Content-Type": "text/plain"}, f"unknown host {host}\n".encode())
 
         def do_GET(self) -> None:
@@ -272,7 +278,10 @@ def test_with_credentials_tokens_are_obtained_presented_renewed_and_never_record
     result = crawl(proxy, out, "http://licensed.test/", "--rsl-credentials", good_credentials(tmp_path))
     assert result.returncode == 0, result.stderr
     pages = page_requests(state, "licensed.test")
-    assert {r.path for r in pages} == {"/", *PAGES}
+    assert {r.path for r in pages} == {"/", "/moved", *PAGES}
+    # The redirect to another host was followed without the token.
+    (landing,) = [r for r in state.seen("elsewhere.test") if r.path == "/landing"]
+    assert "Authorization" not in landing.headers
     # Every licensed request carried a token the server had issued and that had not expired.
     assert all(r.token_valid for r in pages), [(r.path, r.headers.get("Authorization")) for r in pages]
     tokens = state.tokens()
@@ -282,12 +291,14 @@ def test_with_credentials_tokens_are_obtained_presented_renewed_and_never_record
     assert {(r.method, r.path) for r in state.seen("licence-server.test")} == {("POST", "/token")}
     captures, refusals = decisions(out)
     assert refusals == []
-    assert {c["url"] for c in captures} == {
+    licensed = [c for c in captures if c["host"] == "licensed.test"]
+    assert {c["url"] for c in licensed} == {
         "http://licensed.test/",
         *(f"http://licensed.test{p}" for p in PAGES),
     }
+    assert {c["url"] for c in captures if c["host"] != "licensed.test"} == {"http://elsewhere.test/landing"}
     ids = {"sha256:" + hashlib.sha256(t.encode()).hexdigest() for t in tokens}
-    for capture in captures:
+    for capture in licensed:
         assert capture["signal"] == "rsl"
         assert "licence server http://licence-server.test" in capture["reason"]
         named = capture["reason"].split("under token ")[1].split(" ")[0]
