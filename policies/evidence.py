@@ -27,7 +27,8 @@ class HostEvidence:
     RSL documents robots.txt names for us; ``terms`` the host's terms page
     (None when no policy store is in use). ``licence_tokens`` are the RSL
     licence tokens obtained (or refused) for the URL being judged: set by the
-    gate on its copy for that URL, never on the cached evidence.
+    gate on its copy for that URL, never on the cached evidence; None when
+    tokens are not asked for (a recheck: see :func:`policies.rsl.rsl_basis`).
     """
 
     origin: str
@@ -38,7 +39,7 @@ class HostEvidence:
     aitxt: AiTxtEvidence | None = None
     licences: tuple[FoundLicence, ...] = ()
     terms: TermsEvidence | None = None
-    licence_tokens: tuple[LicenceToken, ...] = ()
+    licence_tokens: tuple[LicenceToken, ...] | None = ()
 
     def is_fresh(self, now: datetime) -> bool:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""

@@ -235,7 +235,11 @@ class RslDocument:
                             raise RslError(f"a <{tag}> lists {len(tokens)} tokens, more than {MAX_TOKENS}")
                         into[kind] = into.get(kind, frozenset()) | tokens
                 payments = tuple((p.get("type") or "free").lower() for p in lic.findall(f"{_NS}payment"))
-                licenses.append(License(permits, prohibits, payments, license_xml(lic)))
+                try:
+                    xml = license_xml(lic)
+                except RecursionError:
+                    raise RslError("a <license> is nested too deeply to be read") from None
+                licenses.append(License(permits, prohibits, payments, xml))
             contents.append(Content(url, content.get("server"), tuple(licenses)))
         if not contents:
             raise RslError("no <content> element")
@@ -397,10 +401,15 @@ def _licensed(
     lic: License,
     base: str,
     purpose: Purpose,
-    tokens: Mapping[Any, LicenceToken],
+    tokens: Mapping[Any, LicenceToken] | None,
 ) -> tuple[bool, str]:
     """Whether a token was obtained for a granting licence of a content naming a server, and the reason."""
     server = content.server
+    if tokens is None:
+        return True, (
+            f"{where} licenses {purpose.value} under a token from licence server {server} "
+            f"(tokens are not asked for here: the licence still grants it; terms: {lic.terms()})"
+        )
     token = tokens.get(_need(content, lic, base).key)
     if token is None:
         return (
@@ -423,14 +432,16 @@ def rsl_basis(
     *,
     user: str,
     geo: str,
-    tokens: Iterable[LicenceToken] = (),
+    tokens: Iterable[LicenceToken] | None = (),
 ) -> Basis:
     """The ``rsl`` basis of one licence document for ``url`` and ``purpose``.
 
     ``tokens`` are the licence tokens obtained (or refused) for the URL: a
     content naming a licence server grants only under a token obtained for
     its granting licence, and the basis names the token's id, its server,
-    expiry and the licence's terms.
+    expiry and the licence's terms. None: tokens were not asked for (a
+    recheck asks whether the site reserved the content since, not for a new
+    token), so such a licence grants as long as it grants the purpose.
     """
     evidence = found.evidence
     cite = Cite(
@@ -443,7 +454,7 @@ def rsl_basis(
     if contents is None:
         reason = f"RSL licence {evidence.url} has no <content> covering {path_of(url)}"
         return cite.basis("rsl", Verdict.NONE, reason)
-    held = {token.key: token for token in tokens}
+    held = {token.key: token for token in tokens} if tokens is not None else None
     grants: list[tuple[Content, str]] = []
     refusals: list[tuple[Content, str]] = []
     for content in contents:

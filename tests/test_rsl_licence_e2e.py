@@ -313,6 +313,12 @@ def test_with_credentials_tokens_are_obtained_presented_renewed_and_never_record
     assert b'"licence_tokens"' in written  # the tokens' records, with the evidence manifest
     audit = run_cli("audit", out)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+    # A recheck asks no licence server, and revokes nothing the licence still grants.
+    asked = len(state.seen("licence-server.test"))
+    recheck = run_cli("recheck", out, proxy=proxy)
+    assert recheck.returncode == 0, recheck.stderr
+    assert "nothing revoked" in recheck.stdout + recheck.stderr
+    assert len(state.seen("licence-server.test")) == asked
 
 
 def test_a_host_refusing_the_token_gets_one_fresh_token_then_a_refusal(

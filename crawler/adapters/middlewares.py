@@ -371,7 +371,8 @@ class PolicyGateMiddleware:
         # for the recheck to revoke only on what a site said, never on a failed fetch.
         grounded: dict[Purpose, Decision] | None
         try:
-            host = await self.evidence.get(origin_of(request.url))
+            # A recheck asks whether the site reserved the URL since, not for a licence token.
+            host = replace(await self.evidence.get(origin_of(request.url)), licence_tokens=None)
             decisions = self._decide_all(request.url, host)
             whole = read_whole(host)
             if whole is None:

@@ -21,6 +21,7 @@ from policies.rsl import (
     FoundLicence,
     LicenceToken,
     RslDocument,
+    RslError,
     RslEvidence,
     challenge_reason,
     licence_needs,
@@ -122,6 +123,22 @@ def test_a_server_licence_grants_only_under_a_token_naming_it_by_id() -> None:
         server=need.server, resource=need.resource, licence_sha256="0" * 64, token_id="sha256:1"
     )
     assert _basis((other,))[0] is Verdict.DENY
+
+
+def test_without_asking_for_tokens_a_server_licence_grants_while_it_grants_the_purpose() -> None:
+    # A recheck: whether the site reserved the content since, not whether a token was obtained.
+    basis = rsl_basis(found(), "https://site.example/news/a", Purpose.AI_TRAIN, user="c", geo="", tokens=None)
+    assert basis.verdict is Verdict.ALLOW and "tokens are not asked for here" in basis.reason
+    paid = rsl_basis(found(), "https://site.example/shop/x", Purpose.AI_TRAIN, user="c", geo="", tokens=None)
+    assert paid.verdict is Verdict.DENY
+
+
+def test_a_licence_nested_too_deeply_is_unreadable() -> None:
+    deep = "<x>" * 5000 + "</x>" * 5000
+    with pytest.raises(RslError, match="nested too deeply"):
+        RslDocument.parse(
+            f'<rsl xmlns="{NS}"><content url="/"><license>{deep}</license></content></rsl>'.encode()
+        )
 
 
 def test_a_token_record_reads_back_as_written() -> None:
