@@ -306,7 +306,8 @@ def test_with_credentials_tokens_are_obtained_presented_renewed_and_never_record
         assert "expires 20" in capture["reason"] and "permits usage ai-train" in capture["reason"]
     # The token and the secret are nowhere: database, WARC files, frontier, logs, stderr.
     written = everything_written(out)
-    for secret in (*tokens, SECRET):
+    basic = [r.headers["Authorization"].split(" ")[1] for r in state.seen("licence-server.test")]
+    for secret in (*tokens, SECRET, *basic):
         assert secret.encode() not in written
         assert secret not in result.stderr
     assert b"Authorization: License [token sha256:" in written
