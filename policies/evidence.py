@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from policies.aitxt import AiTxtEvidence
     from policies.robots import RobotsEvidence
-    from policies.rsl import FoundLicence
+    from policies.rsl import FoundLicence, LicenceToken
     from policies.tdmrep import TdmRepEvidence
     from policies.terms import TermsEvidence
 
@@ -25,7 +25,10 @@ class HostEvidence:
     ``tdmrep`` and ``aitxt`` are None when they were not fetched (robots.txt
     unreachable: nothing on the host is crawled anyway); ``licences`` are the
     RSL documents robots.txt names for us; ``terms`` the host's terms page
-    (None when no policy store is in use).
+    (None when no policy store is in use). ``licence_tokens`` are the RSL
+    licence tokens obtained (or refused) for the URL being judged: set by the
+    gate on its copy for that URL, never on the cached evidence; None when
+    tokens are not asked for (a recheck: see :func:`policies.rsl.rsl_basis`).
     """
 
     origin: str
@@ -36,6 +39,7 @@ class HostEvidence:
     aitxt: AiTxtEvidence | None = None
     licences: tuple[FoundLicence, ...] = ()
     terms: TermsEvidence | None = None
+    licence_tokens: tuple[LicenceToken, ...] | None = ()
 
     def is_fresh(self, now: datetime) -> bool:
         """Return True while the evidence may still be used (RFC 9309 §2.4: 24 h at most)."""
@@ -134,6 +138,9 @@ def evidence_manifest(host: HostEvidence, licences: tuple[FoundLicence, ...] = (
         _entry(found.evidence.url, found.evidence.record_id, found.evidence.source, found_in=found.found_in)
         for found in (*host.licences, *licences)
     ]
+    if host.licence_tokens:
+        # The tokens' records (never the tokens): what the rsl basis was judged with, for audit.
+        manifest["licence_tokens"] = [token.as_dict() for token in host.licence_tokens]
     if host.terms is not None:
         terms = host.terms
         manifest["terms"] = _entry(

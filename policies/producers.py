@@ -149,14 +149,19 @@ def ai_txt(ctx: Context) -> Basis | None:
 def rsl(ctx: Context) -> list[Basis]:
     user, geo = ctx.readings.rsl_user, ctx.readings.rsl_geo
     # The host's licences (those robots.txt names) first, then the page's own.
+    tokens = ctx.host.licence_tokens
     bases = ctx.memo.get(
-        ("rsl", ctx.purpose, user, geo),
+        ("rsl", ctx.purpose, user, geo, tokens),
         lambda: tuple(
-            rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in ctx.host.licences
+            rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo, tokens=tokens)
+            for licence in ctx.host.licences
         ),
     )
     page = ctx.page.licences if ctx.page is not None else ()
-    return [*bases, *(rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo) for licence in page)]
+    return [
+        *bases,
+        *(rsl_basis(licence, ctx.url, ctx.purpose, user=user, geo=geo, tokens=tokens) for licence in page),
+    ]
 
 
 def tos_policy(ctx: Context) -> Basis:

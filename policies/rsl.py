@@ -13,8 +13,11 @@ alternatives. A licence grants a purpose to us when: its ``<prohibits
 type="usage">`` does not cover the purpose; its ``<permits type="usage">`` (a
 closed list, when present) does; its user and geo constraints admit us
 (``Readings.rsl_user``, ``Readings.rsl_geo``); it is free (no ``<payment>``,
-or ``type="free"``); and the content names no licence ``server`` (which means
-a token is needed even for free licences). Usage tokens: ``all`` covers
+or ``type="free"``); and, when the content names a licence ``server`` (a token
+is then needed even for a free licence, RSL 1.0), a token for it was obtained.
+Obtaining one is the crawler's work: :func:`licence_needs` says which tokens a
+URL needs, and the outcomes (:class:`LicenceToken`, pure data) come back with
+the host's evidence for :func:`rsl_basis` to judge with. Usage tokens: ``all`` covers
 everything, ``ai-all`` every AI use; ``ai-train``, ``ai-input`` (and, to
 refuse, ``ai-index``) and ``search`` their own. A document that cannot be
 fetched or parsed leaves the content unlicensed: deny.
@@ -22,12 +25,15 @@ fetched or parsed leaves the content unlicensed: deny.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
+from xml.sax.saxutils import escape, quoteattr
 
 import defusedxml.ElementTree as SafeET
 
@@ -37,7 +43,8 @@ from policies.purpose import Purpose
 from policies.robotstxt import RobotsTxt, agent_token
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any
 
     from policies.document import Document
 
@@ -73,13 +80,56 @@ def _tokens(text: str | None) -> frozenset[str]:
     return frozenset(t.lower() for t in re.split(r"[\s,]+", text or "") if t)
 
 
+def _xml(element: Any, outer: str) -> str:
+    """``element`` as XML text, each namespace declared as the default where it changes from ``outer``."""
+    namespace, _, local = (
+        element.tag[1:].partition("}") if element.tag.startswith("{") else ("", "", element.tag)
+    )
+    declared = f" xmlns={quoteattr(namespace)}" if namespace != outer else ""
+    attributes = "".join(f" {name}={quoteattr(value)}" for name, value in element.items())
+    inner = escape(element.text or "") + "".join(
+        _xml(child, namespace) + escape(child.tail or "") for child in element
+    )
+    return f"<{local}{declared}{attributes}>{inner}</{local}>"
+
+
+def license_xml(element: Any) -> str:
+    """One ``<license>`` element as XML text, complete and standing alone (what a token request sends).
+
+    Re-serialised from the parsed element, its namespace declared on it as the
+    default (``<license xmlns="https://rslstandard.org/rsl">``): the document's
+    other elements and the text after it are left out. Attributes in a
+    namespace, which RSL does not use, are serialised with ElementTree's prefixes.
+    """
+    if any(name.startswith("{") for e in element.iter() for name in e.attrib):
+        alone = copy.deepcopy(element)
+        alone.tail = None
+        return ET.tostring(alone, encoding="unicode")
+    return _xml(element, "")
+
+
 @dataclass(frozen=True)
 class License:
-    """One ``<license>``: permits and prohibits by type, payment types."""
+    """One ``<license>``: permits and prohibits by type, payment types, and the element's XML."""
 
     permits: dict[str, frozenset[str]]
     prohibits: dict[str, frozenset[str]]
     payments: tuple[str, ...]
+    xml: str = ""
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the licence's XML: which licence a token was asked for."""
+        return hashlib.sha256(self.xml.encode("utf-8")).hexdigest()
+
+    def terms(self) -> str:
+        """The licence's terms in one line, for a basis: permits, prohibits, payment."""
+        parts = [
+            f"permits {kind} {' '.join(sorted(tokens))}" for kind, tokens in sorted(self.permits.items())
+        ]
+        parts += [f"prohibits {kind} {' '.join(sorted(t))}" for kind, t in sorted(self.prohibits.items())]
+        parts.append(f"payment {', '.join(self.payments) if self.payments else 'none (free)'}")
+        return "; ".join(parts)
 
     def grants(self, purpose: Purpose, *, user: str, geo: str) -> tuple[bool, str]:
         """Whether this licence lets us use the content for ``purpose`` for free, and why not."""
@@ -185,7 +235,11 @@ class RslDocument:
                             raise RslError(f"a <{tag}> lists {len(tokens)} tokens, more than {MAX_TOKENS}")
                         into[kind] = into.get(kind, frozenset()) | tokens
                 payments = tuple((p.get("type") or "free").lower() for p in lic.findall(f"{_NS}payment"))
-                licenses.append(License(permits, prohibits, payments))
+                try:
+                    xml = license_xml(lic)
+                except RecursionError:
+                    raise RslError("a <license> is nested too deeply to be read") from None
+                licenses.append(License(permits, prohibits, payments, xml))
             contents.append(Content(url, content.get("server"), tuple(licenses)))
         if not contents:
             raise RslError("no <content> element")
@@ -247,8 +301,148 @@ def inline_evidence(text: str, page_url: str) -> RslEvidence:
         return inline(document=None, problem=f"the licence is unreadable: {exc}")
 
 
-def rsl_basis(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo: str) -> Basis:
-    """The ``rsl`` basis of one licence document for ``url`` and ``purpose``."""
+@dataclass(frozen=True, slots=True)
+class TokenNeed:
+    """A licence token a URL needs: from ``server``, for one ``<license>``, for ``resource``.
+
+    ``resource`` is the ``url`` of the licence's ``<content>``, made absolute
+    against the licence document's URL (RSL 1.0's token request names the
+    content, not each page). ``licence`` is the ``<license>`` element's XML.
+    """
+
+    server: str
+    resource: str
+    licence: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What a token is held and recorded by: server, resource, the licence's sha256."""
+        return (self.server, self.resource, hashlib.sha256(self.licence.encode("utf-8")).hexdigest())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LicenceToken:
+    """What a licence server answered for one :class:`TokenNeed`: a token's record, or its refusal.
+
+    Never the token itself: ``token_id`` is its JWT ``jti``, or ``sha256:`` and
+    the sha256 of the token. Times are ISO 8601 UTC; ``expires_at`` None: no
+    expiry (``expires_in`` 0). ``problem`` (a refusal) says what the server said.
+    """
+
+    server: str
+    resource: str
+    licence_sha256: str
+    token_id: str | None = None
+    issued_at: str | None = None
+    expires_at: str | None = None
+    problem: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.server, self.resource, self.licence_sha256)
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The record kept with the evidence manifest (and read back by :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LicenceToken:
+        """The record :meth:`as_dict` wrote; raise KeyError or TypeError if it is not one."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def _best_contents(evidence: RslEvidence, url: str) -> list[Content] | None:
+    """The most specific ``<content>`` elements covering ``url`` (None: the document has none)."""
+    assert evidence.document is not None
+    ranked = [(c.specificity(url, evidence.url), c) for c in evidence.document.contents]
+    matching = [(s, c) for s, c in ranked if s is not None]
+    if not matching:
+        return None
+    best = max(s for s, _ in matching)
+    return [c for s, c in matching if s == best]
+
+
+def _granting(content: Content, purpose: Purpose, *, user: str, geo: str) -> tuple[License | None, str]:
+    """The first of a content's licences granting ``purpose`` free of charge, or why none does."""
+    outcomes = [(lic, *lic.grants(purpose, user=user, geo=geo)) for lic in content.licenses]
+    for lic, granted, _ in outcomes:
+        if granted:
+            return lic, "free"
+    return None, "; ".join(why for _, _, why in outcomes) or "no <license>"
+
+
+def _need(content: Content, lic: License, base: str) -> TokenNeed:
+    assert content.server is not None
+    return TokenNeed(content.server, resolve(base, content.url), lic.xml)
+
+
+def licence_needs(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo: str) -> list[TokenNeed]:
+    """The tokens ``url`` needs for ``purpose`` under this licence document (none: it needs none).
+
+    One per most specific ``<content>`` that names a ``server`` and has a
+    licence granting the purpose free of charge (its first such licence). A
+    licence that asks for payment is never requested: it stays refused.
+    """
+    evidence = found.evidence
+    if evidence.document is None:
+        return []
+    needs = []
+    for content in _best_contents(evidence, url) or []:
+        if content.server:
+            lic, _ = _granting(content, purpose, user=user, geo=geo)
+            if lic is not None:
+                needs.append(_need(content, lic, evidence.url))
+    return needs
+
+
+def _licensed(
+    where: str,
+    content: Content,
+    lic: License,
+    base: str,
+    purpose: Purpose,
+    tokens: Mapping[Any, LicenceToken] | None,
+) -> tuple[bool, str]:
+    """Whether a token was obtained for a granting licence of a content naming a server, and the reason."""
+    server = content.server
+    if tokens is None:
+        return True, (
+            f"{where} licenses {purpose.value} under a token from licence server {server} "
+            f"(tokens are not asked for here: the licence still grants it; terms: {lic.terms()})"
+        )
+    token = tokens.get(_need(content, lic, base).key)
+    if token is None:
+        return (
+            False,
+            f"{where} needs a token from licence server {server}; none was obtained (no credentials for it)",
+        )
+    if token.token_id is None:
+        return False, f"{where}: licence server {server} gave no token: {token.problem}"
+    expiry = token.expires_at or "never"
+    return True, (
+        f"{where} licenses {purpose.value} under token {token.token_id} from licence server {server} "
+        f"(resource {token.resource}, issued {token.issued_at}, expires {expiry}; terms: {lic.terms()})"
+    )
+
+
+def rsl_basis(
+    found: FoundLicence,
+    url: str,
+    purpose: Purpose,
+    *,
+    user: str,
+    geo: str,
+    tokens: Iterable[LicenceToken] | None = (),
+) -> Basis:
+    """The ``rsl`` basis of one licence document for ``url`` and ``purpose``.
+
+    ``tokens`` are the licence tokens obtained (or refused) for the URL: a
+    content naming a licence server grants only under a token obtained for
+    its granting licence, and the basis names the token's id, its server,
+    expiry and the licence's terms. None: tokens were not asked for (a
+    recheck asks whether the site reserved the content since, not for a new
+    token), so such a licence grants as long as it grants the purpose.
+    """
     evidence = found.evidence
     cite = Cite(
         source=f"{evidence.source} ({found.found_in})", sha256=evidence.sha256, record_id=evidence.record_id
@@ -256,24 +450,23 @@ def rsl_basis(found: FoundLicence, url: str, purpose: Purpose, *, user: str, geo
     if evidence.document is None:
         reason = f"RSL licence {evidence.url}: {evidence.problem}; the content is unlicensed"
         return cite.basis("rsl", Verdict.DENY, reason)
-    ranked = [(c.specificity(url, evidence.url), c) for c in evidence.document.contents]
-    matching = [(s, c) for s, c in ranked if s is not None]
-    if not matching:
+    contents = _best_contents(evidence, url)
+    if contents is None:
         reason = f"RSL licence {evidence.url} has no <content> covering {path_of(url)}"
         return cite.basis("rsl", Verdict.NONE, reason)
-    best = max(s for s, _ in matching)
-    grants, refusals = [], []
-    for content in (c for s, c in matching if s == best):
+    held = {token.key: token for token in tokens} if tokens is not None else None
+    grants: list[tuple[Content, str]] = []
+    refusals: list[tuple[Content, str]] = []
+    for content in contents:
         where = f"RSL licence {evidence.url}, <content url={content.url!r}>"
-        if content.server:
-            refusals.append((content, f"{where} needs a token from licence server {content.server}"))
-            continue
-        outcomes = [lic.grants(purpose, user=user, geo=geo) for lic in content.licenses]
-        if any(granted for granted, _ in outcomes):
-            grants.append((content, f"{where} licenses {purpose.value} free of charge"))
+        lic, why = _granting(content, purpose, user=user, geo=geo)
+        if lic is None:
+            refusals.append((content, f"{where}: {why}: no free licence for {purpose.value}"))
+        elif content.server:
+            licensed, reason = _licensed(where, content, lic, evidence.url, purpose, held)
+            (grants if licensed else refusals).append((content, reason))
         else:
-            reasons = "; ".join(why for _, why in outcomes) or "no <license>"
-            refusals.append((content, f"{where}: {reasons}: no free licence for {purpose.value}"))
+            grants.append((content, f"{where} licenses {purpose.value} free of charge"))
     # Equally specific contents that disagree: the most restrictive one applies.
     content, reason = refusals[0] if refusals else grants[0]
     verdict = Verdict.DENY if refusals else Verdict.ALLOW
@@ -384,4 +577,60 @@ def unread_licence(url: str) -> RslEvidence:
     problem = f"not read: the page points to more than {MAX_LICENCES} licences"
     return RslEvidence(
         url=url, source=f"{url}: {problem}", sha256=None, record_id=None, document=None, problem=problem
+    )
+
+
+def token_id(token: str) -> str:
+    """A licence token's id for the record: ``sha256:`` and its sha256 (RSL 1.0: the token is opaque)."""
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+LICENSE_SCHEME = "License"
+
+
+def redact_authorization(value: str) -> str:
+    """An ``Authorization`` value as it may be recorded: a ``License`` token replaced by its id.
+
+    ``License <token>`` becomes ``License [token sha256:...]``; any other value is returned as it is.
+    """
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != LICENSE_SCHEME.lower() or not token.strip():
+        return value
+    return f"{LICENSE_SCHEME} [token {token_id(token.strip())}]"
+
+
+_CHALLENGE = re.compile(r"(?:^|,)\s*License(?:\s+|$)", re.IGNORECASE)
+_AUTH_PARAM = re.compile(r'\s*([A-Za-z0-9!#$%&\'*+.^_`|~-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)')
+
+
+def license_challenge(values: Iterable[str]) -> dict[str, str] | None:
+    """The parameters of a ``License`` challenge in ``WWW-Authenticate`` values (RFC 9110 §11.6.1).
+
+    None when no value holds one; ``{}`` for a challenge without parameters.
+    Parameters are read up to the next challenge (a token not followed by ``=``).
+    """
+    for value in values:
+        match = _CHALLENGE.search(value)
+        if match is None:
+            continue
+        params: dict[str, str] = {}
+        position = match.end()
+        while (param := _AUTH_PARAM.match(value, position)) is not None and param.end() > position:
+            raw = param.group(2)
+            if raw.startswith('"'):
+                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            params.setdefault(param.group(1).lower(), raw)
+            position = param.end()
+        return params
+    return None
+
+
+def challenge_reason(status: int, params: Mapping[str, str]) -> str:
+    """A refusal's reason for a content host's ``License`` challenge, quoting what it said."""
+    said = ", ".join(
+        f"{name}={params[name][:200]!r}" for name in ("error", "error_description") if name in params
+    )
+    return (
+        f"the host answered HTTP {status} with a License challenge ({said or 'no error given'}): "
+        "it requires a valid RSL licence token"
     )

@@ -61,6 +61,7 @@ from crawler.storage.writer import ArchiveWriter
 from crawler.storage.writer_process import WarcSpec, WriterClient, WriterFailed, WriterLost, WriterSpec
 from policies.decision import Decision, Stage
 from policies.document import closed_mid_document
+from policies.rsl import redact_authorization
 from policies.urls import origin_of
 
 if TYPE_CHECKING:
@@ -104,6 +105,18 @@ def _text(value: bytes | str) -> str:
 def header_list(headers: Any) -> list[tuple[str, str]]:
     """Every (name, value) of Scrapy Headers, repeated names kept (``headers[k]`` keeps only the last)."""
     return [(_text(name), _text(value)) for name, values in headers.items() for value in values]
+
+
+def recorded_request_headers(headers: Any) -> list[tuple[str, str]]:
+    """A request's headers as the WARC request record keeps them: an RSL licence token by its id only.
+
+    ``Authorization: License <token>`` is recorded as ``License [token sha256:...]``: the token is
+    a bearer credential, and a WARC file is shared; its id matches the one the decision names.
+    """
+    return [
+        (name, redact_authorization(value) if name.lower() == "authorization" else value)
+        for name, value in header_list(headers)
+    ]
 
 
 @dataclass(frozen=True)
@@ -397,7 +410,7 @@ class ArchiveExtension:
         return HttpExchange(
             url=raw.url,
             method=request.method,
-            request_headers=header_list(request.headers),
+            request_headers=recorded_request_headers(request.headers),
             request_body=request.body,
             status=raw.status,
             response_headers=raw.headers,

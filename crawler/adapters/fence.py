@@ -40,7 +40,7 @@ from crawler.judging.config import setup_of
 from policies.urls import request_host
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -74,6 +74,10 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 # Per crawl: the frontier that counts pages against --max-pages cluster-wide (Redis only).
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
+# Per crawl: what must run on a request right before it is sent, after every wait (an RSL licence
+# token renewed if it expired while the request waited for its slot). A hook may raise IgnoreRequest.
+_BEFORE_SEND: WeakKeyDictionary[Crawler, list[Callable[[Request], Awaitable[None]]]] = WeakKeyDictionary()
+
 LOST_STAT = "frontier/lease_lost/not_sent"
 NOT_SIGNED_STAT = "signing/not_signed/not_sent"
 
@@ -84,6 +88,11 @@ SPACING_KEPT = 10_000
 def share_fence(crawler: Crawler, keeper: Keeper) -> None:
     """Let ``crawler``'s download handlers ask ``keeper`` before sending a frontier request."""
     _KEEPERS[crawler] = keeper
+
+
+def before_send(crawler: Crawler, hook: Callable[[Request], Awaitable[None]]) -> None:
+    """Have ``crawler``'s download handlers await ``hook(request)`` right before sending each request."""
+    _BEFORE_SEND.setdefault(crawler, []).append(hook)
 
 
 def share_pages(crawler: Crawler, frontier: Frontier) -> None:
@@ -140,6 +149,8 @@ class FencedDownloadHandler(BaseDownloadHandler):
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
+        for hook in _BEFORE_SEND.get(self.crawler, ()):
+            await hook(request)
         self._sign(request)
         return await self.inner.download_request(request)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadTimeoutError,
@@ -40,7 +40,7 @@ from scrapy.exceptions import (
 from crawler.adapters import signals as our_signals
 from crawler.adapters.decompression import size_bound
 from crawler.adapters.evidence import Clock, EvidenceCache, utcnow
-from crawler.adapters.fence import NotSigned
+from crawler.adapters.fence import NotSigned, before_send
 from crawler.adapters.fetcher import (
     EVIDENCE_PATHS,
     EvidenceFetcher,
@@ -49,6 +49,10 @@ from crawler.adapters.fetcher import (
     incomplete_reason,
     off_reactor,
 )
+from crawler.adapters.licensing import META as LICENCE_META
+from crawler.adapters.licensing import RETRIED as LICENCE_RETRIED
+from crawler.adapters.licensing import SENT as LICENCE_SENT
+from crawler.adapters.licensing import HeldToken, LicenceTokens
 from crawler.judging.config import setup_of
 from crawler.judging.reading import read_page
 from policies.decision import Basis, Decision, Stage, Verdict
@@ -58,13 +62,19 @@ from policies.evidence import evidence_manifest, read_whole
 from policies.html import read_html
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
-from policies.rsl import FoundLicence, RslEvidence
+from policies.rsl import (
+    LICENSE_SCHEME,
+    FoundLicence,
+    RslEvidence,
+    challenge_reason,
+    licence_needs,
+    license_challenge,
+)
 from policies.urls import origin_of
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
@@ -120,6 +130,8 @@ class PolicyGateMiddleware:
         self.judge = setup.judge
         self.clock = clock
         self.fetcher = EvidenceFetcher(crawler, setup, clock=clock)
+        self.tokens = LicenceTokens(crawler, setup.rsl_credentials, timeout=self.fetcher.timeout, clock=clock)
+        before_send(crawler, self._renew_token)
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         # Bounded: a crawl of a million hosts keeps the evidence of the most recent ones; a host
@@ -278,8 +290,11 @@ class PolicyGateMiddleware:
             self.crawler.stats.inc_value("policy/skipped/evidence")
             logger.debug("Not requested as a page (it is an evidence document): %s", request.url)
             raise IgnoreRequest("an evidence document, not a page")
+        _drop_licence_token(request)
+        held: list[HeldToken] = []
         try:
             host = await self.evidence.get(origin_of(request.url))
+            host, held = await self._with_tokens(request, host)
             decision = self.judge.decide(request.url, host=host, now=self.clock(), memos=self.memos)
             request.meta["policy_evidence"] = evidence_manifest(host)
             if host.robots.crawl_delay is not None:
@@ -290,10 +305,79 @@ class PolicyGateMiddleware:
             decision = self._error_decision(request.url, Stage.PRE_FETCH, exc)
         request.meta["policy_decision"] = decision
         if decision.allowed:
+            self._present_token(request, held)
             self.crawler.stats.inc_value("policy/allowed/pre-fetch")
             return
         self._refuse(request, decision, None)
         raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
+
+    # -- RSL licence tokens ----------------------------------------------------------
+
+    async def _with_tokens(
+        self, request: Request, host: HostEvidence
+    ) -> tuple[HostEvidence, list[HeldToken]]:
+        """``host`` with the licence tokens ``request``'s URL needs for the crawl's purpose, obtained.
+
+        The records (never the tokens) go with the evidence the URL is judged on, and into the
+        request's meta for its post-fetch decision; the tokens held come back to be presented.
+        """
+        readings = self.judge.readings
+        needs = {
+            need.key: need
+            for found in host.licences
+            for need in licence_needs(
+                found, request.url, self.judge.purpose, user=readings.rsl_user, geo=readings.rsl_geo
+            )
+        }
+        held = [h for need in needs.values() if (h := await self.tokens.get(need)) is not None]
+        records = tuple(h.record for h in held)
+        request.meta[LICENCE_META] = records
+        return (replace(host, licence_tokens=records) if records else host), held
+
+    async def _renew_token(self, request: Request) -> None:
+        """Right before a licensed request is sent: a token that expired while it waited is renewed.
+
+        A request may wait in its host's download slot longer than a token
+        lives. The download handler calls this after every wait; the request
+        then carries the token held now (obtained again if needed), and its
+        post-fetch decision names that one. Without one, it is not sent: a
+        refusal of signal ``rsl`` saying why.
+        """
+        sent = request.meta.get(LICENCE_SENT)
+        if not isinstance(sent, HeldToken) or sent.is_fresh(self.clock()):
+            return
+        fresh = await self.tokens.get(sent.need)
+        if fresh is None or fresh.token is None:
+            problem = fresh.record.problem if fresh is not None else "no credentials"
+            reason = (
+                f"the licence token from {sent.need.server} expired before the request left, "
+                f"and no fresh one was obtained: {problem}"
+            )
+            decision = self._refusal(
+                request.url, Stage.PRE_FETCH, Basis(signal="rsl", verdict=Verdict.DENY, reason=reason)
+            )
+            request.meta["policy_decision"] = decision
+            _drop_licence_token(request)
+            self._refuse(request, decision, None)
+            raise IgnoreRequest(f"Refused: {reason}")
+        records = request.meta.get(LICENCE_META) or ()
+        request.meta[LICENCE_META] = tuple(fresh.record if r.key == sent.need.key else r for r in records)
+        self._present_token(request, [fresh])
+
+    def _present_token(self, request: Request, held: list[HeldToken]) -> None:
+        """Send the licence token on a licensed request (``Authorization: License <token>``), only there.
+
+        Set here, before Scrapy's redirect middleware: a redirect to another host loses it there
+        (Scrapy drops ``Authorization`` across hosts), and every request, a redirect's too, comes
+        through here again, which removes a token its URL is not licensed under.
+        """
+        for token in held:
+            value = token.authorization()
+            if value is not None:
+                request.headers["Authorization"] = value
+                request.meta[LICENCE_SENT] = token
+                self.crawler.stats.inc_value("policy/rsl/requests_licensed")
+                return
 
     async def _recheck(self, request: Request) -> None:
         # A later look at a captured URL: judge it under the host's current evidence, never fetch it.
@@ -301,7 +385,8 @@ class PolicyGateMiddleware:
         # for the recheck to revoke only on what a site said, never on a failed fetch.
         grounded: dict[Purpose, Decision] | None
         try:
-            host = await self.evidence.get(origin_of(request.url))
+            # A recheck asks whether the site reserved the URL since, not for a licence token.
+            host = replace(await self.evidence.get(origin_of(request.url)), licence_tokens=None)
             decisions = self._decide_all(request.url, host)
             whole = read_whole(host)
             if whole is None:
@@ -324,7 +409,36 @@ class PolicyGateMiddleware:
     def _decide_all(self, url: str, host: HostEvidence) -> dict[Purpose, Decision]:
         return self.judge.decide_all(url, host=host, now=self.clock())
 
-    async def process_response(self, request: Request, response: Response) -> Response:
+    def _licence_challenge(self, request: Request, response: Response) -> Decision | Request | None:
+        """A content host's ``WWW-Authenticate: License`` challenge (RSL 1.0 CAP): a refusal naming it.
+
+        A 401 ``invalid_token`` to a request that carried a token gets one fresh
+        token, once (the request is sent again through the gate); never more.
+        """
+        if response.status not in (401, 403):
+            return None
+        values = [v.decode("latin-1") for v in response.headers.getlist("WWW-Authenticate")]
+        params = license_challenge(values)
+        if params is None:
+            return None
+        self.crawler.stats.inc_value("policy/rsl/challenged")
+        sent = request.meta.get(LICENCE_SENT)
+        fresh_once = response.status == 401 and params.get("error") == "invalid_token"
+        if fresh_once and isinstance(sent, HeldToken) and not request.meta.get(LICENCE_RETRIED):
+            self.tokens.forget(sent)
+            logger.info(
+                "%s refused licence token %s as invalid; asking for a fresh one",
+                request.url,
+                sent.record.token_id,
+            )
+            retry = request.replace(dont_filter=True)
+            retry.meta[LICENCE_RETRIED] = True
+            _drop_licence_token(retry)
+            return retry
+        basis = Basis(signal="rsl", verdict=Verdict.DENY, reason=challenge_reason(response.status, params))
+        return self._refusal(response.url, Stage.POST_FETCH, basis)
+
+    async def process_response(self, request: Request, response: Response) -> Response | Request:
         if request.meta.get("policy_exempt"):
             return response
         try:
@@ -338,6 +452,15 @@ class PolicyGateMiddleware:
                 request.meta["policy_evidence"] = evidence_manifest(host)
                 self._refuse(request, decision, response)
                 raise IgnoreRequest(f"Refused: {decision.reason}")
+            refused = self._licence_challenge(request, response)
+            if isinstance(refused, Request):
+                return refused
+            if refused is not None:
+                request.meta["policy_decision"] = refused
+                request.meta["policy_evidence"] = evidence_manifest(host)
+                self._refuse(request, refused, response)
+                raise IgnoreRequest(f"Refused: {refused.reason}")
+            host = replace(host, licence_tokens=request.meta.get(LICENCE_META) or ())
             page = await page_of(response)
             page = replace(page, licences=await self._page_licences(page))
             # Every purpose's decision stays typed until storage writes it (the usage record).
@@ -361,3 +484,14 @@ class PolicyGateMiddleware:
         if self.config.deliver_refused:
             return response
         raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
+
+
+def _drop_licence_token(request: Request) -> None:
+    """Remove a licence token a request carries (a redirect's or retry's copy of its original's headers)."""
+    values = request.headers.getlist("Authorization")
+    kept = [v for v in values if not v.decode("latin-1").lower().startswith(LICENSE_SCHEME.lower() + " ")]
+    if len(kept) != len(values):
+        del request.headers["Authorization"]
+        if kept:
+            request.headers.setlist("Authorization", kept)
+    request.meta.pop(LICENCE_SENT, None)

@@ -65,6 +65,25 @@ def _portable(value: Any) -> bool:
     return False
 
 
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def _without_licence_tokens(headers: dict[Any, Any]) -> dict[Any, Any]:
+    """``headers`` without an RSL licence token (``Authorization: License ...``): a secret is never stored.
+
+    The gate sets it again, freshly, when the request is next fetched.
+    """
+    kept = {}
+    for name, values in headers.items():
+        if _text(name).lower() == "authorization":
+            values = [v for v in values if not _text(v).lower().startswith("license ")]
+            if not values:
+                continue
+        kept[name] = values
+    return kept
+
+
 def encode_request(request: Request, spider: Spider) -> str:
     """The JSON text of ``request`` (its process-only meta left out)."""
     data = request.to_dict(spider=spider)
@@ -72,6 +91,7 @@ def encode_request(request: Request, spider: Spider) -> str:
     data["meta"] = {
         k: v for k, v in meta.items() if k != CLAIM_META and not k.startswith(PROCESS_ONLY) and _portable(v)
     }
+    data["headers"] = _without_licence_tokens(data.get("headers") or {})
     return json.dumps(_encode(data), separators=(",", ":"), sort_keys=True)
 
 

@@ -90,6 +90,7 @@ def prepare_crawl(
     max_pages: int | None = None,
     store_dir: Path | None = None,
     unreviewed: str | None = None,
+    rsl_credentials: Path | None = None,
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
@@ -129,6 +130,8 @@ def prepare_crawl(
         given["PERMITCRAWL_SIGN_KEY"] = str(sign_key)
     if signature_agent is not None:
         given["PERMITCRAWL_SIGNATURE_AGENT"] = signature_agent
+    if rsl_credentials is not None:
+        given["POLICY_RSL_CREDENTIALS"] = str(rsl_credentials)
     if frontier is not None:
         given.update(FRONTIER_SETTINGS, PERMITCRAWL_FRONTIER=check_spec(frontier))
     settings.setdict(given, priority="cmdline")

@@ -168,6 +168,13 @@ def _crawl_options(func: Any) -> Any:
             help="A ToS policy store (permitcrawl policy init); without one no ToS review applies.",
         ),
         click.option(
+            "--rsl-credentials",
+            "rsl_credentials",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="RSL licence servers' client credentials (TOML, mode 0600): ask them for licence tokens.",
+        ),
+        click.option(
             "--unreviewed",
             type=click.Choice(["hold", "allow", "deny"]),
             default=None,

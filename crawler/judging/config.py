@@ -30,6 +30,7 @@ from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
+from policies.rslclient import RslCredentials, load_rsl_credentials
 from policies.store import load_policies
 from policies.tos import Unreviewed
 
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
+    # RSL licence servers' client credentials (crawl --rsl-credentials): a file, never the secrets themselves.
+    "POLICY_RSL_CREDENTIALS": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
     "PERMITCRAWL_HOST_MAX_PAGES": 10_000,
     "PERMITCRAWL_MAX_PAGES": 0,
@@ -414,11 +417,14 @@ class CrawlSetup:
 
     ``judge`` holds the loaded ToS store; ``config`` every other setting;
     ``signer`` signs every request sent (None: requests are not signed).
+    ``rsl_credentials`` the RSL licence servers' client credentials
+    (``POLICY_RSL_CREDENTIALS``; None: no licence server is asked for a token).
     """
 
     config: CrawlConfig
     judge: JudgeConfig
     signer: RequestSigner | None = None
+    rsl_credentials: RslCredentials | None = None
 
     @classmethod
     def build(cls, settings: SettingsLike) -> Self:
@@ -429,7 +435,14 @@ class CrawlSetup:
             settings, "DOWNLOAD_MAXSIZE", lambda v: int(v or 0), "a whole number of bytes"
         )
         judge = judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE)
-        return cls(config, judge, signer_of(config))
+        credentials = _convert(settings, "POLICY_RSL_CREDENTIALS", str, "a file path or empty")
+        # Read and checked now (CredentialsError names the file and line), before anything is created.
+        return cls(
+            config,
+            judge,
+            signer_of(config),
+            load_rsl_credentials(Path(credentials)) if credentials else None,
+        )
 
 
 class CrawlerLike(Protocol):

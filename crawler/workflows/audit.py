@@ -40,7 +40,7 @@ from policies.document import Document
 from policies.evidence import HostEvidence
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
-from policies.rsl import INLINE
+from policies.rsl import INLINE, LicenceToken
 from policies.terms import TermsEvidence
 from policies.urls import registrable_domain
 
@@ -145,6 +145,7 @@ def rebuild_host(
         aitxt=read_aitxt(_document(archive, "ai.txt", aitxt, judge), judge) if aitxt else None,
         licences=tuple(licences),
         terms=_terms(archive, manifest["terms"], judge) if "terms" in manifest else None,
+        licence_tokens=tuple(LicenceToken.from_dict(t) for t in manifest.get("licence_tokens", [])),
     )
 
 

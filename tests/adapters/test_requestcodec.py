@@ -61,3 +61,19 @@ def test_process_only_meta_is_left_out() -> None:
 def test_a_callback_that_is_not_the_spiders_is_refused() -> None:
     with pytest.raises(ValueError, match="is not an instance method"):
         encode_request(Request("http://a.test/", callback=lambda response: None), Pages())
+
+
+def test_a_licence_token_is_never_stored_with_a_queued_request() -> None:
+    spider = Pages()
+    request = Request(
+        "http://a.test/",
+        headers={"Authorization": "License tok-123", "Referer": "http://a.test/"},
+        meta={"rsl_token_retried": True},
+    )
+    text = encode_request(request, spider)
+    assert "tok-123" not in text
+    again = decode_request(text, spider)
+    assert "Authorization" not in again.headers and again.headers["Referer"] == b"http://a.test/"
+    assert again.meta["rsl_token_retried"] is True  # the one-retry mark survives the frontier
+    basic = Request("http://a.test/", headers={"Authorization": "Basic Zm9v"})
+    assert decode_request(encode_request(basic, spider), spider).headers["Authorization"] == b"Basic Zm9v"
