@@ -311,7 +311,7 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
     for data, scope in parts:
         declared = (
             (declared_charset(document.content_type), "as its Content-Type declares"),
-            (None if _is_utf8(data) else "cp1252", "the usual charset of a text file that is not UTF-8"),
+            (None if _is_utf8(data) else "windows-1252", _NOT_UTF8),
         )
         for decoded in decodings(data, declared=declared):
             split = decoded.text.translate(OTHER_BREAKS)
@@ -323,6 +323,7 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
     return texts
 
 
+_NOT_UTF8 = "the usual charset of a text file that is not UTF-8"
 _AS_GOOGLE = (
     "read as Google's reference parser reads it (keys by prefix, typos included; lines cut at "
     f"{GOOGLE_LINE_LIMIT} bytes; a partial byte-order mark skipped; bytes that are not UTF-8 percent-encoded)"
