@@ -54,13 +54,21 @@ def normalize(path: str) -> str:
     return _ESCAPE.sub(_unescape_unreserved, encoded)
 
 
-def path_of(url: str) -> str:
-    """Return the path and query of ``url`` (``/`` when it has no path); a bare path is returned as is.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_PATH_START = re.compile(r"[/?;]")
 
+
+def path_of(url: str) -> str:
+    """Return the path and query of ``url`` (``/`` when it has no path), without its fragment.
+
+    A URL without a scheme is read as Google's reference parser reads it
+    (robots.cc ``GetPathParamsQuery``): ``/a`` is ``/a``, ``example.com/a``
+    and ``//example.com/a`` are ``/a``, ``example.com?a`` is ``/?a``, ``""``
+    is ``/``; so a Disallow is never escaped by leaving the scheme off.
     Never raises: a URL that urllib cannot split (``http://[x``) is cut by hand.
     """
-    if url.startswith("/"):
-        return url
+    if not _SCHEME.match(url):
+        return _schemeless_path(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -70,6 +78,20 @@ def path_of(url: str) -> str:
     path = parts.path or "/"
     # A "?" with nothing after it is still part of what patterns match against (as Google reads it).
     return f"{path}?{parts.query}" if parts.query or "?" in url.split("#", 1)[0] else path
+
+
+def _schemeless_path(url: str) -> str:
+    """robots.cc ``GetPathParamsQuery`` for a URL without a scheme: skip the host, keep path and query."""
+    start = 2 if url.startswith("//") else 0
+    found = _PATH_START.search(url, start)
+    if found is None:
+        return "/"
+    path_start = found.start()
+    hash_pos = url.find("#", start)
+    if 0 <= hash_pos < path_start:
+        return "/"
+    path = url[path_start : hash_pos if hash_pos >= 0 else len(url)]
+    return path if path.startswith("/") else "/" + path
 
 
 _DOT_ESCAPE = re.compile(r"%2[eE]")

@@ -28,6 +28,7 @@ from policies.robotstxt import (
     Record,
     RobotsTxt,
     Selection,
+    google_text,
     readings,
 )
 
@@ -174,11 +175,14 @@ def read_delay(value: str) -> float | None:
 def can_fetch(robots_txt: str, user_agent: str, url: str) -> bool:
     """Return True if ``robots_txt`` lets the product token ``user_agent`` fetch ``url``.
 
-    ``user_agent`` is cut to its product token as Google's parser does
-    (``permitcrawl/2.0`` is ``permitcrawl``); pass the token, not a full
-    User-Agent header.
+    ``user_agent`` is cut to its product token (``permitcrawl/2.0`` and
+    ``permitcrawl bot`` are ``permitcrawl``); one with no product token in it
+    (``""``) gets the ``*`` groups. Never raises. The text is judged as
+    :func:`~policies.robotstxt.readings` judges a document's text: as written,
+    with lines split at every line separator, and as Google's reference
+    parser reads it; the URL is fetchable only if every reading allows it.
     """
-    texts = {robots_txt, robots_txt.translate(OTHER_BREAKS)}  # both ways of splitting lines, as readings()
+    texts = {robots_txt, robots_txt.translate(OTHER_BREAKS), google_text(robots_txt)}
     return all(RobotsRules(RobotsTxt.parse(text), user_agent).can_fetch(url) for text in texts)
 
 

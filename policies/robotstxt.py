@@ -13,11 +13,12 @@ rule too.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from policies.charset import declared_charset, decodings
+from policies.charset import bom_of, declared_charset, decodings
 from policies.memo import Memo
 
 if TYPE_CHECKING:
@@ -61,12 +62,35 @@ _PATTERN_FIELDS: frozenset[str] = frozenset({"allow", "disallow", "content-usage
 _SITE_WIDE: frozenset[str] = frozenset({"sitemap", "host"})
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_KEPT = re.compile(r"(\r\n|\r|\n)")
 # What str.splitlines() (and so Protego) also breaks lines at: a second reading splits there too.
 OTHER_BREAKS = {ord(c): "\n" for c in "\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 
 # RFC 9309 §2.5: crawlers must parse at least 500 kibibytes.
 PARSE_LIMIT = 500 * 1024
+
+# Google's reference parser (robots.cc, RobotsTxtParser::Parse, google/robotstxt @ 22b355ff) keeps
+# the first kMaxLineLen - 1 = 2083 * 8 - 1 bytes of a line and ignores the rest of that line.
+GOOGLE_LINE_LIMIT = 2083 * 8 - 1
+# Keys as Google's parser recognises them (robots.cc KeyIs*): by prefix, case-insensitively, in
+# this order, typos included ("We don't support typos for the 'allow' key").
+_GOOGLE_KEYS: tuple[tuple[str, str], ...] = (
+    ("user-agent", "user-agent"),
+    ("useragent", "user-agent"),
+    ("user agent", "user-agent"),
+    ("allow", "allow"),
+    ("disallow", "disallow"),
+    ("dissallow", "disallow"),
+    ("dissalow", "disallow"),
+    ("disalow", "disallow"),
+    ("diasllow", "disallow"),
+    ("disallaw", "disallow"),
+    ("sitemap", "sitemap"),
+    ("site-map", "sitemap"),
+)
+_BYTE_LINES = re.compile(rb"(\r\n|\r|\n)")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +197,60 @@ def decode(body: bytes) -> str:
     return decodings(body)[0].text
 
 
+def _google_key(key: str) -> str | None:
+    """The field Google's parser reads ``key`` as, or None when it does not know it."""
+    lowered = key.strip().lower()
+    return next((field for prefix, field in _GOOGLE_KEYS if lowered.startswith(prefix)), None)
+
+
+def _google_line(line: str) -> str:
+    """``line`` with its key spelled as ours when Google's parser knows a key we do not.
+
+    Google splits at the first colon, or, without one, a line of exactly two
+    words (robots.cc ``GetKeyAndValueFrom``). A key either parser knows the
+    same way is left as written, so a file without such keys reads the same.
+    """
+    content = line.split("#", 1)[0]
+    if ":" in content:
+        key, value = content.split(":", 1)
+    else:
+        words = content.split()
+        if len(words) != 2:
+            return line
+        key, value = words
+    field = _google_key(key)
+    if field is None or _ALIASES.get(key.strip().lower()) == field:
+        return line
+    return f"{field}: {value.strip()}"
+
+
+def google_reading(body: bytes) -> str:
+    """``body`` as Google's reference parser reads it, as text our parser reads the same way.
+
+    Byte for byte what robots.cc does before matching: a prefix of the UTF-8
+    byte-order mark is skipped however much of it there is (``EF BB``, ``EF``);
+    each line is cut to :data:`GOOGLE_LINE_LIMIT` bytes; bytes that are not
+    UTF-8 are percent-encoded one by one (``MaybeEscapePattern``: a Latin-1
+    ``/caf\\xe9`` is ``/caf%E9``); keys are recognised by prefix, typos
+    included (``Disallowed:``, ``User-agents:``, ``allowed:``).
+    """
+    skip = 0
+    while skip < len(codecs.BOM_UTF8) and body[skip : skip + 1] == codecs.BOM_UTF8[skip : skip + 1]:
+        skip += 1
+    pieces = _BYTE_LINES.split(body[skip:])
+    pieces[::2] = [line[:GOOGLE_LINE_LIMIT] for line in pieces[::2]]
+    text = b"".join(pieces).decode("utf-8", "surrogateescape")
+    text = _ESCAPED_BYTE.sub(lambda m: f"%{ord(m.group(0)) - 0xDC00:02X}", text)
+    parts = _LINE_BREAK_KEPT.split(text)
+    parts[::2] = [_google_line(line) for line in parts[::2]]
+    return "".join(parts)
+
+
+def google_text(text: str) -> str:
+    """Decoded text (as :func:`~policies.robots.can_fetch` gets it), read as :func:`google_reading`."""
+    return google_reading(text.encode("utf-8", "surrogatepass"))
+
+
 def truncate(body: bytes, limit: int = PARSE_LIMIT) -> tuple[bytes, bool]:
     """Cut ``body`` to at most ``limit`` bytes at a line end; return it and whether it was cut.
 
@@ -208,30 +286,59 @@ def readings(document: Document, parse_limit: int = PARSE_LIMIT) -> list[Reading
 
     The primary reading is RFC 9309's: the first ``parse_limit`` bytes (cut at
     a line end, §2.5), as UTF-8. The others read the same bytes as the
-    byte-order mark or the declared charset says, and, when the file is
-    longer than the limit, the whole of it: a rule past the limit is still
-    the site's word. A text with other line separators (form feed, U+2028,
-    ...) is also read with lines split at them, as ``str.splitlines`` and
-    Protego split them. ``how`` is empty when there is only one reading.
+    byte-order mark or the declared charset says, as windows-1252 when they
+    are not UTF-8 (a Latin-1 ``Disallow: /café`` means ``/caf%C3%A9`` as
+    much as the ``/caf%E9`` Google reads), as Google's reference parser reads
+    them (:func:`google_reading`), and, when the file is longer than the
+    limit, the whole of it: a rule past the limit is still the site's word.
+    A text with other line separators (form feed, U+2028, ...) is also read
+    with lines split at them, as ``str.splitlines`` and Protego split them.
+    Only readings whose text differs are kept; ``how`` is empty when there
+    is only one.
     """
-    declared = ((declared_charset(document.content_type), "as its Content-Type declares"),)
     head, cut = truncate(document.body, parse_limit)
     texts: list[Reading] = []
     seen: set[str] = set()
+
+    def add(text: str, how: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            texts.append(Reading(text, how))
+
     parts = [(head, f"the first {len(head)} bytes (RFC 9309 parse limit)" if cut else "")]
     if cut:
         parts.append((document.body, f"the whole file ({len(document.body)} bytes, past the parse limit)"))
     for data, scope in parts:
+        declared = (
+            (declared_charset(document.content_type), "as its Content-Type declares"),
+            (None if _is_utf8(data) else "windows-1252", _NOT_UTF8),
+        )
         for decoded in decodings(data, declared=declared):
             split = decoded.text.translate(OTHER_BREAKS)
             for text, lines in ((decoded.text, ""), (split, "lines split at every line separator")):
-                if text not in seen:
-                    seen.add(text)
-                    how = "; ".join(part for part in (scope, f"read as {decoded.how}", lines) if part)
-                    texts.append(Reading(text, how))
+                add(text, "; ".join(part for part in (scope, f"read as {decoded.how}", lines) if part))
+        add(google_reading(data), "; ".join(part for part in (scope, _AS_GOOGLE) if part))
     if len(texts) == 1 and not cut:
         texts[0] = Reading(texts[0].text, "")
     return texts
+
+
+_NOT_UTF8 = "the usual charset of a text file that is not UTF-8"
+_AS_GOOGLE = (
+    "read as Google's reference parser reads it (keys by prefix, typos included; lines cut at "
+    f"{GOOGLE_LINE_LIMIT} bytes; a partial byte-order mark skipped; bytes that are not UTF-8 percent-encoded)"
+)
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True if ``data`` is UTF-8 once the byte-order marks it starts with are dropped."""
+    while (mark := bom_of(data)) is not None:
+        data = data[len(mark[0]) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +434,9 @@ class RobotsTxt:
     def select(self, token: str, separators: frozenset[str] = ACCESS_SEPARATORS) -> Selection:
         """Return the groups that apply to ``token``: every group naming it, else every ``*`` group.
 
-        ``token`` is cut and lower-cased as :func:`agent_token` does. Rules of the
+        ``token`` is cut and lower-cased as :func:`agent_token` does (``Foo Bar``
+        and ``Foo/2.0`` are ``foo``); one with no product token in it (``""``)
+        gets the ``*`` groups. Never raises. Rules of the
         ``*`` group are not merged into a specific group (RFC 9309 §2.2.1).
         """
         return self.derived.get(("select", token, separators), lambda: self._select_shared(token, separators))
@@ -340,10 +449,10 @@ class RobotsTxt:
 
     def _select(self, token: str, separators: frozenset[str]) -> Selection:
         wanted = agent_token(token)
-        if not wanted or wanted == "*":
-            raise ValueError(f"expected a product token such as 'permitcrawl', got {token!r}")
         groups = self.groups(separators)
-        named = tuple(g for g in groups if g.names(wanted))
+        # A caller with no product token ('', '*', '/2.0') is named by no group: the '*' groups
+        # apply, as Google's parser answers an empty user agent (GoogleOnly_SystemTest).
+        named = () if wanted in ("", "*") else tuple(g for g in groups if g.names(wanted))
         if named:
             return Selection(wanted, named, wanted)
         wildcard = tuple(g for g in groups if g.names("*"))

@@ -127,10 +127,16 @@ def test_caller_agent_is_cut_to_its_product_token() -> None:
     robots = "User-agent: permitcrawl\nDisallow: /\n"
     assert can_fetch(robots, "permitcrawl/2.0", "http://x/a") is False
     assert can_fetch(robots, "PermitCrawl", "http://x/a") is False  # case-insensitive
-    with pytest.raises(ValueError, match="product token"):
-        can_fetch(robots, "*", "http://x/a")
-    with pytest.raises(ValueError, match="product token"):
-        can_fetch(robots, "/2.0", "http://x/a")
+    assert can_fetch(robots, "permitcrawl bot", "http://x/a") is False  # the token ends at the space
+
+
+@pytest.mark.parametrize("caller", ["", "*", "/2.0", " "])
+def test_a_caller_without_a_product_token_gets_the_star_groups_and_never_raises(caller: str) -> None:
+    # Google's GoogleOnly_SystemTest: an empty user agent is answered, not refused with an error.
+    assert can_fetch("User-agent: permitcrawl\nDisallow: /\n", caller, "http://x/a") is True
+    star = "User-agent: permitcrawl\nAllow: /\nUser-agent: *\nDisallow: /\n"
+    assert can_fetch(star, caller, "http://x/a") is False
+    assert can_fetch("", caller, "") is True
 
 
 # ../shared/reference/signals.md §1.4 (our token stands in for ExampleAIBot).
