@@ -152,12 +152,34 @@ def _explain_text(story: dict[str, Any], places: int = 1) -> Iterator[str]:
             for key in ("source", "rule", "sha256", "record_id"):
                 if basis.get(key):
                     yield f"        {key}: {basis[key]}"
+            if basis.get("payment"):
+                yield from _payment_lines(basis["payment"])
             evidence = basis.get("evidence")
             if evidence:
                 yield (
                     f"        evidence: {evidence['warc_file']} offset {evidence['warc_offset']}, "
                     f"fetched {evidence['fetched_at']}, HTTP {evidence['status']}"
                 )
+
+
+def _payment_lines(terms: dict[str, Any]) -> Iterator[str]:
+    """What a ``payment`` basis recorded: the price or charge (parsed), the error, x402's requirements."""
+    for key in ("price", "charged"):
+        record = terms.get(key)
+        if record:
+            parsed = (
+                f"{record['currency']} {record['amount']}" if "currency" in record else record.get("problem")
+            )
+            yield f"        {key}: {record['raw']!r} ({parsed})"
+    if terms.get("error"):
+        yield f"        crawler-error: {terms['error']}"
+    x402 = terms.get("x402")
+    if x402:
+        yield f"        x402: version {x402.get('version')}, from the {x402.get('source')}"
+        for way in x402.get("accepts", ()):
+            yield "          " + ", ".join(f"{name} {value}" for name, value in way.items())
+        if x402.get("problem"):
+            yield f"          {x402['problem']}"
 
 
 @click.command()

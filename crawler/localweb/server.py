@@ -100,9 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         host, path = self._route()
-        self.server.record(
-            LoggedRequest(self.command, host, path, dict(self.headers.items()), time.monotonic())
-        )
+        logged = LoggedRequest(self.command, host, path, dict(self.headers.items()), time.monotonic())
+        self.server.record(logged)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -110,7 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
         if site is None:
             reply = Reply(502, (("Content-Type", "text/plain"),), f"unknown host {host}\n".encode())
         else:
-            spec = site.get(path)
+            # A site that answers by what the request carries (a price header, say) has a ``respond``.
+            respond = getattr(site, "respond", None)
+            spec = respond(logged) if respond is not None else site.get(path)
             reply = (
                 as_reply(spec)
                 if spec is not None

@@ -60,6 +60,8 @@ REGIMES = {
 SIGNAL_GLOSSARY: dict[str, str] = {
     "robots": "the site's robots.txt rules for our crawler: access only (a Disallow refuses; "
     "an Allow grants no use)",
+    "payment": "HTTP 402 pay per crawl: a page that asks to be paid (crawler-price, x402) is refused, its "
+    "price recorded; a page paid for (crawler-charged, with --max-price) names the amount",
     "robots-ai-agents": "robots.txt rules for known AI crawlers (GPTBot, CCBot, Google-Extended, ...): "
     "a path refused to them is read as an AI opt-out",
     "content-signal": "Content-Signal (ai-train=, ai-input=, search=) in robots.txt or an HTTP header",
