@@ -22,7 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "policies": set(),
     "crawler": set(),  # the package itself: the version
     "crawler.errors": set(),
-    "crawler.judging": {"policies", "crawler", "crawler.errors"},
+    "crawler.judging": {"policies", "crawler", "crawler.errors", "crawler.identity"},
     "crawler.storage": {"policies", "crawler", "crawler.errors", "crawler.judging"},
     # The frontier: queues, leases, the seen set; no Scrapy (the scheduler adapts it).
     "crawler.frontier": {"policies", "crawler", "crawler.errors"},
@@ -31,7 +31,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "crawler.workflows": {"policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"},
     "crawler.adapters": {
         *("policies", "crawler", "crawler.errors", "crawler.judging", "crawler.storage"),
-        "crawler.frontier",
+        *("crawler.frontier", "crawler.identity"),
     },
     "crawler.localweb": {"crawler.errors", "crawler.storage"},
     "crawler.cli": {

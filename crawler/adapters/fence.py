@@ -6,6 +6,10 @@ the scheduler handed it over, and a worker stopped (SIGSTOP, a long pause)
 past its lease must not fetch, on waking, what the shard's new owner now
 fetches. Requests outside the frontier (evidence documents) pass that check.
 
+It is also where a crawl that signs its requests (Web Bot Auth) signs each
+one, every request alike: after every middleware and every wait, just
+before it is sent.
+
 A shard changes hands (a worker joins, leaves or dies) while its hosts'
 politeness delays run: the new owner sends nothing to a host of a shard it
 has just taken, its evidence documents included, before the host's download
@@ -29,6 +33,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 from crawler.adapters.requestcodec import CLAIM_META
+from crawler.identity.signer import SigningError
+from crawler.judging.config import setup_of
 from policies.urls import request_host
 
 if TYPE_CHECKING:
@@ -42,6 +48,10 @@ if TYPE_CHECKING:
     from crawler.storage.records import Fence
 
 logger = logging.getLogger(__name__)
+
+
+class NotSigned(IgnoreRequest):
+    """A request of a crawl that signs, which could not be signed and so was not sent."""
 
 
 class Keeper(Protocol):
@@ -63,6 +73,7 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
 LOST_STAT = "frontier/lease_lost/not_sent"
+NOT_SIGNED_STAT = "signing/not_signed/not_sent"
 
 # Hosts whose next send time is kept before those already past are forgotten.
 SPACING_KEPT = 10_000
@@ -90,6 +101,8 @@ class FencedDownloadHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.inner = HTTP11DownloadHandler.from_crawler(crawler)
         self._next_send: dict[str, float] = {}  # slot (host) -> earliest next send (monotonic)
+        # The crawl's signer, its key loaded once for the whole crawl (None: requests are not signed).
+        self._signer = setup_of(crawler).signer
 
     async def download_request(self, request: Request) -> Response:
         fence = request.meta.get(CLAIM_META)
@@ -102,7 +115,29 @@ class FencedDownloadHandler(BaseDownloadHandler):
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
+        self._sign(request)
         return await self.inner.download_request(request)
+
+    def _sign(self, request: Request) -> None:
+        """Sign ``request`` if the crawl signs (Web Bot Auth), now that nothing else will change it.
+
+        Here, not in a middleware: a request may wait in its slot, and in
+        :meth:`_space`, long after the middlewares ran, and its signature
+        expires a minute after it is made. Retries and redirects come back
+        through here and are signed again. Fail closed: a request that cannot be
+        signed is not sent (NotSigned, which the policy middleware records as
+        the URL's refusal; an evidence document's fetch records it as its error).
+        """
+        signer = self._signer
+        if signer is None:
+            return
+        try:
+            signer.sign(request)
+        except SigningError as exc:
+            if self.crawler.stats:
+                self.crawler.stats.inc_value(NOT_SIGNED_STAT)
+            logger.error("Not sent (it could not be signed): %s", exc)
+            raise NotSigned(f"not sent: {exc}") from exc
 
     async def _space(self, request: Request, taken_at: Callable[[str], float]) -> None:
         """Wait until the host's delay has passed since this worker took its shard and since its last send.

@@ -40,6 +40,7 @@ from scrapy.exceptions import (
 from crawler.adapters import signals as our_signals
 from crawler.adapters.decompression import size_bound
 from crawler.adapters.evidence import Clock, EvidenceCache, utcnow
+from crawler.adapters.fence import NotSigned
 from crawler.adapters.fetcher import (
     EVIDENCE_PATHS,
     EvidenceFetcher,
@@ -197,6 +198,17 @@ class PolicyGateMiddleware:
         reason = f"the decision could not be taken: {describe_error(exc)}"
         return self._refusal(url, stage, Basis(signal="default", verdict=Verdict.DENY, reason=reason))
 
+    def _not_signed(self, request: Request, exception: NotSigned) -> None:
+        """Record a page not sent because it could not be signed (fail closed) as refused, saying why."""
+        cause = exception.__cause__ or exception
+        reason = f"not sent: the request could not be signed ({describe_error(cause)})"
+        decision = self._refusal(
+            request.url, Stage.PRE_FETCH, Basis(signal="default", verdict=Verdict.DENY, reason=reason)
+        )
+        request.meta["policy_decision"] = decision
+        self._refuse(request, decision, None)
+        raise IgnoreRequest(f"Refused: {decision.reason}")
+
     def _incomplete_decision(self, url: str, why: str) -> Decision:
         # A page not read whole cannot be judged: its reservation may be in what is missing.
         reason = f"the response could not be read whole ({why}); never judged, never archived"
@@ -217,10 +229,13 @@ class PolicyGateMiddleware:
         spent), and on one not read whole within ``DOWNLOAD_TIMEOUT`` (a server
         trickling it out; retries spent too). None was judged or archived; each
         is a refusal of signal ``incomplete``, so that ``explain`` and the
-        summary say what became of it, not only the log.
+        summary say what became of it, not only the log. A page of a crawl that
+        signs, which could not be signed, was never sent: a refusal too.
         """
         if request.meta.get("policy_exempt"):
             return
+        if isinstance(exception, NotSigned):
+            self._not_signed(request, exception)
         if isinstance(exception, ResponseDataLossError):
             why = cut_reason("disconnect")
         elif isinstance(exception, DownloadTimeoutError):

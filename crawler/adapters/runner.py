@@ -94,12 +94,14 @@ def prepare_crawl(
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
     frontier: str | None = None,
+    sign_key: Path | None = None,
+    signature_agent: str | None = None,
 ) -> PreparedCrawl:
     """Return the settings for a crawl writing to ``out`` (WARC files, database, job state), and its setup.
 
     Every setting is checked here, before anything is created: our own by
     :meth:`CrawlSetup.build` (which loads the ToS store: one that does not
-    validate never starts a crawl), Scrapy's overridden ones by
+    validate never starts a crawl; and the signing key of ``sign_key``), Scrapy's overridden ones by
     :func:`check_overrides`. The setup built here is the crawl's only one:
     :func:`run_spider` hands it to the crawl's components;
     no override may move what is written out of ``out`` (:func:`check_output_overrides`).
@@ -123,6 +125,10 @@ def prepare_crawl(
         given["POLICY_STORE_DIR"] = str(store_dir)
     if unreviewed is not None:
         given["POLICY_UNREVIEWED"] = unreviewed
+    if sign_key is not None:
+        given["PERMITCRAWL_SIGN_KEY"] = str(sign_key)
+    if signature_agent is not None:
+        given["PERMITCRAWL_SIGNATURE_AGENT"] = signature_agent
     if frontier is not None:
         given.update(FRONTIER_SETTINGS, PERMITCRAWL_FRONTIER=check_spec(frontier))
     settings.setdict(given, priority="cmdline")

@@ -205,6 +205,22 @@ def _log_level(verbose: int) -> str:
     metavar="embedded|redis://HOST:PORT/DB",
     help="Where the URLs to fetch wait: SQLite in --out, or Redis shared by many workers.",
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="KEY.jwk",
+    help="Sign every request (Web Bot Auth) with this key (permitcrawl keys generate); "
+    "needs --signature-agent (PERMITCRAWL_SIGN_KEY).",
+)
+@click.option(
+    "--signature-agent",
+    default=None,
+    metavar="https://ORIGIN",
+    help="The https origin serving the key's directory at /.well-known/http-message-signatures-directory, "
+    "sent as Signature-Agent; needs --sign (PERMITCRAWL_SIGNATURE_AGENT).",
+)
 @_crawl_options
 def crawl(
     urls: tuple[str, ...],
@@ -219,12 +235,17 @@ def crawl(
     Every URL is judged before it is requested; refused URLs are recorded,
     never fetched. Re-running the same command on the same --out resumes, even
     after a kill. With --frontier redis://HOST:PORT/DB, every worker runs the
-    same command with its own --out and they share the crawl.
+    same command with its own --out and they share the crawl. With --sign and
+    --signature-agent, every request (pages, robots.txt and every other
+    evidence document) is signed as Web Bot Auth says; a request that cannot be
+    signed is not sent.
 
     \b
     Example:
         permitcrawl crawl https://example.org/ --out crawls/example --max-pages 100
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
+        permitcrawl crawl https://example.org/ --out crawls/signed \\
+            --sign crawler.jwk --signature-agent https://crawler.example
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 

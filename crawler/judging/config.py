@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from weakref import WeakKeyDictionary
 
 from crawler import __version__
-from crawler.errors import SettingsError
+from crawler.errors import PermitcrawlError, SettingsError
+from crawler.identity.signer import RequestSigner, SigningError, check_signature_agent
 from crawler.judging.judge import PAGE_MAX_SIZE, JudgeConfig
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
@@ -74,8 +75,12 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_WRITER": "process",
     # Messages (captures, evidence, refusals...) the writer process may lag behind before the crawl waits.
     "PERMITCRAWL_WRITER_QUEUE": 64,
-    # Pay per crawl (crawl --max-price, --budget, --domain-budget; crawler/adapters/payment.py): empty, nothing
-    # is paid for. A paid request answered with a retryable crawler-error is asked again this many times,
+    # Signed requests (Web Bot Auth): the private key file (crawl --sign) and the https origin
+    # serving its key directory (crawl --signature-agent); both or neither. Empty: no signing.
+    "PERMITCRAWL_SIGN_KEY": "",
+    "PERMITCRAWL_SIGNATURE_AGENT": "",
+    # Pay per crawl (crawl --max-price, --budget, --domain-budget; crawler/adapters/payment.py): empty,
+    # nothing is paid for. A paid request answered with a retryable crawler-error is asked again this many times,
     # after this many seconds, doubled each time.
     "PERMITCRAWL_MAX_PRICE": "",
     "PERMITCRAWL_BUDGET": "",
@@ -137,6 +142,8 @@ class CrawlConfig:
     frontier_lease: float
     writer: str
     writer_queue: int
+    sign_key: Path | None
+    signature_agent: str
     warc_dir: Path
     warc_evidence_dir: Path
     warc_prefix: str
@@ -346,6 +353,7 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             _integer(1, 100_000),
             "a whole number of messages, 1 to 100000",
         ),
+        **_signing(settings),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
         warc_evidence_dir=_convert(
@@ -369,15 +377,56 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
     )
 
 
+def _signing(settings: SettingsLike) -> dict[str, Any]:
+    """The signing settings, checked: both or neither, the agent an https origin (the key is read later)."""
+    key = _convert(settings, "PERMITCRAWL_SIGN_KEY", str, "a key file path, or empty")
+    agent = _convert(settings, "PERMITCRAWL_SIGNATURE_AGENT", str, "an https origin, or empty")
+    if bool(key) != bool(agent):
+        given, missing = (
+            (
+                "--sign KEY.jwk (PERMITCRAWL_SIGN_KEY)",
+                "--signature-agent https://ORIGIN (PERMITCRAWL_SIGNATURE_AGENT)",
+            )
+            if key
+            else ("--signature-agent (PERMITCRAWL_SIGNATURE_AGENT)", "--sign KEY.jwk (PERMITCRAWL_SIGN_KEY)")
+        )
+        raise SettingsError(
+            f"{given} is given without {missing}: a signed request names both the key and the origin "
+            "serving its key directory; expected both, or neither"
+        )
+    if agent:
+        try:
+            agent = check_signature_agent(agent)
+        except SigningError as exc:
+            raise SettingsError(f"setting PERMITCRAWL_SIGNATURE_AGENT (--signature-agent): {exc}") from None
+    return {"sign_key": Path(key) if key else None, "signature_agent": agent}
+
+
+def signer_of(config: CrawlConfig) -> RequestSigner | None:
+    """The crawl's request signer, its key loaded and checked once; None if the crawl does not sign.
+
+    Raise SettingsError naming the key file and what is wrong with it, or
+    that it is a published test key.
+    """
+    if config.sign_key is None:
+        return None
+    try:
+        return RequestSigner.from_key_file(config.sign_key, config.signature_agent)
+    except PermitcrawlError as exc:  # KeyFileError names the file; SigningError the test key
+        raise SettingsError(f"setting PERMITCRAWL_SIGN_KEY (--sign): {exc}") from None
+
+
 @dataclass(frozen=True)
 class CrawlSetup:
     """One crawl's configuration, built once: every setting checked, and how the crawl judges.
 
-    ``judge`` holds the loaded ToS store; ``config`` every other setting.
+    ``judge`` holds the loaded ToS store; ``config`` every other setting;
+    ``signer`` signs every request sent (None: requests are not signed).
     """
 
     config: CrawlConfig
     judge: JudgeConfig
+    signer: RequestSigner | None = None
 
     @classmethod
     def build(cls, settings: SettingsLike) -> Self:
@@ -387,7 +436,8 @@ class CrawlSetup:
         page_max_size = _convert(
             settings, "DOWNLOAD_MAXSIZE", lambda v: int(v or 0), "a whole number of bytes"
         )
-        return cls(config, judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE))
+        judge = judge_of(config, page_max_size=page_max_size or PAGE_MAX_SIZE)
+        return cls(config, judge, signer_of(config))
 
 
 class CrawlerLike(Protocol):
