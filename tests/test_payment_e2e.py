@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -12,10 +13,16 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.localweb.server import LocalWebServer, serve
 from tests.conftest import crawl, run_cli
 from tests.paysites import PricedSite
+from tests.webbotauth import MEMBER, DirectoryVerifier
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from crawler.localweb.server import LoggedRequest
+    from tests.conftest import CrawlRun
+
+REQUIRED = ("@authority", MEMBER)
 
 HOST = "priced.test"
 SEED = f"http://{HOST}/"
@@ -48,6 +55,7 @@ def warc_statuses(out: Path) -> list[tuple[str, str]]:
 
 
 EVIDENCE = ("/robots.txt", "/ai.txt", "/.well-known/tdmrep.json")
+EVIDENCE_URLS = tuple(f"http://{HOST}{path}" for path in EVIDENCE)
 
 
 def page_requests(server: LocalWebServer) -> list[str]:
@@ -80,3 +88,109 @@ def test_without_max_price_every_priced_page_is_a_payment_refusal_requested_once
     assert explained.returncode == 0, explained.stderr
     assert "decided by payment" in explained.stdout
     assert "price: 'USD 0.01' (USD 0.01)" in explained.stdout
+
+
+AGENT = "https://crawler.example"
+
+
+def signing_key(tmp_path: Path) -> tuple[Path, DirectoryVerifier]:
+    """A new signing key, and a verifier that knows only its published directory."""
+    key = tmp_path / "crawler.jwk"
+    made = run_cli("keys", "generate", "--out", key)
+    assert made.returncode == 0, made.stderr
+    directory = run_cli("keys", "directory", key)
+    assert directory.returncode == 0, directory.stderr
+    return key, DirectoryVerifier(directory.stdout)
+
+
+def covered_price(verifier: DirectoryVerifier) -> Callable[[LoggedRequest], bool]:
+    """A check a priced host runs: the request's signature is valid and covers crawler-max-price."""
+
+    def check(request: LoggedRequest) -> bool:
+        try:
+            verifier.verify(
+                request.method, request.url, request.headers.items(), require=(*REQUIRED, "crawler-max-price")
+            )
+        except Exception:
+            return False
+        return True
+
+    return check
+
+
+def paid_crawl(
+    web: LocalWebServer, out: Path, key: Path, *args: str, seeds: list[str] | None = None
+) -> CrawlRun:
+    return crawl(
+        web, out, *FAST, "--sign", str(key), "--signature-agent", AGENT, *args, seeds=seeds or [SEED]
+    )
+
+
+def charges(out: Path) -> list[dict]:
+    return rows(out, "select * from charges order by id")
+
+
+def test_with_a_sufficient_max_price_every_page_is_paid_once_signed_captured_and_accounted(
+    tmp_path: Path,
+) -> None:
+    key, verifier = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 3, verify=covered_price(verifier))
+    with priced_web(site) as web:
+        run = paid_crawl(web, tmp_path / "c", key, "--max-price", "USD 0.02")
+        assert run.result.returncode == 0, run.result.stderr
+        unpriced = [r.url for r in web.requests if r.url not in EVIDENCE_URLS and "crawler-max-price" not in
+                    {k.lower() for k in r.headers}]  # fmt: skip
+    # Only the first page was asked for without a price: it answered 402, and was asked again with one.
+    assert unpriced == [SEED]
+    assert site.unverified == []  # every price header was covered by a valid signature
+    assert sorted(site.charges) == sorted(site.paths)
+    out = tmp_path / "c"
+    captured = rows(out, "select url, signal, reason from captures order by url")
+    assert [c["url"] for c in captured] == sorted(f"http://{HOST}{p}" for p in site.paths)
+    assert all(c["signal"] == "payment" and "USD 0.01" in c["reason"] for c in captured), captured
+    assert rows(out, "select * from refusals") == []
+    book = charges(out)
+    assert {c["state"] for c in book} == {"charged"}
+    assert sum(Decimal(c["amount"]) for c in book) == site.charged == Decimal("0.04")
+    ledger = rows(out, "select * from ledger where action = 'charge'")
+    assert len(ledger) == len(site.charges)
+    assert sum(Decimal(json.loads(e["details"])["counted"].split()[1]) for e in ledger) == site.charged
+    listed = run_cli("pages", out, "--paid", "--format", "jsonl")
+    assert listed.returncode == 0, listed.stderr
+    paid = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(paid) == 4 and {p["charged"] for p in paid} == {"USD 0.01"}
+
+
+def test_a_max_price_below_the_price_pays_nothing_and_refuses_with_the_price(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.05", 2)
+    seeds = [f"http://{HOST}{path}" for path in site.paths]
+    with priced_web(site) as web:
+        run = paid_crawl(web, tmp_path / "c", key, "--max-price", "USD 0.01", seeds=seeds)
+        assert run.result.returncode == 0, run.result.stderr
+    assert site.charges == []
+    refused = rows(tmp_path / "c", "select url, signal, reason, decision from refusals order by url")
+    assert [r["url"] for r in refused] == sorted(seeds)
+    assert all(r["signal"] == "payment" and "USD 0.05" in r["reason"] for r in refused), refused
+    assert any("InvalidCrawlerMaxPrice" in r["reason"] for r in refused)
+    assert rows(tmp_path / "c", "select * from captures") == []
+    assert {c["state"] for c in charges(tmp_path / "c")} == {"released"}
+
+
+def test_a_budget_of_n_cents_is_never_exceeded_and_the_rest_is_refused_budget_exhausted(
+    tmp_path: Path,
+) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 10)
+    with priced_web(site) as web:
+        run = paid_crawl(
+            web, tmp_path / "c", key, "--max-price", "USD 0.01", "--budget", "USD 0.03",
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+        )  # fmt: skip
+        assert run.result.returncode == 0, run.result.stderr
+        priced = [r for r in web.requests if any(k.lower() == "crawler-max-price" for k in r.headers)]
+    assert site.charged <= Decimal("0.03") and len(site.charges) == 3
+    assert len(priced) == 3  # no request past the budget left with the price
+    refused = rows(tmp_path / "c", "select url, signal, reason from refusals")
+    assert len(refused) == len(site.paths) - 3
+    assert all(r["signal"] == "payment" and "budget exhausted" in r["reason"] for r in refused), refused

@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from crawler.adapters import signals as our_signals
 from crawler.adapters.evidence import utcnow
+from crawler.adapters.fence import _reactor
 from crawler.errors import SettingsError
 from crawler.judging.config import setup_of
 from crawler.storage.charges import Budgets, ChargeBook
@@ -121,6 +121,13 @@ def payment_config(settings: SettingsLike) -> PaymentConfig | None:
                 "--budget and --domain-budget cap what --max-price spends; expected --max-price too"
             )
         return None
+    if not settings.get("PERMITCRAWL_SIGN_KEY"):
+        raise SettingsError(
+            f"--max-price {max_price} needs --sign KEY.jwk and --signature-agent https://ORIGIN: "
+            "pay per crawl "
+            "accepts a price only in a request signed with Web Bot Auth, the signature covering it; expected "
+            "--sign and --signature-agent too"
+        )
     for option, budget in (("--budget", total), ("--domain-budget", per_domain)):
         if budget is not None and budget.currency != max_price.currency:
             raise SettingsError(
@@ -143,7 +150,8 @@ def payment_config(settings: SettingsLike) -> PaymentConfig | None:
         ) from None
     if not 0 <= retries <= 10 or not 0 <= backoff <= 600:
         raise SettingsError(
-            f"PERMITCRAWL_PAYMENT_RETRIES={retries} or PERMITCRAWL_PAYMENT_BACKOFF={backoff} is out of range; "
+            f"PERMITCRAWL_PAYMENT_RETRIES={retries} or PERMITCRAWL_PAYMENT_BACKOFF={backoff} "
+            "is out of range; "
             "expected 0 to 10 retries and 0 to 600 seconds"
         )
     return PaymentConfig(Budgets(max_price, total, per_domain), retries, backoff)
@@ -155,7 +163,7 @@ def _header(response: Response, name: str) -> str | None:
 
 
 class PaymentMiddleware:
-    """Sends ``crawler-max-price`` to hosts that ask for payment, within the budgets, and settles each charge."""
+    """Sends ``crawler-max-price`` to hosts that ask to be paid, within the budgets; settles each charge."""
 
     def __init__(self, crawler: Crawler, config: PaymentConfig) -> None:
         self.crawler = crawler
@@ -182,7 +190,8 @@ class PaymentMiddleware:
             self._book = ChargeBook(self.setup.config.provenance_db, self.config.budgets, crawl_id=crawl_id)
             if self._book.unsettled_at_start:
                 logger.warning(
-                    "%d paid request(s) of an earlier run never had their response (a kill, a crash): counted "
+                    "%d paid request(s) of an earlier run never had their response (a kill, a crash): "
+                    "counted "
                     "at their max-price against the budgets, since they may have been charged",
                     self._book.unsettled_at_start,
                 )
@@ -234,7 +243,8 @@ class PaymentMiddleware:
         if stopped:
             self._refuse(
                 request,
-                f"{host} asks to be paid and paying it stopped ({stopped}); not requested: it would answer 402",
+                f"{host} asks to be paid and paying it stopped ({stopped}); "
+                "not requested: it would answer 402",
                 {"max_price": limit, "stopped": stopped},
             )
         domain = registrable_domain(host)
@@ -284,7 +294,7 @@ class PaymentMiddleware:
         if code in RETRYABLE and retries < self.config.retries:
             delay = self.config.backoff * RETRYABLE[code] * 2**retries
             logger.info("%s answered crawler-error %s; asking again in %gs", response.url, code, delay)
-            await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
+            await maybe_deferred_to_future(deferLater(_reactor(), delay, lambda: None))
             meta = {**request.meta, RETRIES: retries + 1}
             meta.pop("dont_retry")
             return request.replace(dont_filter=True, meta=meta)

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
 )
 @click.option(
+    "--paid",
+    is_flag=True,
+    default=False,
+    help="Only pages paid for (pay per crawl); each row names the amount.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice([*FORMATS, "parquet"]),
@@ -70,10 +76,13 @@ def pages(
         permitcrawl pages crawls/a crawls/b --usable --format parquet --out pages.parquet
         permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
         permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
+        permitcrawl pages crawls/paid --paid
     """
     from crawler.storage.queries import PAGE_FIELDS
 
     columns = ["url", "status", "usable", "signal", "where"]
+    if filters.get("paid"):
+        columns.insert(-1, "charged")
     if len(directories) > 1:
         columns.insert(0, "crawl_dir")
     fields = ["crawl_dir", *PAGE_FIELDS]

@@ -80,8 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_SIGN_KEY": "",
     "PERMITCRAWL_SIGNATURE_AGENT": "",
     # Pay per crawl (crawl --max-price, --budget, --domain-budget; crawler/adapters/payment.py): empty,
-    # nothing is paid for. A paid request answered with a retryable crawler-error is asked again this many times,
-    # after this many seconds, doubled each time.
+    # nothing is paid for. A paid request answered with a retryable crawler-error is asked again this
+    # many times, after this many seconds, doubled each time.
     "PERMITCRAWL_MAX_PRICE": "",
     "PERMITCRAWL_BUDGET": "",
     "PERMITCRAWL_DOMAIN_BUDGET": "",

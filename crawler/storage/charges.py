@@ -63,7 +63,7 @@ def _actor() -> str:
 
 @dataclass(frozen=True)
 class Budgets:
-    """What a crawl may spend: ``max_price`` per request, ``total`` in all and ``per_domain`` (None: no cap)."""
+    """What a crawl may spend: ``max_price`` a request, ``total`` in all, ``per_domain`` (None: no cap)."""
 
     max_price: Price
     total: Price | None = None
@@ -115,7 +115,8 @@ class ChargeBook:
 
     def _ledger(self, action: str, url: str, reason: str, details: dict[str, Any]) -> int:
         cursor = self.conn.execute(
-            "insert into ledger (at, actor, action, scope, reason, count, details) values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into ledger (at, actor, action, scope, reason, count, details) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
             (
                 _now(),
                 _actor(),
@@ -142,8 +143,8 @@ class ChargeBook:
                 details = {"charge_id": charge_id, "crawl_id": crawl_id, "counted": f"{currency} {reserved}"}
                 ledger_id = self._ledger("charge-unsettled", url, UNSETTLED_NOTE, details)
                 self.conn.execute(
-                    "update charges set state = ?, amount = reserved, note = ?, settled_at = ?, ledger_id = ? "
-                    "where id = ?",
+                    "update charges set state = ?, amount = reserved, note = ?, settled_at = ?, "
+                    "ledger_id = ? where id = ?",
                     (UNSETTLED, UNSETTLED_NOTE, _now(), ledger_id, charge_id),
                 )
             self.conn.execute("commit")
@@ -230,8 +231,8 @@ class ChargeBook:
         try:
             ledger_id = self._ledger("charge", url, f"crawler-charged {charged}", details)
             self.conn.execute(
-                "update charges set state = ?, charged = ?, amount = ?, status = ?, crawler_error = ?, note = ?, "
-                "settled_at = ?, ledger_id = ? where id = ?",
+                "update charges set state = ?, charged = ?, amount = ?, status = ?, crawler_error = ?, "
+                "note = ?, settled_at = ?, ledger_id = ? where id = ?",
                 (CHARGED, charged, str(amount), status, crawler_error, note, _now(), ledger_id, charge_id),
             )
             self.conn.execute("commit")
@@ -245,7 +246,8 @@ class ChargeBook:
         """Release a reservation: its response carried no charge (an error, a redirect)."""
         _, domain, reserved = self._row(charge_id)
         self.conn.execute(
-            "update charges set state = ?, amount = '0', status = ?, crawler_error = ?, settled_at = ? where id = ?",
+            "update charges set state = ?, amount = '0', status = ?, crawler_error = ?, settled_at = ? "
+            "where id = ?",
             (RELEASED, status, crawler_error, _now(), charge_id),
         )
         self.totals.add(domain, -reserved)
@@ -259,7 +261,8 @@ class ChargeBook:
         try:
             ledger_id = self._ledger("charge-unsettled", url, note, details)
             self.conn.execute(
-                "update charges set state = ?, amount = reserved, note = ?, settled_at = ?, ledger_id = ? where id = ?",
+                "update charges set state = ?, amount = reserved, note = ?, settled_at = ?, ledger_id = ? "
+                "where id = ?",
                 (UNSETTLED, note, _now(), ledger_id, charge_id),
             )
             self.conn.execute("commit")
