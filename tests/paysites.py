@@ -92,7 +92,7 @@ class PricedSite(dict[str, object]):
         return Reply(ERROR_STATUS[code], (("crawler-error", code), *TEXT.items()), f"{code}\n".encode())
 
     def respond(self, request: LoggedRequest) -> Reply:
-        """The answer to one request, as pay per crawl gives it."""
+        """The answer to one request, as pay per crawl gives it (a charge counts when the request comes)."""
         path = request.path
         if path == "/robots.txt":  # always free
             return Reply(200, tuple(TEXT.items()), b"User-agent: *\nAllow: /\n")
@@ -102,7 +102,7 @@ class PricedSite(dict[str, object]):
         max_price = _header(request, "crawler-max-price")
         if max_price is None:
             body = b"<html><body>Payment required: this page must not be archived</body></html>"
-            return Reply(402, (("crawler-price", asked), *HTML.items()), body, delay=self.delay)
+            return Reply(402, (("crawler-price", asked), *HTML.items()), body)
         if self.verify is not None and not self.verify(request):
             with self._lock:
                 self.unverified.append(path)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -11,7 +15,7 @@ import sqlite_utils
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.localweb.server import LocalWebServer, serve
-from tests.conftest import crawl, run_cli
+from tests.conftest import cli_env, crawl, run_cli
 from tests.paysites import PricedSite
 from tests.webbotauth import MEMBER, DirectoryVerifier
 
@@ -194,3 +198,102 @@ def test_a_budget_of_n_cents_is_never_exceeded_and_the_rest_is_refused_budget_ex
     refused = rows(tmp_path / "c", "select url, signal, reason from refusals")
     assert len(refused) == len(site.paths) - 3
     assert all(r["signal"] == "payment" and "budget exhausted" in r["reason"] for r in refused), refused
+
+
+def priced_requests(server: LocalWebServer) -> list[str]:
+    return [r.path for r in server.requests if any(k.lower() == "crawler-max-price" for k in r.headers)]
+
+
+def test_internal_error_is_retried_with_backoff_and_charged_once(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 1, script={"/p0": ["InternalError"]})
+    with priced_web(site) as web:
+        run = paid_crawl(
+            web, tmp_path / "c", key, "--max-price", "USD 0.01", "-s", "PERMITCRAWL_PAYMENT_BACKOFF=0.05",
+            seeds=[f"http://{HOST}/p0"],
+        )  # fmt: skip
+        assert run.result.returncode == 0, run.result.stderr
+        assert [path for path in priced_requests(web) if path == "/p0"] == ["/p0", "/p0"]
+    assert site.charges.count("/p0") == 1
+    book = [c for c in charges(tmp_path / "c") if c["url"] == f"http://{HOST}/p0"]
+    assert [(c["state"], c["crawler_error"]) for c in book] == [
+        ("released", "InternalError"),
+        ("charged", None),
+    ]
+    assert f"http://{HOST}/p0" in [c["url"] for c in rows(tmp_path / "c", "select url from captures")]
+
+
+def test_payment_failed_stops_every_paid_request(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 3, payment_failed=True)
+    seeds = [f"http://{HOST}{path}" for path in site.paths]
+    with priced_web(site) as web:
+        run = paid_crawl(
+            web, tmp_path / "c", key, "--max-price", "USD 0.01", "-s", "CONCURRENT_REQUESTS=1", seeds=seeds,
+        )  # fmt: skip
+        assert run.result.returncode == 0, run.result.stderr
+        assert len(priced_requests(web)) == 1  # the one that failed: nothing paid was asked after it
+    assert site.charges == []
+    refused = rows(tmp_path / "c", "select url, signal, reason from refusals")
+    assert len(refused) == len(seeds)
+    assert all(r["signal"] == "payment" for r in refused)
+    assert any("PaymentFailed" in r["reason"] for r in refused)
+    assert sum("paying it stopped" in r["reason"] for r in refused) == len(seeds) - 1
+
+
+def test_max_price_is_checked_strictly_and_needs_signing(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    bad = run_cli("crawl", SEED, "--out", tmp_path / "a", "--max-price", "0.01 USD")
+    assert bad.returncode == 2 and "--max-price" in bad.stderr and "'USD 0.01'" in bad.stderr
+    unsigned = run_cli("crawl", SEED, "--out", tmp_path / "b", "--max-price", "USD 0.01")
+    assert unsigned.returncode == 1 and "needs --sign" in unsigned.stderr
+    signing = ("--sign", key, "--signature-agent", AGENT)
+    other = run_cli(
+        "crawl", SEED, "--out", tmp_path / "c", *signing, "--max-price", "USD 0.01", "--budget", "EUR 5"
+    )
+    assert other.returncode == 1 and "another currency" in other.stderr
+    alone = run_cli("crawl", SEED, "--out", tmp_path / "d", "--budget", "USD 5")
+    assert alone.returncode == 1 and "expected --max-price too" in alone.stderr
+    shared = run_cli(
+        "crawl", SEED, "--out", tmp_path / "e", *signing, "--max-price", "USD 0.01", "--budget", "USD 5",
+        "--frontier", "redis://127.0.0.1:1/0",
+    )  # fmt: skip
+    assert shared.returncode == 1 and "Redis frontier" in shared.stderr
+    assert not any((tmp_path / name).exists() for name in "abcde")
+
+
+def test_a_budget_holds_across_kill_and_resume(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 12, delay=0.6)
+    out = tmp_path / "c"
+    args = (
+        "crawl", SEED, "--out", out, "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "DOWNLOAD_TIMEOUT=5", *FAST,
+        "--sign", key, "--signature-agent", AGENT, "--max-price", "USD 0.01", "--budget", "USD 0.06",
+    )  # fmt: skip
+    with priced_web(site) as web:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "crawler", *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(web.proxy_url),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(priced_requests(web)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)  # paid requests in flight: the server charged them, unanswered
+        first.communicate(timeout=30)
+        charged_before = len(site.charges)
+        assert charged_before >= 3
+        resumed = run_cli(*args, proxy=web.proxy_url)
+        assert resumed.returncode == 0, resumed.stderr
+    assert site.charged <= Decimal("0.06")
+    book = charges(out)
+    counted = sum(Decimal(c["amount"]) for c in book if c["state"] in ("charged", "unsettled"))
+    # Fail closed: the database counts at least what the server charged, and never more than the budget.
+    assert site.charged <= counted <= Decimal("0.06")
+    # The kill landed while the server was answering paid requests: the resumed crawl cannot know whether
+    # they were charged, and counts them at their max-price.
+    unsettled = [c for c in book if c["state"] == "unsettled"]
+    assert unsettled, book
+    assert "counted at their max-price" in resumed.stderr
+    assert len(rows(out, "select * from ledger where action = 'charge-unsettled'")) == len(unsettled)
+    refused = rows(out, "select reason from refusals where signal = 'payment'")
+    assert any("budget exhausted" in r["reason"] for r in refused)

@@ -72,6 +72,17 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 # Per crawl: the frontier that counts pages against --max-pages cluster-wide (Redis only).
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
+# Per crawl: checks each request passes just before it is signed and sent, after every wait (the
+# payment middleware's: a host it stopped paying while the request waited gets no paid request).
+# A check that refuses raises IgnoreRequest, having recorded why.
+_SEND_CHECKS: WeakKeyDictionary[Crawler, list[Callable[[Request], None]]] = WeakKeyDictionary()
+
+
+def add_send_check(crawler: Crawler, check: Callable[[Request], None]) -> None:
+    """Run ``check`` on each request of ``crawler`` just before it is sent (IgnoreRequest stops it)."""
+    _SEND_CHECKS.setdefault(crawler, []).append(check)
+
+
 LOST_STAT = "frontier/lease_lost/not_sent"
 NOT_SIGNED_STAT = "signing/not_signed/not_sent"
 
@@ -115,6 +126,8 @@ class FencedDownloadHandler(BaseDownloadHandler):
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
+        for check in _SEND_CHECKS.get(self.crawler, ()):
+            check(request)
         self._sign(request)
         return await self.inner.download_request(request)
 

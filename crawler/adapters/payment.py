@@ -47,7 +47,7 @@ from twisted.internet.task import deferLater
 
 from crawler.adapters import signals as our_signals
 from crawler.adapters.evidence import utcnow
-from crawler.adapters.fence import _reactor
+from crawler.adapters.fence import _reactor, add_send_check
 from crawler.errors import SettingsError
 from crawler.judging.config import setup_of
 from crawler.storage.charges import Budgets, ChargeBook
@@ -174,6 +174,8 @@ class PaymentMiddleware:
         self.stopped_all: str | None = None  # why we pay no host any more
         self._book: ChargeBook | None = None
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
+        # A request passes the middlewares before it waits for its slot: paying may stop meanwhile.
+        add_send_check(crawler, self._still_paying)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -221,8 +223,9 @@ class PaymentMiddleware:
 
     def _stop(self, host: str, code: str, why: str) -> None:
         if code == STOP_EVERYWHERE:
-            self.stopped_all = why
-            logger.warning("Paying stopped for every host: %s", why)
+            if self.stopped_all is None:
+                self.stopped_all = why
+                logger.warning("Paying stopped for every host: %s", why)
         elif host not in self.stopped:
             self.stopped[host] = why
             logger.warning("Paying stopped for %s: %s", host, why)
@@ -260,6 +263,21 @@ class PaymentMiddleware:
         request.headers[MAX_PRICE_HEADER] = limit
         self.crawler.stats.inc_value("payment/requests")
 
+    def _still_paying(self, request: Request) -> None:
+        """Just before a paid request is sent: refuse it if paying its host stopped while it waited."""
+        if request.meta.get(RESERVATION) is None:
+            return
+        host = request_host(request.url) or ""
+        stopped = self.stopped_all or self.stopped.get(host)
+        if stopped:
+            limit = str(self.config.budgets.max_price)
+            self._refuse(
+                request,
+                f"{host} asks to be paid and paying it stopped ({stopped}) while this request waited; "
+                "not sent",
+                {"max_price": limit, "stopped": stopped},
+            )
+
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         host = request_host(request.url) or ""
         charge_id = request.meta.pop(RESERVATION, None)
@@ -268,12 +286,16 @@ class PaymentMiddleware:
                 response.status == 402
                 and not request.meta.get("policy_exempt")
                 and not request.meta.get(REQUOTED)
-                and host not in self.charging
+                and not (self.stopped_all or host in self.stopped)
             ):
-                # The host asks for payment: ask again, once, with our max-price.
-                self.charging.add(host)
-                logger.info("%s asks to be paid (HTTP 402): its pages are requested with --max-price", host)
-                self.crawler.stats.inc_value("payment/hosts_charging")
+                # The host asks for payment: ask again, once, with our max-price (this page, and every
+                # page of the host in flight before it was known to charge).
+                if host not in self.charging:
+                    self.charging.add(host)
+                    logger.info(
+                        "%s asks to be paid (HTTP 402): its pages are requested with --max-price", host
+                    )
+                    self.crawler.stats.inc_value("payment/hosts_charging")
                 return request.replace(dont_filter=True, meta={**request.meta, REQUOTED: True})
             return response
         code = _header(response, ERROR_HEADER)
