@@ -88,6 +88,11 @@ def test_without_max_price_every_priced_page_is_a_payment_refusal_requested_once
     assert "crawler-price" in refused[0]["response_headers"].lower()
     assert rows(tmp_path / "c", "select * from captures") == []
     assert all(status != "402" for _, status in warc_statuses(tmp_path / "c"))
+    reported = run_cli("report", tmp_path / "c")
+    assert reported.returncode == 0, reported.stderr
+    page = (tmp_path / "c" / "report.html").read_text()
+    assert "Pages that asked to be paid" in page
+    assert "<td>priced.test</td><td class=n>4</td><td>USD 0.01</td>" in page
     explained = run_cli("explain", tmp_path / "c", SEED)
     assert explained.returncode == 0, explained.stderr
     assert "decided by payment" in explained.stdout
@@ -159,6 +164,11 @@ def test_with_a_sufficient_max_price_every_page_is_paid_once_signed_captured_and
     ledger = rows(out, "select * from ledger where action = 'charge'")
     assert len(ledger) == len(site.charges)
     assert sum(Decimal(json.loads(e["details"])["counted"].split()[1]) for e in ledger) == site.charged
+    reported = run_cli("report", out)
+    assert reported.returncode == 0, reported.stderr
+    page = (out / "report.html").read_text()
+    assert "--max-price USD 0.02" in page
+    assert "<td>priced.test</td><td>USD</td><td class=n>4</td><td class=n>0.04</td>" in page
     listed = run_cli("pages", out, "--paid", "--format", "jsonl")
     assert listed.returncode == 0, listed.stderr
     paid = [json.loads(line) for line in listed.stdout.splitlines()]
