@@ -516,7 +516,7 @@ def _payment_section(db: sqlite_utils.Database) -> str:
     if budgets:
         body += "<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in budgets) + "</ul>"
     if spent["domains"]:
-        rows = [
+        rows: list[tuple[Any, ...]] = [
             (e["domain"], e["currency"], e["pages"], e["charged"], e["unsettled"], e["reserved"])
             for e in spent["domains"]
         ]
@@ -532,9 +532,9 @@ def _payment_section(db: sqlite_utils.Database) -> str:
             "(fail closed). <b>Reserved</b>: requests in flight when this report was made.</p>"
         )
     if priced:
-        rows = [(e["domain"], e["pages"], ", ".join(sorted(e["prices"])) or "none named") for e in priced]
+        asked = [(e["domain"], e["pages"], ", ".join(sorted(e["prices"])) or "none named") for e in priced]
         body += "<h3>Pages that asked to be paid (refused)</h3>"
-        body += _rows_table(("domain", "pages", "prices asked"), rows, numeric=(1,))
+        body += _rows_table(("domain", "pages", "prices asked"), list(asked), numeric=(1,))
     return f'<h2 id="payment">Pay per crawl</h2>{body}'
 
 
