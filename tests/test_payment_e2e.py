@@ -269,7 +269,9 @@ def test_max_price_is_checked_strictly_and_needs_signing(tmp_path: Path) -> None
         "--frontier", "redis://127.0.0.1:1/0",
     )  # fmt: skip
     assert shared.returncode == 1 and "Redis frontier" in shared.stderr
-    assert not any((tmp_path / name).exists() for name in "abcde")
+    retried = run_cli("crawl", SEED, "--out", tmp_path / "f", "-s", "RETRY_HTTP_CODES=500,402")
+    assert retried.returncode == 1 and "RETRY_HTTP_CODES holds 402" in retried.stderr
+    assert not any((tmp_path / name).exists() for name in "abcdef")
 
 
 def test_a_budget_holds_across_kill_and_resume(tmp_path: Path) -> None:

@@ -106,12 +106,27 @@ def _price(settings: SettingsLike, name: str, option: str) -> Price | None:
         ) from None
 
 
+def _retries_402(settings: SettingsLike) -> bool:
+    """Whether Scrapy's RETRY_HTTP_CODES (a list, or a comma-separated string from -s) holds 402."""
+    value = settings.get("RETRY_HTTP_CODES") or ()
+    codes = value.split(",") if isinstance(value, str) else value
+    return any(str(code).strip() == "402" for code in codes)
+
+
 def payment_config(settings: SettingsLike) -> PaymentConfig | None:
     """Read and check the pay-per-crawl settings; raise SettingsError naming the option that is wrong.
 
     A budget needs a max-price, in the same currency; budgets are refused with
-    a Redis frontier (its workers would each count their own spending).
+    a Redis frontier (its workers would each count their own spending). A 402
+    is never retried: RETRY_HTTP_CODES holding it is refused, with or without
+    a max-price.
     """
+    if _retries_402(settings):
+        raise SettingsError(
+            "setting RETRY_HTTP_CODES holds 402: a payment request is never bypassed, so it is never asked "
+            "again by Scrapy's retry (with --max-price the crawl asks once more, with the price); expected "
+            "RETRY_HTTP_CODES without 402"
+        )
     max_price = _price(settings, "PERMITCRAWL_MAX_PRICE", "--max-price (PERMITCRAWL_MAX_PRICE)")
     total = _price(settings, "PERMITCRAWL_BUDGET", "--budget (PERMITCRAWL_BUDGET)")
     per_domain = _price(settings, "PERMITCRAWL_DOMAIN_BUDGET", "--domain-budget (PERMITCRAWL_DOMAIN_BUDGET)")
