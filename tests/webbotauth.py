@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,9 +19,11 @@ from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolve
 from crawler.identity.keys import thumbprint
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from http_message_signatures.structures import VerifyResult
+
+    from crawler.localweb.server import LoggedRequest, ReplySpec
 
 TAG = "web-bot-auth"
 MEMBER = '"signature-agent";key="sig1"'
@@ -90,17 +92,56 @@ class DirectoryVerifier:
         headers: Iterable[tuple[str, str]],
         *,
         require: tuple[str, ...] = ("@authority", MEMBER),
+        sent_at: datetime | None = None,
     ) -> VerifyResult:
         """The one web-bot-auth signature of the request, verified; raise the library's error otherwise.
 
         The signature must carry tag web-bot-auth, be at most a minute and a
         half old, cover ``require``, and name a key of the directory by its
-        thumbprint.
+        thumbprint. ``sent_at`` verifies an archived request as of when it was
+        sent (its expiry then, not now).
         """
         message = Message(method, url, _Headers(headers))
-        results = self.verifier.verify(
-            message, expect_tag=TAG, max_age=timedelta(seconds=90), require_components=require
-        )
+        verifier = self.verifier
+        if sent_at is not None:  # the library checks against its clock: widen the skew by the age
+            verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=self.resolver)
+            verifier.max_clock_skew = datetime.now(UTC) - sent_at + timedelta(seconds=5)
+        results = verifier.verify(message, expect_tag=TAG, max_age=None, require_components=require)
+        if sent_at is None:
+            created = datetime.fromtimestamp(results[0].parameters["created"], UTC)
+            assert datetime.now(UTC) - created <= timedelta(seconds=90), results[0].parameters
         assert len(results) == 1, results
         assert results[0].parameters["keyid"] in self.resolver.keys
         return results[0]
+
+
+@dataclass
+class Verdict:
+    """What the verifying site made of one request: its path, and the key id verified or the error."""
+
+    path: str
+    keyid: str | None
+    error: str | None
+
+
+def verifying_guard(
+    verifier: DirectoryVerifier, host: str, verdicts: list[Verdict]
+) -> Callable[[LoggedRequest], ReplySpec | None]:
+    """A LocalWebServer guard: requests to ``host`` without a valid web-bot-auth signature get 403.
+
+    The draft's SHOULD for a site that wants a signature; every verdict is
+    kept in ``verdicts``.
+    """
+
+    def guard(request: LoggedRequest) -> ReplySpec | None:
+        if request.host != host:
+            return None
+        try:
+            result = verifier.verify(request.method, request.url, list(request.headers.items()))
+        except Exception as exc:  # every failure is a refusal, as a site's would be
+            verdicts.append(Verdict(request.path, None, f"{type(exc).__name__}: {exc}"))
+            return 403, {"Content-Type": "text/plain"}, "a valid Web Bot Auth signature is required\n"
+        verdicts.append(Verdict(request.path, result.parameters["keyid"], None))
+        return None
+
+    return guard

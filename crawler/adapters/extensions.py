@@ -48,6 +48,7 @@ from twisted.internet import task
 from crawler import __version__
 from crawler.adapters import signals as our_signals
 from crawler.adapters.evidence import utcnow
+from crawler.adapters.fence import check_signing_handler
 from crawler.adapters.requestcodec import CLAIM_META
 from crawler.errors import ProvenanceError
 from crawler.judging.config import CrawlConfig, setup_of
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.identity.signer import RequestSigner
     from crawler.judging.config import CrawlSetup
     from policies.document import Document
     from policies.purpose import Purpose
@@ -148,6 +150,7 @@ class ArchiveExtension:
         self.config = setup.config
         # The rules recorded are the gate's: both come from the crawl's one setup.
         self.judge = setup.judge
+        self.signing = setup.signer.description() if setup.signer is not None else None
         self.writer = writer
         # The rows the frontier scheduler holds, releases and waits on: in this process, or the writer's.
         self.rows = writer.rows if isinstance(writer, WriterClient) else writer.db
@@ -171,6 +174,7 @@ class ArchiveExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        check_signing_handler(crawler)  # before anything is written: a crawl that signs, signs every request
         if not crawler.settings.getbool("POLICY_ENABLED"):
             raise NotConfigured("POLICY_ENABLED is off")
         setup = setup_of(crawler)
@@ -188,20 +192,20 @@ class ArchiveExtension:
                     logger.warning("Recovered %s, left open by a crawl that stopped abruptly", name)
                     recovered.append(directory / name)
         if config.writer == "process":
-            return cls(crawler, setup, cls.start_writer(config, crawl_id, recovered), crawl_id)
+            return cls(crawler, setup, cls.start_writer(setup, crawl_id, recovered), crawl_id)
         warc = WarcStore(
             config.warc_dir,
             prefix=config.warc_prefix,
             max_size=config.warc_max_size,
             gzip_level=config.warc_gzip_level,
-            info=cls.warcinfo(config, crawl_id),
+            info=cls.warcinfo(config, crawl_id, signer=setup.signer),
         )
         evidence = WarcStore(
             config.warc_evidence_dir,
             prefix=f"{config.warc_prefix}-{EVIDENCE_NAME}",
             max_size=config.warc_max_size,
             gzip_level=config.warc_gzip_level,
-            info=cls.warcinfo(config, crawl_id, evidence=True),
+            info=cls.warcinfo(config, crawl_id, evidence=True, signer=setup.signer),
         )
         db = ProvenanceDB.open(config.provenance_db, batch_size=config.provenance_batch_size)
         cls.reconcile(output, db, recovered)
@@ -214,11 +218,12 @@ class ArchiveExtension:
         return cls(crawler, setup, writer, crawl_id)
 
     @classmethod
-    def start_writer(cls, config: CrawlConfig, crawl_id: str, recovered: list[Path]) -> WriterClient:
+    def start_writer(cls, setup: CrawlSetup, crawl_id: str, recovered: list[Path]) -> WriterClient:
         """Start the writer process on the crawl's output; it reconciles before it writes anything."""
+        config = setup.config
 
         def store(directory: Path, prefix: str, *, evidence: bool) -> WarcSpec:
-            info = cls.warcinfo(config, crawl_id, evidence=evidence)
+            info = cls.warcinfo(config, crawl_id, evidence=evidence, signer=setup.signer)
             return WarcSpec(directory, prefix, config.warc_max_size, config.warc_gzip_level, info)
 
         spec = WriterSpec(
@@ -243,8 +248,13 @@ class ArchiveExtension:
         _said_reconciled(len(reconcile(output, db.db, recovered=recovered)))
 
     @staticmethod
-    def warcinfo(config: CrawlConfig, crawl_id: str, *, evidence: bool = False) -> dict[str, str]:
-        """The fields of every WARC file's warcinfo record (page files, or evidence files)."""
+    def warcinfo(
+        config: CrawlConfig, crawl_id: str, *, evidence: bool = False, signer: RequestSigner | None = None
+    ) -> dict[str, str]:
+        """The fields of every WARC file's warcinfo record (page files, or evidence files).
+
+        A crawl that signs its requests names how (:func:`signing_fields`).
+        """
         what = "evidence documents fetched to decide, not captured pages" if evidence else "pages captured"
         return {
             "software": f"permitcrawl/{__version__} (Scrapy {scrapy_version})",
@@ -256,6 +266,7 @@ class ArchiveExtension:
             "permitcrawl-purpose": config.purpose.value,
             "permitcrawl-default-policy": config.default_policy.value,
             "permitcrawl-body-storage": "as received: content-coding kept, Content-Length corrected",
+            **(signing_fields(signer.description()) if signer is not None else {}),
         }
 
     # -- crawl lifecycle -----------------------------------------------------------
@@ -274,6 +285,7 @@ class ArchiveExtension:
             scrapy={name: settings.get(name) for name in RECORDED_SCRAPY_SETTINGS},
             rules=self.judge.rules,
             seeds=tuple(getattr(spider, "seeds", ())),
+            signing=self.signing,
         )
         if isinstance(self.writer, WriterClient):
             self._start_remote(self.writer, start)
@@ -539,3 +551,22 @@ def _said_reconciled(count: int) -> None:
 def _relative(config: CrawlConfig, path: Path) -> str:
     # Rows name WARC files relative to the database, so a crawl directory can move.
     return os.path.relpath(path, config.provenance_db.parent).replace(os.sep, "/")
+
+
+def signing_fields(signing: Mapping[str, Any]) -> dict[str, str]:
+    """The warcinfo fields naming how a crawl signs its requests (a RequestSigner's description).
+
+    Key id, Signature-Agent, covered components, expiry and library: enough
+    to verify a request record's signature against the published key
+    directory; never key material.
+    """
+    sometimes = ", ".join(signing["components_when_sent"])
+    return {
+        "permitcrawl-request-signing": signing["scheme"],
+        "permitcrawl-signing-keyid": signing["keyid"],
+        "permitcrawl-signature-agent": signing["signature_agent"],
+        "permitcrawl-signature-label": f"{signing['label']}; tag={signing['tag']}; alg={signing['alg']}",
+        "permitcrawl-signed-components": " ".join(signing["components"]) + f"; and {sometimes} when sent",
+        "permitcrawl-signature-expires": f"{signing['expires_after_seconds']} seconds after created",
+        "permitcrawl-signing-library": signing["library"],
+    }

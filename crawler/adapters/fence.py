@@ -30,9 +30,11 @@ from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet.task import deferLater
 
 from crawler.adapters.requestcodec import CLAIM_META
+from crawler.errors import SettingsError
 from crawler.identity.signer import SigningError
 from crawler.judging.config import setup_of
 from policies.urls import request_host
@@ -103,6 +105,29 @@ def share_pages(crawler: Crawler, frontier: Frontier) -> None:
 def pages_of(crawler: Crawler) -> Frontier | None:
     """The frontier counting pages cluster-wide for ``crawler``, if any (None: count in this process)."""
     return _PAGES.get(crawler)
+
+
+def check_signing_handler(crawler: Crawler) -> None:
+    """Raise SettingsError if ``crawler`` signs its requests but would send some through another handler.
+
+    Requests are signed here, in :class:`FencedDownloadHandler`; a project
+    whose DOWNLOAD_HANDLERS put another handler on http or https would send
+    them unsigned. Fail closed: such a crawl does not start.
+    """
+    if not crawler.settings.get("PERMITCRAWL_SIGN_KEY"):  # the setting: the gate may be off, not signing
+        return
+    handlers = crawler.settings.getwithbase("DOWNLOAD_HANDLERS")
+    wrong = [
+        scheme
+        for scheme in ("http", "https")
+        if not handlers.get(scheme) or load_object(handlers[scheme]) is not FencedDownloadHandler
+    ]
+    if wrong:
+        raise SettingsError(
+            f"PERMITCRAWL_SIGN_KEY is set, but DOWNLOAD_HANDLERS sends {' and '.join(wrong)} requests "
+            "through a handler that does not sign them; expected "
+            "crawler.adapters.fence.FencedDownloadHandler for http and https (permitcrawl crawl installs it)"
+        )
 
 
 class FencedDownloadHandler(BaseDownloadHandler):

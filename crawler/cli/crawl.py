@@ -228,15 +228,15 @@ def _log_level(verbose: int) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="KEY.jwk",
-    help="Sign every request (Web Bot Auth) with this key (permitcrawl keys generate); "
-    "needs --signature-agent (PERMITCRAWL_SIGN_KEY).",
+    help="Sign every request (Web Bot Auth; PERMITCRAWL_SIGN_KEY) with this private key "
+    "(permitcrawl keys generate); needs --signature-agent.",
 )
 @click.option(
     "--signature-agent",
     default=None,
     metavar="https://ORIGIN",
     help="The https origin serving the key's directory at /.well-known/http-message-signatures-directory, "
-    "sent as Signature-Agent; needs --sign (PERMITCRAWL_SIGNATURE_AGENT).",
+    "sent as Signature-Agent (PERMITCRAWL_SIGNATURE_AGENT); needs --sign.",
 )
 @click.option(
     "--max-price",
@@ -333,6 +333,12 @@ def demo(out: Path, overrides: tuple[str, ...], verbose: int, **options: Any) ->
     from crawler.localweb.server import serve
 
     parsed = _overrides(overrides)
+    signing = sorted({"PERMITCRAWL_SIGN_KEY", "PERMITCRAWL_SIGNATURE_AGENT"} & set(parsed))
+    if signing:
+        raise click.UsageError(
+            f"-s {signing[0]}: the demo does not sign its requests (its hosts are made up and verify "
+            "nothing); expected permitcrawl crawl --sign KEY.jwk --signature-agent https://ORIGIN"
+        )
     replace = check_demo_out(out, options.get("store_dir"))
     # Every setting is checked before the directory is touched (the packaged store stands in for its copy).
     prepare_crawl(out, overrides=parsed, **{**options, "store_dir": options.get("store_dir") or demo_store()})

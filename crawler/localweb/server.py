@@ -106,7 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         site = self.server.sites.get(host)
-        if site is None:
+        guarded = self.server.guard(logged) if self.server.guard is not None else None
+        if guarded is not None:
+            reply = as_reply(guarded)
+        elif site is None:
             reply = Reply(502, (("Content-Type", "text/plain"),), f"unknown host {host}\n".encode())
         else:
             # A site that answers by what the request carries (a price header, say) has a ``respond``.
@@ -167,6 +170,9 @@ class LocalWebServer(ThreadingHTTPServer):
         self.sites = {host.lower(): site for host, site in sites.items()}
         self.requests: list[LoggedRequest] = []
         self._lock = threading.Lock()
+        # Asked first about every request: a reply of its own (a site that checks what it is sent,
+        # such as a signature), or None for the table's.
+        self.guard: Callable[[LoggedRequest], ReplySpec | None] | None = None
 
     def record(self, request: LoggedRequest) -> None:
         with self._lock:

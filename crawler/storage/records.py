@@ -229,7 +229,10 @@ def evidence_row(
 class CrawlStart:
     """What a crawl records as it starts: its configuration as applied, and the ToS rules in force.
 
-    ``scrapy`` holds the Scrapy settings recorded with the configuration.
+    ``scrapy`` holds the Scrapy settings recorded with the configuration;
+    ``signing`` how the crawl signs its requests (key id, Signature-Agent,
+    covered components, expiry, library; never key material), None if it
+    does not.
     """
 
     crawl_id: str
@@ -241,6 +244,7 @@ class CrawlStart:
     scrapy: Mapping[str, Any]
     rules: tuple[Rule, ...]
     seeds: tuple[str, ...]
+    signing: Mapping[str, Any] | None = None
 
 
 def configuration_record(start: CrawlStart) -> bytes:
@@ -251,6 +255,7 @@ def configuration_record(start: CrawlStart) -> bytes:
             "software": f"{start.software}/{start.version}",
             "config": start.config.summary(),
             "scrapy": start.scrapy,
+            "signing": start.signing,
             "rules": [{"where": rule.where, **rule.content()} for rule in start.rules],
         }
     ).encode("utf-8")
@@ -270,7 +275,9 @@ def crawl_row(start: CrawlStart, config_record_id: str | None) -> dict[str, Any]
         "robots_token": config.robots_token,
         "user_agent": config.user_agent,
         "seeds": dumps(list(start.seeds)),
-        "settings": dumps({"permitcrawl": config.summary(), "scrapy": start.scrapy}),
+        "settings": dumps(
+            {"permitcrawl": config.summary(), "scrapy": start.scrapy, "signing": start.signing}
+        ),
         "config_record_id": config_record_id,
         "hostname": socket.gethostname(),
         "pid": os.getpid(),

@@ -77,8 +77,10 @@ def test_unknown_names_of_ours_fail_wherever_they_are_set() -> None:
     # A project's settings.py as much as -s: load_config sees every name.
     with pytest.raises(SettingsError, match=r"^setting POLICY_DEFUALT is not a permitcrawl setting; "):
         load_config(Settings({"POLICY_DEFUALT": "deny"}))
-    with pytest.raises(SettingsError, match=r"PERMITCRAWL_NOTHING_LIKE_IT .*listed in the README$"):
-        load_config(Settings({"PERMITCRAWL_NOTHING_LIKE_IT": "1"}))
+    with pytest.raises(
+        SettingsError, match=r"PERMITCRAWL_UNHEARD_OF_ANYWHERE_AT_ALL .*listed in the README$"
+    ):
+        load_config(Settings({"PERMITCRAWL_UNHEARD_OF_ANYWHERE_AT_ALL": "1"}))
 
 
 def test_every_range_is_held_on_a_numeric_scrapy_setting() -> None:
