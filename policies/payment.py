@@ -177,9 +177,8 @@ def _said(terms: dict[str, Any]) -> str:
     x402 = terms.get("x402")
     if x402 is not None:
         ways = ", ".join(
-            " ".join(item.get(name, "?") for name in ("amount", "asset", "network")).strip()
-            if "amount" in item
-            else " ".join(item.get(name, "?") for name in ("maxAmountRequired", "asset", "network"))
+            f"{item.get('amount', item.get('maxAmountRequired', '?'))} of {item.get('asset', '?')} "
+            f"on {item.get('network', '?')} ({item.get('scheme', '?')})"
             for item in x402.get("accepts", ())
         )
         parts.append(f"x402 v{x402['version']} ({ways or x402.get('problem', 'no way to pay named')})")

@@ -59,6 +59,9 @@ class PricedSite(dict[str, object]):
         payment_failed: bool = False,
         verify: Callable[[LoggedRequest], bool] | None = None,
         delay: float = 0.0,
+        robots: str = "User-agent: *\nAllow: /\n",
+        noai: tuple[str, ...] = (),
+        x402: str | None = None,
     ) -> None:
         super().__init__()
         self.currency, amount = price.split(" ")
@@ -68,6 +71,9 @@ class PricedSite(dict[str, object]):
         self.payment_failed = payment_failed
         self.verify = verify
         self.delay = delay
+        self.robots = robots
+        self.noai = noai  # paths whose paid page says X-Robots-Tag: noai
+        self.x402 = x402  # a PAYMENT-REQUIRED header value: the host asks to be paid in x402 only
         self.charges: list[str] = []  # the paths charged for, in order
         self.unverified: list[str] = []  # paths whose price header no valid signature covered
         self._lock = threading.Lock()
@@ -95,11 +101,13 @@ class PricedSite(dict[str, object]):
         """The answer to one request, as pay per crawl gives it (a charge counts when the request comes)."""
         path = request.path
         if path == "/robots.txt":  # always free
-            return Reply(200, tuple(TEXT.items()), b"User-agent: *\nAllow: /\n")
+            return Reply(200, tuple(TEXT.items()), self.robots.encode())
         if path not in self.paths:
             return Reply(404, tuple(TEXT.items()), b"not found\n")
         asked = f"{self.currency} {self.price}"
         max_price = _header(request, "crawler-max-price")
+        if self.x402 is not None:
+            return Reply(402, (("PAYMENT-REQUIRED", self.x402), *TEXT.items()), b"pay with x402\n")
         if max_price is None:
             body = b"<html><body>Payment required: this page must not be archived</body></html>"
             return Reply(402, (("crawler-price", asked), *HTML.items()), body)
@@ -123,4 +131,6 @@ class PricedSite(dict[str, object]):
         with self._lock:
             self.charges.append(path)
         headers = (("crawler-charged", asked), *HTML.items())
+        if path in self.noai:
+            headers = (*headers, ("X-Robots-Tag", "noai"))
         return Reply(200, headers, self._page(path).encode(), delay=self.delay)

@@ -309,3 +309,59 @@ def test_a_budget_holds_across_kill_and_resume(tmp_path: Path) -> None:
     assert len(rows(out, "select * from ledger where action = 'charge-unsettled'")) == len(unsettled)
     refused = rows(out, "select reason from refusals where signal = 'payment'")
     assert any("budget exhausted" in r["reason"] for r in refused)
+
+
+def test_a_payment_never_overrides_a_reservation_and_a_refused_url_is_never_requested(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 3, robots="User-agent: *\nDisallow: /p2\n", noai=("/p1",))
+    with priced_web(site) as web:
+        run = paid_crawl(web, tmp_path / "c", key, "--max-price", "USD 0.01")
+        assert run.result.returncode == 0, run.result.stderr
+        assert f"http://{HOST}/p2" not in web.requested(HOST)  # refused before fetching: not even asked
+    out = tmp_path / "c"
+    assert sorted(site.charges) == ["/", "/p0", "/p1"]  # the noai page was paid for ...
+    refused = {r["url"]: r for r in rows(out, "select url, stage, signal from refusals")}
+    assert refused[f"http://{HOST}/p1"]["signal"] == "x-robots-tag"  # ... and refused all the same
+    assert refused[f"http://{HOST}/p2"]["stage"] == "pre-fetch"
+    assert refused[f"http://{HOST}/p2"]["signal"] == "robots"
+    assert sorted(c["url"] for c in rows(out, "select url from captures")) == [SEED, f"http://{HOST}/p0"]
+    assert sum(Decimal(c["amount"]) for c in charges(out)) == site.charged == Decimal("0.03")
+    audited = run_cli("audit", out)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+
+
+def test_a_domain_budget_caps_each_domain(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    first, second = PricedSite("USD 0.01", 5), PricedSite("USD 0.01", 5)
+    server = serve({HOST: first, "other-priced.test": second})
+    try:
+        run = paid_crawl(
+            server, tmp_path / "c", key, "--max-price", "USD 0.01", "--domain-budget", "USD 0.02",
+            seeds=[SEED, "http://other-priced.test/"],
+        )  # fmt: skip
+        assert run.result.returncode == 0, run.result.stderr
+    finally:
+        server.close()
+    assert len(first.charges) == 2 and len(second.charges) == 2
+    refused = rows(tmp_path / "c", "select reason from refusals where signal = 'payment'")
+    assert len(refused) == 2 * 4 and all("--domain-budget USD 0.02" in r["reason"] for r in refused)
+
+
+def test_an_x402_payment_request_is_recorded_and_never_paid(tmp_path: Path) -> None:
+    import base64
+
+    terms = {"x402Version": 2, "accepts": [{"scheme": "exact", "network": "eip155:8453", "amount": "10000",
+                                            "asset": "0xA0b8", "payTo": "0x1"}]}  # fmt: skip
+    site = PricedSite("USD 0.01", 0, x402=base64.b64encode(json.dumps(terms).encode()).decode())
+    with priced_web(site) as web:
+        run = crawl(web, tmp_path / "c", *FAST, seeds=[SEED])
+        assert run.result.returncode == 0, run.result.stderr
+        assert page_requests(web) == [SEED]
+        assert not any(k.lower().startswith("payment") for r in web.requests for k in r.headers)
+    (refusal,) = rows(tmp_path / "c", "select signal, decision from refusals")
+    basis = next(b for b in json.loads(refusal["decision"])["bases"] if b["signal"] == "payment")
+    assert basis["payment"]["x402"]["accepts"] == [
+        {"scheme": "exact", "network": "eip155:8453", "amount": "10000", "asset": "0xA0b8"}
+    ]
+    explained = run_cli("explain", tmp_path / "c", SEED)
+    assert "scheme exact, network eip155:8453, amount 10000, asset 0xA0b8" in explained.stdout

@@ -185,8 +185,9 @@ def _payment_lines(terms: dict[str, Any]) -> Iterator[str]:
     x402 = terms.get("x402")
     if x402:
         yield f"        x402: version {x402.get('version')}, from the {x402.get('source')}"
+        order = ("scheme", "network", "amount", "maxAmountRequired", "asset")  # as x402 lists them
         for way in x402.get("accepts", ()):
-            yield "          " + ", ".join(f"{name} {value}" for name, value in way.items())
+            yield "          " + ", ".join(f"{name} {way[name]}" for name in order if name in way)
         if x402.get("problem"):
             yield f"          {x402['problem']}"
 
