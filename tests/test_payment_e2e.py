@@ -280,7 +280,8 @@ def test_a_budget_holds_across_kill_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "c"
     args = (
         "crawl", SEED, "--out", out, "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "DOWNLOAD_TIMEOUT=5", *FAST,
-        "--sign", key, "--signature-agent", AGENT, "--max-price", "USD 0.01", "--budget", "USD 0.06",
+        "-s", "CONCURRENT_REQUESTS=3",
+        "--sign", key, "--signature-agent", AGENT, "--max-price", "USD 0.01", "--budget", "USD 0.08",
     )  # fmt: skip
     with priced_web(site) as web:
         first = subprocess.Popen(
@@ -294,13 +295,20 @@ def test_a_budget_holds_across_kill_and_resume(tmp_path: Path) -> None:
         first.communicate(timeout=30)
         charged_before = len(site.charges)
         assert charged_before >= 3
+        before = len(web.requests)
         resumed = run_cli(*args, proxy=web.proxy_url)
         assert resumed.returncode == 0, resumed.stderr
-    assert site.charged <= Decimal("0.06")
+        # The resumed run knows the host charges: none of its page requests leaves without the price.
+        again = [r for r in web.requests[before:] if r.url not in EVIDENCE_URLS]
+        assert again and all(any(k.lower() == "crawler-max-price" for k in r.headers) for r in again), (
+            [r.url for r in web.requests],
+            resumed.stderr[-3000:],
+        )
+    assert site.charged <= Decimal("0.08")
     book = charges(out)
     counted = sum(Decimal(c["amount"]) for c in book if c["state"] in ("charged", "unsettled"))
     # Fail closed: the database counts at least what the server charged, and never more than the budget.
-    assert site.charged <= counted <= Decimal("0.06")
+    assert site.charged <= counted <= Decimal("0.08")
     # The kill landed while the server was answering paid requests: the resumed crawl cannot know whether
     # they were charged, and counts them at their max-price.
     unsettled = [c for c in book if c["state"] == "unsettled"]

@@ -188,6 +188,7 @@ class PaymentMiddleware:
         self.stopped: dict[str, str] = {}  # hosts we no longer pay, and why
         self.stopped_all: str | None = None  # why we pay no host any more
         self._book: ChargeBook | None = None
+        crawler.signals.connect(self._opened, signal=signals.spider_opened)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
         # A request passes the middlewares before it waits for its slot: paying may stop meanwhile.
         add_send_check(crawler, self._still_paying)
@@ -205,6 +206,8 @@ class PaymentMiddleware:
         if self._book is None:
             crawl_id = self.crawler.stats.get_value("permitcrawl/crawl_id") if self.crawler.stats else None
             self._book = ChargeBook(self.setup.config.provenance_db, self.config.budgets, crawl_id=crawl_id)
+            # A resumed crawl knows the hosts that charged before: their pages leave with the price.
+            self.charging.update(self._book.hosts())
             if self._book.unsettled_at_start:
                 logger.warning(
                     "%d paid request(s) of an earlier run never had their response (a kill, a crash): "
@@ -213,6 +216,15 @@ class PaymentMiddleware:
                     self._book.unsettled_at_start,
                 )
         return self._book
+
+    def _opened(self, spider: Any = None) -> None:
+        try:
+            self.book  # noqa: B018 (opened now: leftovers of a killed run are counted before anything is sent)
+        except Exception:
+            logger.exception(
+                "The charges of %s could not be read; paid requests will fail",
+                self.setup.config.provenance_db,
+            )
 
     def _closed(self, spider: Any = None) -> None:
         if self._book is not None:
@@ -266,6 +278,8 @@ class PaymentMiddleware:
                 {"max_price": limit, "stopped": stopped},
             )
         domain = registrable_domain(host)
+        if self.book.crawl_id is None and self.crawler.stats:
+            self.book.crawl_id = self.crawler.stats.get_value("permitcrawl/crawl_id")
         reserved = self.book.reserve(request.url, host, domain)
         if isinstance(reserved, str):
             self.crawler.stats.inc_value("payment/budget_exhausted")

@@ -110,6 +110,10 @@ class ChargeBook:
         ):
             self.totals.add(domain, Decimal(amount if state != RESERVED else reserved))
 
+    def hosts(self) -> set[str]:
+        """The hosts paid (or asked to be paid) before: they ask for payment."""
+        return {host for (host,) in self.conn.execute("select distinct host from charges")}
+
     def close(self) -> None:
         self.conn.close()
 
