@@ -149,6 +149,7 @@ def test_with_a_sufficient_max_price_every_page_is_paid_once_signed_captured_and
         assert run.result.returncode == 0, run.result.stderr
         unpriced = [r.url for r in web.requests if r.url not in EVIDENCE_URLS and "crawler-max-price" not in
                     {k.lower() for k in r.headers}]  # fmt: skip
+    assert "pay per crawl: charged USD 0.04" in run.result.stderr
     # Only the first page was asked for without a price: it answered 402, and was asked again with one.
     assert unpriced == [SEED]
     assert site.unverified == []  # every price header was covered by a valid signature

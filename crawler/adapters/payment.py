@@ -218,8 +218,9 @@ class PaymentMiddleware:
         return self._book
 
     def _opened(self, spider: Any = None) -> None:
+        # Opened now: what a killed run left unsettled is counted before anything is sent.
         try:
-            self.book  # noqa: B018 (opened now: leftovers of a killed run are counted before anything is sent)
+            logger.debug("Charges so far: %s", self.book.spent())
         except Exception:
             logger.exception(
                 "The charges of %s could not be read; paid requests will fail",

@@ -107,6 +107,8 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
         click.echo(line, err=True)  # a summary: the crawl's data is in the directory
+    for line in _spending_lines(db):
+        click.echo(line, err=True)
     left = _left_in_frontier(out) if frontier == EMBEDDED else None
     if left:
         click.echo(
@@ -115,6 +117,17 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
         )
     click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
     return result.crawl_id
+
+
+def _spending_lines(db: Any) -> Iterator[str]:
+    """What the crawl directory has paid for (pay per crawl), per currency; nothing if nothing was paid."""
+    from crawler.storage.charges import spending
+
+    for currency, total in spending(db)["totals"].items():
+        line = f"pay per crawl: charged {currency} {total['charged']}"
+        if total["unsettled"]:
+            line += f", and {currency} {total['unsettled']} unsettled (counted at max-price: see report)"
+        yield line
 
 
 def _left_in_frontier(out: Path) -> int | None:
