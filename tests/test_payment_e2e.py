@@ -170,6 +170,9 @@ def test_with_a_sufficient_max_price_every_page_is_paid_once_signed_captured_and
     page = (out / "report.html").read_text()
     assert "--max-price USD 0.02" in page
     assert "<td>priced.test</td><td>USD</td><td class=n>4</td><td class=n>0.04</td>" in page
+    merged = run_cli("merge", out, "--out", tmp_path / "merged")
+    assert merged.returncode == 0, merged.stderr
+    assert sum(Decimal(c["amount"]) for c in charges(tmp_path / "merged")) == site.charged
     listed = run_cli("pages", out, "--paid", "--format", "jsonl")
     assert listed.returncode == 0, listed.stderr
     paid = [json.loads(line) for line in listed.stdout.splitlines()]
