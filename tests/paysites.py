@@ -5,7 +5,7 @@ Every page but ``/robots.txt`` costs ``price``: a request without a sufficient
 in the same currency at or above the price gets ``200`` and
 ``crawler-charged``, and the charge is counted. ``script`` makes a path answer
 given failures first (a ``crawler-error`` code and its status), and
-``payment_failed`` makes every paid request fail with ``PaymentFailed``. When
+``fail_with`` makes every paid request fail with that code. When
 a ``verify`` function is given, a request carrying a price header must pass it
 (a signature covering the header), or it is answered ``400 InvalidSignature``.
 """
@@ -56,7 +56,7 @@ class PricedSite(dict[str, object]):
         pages: int,
         *,
         script: dict[str, list[str]] | None = None,
-        payment_failed: bool = False,
+        fail_with: str | None = None,
         verify: Callable[[LoggedRequest], bool] | None = None,
         delay: float = 0.0,
         robots: str = "User-agent: *\nAllow: /\n",
@@ -68,7 +68,7 @@ class PricedSite(dict[str, object]):
         self.price = Decimal(amount)
         self.paths = ["/", *(f"/p{i}" for i in range(pages))]
         self.script = {path: list(codes) for path, codes in (script or {}).items()}
-        self.payment_failed = payment_failed
+        self.fail_with = fail_with
         self.verify = verify
         self.delay = delay
         self.robots = robots
@@ -119,8 +119,8 @@ class PricedSite(dict[str, object]):
             scripted = self.script.get(path)
             if scripted:
                 return self._error(scripted.pop(0))
-        if self.payment_failed:
-            return self._error("PaymentFailed")
+        if self.fail_with is not None:
+            return self._error(self.fail_with)
         currency, _, amount = max_price.partition(" ")
         if currency != self.currency or Decimal(amount) < self.price:
             return Reply(

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import pytest
 import sqlite_utils
 from warcio.archiveiterator import ArchiveIterator
 
@@ -218,9 +219,10 @@ def priced_requests(server: LocalWebServer) -> list[str]:
     return [r.path for r in server.requests if any(k.lower() == "crawler-max-price" for k in r.headers)]
 
 
-def test_internal_error_is_retried_with_backoff_and_charged_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("code", ["InternalError", "InvalidContentPrice"])
+def test_a_retryable_error_is_retried_with_backoff_and_charged_once(code: str, tmp_path: Path) -> None:
     key, _ = signing_key(tmp_path)
-    site = PricedSite("USD 0.01", 1, script={"/p0": ["InternalError"]})
+    site = PricedSite("USD 0.01", 1, script={"/p0": [code]})
     with priced_web(site) as web:
         run = paid_crawl(
             web, tmp_path / "c", key, "--max-price", "USD 0.01", "-s", "PERMITCRAWL_PAYMENT_BACKOFF=0.05",
@@ -230,16 +232,14 @@ def test_internal_error_is_retried_with_backoff_and_charged_once(tmp_path: Path)
         assert [path for path in priced_requests(web) if path == "/p0"] == ["/p0", "/p0"]
     assert site.charges.count("/p0") == 1
     book = [c for c in charges(tmp_path / "c") if c["url"] == f"http://{HOST}/p0"]
-    assert [(c["state"], c["crawler_error"]) for c in book] == [
-        ("released", "InternalError"),
-        ("charged", None),
-    ]
+    assert [(c["state"], c["crawler_error"]) for c in book] == [("released", code), ("charged", None)]
     assert f"http://{HOST}/p0" in [c["url"] for c in rows(tmp_path / "c", "select url from captures")]
 
 
-def test_payment_failed_stops_every_paid_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("code", ["PaymentFailed", "CrawlerForbidden", "InvalidSignature"])
+def test_a_failure_that_is_not_retryable_stops_paying(code: str, tmp_path: Path) -> None:
     key, _ = signing_key(tmp_path)
-    site = PricedSite("USD 0.01", 3, payment_failed=True)
+    site = PricedSite("USD 0.01", 3, fail_with=code)
     seeds = [f"http://{HOST}{path}" for path in site.paths]
     with priced_web(site) as web:
         run = paid_crawl(
@@ -251,7 +251,7 @@ def test_payment_failed_stops_every_paid_request(tmp_path: Path) -> None:
     refused = rows(tmp_path / "c", "select url, signal, reason from refusals")
     assert len(refused) == len(seeds)
     assert all(r["signal"] == "payment" for r in refused)
-    assert any("PaymentFailed" in r["reason"] for r in refused)
+    assert any(code in r["reason"] for r in refused)
     assert sum("paying it stopped" in r["reason"] for r in refused) == len(seeds) - 1
 
 
@@ -377,3 +377,19 @@ def test_an_x402_payment_request_is_recorded_and_never_paid(tmp_path: Path) -> N
     ]
     explained = run_cli("explain", tmp_path / "c", SEED)
     assert "scheme exact, network eip155:8453, amount 10000, asset 0xA0b8" in explained.stdout
+
+
+def test_retries_of_an_internal_error_are_bounded(tmp_path: Path) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 0, fail_with="InternalError")
+    with priced_web(site) as web:
+        run = paid_crawl(
+            web, tmp_path / "c", key, "--max-price", "USD 0.01",
+            "-s", "PERMITCRAWL_PAYMENT_BACKOFF=0.01", "-s", "PERMITCRAWL_PAYMENT_RETRIES=2",
+        )  # fmt: skip
+        assert run.result.returncode == 0, run.result.stderr
+        assert priced_requests(web) == ["/", "/", "/"]  # once, and twice again: no more
+    assert site.charges == []
+    (refused,) = rows(tmp_path / "c", "select signal, reason from refusals")
+    assert refused["signal"] == "payment" and "InternalError" in refused["reason"]
+    assert {c["state"] for c in charges(tmp_path / "c")} == {"released"}
