@@ -139,9 +139,8 @@ def payment_config(settings: SettingsLike) -> PaymentConfig | None:
     if not settings.get("PERMITCRAWL_SIGN_KEY"):
         raise SettingsError(
             f"--max-price {max_price} needs --sign KEY.jwk and --signature-agent https://ORIGIN: "
-            "pay per crawl "
-            "accepts a price only in a request signed with Web Bot Auth, the signature covering it; expected "
-            "--sign and --signature-agent too"
+            "pay per crawl accepts a price only in a request signed with Web Bot Auth, the signature "
+            "covering it; expected --sign and --signature-agent too"
         )
     for option, budget in (("--budget", total), ("--domain-budget", per_domain)):
         if budget is not None and budget.currency != max_price.currency:
@@ -166,8 +165,7 @@ def payment_config(settings: SettingsLike) -> PaymentConfig | None:
     if not 0 <= retries <= 10 or not 0 <= backoff <= 600:
         raise SettingsError(
             f"PERMITCRAWL_PAYMENT_RETRIES={retries} or PERMITCRAWL_PAYMENT_BACKOFF={backoff} "
-            "is out of range; "
-            "expected 0 to 10 retries and 0 to 600 seconds"
+            "is out of range; expected 0 to 10 retries and 0 to 600 seconds"
         )
     return PaymentConfig(Budgets(max_price, total, per_domain), retries, backoff)
 
@@ -211,8 +209,7 @@ class PaymentMiddleware:
             if self._book.unsettled_at_start:
                 logger.warning(
                     "%d paid request(s) of an earlier run never had their response (a kill, a crash): "
-                    "counted "
-                    "at their max-price against the budgets, since they may have been charged",
+                    "counted at their max-price against the budgets, since they may have been charged",
                     self._book.unsettled_at_start,
                 )
         return self._book
