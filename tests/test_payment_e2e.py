@@ -171,6 +171,11 @@ def test_with_a_sufficient_max_price_every_page_is_paid_once_signed_captured_and
     page = (out / "report.html").read_text()
     assert "--max-price USD 0.02" in page
     assert "<td>priced.test</td><td>USD</td><td class=n>4</td><td class=n>0.04</td>" in page
+    assert run_cli("datasette", out).returncode == 0
+    spend = json.loads((out / "datasette.json").read_text())["databases"]["provenance"]["queries"]
+    assert rows(out, spend["spend_by_domain"]["sql"]) == [
+        {"domain": HOST, "currency": "USD", "pages_paid": 4, "charged": 0.04, "unsettled": 0}
+    ]
     merged = run_cli("merge", out, "--out", tmp_path / "merged")
     assert merged.returncode == 0, merged.stderr
     assert sum(Decimal(c["amount"]) for c in charges(tmp_path / "merged")) == site.charged
