@@ -62,6 +62,7 @@ class PricedSite(dict[str, object]):
         robots: str = "User-agent: *\nAllow: /\n",
         noai: tuple[str, ...] = (),
         x402: str | None = None,
+        charge_as: str | None = None,
     ) -> None:
         super().__init__()
         self.currency, amount = price.split(" ")
@@ -74,6 +75,7 @@ class PricedSite(dict[str, object]):
         self.robots = robots
         self.noai = noai  # paths whose paid page says X-Robots-Tag: noai
         self.x402 = x402  # a PAYMENT-REQUIRED header value: the host asks to be paid in x402 only
+        self.charge_as = charge_as  # a crawler-charged value other than the price (a misbehaving host)
         self.charges: list[str] = []  # the paths charged for, in order
         self.unverified: list[str] = []  # paths whose price header no valid signature covered
         self._lock = threading.Lock()
@@ -130,7 +132,7 @@ class PricedSite(dict[str, object]):
             )
         with self._lock:
             self.charges.append(path)
-        headers = (("crawler-charged", asked), *HTML.items())
+        headers = (("crawler-charged", self.charge_as or asked), *HTML.items())
         if path in self.noai:
             headers = (*headers, ("X-Robots-Tag", "noai"))
         return Reply(200, headers, self._page(path).encode(), delay=self.delay)

@@ -398,3 +398,22 @@ def test_retries_of_an_internal_error_are_bounded(tmp_path: Path) -> None:
     (refused,) = rows(tmp_path / "c", "select signal, reason from refusals")
     assert refused["signal"] == "payment" and "InternalError" in refused["reason"]
     assert {c["state"] for c in charges(tmp_path / "c")} == {"released"}
+
+
+@pytest.mark.parametrize(("charged", "counted"), [("USD 0.05", "0.05"), ("EUR 0.01", "0.01")])
+def test_a_charge_above_max_price_or_in_another_currency_is_recorded_and_stops_paying_the_host(
+    charged: str, counted: str, tmp_path: Path
+) -> None:
+    key, _ = signing_key(tmp_path)
+    site = PricedSite("USD 0.01", 3, charge_as=charged)
+    seeds = [f"http://{HOST}{path}" for path in site.paths]
+    with priced_web(site) as web:
+        run = paid_crawl(
+            web, tmp_path / "c", key, "--max-price", "USD 0.01", "-s", "CONCURRENT_REQUESTS=1", seeds=seeds
+        )
+        assert run.result.returncode == 0, run.result.stderr
+        assert len(priced_requests(web)) == 1
+    (charge,) = [c for c in charges(tmp_path / "c") if c["state"] == "charged"]
+    assert charge["charged"] == charged and charge["amount"] == counted and charge["note"]
+    refused = rows(tmp_path / "c", "select reason from refusals where signal = 'payment'")
+    assert len(refused) == len(seeds) - 1 and all("paying it stopped" in r["reason"] for r in refused)
