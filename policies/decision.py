@@ -9,6 +9,7 @@ says ``none``, the default policy decides and is itself recorded as a basis.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,6 +58,7 @@ USAGE_SIGNALS: frozenset[str] = frozenset(
 # Stable signal ids, used in explain output, stats keys and the database.
 SIGNAL_IDS: tuple[str, ...] = (
     "robots",
+    "payment",
     "robots-ai-agents",
     "content-signal",
     "content-usage",
@@ -79,7 +81,9 @@ class Basis:
     a policy file and line); ``sha256`` and ``record_id`` identify the evidence
     document and its WARC record; ``rule`` names the matching rule where known.
     ``agreement`` names the licence or agreement behind a grant that overrides
-    other signals' usage opt-outs.
+    other signals' usage opt-outs. ``payment`` (``payment`` bases only) is the
+    JSON text of what the response said about payment (price, charge, error,
+    x402 requirements: :func:`policies.payment.payment_terms`), keys sorted.
     """
 
     signal: str
@@ -90,6 +94,7 @@ class Basis:
     record_id: str | None = None
     rule: str | None = None
     agreement: str | None = None
+    payment: str | None = None
 
     def __post_init__(self) -> None:
         if self.signal not in SIGNAL_IDS:
@@ -111,6 +116,8 @@ class Basis:
             data["rule"] = self.rule
         if self.agreement is not None:
             data["agreement"] = self.agreement
+        if self.payment is not None:
+            data["payment"] = json.loads(self.payment)
         return data
 
     @classmethod
@@ -125,6 +132,9 @@ class Basis:
             record_id=data.get("record_id"),
             rule=data.get("rule"),
             agreement=data.get("agreement"),
+            payment=json.dumps(data["payment"], ensure_ascii=False, sort_keys=True)
+            if "payment" in data
+            else None,
         )
 
 

@@ -27,6 +27,7 @@ from policies.contentsignal import header_signal_basis, robots_signal_basis
 from policies.decision import Basis, Verdict
 from policies.html import HTTP_EQUIV
 from policies.memo import Same
+from policies.payment import payment_basis
 from policies.robots import RobotsOutcome, robots_basis
 from policies.robotsmeta import directives_basis, parse_header, parse_meta
 from policies.rsl import rsl_basis
@@ -42,6 +43,11 @@ Producer = Callable[["Context"], Basis | Iterable[Basis] | None]
 def robots(ctx: Context) -> Basis:
     """robots.txt access rules (the same for every purpose: computed once per URL)."""
     return ctx.memo.get("robots", lambda: robots_basis(ctx.host.robots, ctx.url))
+
+
+def payment(ctx: Context) -> Basis | None:
+    """What the response says of payment (HTTP 402, crawler-price, crawler-charged, x402); pages only."""
+    return payment_basis(ctx.page)
 
 
 def robots_ai_agents(ctx: Context) -> Basis | None:
@@ -203,9 +209,11 @@ def meta_robots(ctx: Context) -> Basis | None:
     )
 
 
-# (signal id, producer) in evaluation order; access first, then the usage signals.
+# (signal id, producer) in evaluation order; access first (robots.txt, then payment: a 402 refusal,
+# or the charge a page was fetched under, decides before any usage signal), then the usage signals.
 PRODUCERS: tuple[tuple[str, Producer], ...] = (
     ("robots", robots),
+    ("payment", payment),
     ("robots-ai-agents", robots_ai_agents),
     ("content-signal", content_signal),
     ("content-usage", content_usage),

@@ -27,7 +27,7 @@ from tests.sites import DOWNSTREAM_SEEDS, downstream_sites
 FIELDS = [
     *("crawl_dir", "url", "warc_file", "warc_offset", "warc_length", "warc_record_id", "fetched_at"),
     *("status", "content_type", "payload_digest", "payload_sha256", "purpose", "usable", "revoked"),
-    *("signal", "reason", "crawl_id", "basis"),
+    *("signal", "reason", "crawl_id", "charged", "basis"),
 ]
 
 

@@ -21,6 +21,7 @@ from crawler.adapters.bounds import HostBudgetMiddleware, LinkBoundsMiddleware, 
 from crawler.adapters.decompression import StrictDecompressionMiddleware
 from crawler.adapters.extensions import ArchiveExtension
 from crawler.adapters.middlewares import PolicyGateMiddleware
+from crawler.adapters.payment import PAYMENT_PRIORITY, PaymentMiddleware
 from crawler.judging.config import DEFAULTS, user_agent
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class PolicyAddon:
         settings.set_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", PageBudgetMiddleware, PAGE_BUDGET_PRIORITY
         )
+        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", PaymentMiddleware, PAYMENT_PRIORITY)
         settings.set_in_component_priority_dict(
             "SPIDER_MIDDLEWARES", LinkBoundsMiddleware, DEPTH_REPORT_PRIORITY
         )

@@ -95,6 +95,10 @@ RECORDED_SCRAPY_SETTINGS = (
     "DEPTH_LIMIT",
     "DOWNLOAD_TIMEOUT",
     "RETRY_TIMES",
+    # Pay per crawl: what a page and the crawl may cost (empty: nothing is paid for).
+    "PERMITCRAWL_MAX_PRICE",
+    "PERMITCRAWL_BUDGET",
+    "PERMITCRAWL_DOMAIN_BUDGET",
 )
 
 

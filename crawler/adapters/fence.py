@@ -74,8 +74,10 @@ _KEEPERS: WeakKeyDictionary[Crawler, Keeper] = WeakKeyDictionary()
 # Per crawl: the frontier that counts pages against --max-pages cluster-wide (Redis only).
 _PAGES: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
 
-# Per crawl: what must run on a request right before it is sent, after every wait (an RSL licence
-# token renewed if it expired while the request waited for its slot). A hook may raise IgnoreRequest.
+# Per crawl: what must run on a request right before it is signed and sent, after every wait: an
+# RSL licence token renewed if it expired while the request waited for its slot; the payment
+# middleware's check that a host it stopped paying meanwhile gets no paid request. A hook that
+# refuses raises IgnoreRequest, having recorded why.
 _BEFORE_SEND: WeakKeyDictionary[Crawler, list[Callable[[Request], Awaitable[None]]]] = WeakKeyDictionary()
 
 LOST_STAT = "frontier/lease_lost/not_sent"

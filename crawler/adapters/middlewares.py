@@ -481,7 +481,8 @@ class PolicyGateMiddleware:
             self.crawler.stats.inc_value("policy/allowed/post-fetch")
             return response
         self._refuse(request, decision, response)
-        if self.config.deliver_refused:
+        # A payment request's body is no page: its links are not followed either (a 402 is never bypassed).
+        if self.config.deliver_refused and decision.signal != "payment":
             return response
         raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
 

@@ -10,6 +10,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.adapters.overrides import check_overrides
+from crawler.adapters.payment import payment_config
 from crawler.adapters.spiders.seeds import SeedSpider, check_seed
 from crawler.errors import ProvenanceError, SeedsError, SettingsError
 from crawler.frontier.embedded import FILE_NAME, check_file
@@ -97,6 +98,9 @@ def prepare_crawl(
     frontier: str | None = None,
     sign_key: Path | None = None,
     signature_agent: str | None = None,
+    max_price: str | None = None,
+    budget: str | None = None,
+    domain_budget: str | None = None,
 ) -> PreparedCrawl:
     """Return the settings for a crawl writing to ``out`` (WARC files, database, job state), and its setup.
 
@@ -132,6 +136,13 @@ def prepare_crawl(
         given["PERMITCRAWL_SIGNATURE_AGENT"] = signature_agent
     if rsl_credentials is not None:
         given["POLICY_RSL_CREDENTIALS"] = str(rsl_credentials)
+    for name, price in (
+        ("PERMITCRAWL_MAX_PRICE", max_price),
+        ("PERMITCRAWL_BUDGET", budget),
+        ("PERMITCRAWL_DOMAIN_BUDGET", domain_budget),
+    ):
+        if price is not None:
+            given[name] = price
     if frontier is not None:
         given.update(FRONTIER_SETTINGS, PERMITCRAWL_FRONTIER=check_spec(frontier))
     settings.setdict(given, priority="cmdline")
@@ -140,6 +151,7 @@ def prepare_crawl(
     check_overrides(overrides or {})
     settings.setdict(overrides or {}, priority="cmdline")
     setup = CrawlSetup.build(settings)  # fail now, with the setting named, rather than mid-start-up
+    payment_config(settings)  # pay per crawl: prices, budgets, and --sign beside --max-price
     check_layout(setup.config, out / FILE_NAME if frontier == EMBEDDED else None)
     return PreparedCrawl(settings, setup)
 

@@ -107,6 +107,8 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
     db = open_crawl(out)
     for line in _summary_lines(summary(db, result.crawl_id)):
         click.echo(line, err=True)  # a summary: the crawl's data is in the directory
+    for line in _spending_lines(db):
+        click.echo(line, err=True)
     left = _left_in_frontier(out) if frontier == EMBEDDED else None
     if left:
         click.echo(
@@ -115,6 +117,17 @@ def _run(out: Path, seeds: list[str], *, demo: bool = False, **options: Any) -> 
         )
     click.echo(f"finished ({result.finish_reason}); output in {out}", err=True)
     return result.crawl_id
+
+
+def _spending_lines(db: Any) -> Iterator[str]:
+    """What the crawl directory has paid for (pay per crawl), per currency; nothing if nothing was paid."""
+    from crawler.storage.charges import spending
+
+    for currency, total in spending(db)["totals"].items():
+        line = f"pay per crawl: charged {currency} {total['charged']}"
+        if total["unsettled"]:
+            line += f", and {currency} {total['unsettled']} unsettled (counted at max-price: see report)"
+        yield line
 
 
 def _left_in_frontier(out: Path) -> int | None:
@@ -130,6 +143,23 @@ def _left_in_frontier(out: Path) -> int | None:
             reader.close()
     except FrontierError:
         return None
+
+
+class _Price(click.ParamType):
+    """A price as pay per crawl writes it: ``USD 0.01`` (a currency code, one space, a decimal amount)."""
+
+    name = "price"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from policies.payment import parse_price
+
+        try:
+            return str(parse_price(str(value)))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+PRICE = _Price()
 
 
 def _crawl_options(func: Any) -> Any:
@@ -228,6 +258,29 @@ def _log_level(verbose: int) -> str:
     help="The https origin serving the key's directory at /.well-known/http-message-signatures-directory, "
     "sent as Signature-Agent (PERMITCRAWL_SIGNATURE_AGENT); needs --sign.",
 )
+@click.option(
+    "--max-price",
+    type=PRICE,
+    default=None,
+    metavar='"USD 0.01"',
+    help="Pay for pages of hosts that answer HTTP 402 (pay per crawl), at most this much a page; "
+    "needs --sign "
+    "(PERMITCRAWL_MAX_PRICE).",
+)
+@click.option(
+    "--budget",
+    type=PRICE,
+    default=None,
+    metavar='"USD 5"',
+    help="What the crawl may spend in all with --max-price, never exceeded (PERMITCRAWL_BUDGET).",
+)
+@click.option(
+    "--domain-budget",
+    type=PRICE,
+    default=None,
+    metavar='"USD 0.50"',
+    help="What the crawl may spend per registrable domain with --max-price (PERMITCRAWL_DOMAIN_BUDGET).",
+)
 @_crawl_options
 def crawl(
     urls: tuple[str, ...],
@@ -253,6 +306,8 @@ def crawl(
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
         permitcrawl crawl https://example.org/ --out crawls/signed \\
             --sign crawler.jwk --signature-agent https://crawler.example
+        permitcrawl crawl https://example.org/ --out crawls/paid --sign crawler.jwk \\
+            --signature-agent https://crawler.example --max-price "USD 0.01" --budget "USD 5"
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 

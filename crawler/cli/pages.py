@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     "--signal", type=click.Choice(SIGNAL_IDS), default=None, help="Only pages decided by this signal."
 )
 @click.option(
+    "--paid",
+    is_flag=True,
+    default=False,
+    help="Only pages paid for (pay per crawl); each row names the amount.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice([*FORMATS, "parquet"]),
@@ -70,10 +76,13 @@ def pages(
         permitcrawl pages crawls/a crawls/b --usable --format parquet --out pages.parquet
         permitcrawl pages crawls/a crawls/b --usable --purpose search --domain example.org --format csv
         permitcrawl pages crawls/example --unusable --signal tdmrep --since 2026-11-01
+        permitcrawl pages crawls/paid --paid
     """
     from crawler.storage.queries import PAGE_FIELDS
 
     columns = ["url", "status", "usable", "signal", "where"]
+    if filters.get("paid"):
+        columns.insert(-1, "charged")
     if len(directories) > 1:
         columns.insert(0, "crawl_dir")
     fields = ["crawl_dir", *PAGE_FIELDS]
@@ -152,12 +161,35 @@ def _explain_text(story: dict[str, Any], places: int = 1) -> Iterator[str]:
             for key in ("source", "rule", "sha256", "record_id"):
                 if basis.get(key):
                     yield f"        {key}: {basis[key]}"
+            if basis.get("payment"):
+                yield from _payment_lines(basis["payment"])
             evidence = basis.get("evidence")
             if evidence:
                 yield (
                     f"        evidence: {evidence['warc_file']} offset {evidence['warc_offset']}, "
                     f"fetched {evidence['fetched_at']}, HTTP {evidence['status']}"
                 )
+
+
+def _payment_lines(terms: dict[str, Any]) -> Iterator[str]:
+    """What a ``payment`` basis recorded: the price or charge (parsed), the error, x402's requirements."""
+    for key in ("price", "charged"):
+        record = terms.get(key)
+        if record:
+            parsed = (
+                f"{record['currency']} {record['amount']}" if "currency" in record else record.get("problem")
+            )
+            yield f"        {key}: {record['raw']!r} ({parsed})"
+    if terms.get("error"):
+        yield f"        crawler-error: {terms['error']}"
+    x402 = terms.get("x402")
+    if x402:
+        yield f"        x402: version {x402.get('version')}, from the {x402.get('source')}"
+        order = ("scheme", "network", "amount", "maxAmountRequired", "asset")  # as x402 lists them
+        for way in x402.get("accepts", ()):
+            yield "          " + ", ".join(f"{name} {way[name]}" for name in order if name in way)
+        if x402.get("problem"):
+            yield f"          {x402['problem']}"
 
 
 @click.command()

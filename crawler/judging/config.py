@@ -82,6 +82,14 @@ DEFAULTS: dict[str, Any] = {
     # serving its key directory (crawl --signature-agent); both or neither. Empty: no signing.
     "PERMITCRAWL_SIGN_KEY": "",
     "PERMITCRAWL_SIGNATURE_AGENT": "",
+    # Pay per crawl (crawl --max-price, --budget, --domain-budget; crawler/adapters/payment.py): empty,
+    # nothing is paid for. A paid request answered with a retryable crawler-error is asked again this
+    # many times, after this many seconds, doubled each time.
+    "PERMITCRAWL_MAX_PRICE": "",
+    "PERMITCRAWL_BUDGET": "",
+    "PERMITCRAWL_DOMAIN_BUDGET": "",
+    "PERMITCRAWL_PAYMENT_RETRIES": 3,
+    "PERMITCRAWL_PAYMENT_BACKOFF": 1.0,
     "WARC_DIR": "crawl/warc",
     "WARC_EVIDENCE_DIR": "",
     "WARC_PREFIX": "permitcrawl",

@@ -112,7 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif site is None:
             reply = Reply(502, (("Content-Type", "text/plain"),), f"unknown host {host}\n".encode())
         else:
-            spec = site.get(path)
+            # A site that answers by what the request carries (a price header, say) has a ``respond``.
+            respond = getattr(site, "respond", None)
+            spec = respond(logged) if respond is not None else site.get(path)
             reply = (
                 as_reply(spec)
                 if spec is not None

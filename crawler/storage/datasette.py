@@ -79,6 +79,19 @@ select l.id, l.at, l.actor, l.action, l.scope, l.reason, l.count
 from ledger l
 order by l.at desc, l.id desc""",
     },
+    "spend_by_domain": {
+        "title": "Pay per crawl: spend by domain",
+        "description": "Per registrable domain: pages paid for, the amount charged, and what is unsettled "
+        "(counted at max-price: a request whose response never came). Amounts in the max-price's currency.",
+        "sql": """
+select domain, currency,
+       sum(state = 'charged') as pages_paid,
+       sum(case when state = 'charged' then cast(amount as real) else 0 end) as charged,
+       sum(case when state = 'unsettled' then cast(amount as real) else 0 end) as unsettled
+from charges
+group by domain, currency
+order by charged + unsettled desc, domain""",
+    },
     "captures_by_day": {
         "title": "Captures and refusals by day",
         "description": "Per day (UTC): pages captured and URLs refused.",
@@ -100,9 +113,12 @@ TABLES = {
     "refusals": "URLs not archived, before or after fetching, with the decision and its evidence.",
     "evidence": "Evidence documents (robots.txt, tdmrep.json, ai.txt, RSL, terms) and where they are.",
     "policy_rules": "The ToS rules in force during each crawl, as they were.",
-    "ledger": "Later actions: recheck, revoke, export, purge; who, when, what and why.",
+    "ledger": "Later actions: recheck, revoke, export, purge, and every pay-per-crawl charge; who, when, "
+    "what and why.",
     "revocations": "Captures no longer usable (for one purpose or all), and why.",
     "tombstones": "Captures physically erased from the WARC files: URL, digests, date, reason.",
+    "charges": "Pay per crawl: one row per paid request, reserved before it was sent and settled by its "
+    "response (crawler-charged), with its ledger entry.",
     "decisions": "Each distinct decision once, with its URL, time and path as placeholders (the views "
     "restore them).",
     "manifests": "Each distinct evidence manifest once: the WARC record ids a decision rested on.",

@@ -318,6 +318,37 @@ def _m006_compact(db: sqlite_utils.Database) -> None:
         db.execute(view)
 
 
+# The columns of a charge (pay per crawl), written by crawler.storage.charges.
+CHARGE_COLUMNS = (
+    "crawl_id",
+    "url",
+    "host",
+    "domain",
+    "max_price",
+    "currency",
+    "reserved",
+    "state",
+    "charged",
+    "amount",
+    "status",
+    "crawler_error",
+    "note",
+    "reserved_at",
+    "settled_at",
+    "ledger_id",
+)
+
+
+def _m007_charges(db: sqlite_utils.Database) -> None:
+    # Pay per crawl: one row per paid request, reserved against the budgets before it is sent and
+    # settled when its response comes (amounts are decimal text, summed exactly in Python).
+    types = {"status": "integer", "ledger_id": "integer"}
+    columns = ", ".join(f"{c} {types.get(c, 'text')}" for c in CHARGE_COLUMNS)
+    db.execute(f"create table charges (id integer primary key, {columns})")
+    for column in ("url", "domain", "state"):
+        db.execute(f"create index idx_charges_{column} on charges ({column})")
+
+
 def _inserter(
     db: sqlite_utils.Database, table: str, columns: tuple[str, ...]
 ) -> Callable[[Iterable[dict[str, Any]]], None]:
@@ -362,6 +393,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m004_refusal_domains,
     _m005_frontier,
     _m006_compact,
+    _m007_charges,
 ]
 
 

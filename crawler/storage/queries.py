@@ -60,6 +60,7 @@ PAGE_FIELDS = (
     "signal",
     "reason",
     "crawl_id",
+    "charged",
     "basis",
 )
 
@@ -108,6 +109,7 @@ class PageFilter:
     until: str | None = None  # ISO time in UTC, as fetched_at is stored (+00:00); exclusive
     content_type: str | None = None  # a prefix: "text/html"
     signal: str | None = None  # the deciding signal
+    paid: bool = False  # only captures paid for (pay per crawl: a settled charge of their URL)
 
 
 REVOKED = (
@@ -115,6 +117,11 @@ REVOKED = (
     "and (r.purpose is null or r.purpose = u.purpose))"
 )
 USABLE = f"(u.usable = 1 and c.status between 200 and 299 and not {REVOKED})"
+# What a capture's URL was charged (pay per crawl's crawler-charged, as sent), by the charges index on url.
+CHARGED = (
+    "(select ch.charged from charges ch where ch.url = c.url and ch.state = 'charged' "
+    "and ch.crawl_id = c.crawl_id order by ch.id desc limit 1)"
+)
 
 
 def _domain_condition(name: str, params: dict[str, Any]) -> list[str]:
@@ -170,11 +177,13 @@ def pages(db: sqlite_utils.Database, selection: PageFilter) -> Iterator[dict[str
     if selection.signal:
         where.append("u.signal = :signal")
         params["signal"] = selection.signal
+    if selection.paid:
+        where.append(f"{CHARGED} is not null")
     sql = f"""
         select c.url, c.warc_file, c.warc_offset, c.warc_length, c.warc_record_id, c.fetched_at,
                c.status, c.content_type, c.payload_digest, c.payload_sha256, u.purpose,
                {USABLE} as usable, {REVOKED} as revoked,
-               u.signal, u.reason, c.crawl_id, u.decision_id, c.decided_at
+               u.signal, u.reason, c.crawl_id, {CHARGED} as charged, u.decision_id, c.decided_at
         from usage u join captures c on c.warc_record_id = u.capture_id
         where {" and ".join(where)}
         order by c.fetched_at, c.url

@@ -8,7 +8,7 @@ migrations, so a new migration without a new snapshot fails the suite.
 
 from __future__ import annotations
 
-VERSION = 6
+VERSION = 7
 
 TABLES: dict[str, frozenset[str]] = {
     "capture_rows": frozenset(
@@ -77,6 +77,27 @@ TABLES: dict[str, frozenset[str]] = {
             "warc_offset",
             "warc_record_id",
             "worker",
+        }
+    ),
+    "charges": frozenset(
+        {
+            "amount",
+            "charged",
+            "crawl_id",
+            "crawler_error",
+            "currency",
+            "domain",
+            "host",
+            "id",
+            "ledger_id",
+            "max_price",
+            "note",
+            "reserved",
+            "reserved_at",
+            "settled_at",
+            "state",
+            "status",
+            "url",
         }
     ),
     "crawls": frozenset(

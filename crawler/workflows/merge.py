@@ -387,6 +387,11 @@ class _Writer:
             old = row.pop("id")
             new.table("ledger").insert(row)
             self.ledger_ids[(number, old)] = int(new.table("ledger").last_pk or 0)
+        # Every charge of every worker is kept: each is money paid, whichever capture the merge keeps.
+        for row in db.query("select * from charges order by id"):
+            row.pop("id")
+            row["ledger_id"] = self.ledger_ids.get((number, row["ledger_id"]))
+            new.table("charges").insert(row)
         captures = self.choice.captures[number]
         kept = {row["warc_record_id"] for row in captures}
         # Decisions, manifests and names are looked up in the merged database by content: ids re-mapped.

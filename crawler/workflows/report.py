@@ -11,12 +11,14 @@ which captures were revoked since.
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
+from crawler.storage.charges import spending
 from crawler.storage.queries import REVOKED, USABLE
 from crawler.storage.records import read_decision
 from policies.decision import SIGNAL_IDS
@@ -60,6 +62,8 @@ REGIMES = {
 SIGNAL_GLOSSARY: dict[str, str] = {
     "robots": "the site's robots.txt rules for our crawler: access only (a Disallow refuses; "
     "an Allow grants no use)",
+    "payment": "HTTP 402 pay per crawl: a page that asks to be paid (crawler-price, x402) is refused, its "
+    "price recorded; a page paid for (crawler-charged, with --max-price) names the amount",
     "robots-ai-agents": "robots.txt rules for known AI crawlers (GPTBot, CCBot, Google-Extended, ...): "
     "a path refused to them is read as an AI opt-out",
     "content-signal": "Content-Signal (ai-train=, ai-input=, search=) in robots.txt or an HTTP header",
@@ -461,6 +465,79 @@ def _signal_section(db: sqlite_utils.Database) -> str:
     )
 
 
+def priced_pages(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Per domain, the pages refused because they asked to be paid (HTTP 402), and the prices they named."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in db.query("select domain, decision from refusals where signal = 'payment'"):
+        entry = found.setdefault(
+            row["domain"] or "", {"domain": row["domain"] or "", "pages": 0, "prices": set()}
+        )
+        entry["pages"] += 1
+        try:
+            bases = json.loads(row["decision"])["bases"]
+        except (TypeError, ValueError, KeyError):
+            continue
+        for basis in bases:
+            price = (basis.get("payment") or {}).get("price")
+            if basis.get("signal") == "payment" and price:
+                entry["prices"].add(price["raw"])
+    return sorted(found.values(), key=lambda e: (-e["pages"], e["domain"]))
+
+
+def _budgets(db: sqlite_utils.Database) -> list[str]:
+    """The max-price and budgets each crawl ran under, as recorded in its settings."""
+    said = []
+    for row in db.query("select id, settings from crawls order by started_at"):
+        try:
+            scrapy = json.loads(row["settings"] or "{}").get("scrapy", {})
+        except ValueError:
+            continue
+        if scrapy.get("PERMITCRAWL_MAX_PRICE"):
+            parts = [f"--max-price {scrapy['PERMITCRAWL_MAX_PRICE']}"]
+            parts += [
+                f"{option} {scrapy[name]}"
+                for option, name in (
+                    ("--budget", "PERMITCRAWL_BUDGET"),
+                    ("--domain-budget", "PERMITCRAWL_DOMAIN_BUDGET"),
+                )
+                if scrapy.get(name)
+            ]
+            said.append(f"crawl {row['id']}: {', '.join(parts)}")
+    return said
+
+
+def _payment_section(db: sqlite_utils.Database) -> str:
+    spent = spending(db)
+    priced = priced_pages(db)
+    if not spent["domains"] and not priced:
+        return ""  # no page asked to be paid, and nothing was paid for: nothing to say
+    body = ""
+    budgets = _budgets(db)
+    if budgets:
+        body += "<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in budgets) + "</ul>"
+    if spent["domains"]:
+        rows: list[tuple[Any, ...]] = [
+            (e["domain"], e["currency"], e["pages"], e["charged"], e["unsettled"], e["reserved"])
+            for e in spent["domains"]
+        ]
+        rows += [
+            ("(all)", currency, "", t["charged"], t["unsettled"], t["reserved"])
+            for currency, t in spent["totals"].items()
+        ]
+        headers = ("domain", "currency", "pages paid", "charged", "unsettled", "reserved, not settled")
+        body += _rows_table(headers, rows, numeric=(2, 3, 4, 5))
+        body += (
+            "<p><b>Unsettled</b>: paid requests whose response never came (a crawl killed, a download that "
+            "failed); they may have been charged, so they count at their max-price against the budgets "
+            "(fail closed). <b>Reserved</b>: requests in flight when this report was made.</p>"
+        )
+    if priced:
+        asked = [(e["domain"], e["pages"], ", ".join(sorted(e["prices"])) or "none named") for e in priced]
+        body += "<h3>Pages that asked to be paid (refused)</h3>"
+        body += _rows_table(("domain", "pages", "prices asked"), list(asked), numeric=(1,))
+    return f'<h2 id="payment">Pay per crawl</h2>{body}'
+
+
 def _revocation_section(db: sqlite_utils.Database) -> str:
     rows = revocations(db)
     if not rows:
@@ -530,6 +607,7 @@ def render(db: sqlite_utils.Database, *crawl_dirs: Path) -> str:
         + _crawls_section(db)
         + _signal_section(db)
         + f"<h2>{html.escape(place.title)}</h2>{_chart(place, place.title.split()[1], _hbar)}"
+        + _payment_section(db)
         + _revocation_section(db)
         + f"<h2>{html.escape(time.title)}</h2>{_chart(time, 'from', _vbar, skip_empty=True)}"
         + "</body></html>\n"
