@@ -16,6 +16,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from crawler.workflows.report import SIGNAL_GLOSSARY
 from crawler.workflows.summary import TO_FILL, listed_count, mime_type, modality
 from policies.urls import registrable_domain
 from tests.cli.test_startup import FRAMEWORKS, loaded_by, packages
-from tests.conftest import crawl, read_record, run_cli
+from tests.conftest import cli_env, crawl, read_record, run_cli
 from tests.sites import HTML, TEXT, page
 
 if TYPE_CHECKING:
@@ -395,3 +396,55 @@ def test_out_never_overwrites_a_file(crawled: Path, tmp_path: Path) -> None:
     cli_ok("summary", crawled, "--out", new)
     assert new.read_text(encoding="utf-8") == cli_ok("summary", crawled).stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.md", "summary.md"]  # no partial file left
+
+
+# -- the README --------------------------------------------------------------------
+
+# What changes from one demo run to the next (times, months, the crawl's id), or with each release.
+VOLATILE = (
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"), "<time>"),
+    (re.compile(r"\b\d\d/\d{4}\b"), "<month>"),
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<crawl id>"),
+    (re.compile(r"permitcrawl/[0-9][^ ]*"), "permitcrawl/<version>"),  # the User-Agent's version
+)
+
+
+def masked(text: str) -> str:
+    for pattern, stand_in in VOLATILE:
+        text = pattern.sub(stand_in, text)
+    return text
+
+
+def readme_summary() -> str:
+    """The demo's summary as the README shows it: the Markdown block between its two marker comments."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(
+        r"<!-- demo summary: begin -->\n````markdown\n(.*?)````\n<!-- demo summary: end -->", readme, re.S
+    )
+    assert found, "README.md: no demo summary between its marker comments"
+    return found.group(1)
+
+
+def test_the_readme_shows_the_demos_summary(tmp_path: Path) -> None:
+    env = cli_env(None)
+    demo = subprocess.run(
+        [sys.executable, "-m", "crawler", "demo", "--out", "permitcrawl-demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stderr
+    made = subprocess.run(
+        [sys.executable, "-m", "crawler", "summary", "permitcrawl-demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert masked(readme_summary()) == masked(made.stdout)
