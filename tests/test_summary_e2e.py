@@ -69,6 +69,7 @@ def summary_sites() -> dict[str, Site]:
     first["/private/x"] = page("never requested")
     sites["www.site21.test"] = {"/robots.txt": (200, TEXT, OPEN), "/": padded("www 21", 50)}
     sites["other.test"] = {"/robots.txt": (200, TEXT, OPEN), "/": padded("other", 10)}
+    sites["closed.test"] = {"/robots.txt": (200, TEXT, "User-agent: *\nDisallow: /\n"), "/": page("closed")}
     return sites
 
 
@@ -175,7 +176,8 @@ def test_collected_pages_bytes_and_domains_match_pages_and_the_warc_records(craw
     assert {t["mime_type"]: t["bytes"] for t in content["types"]} == dict(by_type)
     assert {"text/html", "text/plain"} <= set(by_type)
     assert all(t["modality"] == modality(t["mime_type"]) == "text" for t in content["types"])
-    assert content["modalities"] == [{"modality": "text", "pages": len(rows), "bytes": sum(by_type.values())}]
+    modalities = [{"modality": "text", "pages": len(rows), "bytes": sum(by_type.values())}]
+    assert data["2.3.(vi)"] == modalities
 
 
 def test_per_domain_counts_match_pages_domain(crawled: Path) -> None:
@@ -300,6 +302,21 @@ def test_two_directories_add_up_in_one_summary(crawled: Path, second: Path, tmp_
     assert both["2.3.(iv)"]["last"] == other["2.3.(iv)"]["last"]
 
 
+def test_a_crawl_that_collected_nothing_lists_no_domain(sweb: LocalWebServer, tmp_path: Path) -> None:
+    run = crawl(sweb, tmp_path / "crawl", seeds=["http://closed.test/"])
+    assert run.result.returncode == 0, run.result.stderr
+    data = summary_json(run.out)
+    assert data["crawlers_used"] is True
+    assert data["2.3.(v)"]["collected_pages"] == data["2.3.(v)"]["captured"] == 0
+    assert data["2.3.(vi)"] == [] and data["2.3.(v)"]["types"] == []
+    assert data["2.3.(vii)"]["domains"] == data["2.3.(vii)"]["listed"] == 0 and data["2.3.(vii)"]["top"] == []
+    assert data["2.3.(iii)"]["refusals_by_signal"] == {"robots": 1}
+    ((decided,),) = db_rows(run.out, "select decided_at from refusals")
+    assert data["2.3.(iv)"]["first"] == data["2.3.(iv)"]["last"] == decided  # the period of the refusal
+    md = cli_ok("summary", run.out).stdout
+    assert "**0 of 0** registrable domains" in md and "**0 pages, 0 bytes**" in md
+
+
 # -- formats -----------------------------------------------------------------------
 
 
@@ -335,7 +352,7 @@ def test_markdown_html_and_json_are_all_produced_and_agree(crawled: Path, tmp_pa
     assert len(soup.select(".fill")) == 17  # as in Markdown
     assert set(data) == {
         *("format", "template", "directories", "to_fill", "crawlers_used"),
-        *("2.3.(i)", "2.3.(ii)", "2.3.(iii)", "2.3.(iv)", "2.3.(v)", "2.3.(vii)"),
+        *("2.3.(i)", "2.3.(ii)", "2.3.(iii)", "2.3.(iv)", "2.3.(v)", "2.3.(vi)", "2.3.(vii)"),
     }
 
 
@@ -382,6 +399,28 @@ def test_bad_input_is_refused_with_a_clear_error(crawled: Path, tmp_path: Path) 
     assert result.returncode == 2 and "'pdf' is not one of 'md', 'json', 'html'" in result.stderr
     result = run_cli("summary", crawled, crawled)
     assert result.returncode == 2 and "is given twice" in result.stderr
+
+
+def damage_captures(crawl_dir: Path) -> None:
+    """Overwrite a page of the captures' table: the database opens, and fails when a query reaches it."""
+    with sqlite3.connect(crawl_dir / "provenance.db") as db:
+        size = db.execute("pragma page_size").fetchone()[0]
+        (page_no,) = db.execute("select max(pageno) from dbstat where name = 'capture_rows'").fetchone()
+    db.close()
+    with open(crawl_dir / "provenance.db", "r+b") as file:
+        file.seek((page_no - 1) * size)
+        file.write(b"\xff" * size)
+
+
+def test_a_database_damaged_deep_inside_is_named(crawled: Path, second: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(crawled, damaged)
+    damage_captures(damaged)
+    # Given first, then the good one: the error names the damaged directory, not the last opened.
+    result = run_cli("summary", damaged, second)
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert f"Error: {damaged}: its provenance database could not be read" in result.stderr
+    assert str(second) not in result.stderr
 
 
 def test_out_never_overwrites_a_file(crawled: Path, tmp_path: Path) -> None:

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crawler.errors import ProvenanceError
 from crawler.storage.queries import REVOKED, USABLE
 from crawler.workflows.report import PURPOSES, REGIMES, SIGNAL_GLOSSARY, UNKNOWN_SIGNAL, regimes
 from policies.decision import SIGNAL_IDS
@@ -126,14 +129,27 @@ COLLECTED = "from captures c join usage u on u.capture_id = c.warc_record_id and
 Crawl = tuple[str, "sqlite_utils.Database"]  # a directory, as given, and its database
 
 
+@contextmanager
+def _reading(directory: str) -> Iterator[None]:
+    # Damage deep in a file shows only when a query reaches it: say which of the directories it was.
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise ProvenanceError(
+            f"{directory}: its provenance database could not be read ({exc}); the database may be damaged"
+        ) from exc
+
+
 def _sums(crawls: Sequence[Crawl], sql: str, numbers: int = 1) -> dict[tuple[Any, ...], list[int]]:
     """``sql``'s rows summed over every database, by key: ``{key columns: [count columns]}``.
 
     ``sql`` selects key columns, then ``numbers`` count columns (a NULL sum is 0).
     """
     found: dict[tuple[Any, ...], list[int]] = {}
-    for _, db in crawls:
-        for row in db.execute(sql):
+    for directory, db in crawls:
+        with _reading(directory):
+            rows = db.execute(sql).fetchall()
+        for row in rows:
             key, counts = tuple(row[:-numbers]), row[-numbers:]
             total = found.setdefault(key, [0] * numbers)
             for i, count in enumerate(counts):
@@ -142,7 +158,11 @@ def _sums(crawls: Sequence[Crawl], sql: str, numbers: int = 1) -> dict[tuple[Any
 
 
 def _one(crawls: Sequence[Crawl], sql: str) -> int:
-    return sum(int(db.execute(sql).fetchone()[0] or 0) for _, db in crawls)
+    total = 0
+    for directory, db in crawls:
+        with _reading(directory):
+            total += int(db.execute(sql).fetchone()[0] or 0)
+    return total
 
 
 def _crawlers(crawls: Sequence[Crawl]) -> list[dict[str, Any]]:
@@ -160,8 +180,10 @@ def _purposes(crawls: Sequence[Crawl]) -> list[dict[str, Any]]:
         2,
     )
     runs: dict[tuple[str, str], int] = {}
-    for _, db in crawls:
-        for row in regimes(db):
+    for directory, db in crawls:
+        with _reading(directory):
+            found = regimes(db)
+        for row in found:
             key = (str(row["purpose"]), str(row["default_policy"] or "allow"))
             runs[key] = runs.get(key, 0) + int(row["crawls"])
     rows = []
@@ -185,19 +207,22 @@ def _month(value: str | None) -> str | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC).strftime("%m/%Y")
 
 
+PERIOD_SQL = (
+    "select k.id as crawl_id, coalesce(k.kind, 'crawl') as kind, k.purpose, k.started_at, k.finished_at, "
+    "(select min(fetched_at) from captures c where c.crawl_id = k.id) as first_capture, "
+    "(select max(fetched_at) from captures c where c.crawl_id = k.id) as last_capture, "
+    "(select min(decided_at) from refusals r where r.crawl_id = k.id) as first_refusal, "
+    "(select max(decided_at) from refusals r where r.crawl_id = k.id) as last_refusal "
+    "from crawls k"
+)
+
+
 def _period(crawls: Sequence[Crawl]) -> dict[str, Any]:
-    runs = []
+    runs: list[dict[str, Any]] = []
     for directory, db in crawls:
-        for row in db.query(
-            "select k.id as crawl_id, coalesce(k.kind, 'crawl') as kind, k.purpose, k.started_at, "
-            "k.finished_at, "
-            "(select min(fetched_at) from captures c where c.crawl_id = k.id) as first_capture, "
-            "(select max(fetched_at) from captures c where c.crawl_id = k.id) as last_capture, "
-            "(select min(decided_at) from refusals r where r.crawl_id = k.id) as first_refusal, "
-            "(select max(decided_at) from refusals r where r.crawl_id = k.id) as last_refusal "
-            "from crawls k"
-        ):
-            runs.append({"directory": directory, **row})
+        with _reading(directory):
+            rows = list(db.query(PERIOD_SQL))
+        runs += [{"directory": directory, **row} for row in rows]
     runs.sort(key=lambda r: (str(r["started_at"] or ""), str(r["crawl_id"])))
     first = [r[k] for r in runs for k in ("first_capture", "first_refusal") if r[k]]
     last = [r[k] for r in runs for k in ("last_capture", "last_refusal") if r[k]]
@@ -254,11 +279,6 @@ def _content(crawls: Sequence[Crawl]) -> dict[str, Any]:
         counts[0] += pages
         counts[1] += size
     by_type = sorted(types.items(), key=lambda kv: (-kv[1][1], kv[0]))
-    modalities: dict[str, list[int]] = {}
-    for mime, (pages, size) in by_type:
-        counts = modalities.setdefault(modality(mime), [0, 0])
-        counts[0] += pages
-        counts[1] += size
     hosts = _sums(crawls, f"select c.host, count(*) {COLLECTED} where {USABLE} group by 1")
 
     def part(name: str, index: int) -> int:
@@ -277,11 +297,20 @@ def _content(crawls: Sequence[Crawl]) -> dict[str, Any]:
             {"mime_type": mime, "modality": modality(mime), "pages": pages, "bytes": size}
             for mime, (pages, size) in by_type
         ],
-        "modalities": [
-            {"modality": name, "pages": pages, "bytes": size}
-            for name, (pages, size) in sorted(modalities.items(), key=lambda kv: (-kv[1][1], kv[0]))
-        ],
     }
+
+
+def _modalities(types: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The collected content by the template's modality, from its MIME types (largest first)."""
+    found: dict[str, list[int]] = {}
+    for entry in types:
+        counts = found.setdefault(entry["modality"], [0, 0])
+        counts[0] += entry["pages"]
+        counts[1] += entry["bytes"]
+    return [
+        {"modality": name, "pages": pages, "bytes": size}
+        for name, (pages, size) in sorted(found.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    ]
 
 
 def _domains(crawls: Sequence[Crawl], *, sme: bool) -> dict[str, Any]:
@@ -327,7 +356,7 @@ def build(crawls: Sequence[Crawl], *, sme: bool = False) -> dict[str, Any]:
     Keys are stable (README, "Training-content summary"); each part of 2.3 is
     under the template's item number. The databases are only read.
     """
-    crawlers = _crawlers(crawls)
+    crawlers, content = _crawlers(crawls), _content(crawls)
     return {
         "format": FORMAT,
         "template": TEMPLATE_ID,
@@ -338,7 +367,8 @@ def build(crawls: Sequence[Crawl], *, sme: bool = False) -> dict[str, Any]:
         "2.3.(ii)": _purposes(crawls),
         "2.3.(iii)": _behaviour(crawls),
         "2.3.(iv)": _period(crawls),
-        "2.3.(v)": _content(crawls),
+        "2.3.(v)": content,
+        "2.3.(vi)": _modalities(content["types"]),
         "2.3.(vii)": _domains(crawls, sme=sme),
     }
 
@@ -372,6 +402,11 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator
     for row in rows:
         yield "| " + " | ".join(_cell(v) for v in row) + " |"
     yield ""
+
+
+def _code(value: str | None) -> str:
+    """A recorded name as code, or a note that the crawl did not record one (an older permitcrawl)."""
+    return f"`{value}`" if value else "(not recorded)"
 
 
 def _blank(field: str, title: str) -> str:
@@ -419,7 +454,7 @@ def _crawl_section(s: dict[str, Any]) -> Iterator[str]:
     yield ""
     yield from _md_table(
         ("User-Agent", "robots.txt token", "crawls"),
-        [(f"`{c['user_agent']}`", f"`{c['robots_token']}`", c["crawls"]) for c in s["2.3.(i)"]],
+        [(_code(c["user_agent"]), _code(c["robots_token"]), c["crawls"]) for c in s["2.3.(i)"]],
     )
     yield "#### 2.3.(ii) Purposes of the crawler(s)"
     yield ""
@@ -440,6 +475,11 @@ def _crawl_section(s: dict[str, Any]) -> Iterator[str]:
     yield from _behaviour_md(s["2.3.(iii)"])
     yield from _period_md(s["2.3.(iv)"])
     yield from _content_md(s["2.3.(v)"])
+    yield "#### 2.3.(vi) Type of modality covered"
+    yield ""
+    yield from _md_table(
+        ("modality", "pages", "bytes"), [(m["modality"], m["pages"], m["bytes"]) for m in s["2.3.(vi)"]]
+    )
     yield from _domains_md(s["2.3.(vii)"])
     yield "#### 2.3.(viii) Additional comments (optional)"
     yield ""
@@ -484,16 +524,16 @@ def _period_md(p: dict[str, Any]) -> Iterator[str]:
         )
     yield ""
     yield from _md_table(
-        ("crawl", "kind", "purpose", "started", "finished", "first capture", "last capture"),
+        ("crawl", "kind", "purpose", "started", "finished", "first capture or refusal", "last"),
         [
             (
-                f"`{c['crawl_id']}`",
+                _code(c["crawl_id"]),
                 c["kind"],
                 c["purpose"],
                 _when(c["started_at"]),
                 _when(c["finished_at"]),
-                _when(c["first_capture"]),
-                _when(c["last_capture"]),
+                _when(min(filter(None, (c["first_capture"], c["first_refusal"])), default=None)),
+                _when(max(filter(None, (c["last_capture"], c["last_refusal"])), default=None)),
             )
             for c in p["crawls"]
         ],
@@ -515,11 +555,6 @@ def _content_md(c: dict[str, Any]) -> Iterator[str]:
     yield from _md_table(
         ("MIME type", "modality", "pages", "bytes"),
         [(f"`{t['mime_type']}`", t["modality"], t["pages"], t["bytes"]) for t in c["types"]],
-    )
-    yield "#### 2.3.(vi) Type of modality covered"
-    yield ""
-    yield from _md_table(
-        ("modality", "pages", "bytes"), [(m["modality"], m["pages"], m["bytes"]) for m in c["modalities"]]
     )
 
 
