@@ -165,6 +165,7 @@ def test_collected_pages_bytes_and_domains_match_pages_and_the_warc_records(craw
     assert "http://site05.test/a" not in {r["url"] for r in rows}
     assert content["revoked_pages"] == 1 and content["not_usable_pages"] == 1
     assert content["captured"] == len(rows) + 2 == db_rows(crawled, "select count(*) from captures")[0][0]
+    assert content["captured"] == len(cli_ok("pages", crawled, "--format", "jsonl").stdout.splitlines())
     (revoked_bytes,) = db_rows(
         crawled, "select payload_length from captures where url = 'http://site05.test/a'"
     )[0]
@@ -206,6 +207,36 @@ def test_the_top_ten_percent_of_domains_by_size_are_listed(crawled: Path) -> Non
     sme = summary_json(crawled, "--sme")["2.3.(vii)"]
     assert sme["listed"] == 2 and [d["domain"] for d in sme["top"]] == ranked[:2]
     assert "5% or 1,000" in sme["rule"] and sme["sme"] is True
+
+
+def test_a_tie_at_the_cut_off_is_said_and_broken_by_pages_then_name(crawled: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(crawled, copy)
+    sizes = {  # bytes per page; every other page 1 byte
+        "http://site21.test/": 999_999,
+        "http://site20.test/": 50_000,
+        # 2,000 bytes each: site01.test in three usable pages, site18/19.test in two, site05.test in one.
+        **{f"http://site{n}.test/{p}": 1000 for n in ("01", "18", "19") for p in ("", "a")},
+        "http://site01.test/notes.txt": 0,
+        "http://site05.test/": 2000,
+    }
+    with sqlite3.connect(copy / "provenance.db") as db:
+        db.execute("update capture_rows set payload_length = 1")
+        db.executemany(
+            "update capture_rows set payload_length = ? where url = ?", [(v, k) for k, v in sizes.items()]
+        )
+    db.close()
+    data = summary_json(copy)["2.3.(vii)"]
+    assert [(d["domain"], d["bytes"], d["pages"]) for d in data["top"]] == [
+        ("site21.test", 999_999 + 1 + 1, 3),  # with www.site21.test
+        ("site20.test", 50_000 + 1, 2),
+        ("site01.test", 2000, 3),  # before site18.test and site19.test: more pages; site05.test: fewer
+    ]
+    assert data["tie_at_cutoff"] is True
+    assert "The next domain has the same size as the last listed" in cli_ok("summary", copy).stdout
+    sme = summary_json(copy, "--sme")["2.3.(vii)"]
+    assert [d["domain"] for d in sme["top"]] == ["site21.test", "site20.test"]
+    assert sme["tie_at_cutoff"] is False
 
 
 def test_the_sme_share_is_capped_at_a_thousand_domains() -> None:

@@ -76,12 +76,12 @@ SECTION_3_1_NOTE = (
 
 # How each signal was honoured; new signal ids fall back to UNKNOWN_SIGNAL until described here.
 BEHAVIOUR = (
-    "Before any page of a host, the crawler read the host's robots.txt (RFC 9309) and the other "
-    "machine-readable reservations listed below, each archived as evidence. A page reserved for the "
-    "crawl's purpose was not requested (refused before fetching); a reservation found only in the "
-    "page itself (its headers or meta tags) kept the page out of the archive (refused after "
-    "fetching). A refused page was never archived; each refusal is recorded with the signal that "
-    "decided it."
+    "Before any page of a host, the crawler read the host's robots.txt (RFC 9309) and its other "
+    "site-wide reservations (tdmrep.json, ai.txt and, where named, RSL licences and terms of service), "
+    "each archived as evidence; it read each page's own headers and meta tags as well. A page the site "
+    "reserved for the crawl's purpose was not requested (refused before fetching); one reserved by its "
+    "own headers or meta tags was not archived (refused after fetching). Each refusal is recorded with "
+    "the signal that decided it; the reservations honoured, and the refusals each caused, are below."
 )
 # Signal ids that are no reservation of a site's: an unreadable page, and the crawl's own default.
 NOT_RESERVATIONS = ("incomplete", "default")
