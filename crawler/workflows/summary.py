@@ -74,7 +74,7 @@ SECTION_3_1_NOTE = (
     "are in 2.3.(iii)."
 )
 
-# How each signal was honoured; new signal ids fall back to UNKNOWN_SIGNAL until described here.
+# What the crawler does with reservations (2.3.(iii)): true of every crawl; the counts are each crawl's.
 BEHAVIOUR = (
     "Before any page of a host, the crawler read the host's robots.txt (RFC 9309) and its other "
     "site-wide reservations (tdmrep.json, ai.txt and, where named, RSL licences and terms of service), "
@@ -124,6 +124,7 @@ def signal_meaning(signal: str) -> str:
     return SIGNAL_GLOSSARY.get(signal, UNKNOWN_SIGNAL)
 
 
+# Each capture with its usage for its own crawl's purpose; USABLE and REVOKED read ``c`` and ``u``.
 COLLECTED = "from captures c join usage u on u.capture_id = c.warc_record_id and u.purpose = c.purpose"
 
 Crawl = tuple[str, "sqlite_utils.Database"]  # a directory, as given, and its database
