@@ -4,8 +4,8 @@ Data goes to stdout, messages to stderr; :mod:`crawler.cli.group` says how a
 failure ends. The families: :mod:`crawler.cli.crawl` (crawl, demo),
 :mod:`crawler.cli.pages` (pages, explain), :mod:`crawler.cli.dataset` (audit,
 revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.merge`
-(merge), :mod:`crawler.cli.keys` (signing keys), :mod:`crawler.cli.policy`
-(the ToS policy store).
+(merge), :mod:`crawler.cli.summary` (summary), :mod:`crawler.cli.keys` (signing keys),
+:mod:`crawler.cli.policy` (the ToS policy store).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from crawler.cli.keys import keys
 from crawler.cli.merge import merge
 from crawler.cli.pages import explain, pages
 from crawler.cli.policy import policy
+from crawler.cli.summary import summary
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -65,6 +66,7 @@ for _command in (
     recheck,
     report,
     revoke,
+    summary,
 ):
     cli.add_command(_command)
 
