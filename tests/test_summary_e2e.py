@@ -275,13 +275,13 @@ def test_a_signal_this_version_does_not_know_is_counted_and_said_so(crawled: Pat
     copy = tmp_path / "copy"
     shutil.copytree(crawled, copy)
     with sqlite3.connect(copy / "provenance.db") as db:
-        db.execute("update refusal_rows set signal = 'payment' where signal = 'robots'")
+        db.execute("update refusal_rows set signal = 'a-later-signal' where signal = 'robots'")
     db.close()
     behaviour = summary_json(copy)["2.3.(iii)"]
-    assert behaviour["refusals_by_signal"]["payment"] == 1
-    payment = next(s for s in behaviour["signals"] if s["signal"] == "payment")
-    assert payment == {
-        "signal": "payment",
+    assert behaviour["refusals_by_signal"]["a-later-signal"] == 1
+    unknown = next(s for s in behaviour["signals"] if s["signal"] == "a-later-signal")
+    assert unknown == {
+        "signal": "a-later-signal",
         "meaning": "a signal id this version of permitcrawl does not know",
         "refusals": 1,
     }
