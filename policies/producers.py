@@ -81,7 +81,7 @@ def content_usage(ctx: Context) -> list[Basis]:
     if rules is not None:
         readings = ctx.readings
         key = ("content-usage", ctx.purpose, ctx.token, readings.wildcard_group, readings.aipref_legacy,
-               readings.aipref_any_n)  # fmt: skip
+               readings.aipref_any_n, readings.aipref_vocab)  # fmt: skip
         bases.append(
             ctx.memo.get(
                 key,
@@ -94,6 +94,7 @@ def content_usage(ctx: Context) -> list[Basis]:
                     legacy=readings.aipref_legacy,
                     any_n=readings.aipref_any_n,
                     cite=ctx.host.robots.cite,
+                    vocab=readings.aipref_vocab,
                 ),
             )
         )
@@ -103,6 +104,7 @@ def content_usage(ctx: Context) -> list[Basis]:
             ctx.purpose,
             legacy=ctx.readings.aipref_legacy,
             any_n=ctx.readings.aipref_any_n,
+            vocab=ctx.readings.aipref_vocab,
         )
         if header is not None:
             bases.append(header)

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_HOSTS_KEPT": 3_000,
     "POLICY_DELIVER_REFUSED": False,
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
+    "POLICY_AIPREF_VOCAB": "08",
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
@@ -101,6 +102,7 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _RSL_USER = re.compile(r"commercial|non-commercial|education|government|personal")
 _GEO = re.compile(r"(?:[A-Za-z]{2})?")
 _WRITER = re.compile(r"process|inline")
+_VOCAB = re.compile(r"08|07")
 
 T = TypeVar("T")
 
@@ -312,6 +314,9 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
                 name: _convert(settings, f"POLICY_READ_{name.upper()}", _bool, "true or false")
                 for name in Readings.switches()
             },
+            aipref_vocab=_convert(
+                settings, "POLICY_AIPREF_VOCAB", _matching(_VOCAB), "08 (vocab-08, the default) or 07"
+            ),
             rsl_user=_convert(
                 settings,
                 "POLICY_RSL_USER",
