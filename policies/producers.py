@@ -48,7 +48,8 @@ def robots_ai_agents(ctx: Context) -> Basis | None:
     if not ctx.readings.ai_agents:
         return None
     return ctx.memo.get(
-        ("robots-ai-agents", ctx.purpose), lambda: ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose)
+        ("robots-ai-agents", ctx.purpose, ctx.readings.ai_agents_dir),
+        lambda: ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose, ctx.readings.ai_agents_dir),
     )
 
 
