@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policies.decision import Basis, Verdict
+from policies.errors import PolicyError
 from policies.patterns import path_of
 from policies.purpose import Purpose
 from policies.robots import RobotsRules
@@ -67,8 +68,11 @@ _TOKEN_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f#:]")
 TOKEN_MAX = 200
 
 
-class AgentListError(Exception):
-    """A list that does not validate: every problem found, one per line (each names the file)."""
+class AgentListError(PolicyError):
+    """A list that does not validate: every problem found, one per line (each names the file).
+
+    A PolicyError, so that a command meeting one (audit, recheck) says it as an error, exit 1.
+    """
 
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
