@@ -115,7 +115,8 @@ class AgentList:
 
     @property
     def source(self) -> str:
-        return f"{self.repository}, robots.json"
+        """The repository as owner/name (``ai-robots-txt/ai.robots.txt``), and the file."""
+        return f"{self.repository.removeprefix('https://github.com/')}, robots.json"
 
     def for_purpose(self, purpose: Purpose) -> dict[str, list[Agent]]:
         """The agents whose disallow rules speak for ``purpose``, by robots.txt key."""
@@ -127,7 +128,14 @@ class AgentList:
 
     @property
     def provenance(self) -> str:
+        """The list as a reason names it: an installed one with its sha256.
+
+        The bundled list is named as crawls have always named it: audit
+        compares reasons word for word.
+        """
         commit = self.commit[:8] or "commit unknown"
+        if self.where == "bundled":
+            return f"{self.source} @ {commit} ({self.date})"
         return f"{self.source} @ {commit} ({self.date or 'date unknown'}; sha256 {self.sha256[:12]})"
 
     def record(self) -> dict[str, str | int]:

@@ -298,13 +298,25 @@ def applicable(rules: list[UsageRule], url: str) -> list[UsageRule]:
     return GroupRules(Group((), ()), tuple(rules)).applicable(url)
 
 
+LEGACY_NOTE = " (a superseded label; conservative reading 'aipref_legacy')"
+
+
+def _draft_note(vocab: str) -> str:
+    """The draft a current label was read by, in a reason: said from vocab-08 on.
+
+    Under vocab-07 nothing is added, so that the reasons of crawls judged
+    before -08 was read are re-derived word for word (audit compares them).
+    """
+    return "" if vocab == "07" else f" (vocab-{vocab})"
+
+
 def _note(label: str, vocab: str) -> str:
     """What the reason adds about the label (or member) that gave a verdict."""
     if label in legacy_of(vocab):
-        return f" (a label superseded in vocab-{vocab}; conservative reading 'aipref_legacy')"
+        return LEGACY_NOTE
     if label and label not in VOCABS[vocab]:
         return f" (the member {label!r} {ANY_N_NOTE})"
-    return f" (vocab-{vocab})" if label else ""
+    return _draft_note(vocab) if label else ""
 
 
 def _where(rule: UsageRule, group: Group, label: str) -> str:
@@ -380,10 +392,10 @@ def header_usage_basis(
     else:
         word = "reserves" if verdict is Verdict.DENY else "grants"
         if label in legacy_of(vocab):
-            note = f" (a label superseded in vocab-{vocab}; conservative reading 'aipref_legacy')"
+            note = LEGACY_NOTE
         elif label not in VOCABS[vocab]:
             note = f" ({ANY_N_NOTE})"
         else:
-            note = f" (vocab-{vocab})"
+            note = _draft_note(vocab)
         reason = f"Content-Usage header {text!r} {word} {purpose.value} ({label}){note}"
     return Basis(signal="content-usage", verdict=verdict, reason=reason, source=source, rule=text)
