@@ -1,13 +1,18 @@
 """The ``content-usage`` signal: IETF AIPREF usage preferences, in robots.txt and in the response header.
 
-Vocabulary (draft-ietf-aipref-vocab-07): a Structured Fields Dictionary
-(RFC 9651) whose keys are labels and whose values are the Tokens ``y`` and
-``n``. ``train-ai`` speaks for ai-train, ``search`` for search; nothing in the
-current vocabulary speaks for ai-input. Any other value is "unknown", an
-unparseable field makes every preference unknown (uppercase keys included), a
-repeated key keeps its last value, and unknown labels are ignored - except the
-superseded labels of earlier drafts set to ``n``, which the conservative
-reading ``aipref_legacy`` counts as reservations of what they covered.
+Vocabulary: a Structured Fields Dictionary (RFC 9651) whose keys are labels
+and whose values are the Tokens ``y`` and ``n`` (vocab §6, §6.5). Two drafts
+can be read (``Readings.aipref_vocab``): draft-ietf-aipref-vocab-08 (the
+default), where ``train-ai`` (AI Training, §4.1, now generative models only)
+speaks for ai-train, ``ai-use`` (AI Use, §4.2: input to a generative model,
+not provided by the user) for ai-input and ``search`` (§4.3) for search, and
+Search overrides the other categories; or draft-ietf-aipref-vocab-07, where
+only ``train-ai`` (§4.1) and ``search`` (§4.2) exist and nothing speaks for
+ai-input. Any other value is "unknown", an unparseable field makes every
+preference unknown (uppercase keys included), a repeated key keeps its last
+value (§6.5.1), and unknown labels are ignored - except the superseded labels
+of earlier drafts set to ``n``, which the conservative reading
+``aipref_legacy`` counts as reservations of what they covered.
 
 Attachment (draft-ietf-aipref-attach-05): ``Content-Usage`` rules in robots.txt
 groups, each with an optional path; the longest matching path wins and rules
@@ -37,11 +42,24 @@ from policies.robotstxt import Group
 if TYPE_CHECKING:
     from policies.robotstxt import Record, RobotsTxt
 
-# Current labels.
-LABELS: dict[str, frozenset[Purpose]] = {
-    "train-ai": frozenset({Purpose.AI_TRAIN}),
-    "search": frozenset({Purpose.SEARCH}),
+# The labels of each vocabulary draft we read (vocab-08 and -07 §6.1, "Mappings for Categories").
+# Under -08 §4.3 Search "overrides any usage that falls into other categories": a search crawl is
+# governed by 'search' alone, never by train-ai or ai-use - which is what mapping each label to one
+# purpose gives.
+VOCABS: dict[str, dict[str, frozenset[Purpose]]] = {
+    "08": {
+        "train-ai": frozenset({Purpose.AI_TRAIN}),
+        "ai-use": frozenset({Purpose.AI_INPUT}),
+        "search": frozenset({Purpose.SEARCH}),
+    },
+    "07": {
+        "train-ai": frozenset({Purpose.AI_TRAIN}),
+        "search": frozenset({Purpose.SEARCH}),
+    },
 }
+DEFAULT_VOCAB = "08"
+# The labels of the newest draft.
+LABELS = VOCABS[DEFAULT_VOCAB]
 # Labels of earlier drafts and what they covered (vocab-01 to -04).
 LEGACY_LABELS: dict[str, frozenset[Purpose]] = {
     "all": frozenset(Purpose),
@@ -54,6 +72,18 @@ LEGACY_LABELS: dict[str, frozenset[Purpose]] = {
     "ai-use": frozenset({Purpose.AI_INPUT}),
     "ai-output": frozenset({Purpose.AI_INPUT, Purpose.SEARCH}),
 }
+
+
+def labels_of(vocab: str) -> dict[str, frozenset[Purpose]]:
+    """The current labels of vocabulary draft ``vocab`` ("08" or "07"); KeyError for any other."""
+    return VOCABS[vocab]
+
+
+def legacy_of(vocab: str) -> dict[str, frozenset[Purpose]]:
+    """The superseded labels under ``vocab``: ``ai-use`` is one under -07, a current label under -08."""
+    current = VOCABS[vocab]
+    return {label: covered for label, covered in LEGACY_LABELS.items() if label not in current}
+
 
 SEPARATORS = frozenset({"allow", "disallow", "content-usage"})
 
@@ -76,12 +106,13 @@ class Preferences:
     error: str | None = None
     reserved: dict[Purpose, str] = field(default_factory=dict)
     reserved_legacy: dict[str, frozenset[Purpose]] = field(default_factory=dict)
+    vocab: str = DEFAULT_VOCAB
 
     def verdict(self, purpose: Purpose, *, legacy: bool, any_n: bool = False) -> tuple[Verdict, str]:
         """The verdict for ``purpose`` and the label (or member) that gave it."""
         value = self.allowed.get(purpose)
         if value is False:
-            return Verdict.DENY, _label_for(purpose)
+            return Verdict.DENY, _label_for(purpose, self.vocab)
         if legacy:
             for label, covered in self.legacy.items():
                 if purpose in covered:
@@ -93,15 +124,15 @@ class Preferences:
                 if purpose in covered:
                     return Verdict.DENY, member
         if value is True:
-            return Verdict.ALLOW, _label_for(purpose)
+            return Verdict.ALLOW, _label_for(purpose, self.vocab)
         return Verdict.NONE, ""
 
 
 ANY_N_NOTE = "read on its own; conservative reading 'aipref_any_n'"
 
 
-def _label_for(purpose: Purpose) -> str:
-    return next(label for label, purposes in LABELS.items() if purpose in purposes)
+def _label_for(purpose: Purpose, vocab: str) -> str:
+    return next(label for label, purposes in VOCABS[vocab].items() if purpose in purposes)
 
 
 def members(text: str) -> list[str]:
@@ -140,8 +171,9 @@ def _dictionary(text: str) -> dict[str, object]:
     return {key: member[0] if isinstance(member, tuple) else member for key, member in parsed.items()}
 
 
-def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset[Purpose]]]:
+def _reserved(parts: list[str], vocab: str) -> tuple[dict[Purpose, str], dict[str, frozenset[Purpose]]]:
     """The purposes each member reserves when read on its own: by current labels, by superseded ones."""
+    labels, superseded = VOCABS[vocab], legacy_of(vocab)
     reserved: dict[Purpose, str] = {}
     legacy: dict[str, frozenset[Purpose]] = {}
     for member in parts:
@@ -157,15 +189,15 @@ def _reserved(parts: list[str]) -> tuple[dict[Purpose, str], dict[str, frozenset
         for label, value in parsed.items():
             # 'n' as the spec writes it, and as authors also write it: "n", no, N (lower-cased above).
             if isinstance(value, (str, http_sf.Token)) and str(value).lower() in MEANS_N:
-                for purpose in LABELS.get(label, ()):
+                for purpose in labels.get(label, ()):
                     reserved.setdefault(purpose, member)
-                if label in LEGACY_LABELS:
-                    legacy.setdefault(member, LEGACY_LABELS[label])
+                if label in superseded:
+                    legacy.setdefault(member, superseded[label])
     return reserved, legacy
 
 
-def parse_preferences(text: str, lines: tuple[str, ...] = ()) -> Preferences:
-    """Parse a usage preference (header value or robots.txt rule value); never raises.
+def parse_preferences(text: str, lines: tuple[str, ...] = (), vocab: str = DEFAULT_VOCAB) -> Preferences:
+    """Parse a usage preference (header value or robots.txt rule value) by draft ``vocab``; never raises.
 
     ``lines`` are the field lines ``text`` joins, if several: for ``reserved``,
     each is split into members on its own, so that a stray quote on one line
@@ -176,22 +208,25 @@ def parse_preferences(text: str, lines: tuple[str, ...] = ()) -> Preferences:
         parsed = _dictionary(text)
     except Exception as exc:
         error = f"not a Structured Fields dictionary ({exc})"
-        reserved, reserved_legacy = _reserved(parts)
-        return Preferences(text, {}, {}, error=error, reserved=reserved, reserved_legacy=reserved_legacy)
+        reserved, reserved_legacy = _reserved(parts, vocab)
+        return Preferences(
+            text, {}, {}, error=error, reserved=reserved, reserved_legacy=reserved_legacy, vocab=vocab
+        )
     allowed: dict[Purpose, bool] = {}
     legacy: dict[str, frozenset[Purpose]] = {}
+    labels, superseded = VOCABS[vocab], legacy_of(vocab)
     for label, value in parsed.items():
         if not isinstance(value, http_sf.Token) or value not in ("y", "n"):
-            continue  # a String, Boolean or other Token is "unknown" (vocab §6.6), not an error
-        if label in LABELS:
-            for purpose in LABELS[label]:
+            continue  # a String, Boolean or other Token is "unknown" (vocab §6.5), not an error
+        if label in labels:
+            for purpose in labels[label]:
                 allowed[purpose] = value == "y"
-        elif label in LEGACY_LABELS and value == "n":
-            legacy[label] = LEGACY_LABELS[label]
-    # A repeated key keeps its last value (vocab §6.6), and 'N', "n" or no are "unknown": each
+        elif label in superseded and value == "n":
+            legacy[label] = superseded[label]
+    # A repeated key keeps its last value (vocab §6.5.1), and 'N', "n" or no are "unknown": each
     # member is read on its own too, for the 'aipref_any_n' reading.
-    reserved, reserved_legacy = _reserved(parts)
-    return Preferences(text, allowed, legacy, reserved=reserved, reserved_legacy=reserved_legacy)
+    reserved, reserved_legacy = _reserved(parts, vocab)
+    return Preferences(text, allowed, legacy, reserved=reserved, reserved_legacy=reserved_legacy, vocab=vocab)
 
 
 @dataclass(frozen=True)
@@ -203,14 +238,14 @@ class UsageRule:
     preferences: Preferences
 
     @classmethod
-    def of(cls, record: Record) -> UsageRule:
+    def of(cls, record: Record, vocab: str = DEFAULT_VOCAB) -> UsageRule:
         value = record.value
         path = None
         if value.startswith("/"):
             # attach §3.2: the path ends at the first space or tab; the rest is the preference.
             head, _, rest = value.replace("\t", " ").partition(" ")
             path, value = PathPattern(head), rest.strip()
-        return cls(record, path, parse_preferences(value))
+        return cls(record, path, parse_preferences(value, vocab=vocab))
 
     def describe(self) -> str:
         return f"'Content-Usage: {self.record.value}' (line {self.record.line})"
@@ -233,24 +268,26 @@ class GroupRules:
         return sorted(self.index.best(url), key=lambda rule: rule.record.line)
 
 
-def group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupRules]:
-    """The Content-Usage rules that apply to ``token``, by group.
+def group_rules(
+    robots: RobotsTxt, token: str, *, wildcard: bool, vocab: str = DEFAULT_VOCAB
+) -> list[GroupRules]:
+    """The Content-Usage rules that apply to ``token``, by group, read by draft ``vocab``.
 
     Our group(s) if any name us, else the ``*`` groups; with ``wildcard`` the
     ``*`` groups count as well when ours exist. Computed once per file.
     """
-    key = ("content-usage", token, wildcard)
-    return robots.derived.get(key, lambda: _group_rules(robots, token, wildcard=wildcard))
+    key = ("content-usage", token, wildcard, vocab)
+    return robots.derived.get(key, lambda: _group_rules(robots, token, wildcard=wildcard, vocab=vocab))
 
 
-def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool) -> list[GroupRules]:
+def _group_rules(robots: RobotsTxt, token: str, *, wildcard: bool, vocab: str) -> list[GroupRules]:
     selection = robots.select(token, SEPARATORS)
     groups = list(selection.groups)
     if wildcard and selection.matched not in ("*", None):
         groups += [g for g in robots.groups(SEPARATORS) if g.names("*") and g not in groups]
     found = []
     for group in groups:
-        rules = tuple(UsageRule.of(r) for r in group.records if r.field == "content-usage")
+        rules = tuple(UsageRule.of(r, vocab) for r in group.records if r.field == "content-usage")
         if rules:
             found.append(GroupRules(group, rules))
     return found
@@ -261,13 +298,29 @@ def applicable(rules: list[UsageRule], url: str) -> list[UsageRule]:
     return GroupRules(Group((), ()), tuple(rules)).applicable(url)
 
 
+LEGACY_NOTE = " (a superseded label; conservative reading 'aipref_legacy')"
+
+
+def _draft_note(vocab: str) -> str:
+    """The draft a current label was read by, in a reason: said from vocab-08 on.
+
+    Under vocab-07 nothing is added, so that the reasons of crawls judged
+    before -08 was read are re-derived word for word (audit compares them).
+    """
+    return "" if vocab == "07" else f" (vocab-{vocab})"
+
+
+def _note(label: str, vocab: str) -> str:
+    """What the reason adds about the label (or member) that gave a verdict."""
+    if label in legacy_of(vocab):
+        return LEGACY_NOTE
+    if label and label not in VOCABS[vocab]:
+        return f" (the member {label!r} {ANY_N_NOTE})"
+    return _draft_note(vocab) if label else ""
+
+
 def _where(rule: UsageRule, group: Group, label: str) -> str:
-    where = f"{rule.describe()} in {group.describe()}"
-    if label in LEGACY_LABELS:
-        where += " (a superseded label; conservative reading 'aipref_legacy')"
-    elif label not in LABELS and label:
-        where += f" (the member {label!r} {ANY_N_NOTE})"
-    return where
+    return f"{rule.describe()} in {group.describe()}{_note(label, rule.preferences.vocab)}"
 
 
 def robots_usage_basis(
@@ -280,11 +333,16 @@ def robots_usage_basis(
     legacy: bool,
     any_n: bool = False,
     cite: Cite,
+    vocab: str = DEFAULT_VOCAB,
 ) -> Basis:
-    """The ``content-usage`` basis of the robots.txt rules for ``url``: the most restrictive applies."""
+    """The ``content-usage`` basis of the robots.txt rules for ``url``: the most restrictive applies.
+
+    Rules on the same longest path combine most-restrictively (attach-05 §3.1,
+    vocab §5.1: any disallow wins, then any allow, else unknown).
+    """
     verdicts: list[tuple[Verdict, str]] = []
     malformed = []
-    for group_rules_ in group_rules(robots, token, wildcard=wildcard):
+    for group_rules_ in group_rules(robots, token, wildcard=wildcard, vocab=vocab):
         for rule in group_rules_.applicable(url):
             verdict, label = rule.preferences.verdict(purpose, legacy=legacy, any_n=any_n)
             if rule.preferences.error and verdict is Verdict.NONE:
@@ -307,18 +365,23 @@ def robots_usage_basis(
 
 
 def header_usage_basis(
-    values: tuple[str, ...], purpose: Purpose, *, legacy: bool, any_n: bool = False
+    values: tuple[str, ...],
+    purpose: Purpose,
+    *,
+    legacy: bool,
+    any_n: bool = False,
+    vocab: str = DEFAULT_VOCAB,
 ) -> Basis | None:
     """The ``content-usage`` basis from the response's Content-Usage field lines, or None if absent.
 
     Field lines are joined with ", " before parsing, so a later line's key
-    overrides an earlier one's (vocab §6.6: the last value applies); with
+    overrides an earlier one's (vocab §6.5.1: the last value applies); with
     ``any_n``, an ``n`` that parses on its own (one line, one member) still reserves.
     """
     if not values:
         return None
     text = ", ".join(values)
-    preferences = parse_preferences(text, values)
+    preferences = parse_preferences(text, values, vocab)
     source = "response header Content-Usage"
     verdict, label = preferences.verdict(purpose, legacy=legacy, any_n=any_n)
     if preferences.error and verdict is Verdict.NONE:
@@ -328,11 +391,11 @@ def header_usage_basis(
         reason = f"Content-Usage header {text!r} says nothing about {purpose.value}"
     else:
         word = "reserves" if verdict is Verdict.DENY else "grants"
-        if label in LEGACY_LABELS:
-            note = " (a superseded label; conservative reading 'aipref_legacy')"
-        elif label not in LABELS:
+        if label in legacy_of(vocab):
+            note = LEGACY_NOTE
+        elif label not in VOCABS[vocab]:
             note = f" ({ANY_N_NOTE})"
         else:
-            note = ""
+            note = _draft_note(vocab)
         reason = f"Content-Usage header {text!r} {word} {purpose.value} ({label}){note}"
     return Basis(signal="content-usage", verdict=verdict, reason=reason, source=source, rule=text)

@@ -54,7 +54,8 @@ def robots_ai_agents(ctx: Context) -> Basis | None:
     if not ctx.readings.ai_agents:
         return None
     return ctx.memo.get(
-        ("robots-ai-agents", ctx.purpose), lambda: ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose)
+        ("robots-ai-agents", ctx.purpose, ctx.readings.ai_agents_dir),
+        lambda: ai_agents_basis(ctx.host.robots, ctx.url, ctx.purpose, ctx.readings.ai_agents_dir),
     )
 
 
@@ -87,7 +88,7 @@ def content_usage(ctx: Context) -> list[Basis]:
     if rules is not None:
         readings = ctx.readings
         key = ("content-usage", ctx.purpose, ctx.token, readings.wildcard_group, readings.aipref_legacy,
-               readings.aipref_any_n)  # fmt: skip
+               readings.aipref_any_n, readings.aipref_vocab)  # fmt: skip
         bases.append(
             ctx.memo.get(
                 key,
@@ -100,6 +101,7 @@ def content_usage(ctx: Context) -> list[Basis]:
                     legacy=readings.aipref_legacy,
                     any_n=readings.aipref_any_n,
                     cite=ctx.host.robots.cite,
+                    vocab=readings.aipref_vocab,
                 ),
             )
         )
@@ -109,6 +111,7 @@ def content_usage(ctx: Context) -> list[Basis]:
             ctx.purpose,
             legacy=ctx.readings.aipref_legacy,
             any_n=ctx.readings.aipref_any_n,
+            vocab=ctx.readings.aipref_vocab,
         )
         if header is not None:
             bases.append(header)

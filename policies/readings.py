@@ -47,6 +47,13 @@ class Readings:
     # reserves ai-train, which keeps whole copies.
     content_signal_use: bool = True
 
+    # The ai.robots.txt list in force: an agents directory where 'permitcrawl agents update'
+    # installed a newer list; empty (or a directory with none installed): the bundled snapshot.
+    ai_agents_dir: str = ""
+    # Which AIPREF vocabulary draft Content-Usage is read by: "08" (draft-ietf-aipref-vocab-08:
+    # train-ai, ai-use, search, and search overrides the others) or "07" (train-ai and search only).
+    aipref_vocab: str = "08"
+
     # RSL: who we are, for <permits type="user"> and <permits type="geo">.
     rsl_user: str = "commercial"
     rsl_geo: str = ""  # ISO 3166-1 alpha-2; empty: unknown, so geo-restricted licences do not apply to us

@@ -143,7 +143,7 @@ def directives_basis(
     if not directives:
         return None
     ours = {None, token}
-    agents = agent_keys(purpose) if readings.ai_agents else frozenset()
+    agents = agent_keys(purpose, readings.ai_agents_dir) if readings.ai_agents else frozenset()
     effects = []
     for directive in directives:
         if directive.scope in ours:

@@ -5,7 +5,7 @@ failure ends. The families: :mod:`crawler.cli.crawl` (crawl, demo),
 :mod:`crawler.cli.pages` (pages, explain), :mod:`crawler.cli.dataset` (audit,
 revoke, recheck, export, index, datasette, report), :mod:`crawler.cli.merge`
 (merge), :mod:`crawler.cli.summary` (summary), :mod:`crawler.cli.keys` (signing keys),
-:mod:`crawler.cli.policy` (the ToS policy store).
+:mod:`crawler.cli.policy` (the ToS policy store), :mod:`crawler.cli.agents` (the AI-crawler list).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import click
 
 from crawler import package_version
+from crawler.cli.agents import agents
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
@@ -51,6 +52,7 @@ def cli() -> None:
 
 
 for _command in (
+    agents,
     crawl,
     demo,
     pages,

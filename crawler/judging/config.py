@@ -14,6 +14,7 @@ that the configuration and rules the archive records are those the gate applies.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from crawler import __version__
 from crawler.errors import PermitcrawlError, SettingsError
 from crawler.identity.signer import RequestSigner, SigningError, check_signature_agent
 from crawler.judging.judge import PAGE_MAX_SIZE, JudgeConfig
+from policies.aiagents import AgentListError, load_agents
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
 from policies.purpose import Purpose
@@ -60,6 +62,10 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_HOSTS_KEPT": 3_000,
     "POLICY_DELIVER_REFUSED": False,
     **{f"POLICY_READ_{name.upper()}": True for name in Readings.switches()},
+    # The agents directory where 'permitcrawl agents update' installs newer ai.robots.txt lists;
+    # empty: PERMITCRAWL_AGENTS_DIR if set, else none (the bundled snapshot).
+    "POLICY_AI_AGENTS_DIR": "",
+    "POLICY_AIPREF_VOCAB": "08",
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
@@ -109,6 +115,9 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _RSL_USER = re.compile(r"commercial|non-commercial|education|government|personal")
 _GEO = re.compile(r"(?:[A-Za-z]{2})?")
 _WRITER = re.compile(r"process|inline")
+_VOCAB = re.compile(r"08|07")
+# Where 'permitcrawl agents' and a crawl find the agents directory when no option or setting names one.
+AGENTS_DIR_ENV = "PERMITCRAWL_AGENTS_DIR"
 
 T = TypeVar("T")
 
@@ -160,6 +169,8 @@ class CrawlConfig:
         """The configuration as JSON-ready data, for the crawl record."""
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
         data["readings"] = dict(self.readings.__dict__)
+        # Which AI-crawler list judged (its upstream commit and the file's sha256).
+        data["ai_agents"] = load_agents(self.readings.ai_agents_dir).record()
         return data
 
 
@@ -223,6 +234,25 @@ def _matching(pattern: re.Pattern[str]) -> Callable[[Any], str]:
         return value
 
     return convert
+
+
+def _agents_dir(value: Any) -> str:
+    """The agents directory in force, absolute (empty: the bundled list); its list must load."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a directory name")
+    value = value or os.environ.get(AGENTS_DIR_ENV, "")
+    if not value:
+        return ""
+    directory = Path(value)
+    if not directory.is_dir():
+        raise ValueError(f"{value} is not a directory; expected the agents directory of 'permitcrawl agents'")
+    try:
+        load_agents(str(directory.resolve()))
+    except AgentListError as exc:
+        raise ValueError(
+            f"its AI-crawler list does not load: {exc}; expected the list as installed"
+        ) from None
+    return str(directory.resolve())
 
 
 def _url(value: Any) -> str:
@@ -320,6 +350,15 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
                 name: _convert(settings, f"POLICY_READ_{name.upper()}", _bool, "true or false")
                 for name in Readings.switches()
             },
+            ai_agents_dir=_convert(
+                settings,
+                "POLICY_AI_AGENTS_DIR",
+                _agents_dir,
+                "an agents directory ('permitcrawl agents update --agents-dir DIR' makes one), or empty",
+            ),
+            aipref_vocab=_convert(
+                settings, "POLICY_AIPREF_VOCAB", _matching(_VOCAB), "08 (vocab-08, the default) or 07"
+            ),
             rsl_user=_convert(
                 settings,
                 "POLICY_RSL_USER",

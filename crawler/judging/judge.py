@@ -75,7 +75,8 @@ class JudgeConfig:
             purpose=Purpose(config["purpose"]),
             default_policy=DefaultPolicy(config["default_policy"]),
             token=config["robots_token"],
-            readings=Readings(**config["readings"]),
+            # A crawl recorded before the vocab-08 reading existed read Content-Usage by vocab-07.
+            readings=Readings(**{"aipref_vocab": "07", **config["readings"]}),
             unreviewed=Unreviewed(config.get("unreviewed", "hold")),
             store=store_from_contents(rules) if config.get("store_dir") else None,
             max_crawl_delay=config.get("max_crawl_delay"),

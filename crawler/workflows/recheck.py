@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crawler.errors import PermitcrawlError
 from crawler.workflows.ledger import record_recheck
 from policies.purpose import Purpose
+from policies.readings import Readings
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -81,8 +82,12 @@ def judged_as_crawled(recorded: dict[str, Any]) -> dict[str, Any]:
     settings = {
         setting: recorded[key] for key, setting in JUDGING_SETTINGS.items() if recorded.get(key) is not None
     }
-    for key, value in (recorded.get("readings") or {}).items():
-        settings["POLICY_" + ("" if key.startswith("rsl_") else "READ_") + key.upper()] = value
+    readings = recorded.get("readings") or {}
+    if readings:
+        # A crawl recorded before the vocab-08 reading existed read Content-Usage by vocab-07.
+        readings = {"aipref_vocab": "07", **readings}
+    for key, value in readings.items():
+        settings["POLICY_" + ("READ_" if key in Readings.switches() else "") + key.upper()] = value
     return settings
 
 

@@ -36,6 +36,7 @@ def test_the_recorded_regime_becomes_the_settings_that_give_it_back() -> None:
         "POLICY_ROBOTS_TOKEN": "permitcrawl",
         "POLICY_READ_NOARCHIVE": False,
         "POLICY_RSL_USER": "education",
+        "POLICY_AIPREF_VOCAB": "07",  # recorded before the vocab-08 reading: read as it was judged
     }
 
 
