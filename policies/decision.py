@@ -67,6 +67,7 @@ SIGNAL_IDS: tuple[str, ...] = (
     "meta-robots",
     "tos-policy",
     "incomplete",
+    "exclusion-list",
     "default",
 )
 

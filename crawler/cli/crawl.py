@@ -175,6 +175,15 @@ def _crawl_options(func: Any) -> Any:
             help="RSL licence servers' client credentials (TOML, mode 0600): ask them for licence tokens.",
         ),
         click.option(
+            "--exclude-list",
+            "exclude_lists",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="Never request the hosts, domains and URL prefixes this file lists, one a line "
+            "(repeatable; POLICY_EXCLUDE_LISTS).",
+        ),
+        click.option(
             "--unreviewed",
             type=click.Choice(["hold", "allow", "deny"]),
             default=None,
@@ -253,6 +262,7 @@ def crawl(
         permitcrawl crawl --seeds seeds.txt --out crawls/batch1 -s CONCURRENT_REQUESTS=32
         permitcrawl crawl https://example.org/ --out crawls/signed \\
             --sign crawler.jwk --signature-agent https://crawler.example
+        permitcrawl crawl --seeds seeds.txt --out crawls/eu --exclude-list infringing-sites.txt
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from weakref import WeakKeyDictionary
@@ -27,6 +28,7 @@ from crawler.identity.signer import RequestSigner, SigningError, check_signature
 from crawler.judging.judge import PAGE_MAX_SIZE, JudgeConfig
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
+from policies.exclusion import ExclusionList, load_exclusion_list, store_exclusion_files
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
@@ -63,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
+    # Exclusion lists (crawl --exclude-list FILE, repeatable): hosts and URL prefixes never requested.
+    "POLICY_EXCLUDE_LISTS": [],
     # RSL licence servers' client credentials (crawl --rsl-credentials): a file, never the secrets themselves.
     "POLICY_RSL_CREDENTIALS": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
@@ -131,6 +135,7 @@ class CrawlConfig:
     deliver_refused: bool
     readings: Readings
     store_dir: Path | None
+    exclude_lists: tuple[Path, ...]
     unreviewed: Unreviewed
     host_max_pages: int
     max_pages: int
@@ -151,6 +156,7 @@ class CrawlConfig:
     def summary(self) -> dict[str, Any]:
         """The configuration as JSON-ready data, for the crawl record."""
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        data["exclude_lists"] = [str(p) for p in self.exclude_lists]
         data["readings"] = dict(self.readings.__dict__)
         return data
 
@@ -221,6 +227,40 @@ def _url(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"(https?|mailto):\S+", value):
         raise ValueError(f"{value!r} is not an http(s) or mailto URL")
     return value
+
+
+def _paths(value: Any) -> tuple[Path, ...]:
+    """A list of file paths: a list or tuple of them, or one string of comma-separated paths."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
+        raise ValueError(f"{value!r} is not a list of paths")
+    return tuple(Path(i) for i in (str(i).strip() for i in items) if i)
+
+
+def exclusion_files(config: CrawlConfig) -> list[Path]:
+    """The exclusion list files of a crawl: ``--exclude-list`` ones, then its store's ``exclude/*.txt``."""
+    stored = store_exclusion_files(config.store_dir) if config.store_dir is not None else []
+    return [*config.exclude_lists, *stored]
+
+
+def load_exclusions(config: CrawlConfig) -> tuple[ExclusionList, ...]:
+    """Every exclusion list of the crawl, read and parsed strictly.
+
+    Raise InputFileError (a file that cannot be read) or PolicyStoreError (every
+    bad line: file, line, what was wrong, what was expected). A file given
+    twice is read once.
+    """
+    lists: list[ExclusionList] = []
+    seen: set[Path] = set()
+    for path in exclusion_files(config):
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        # The WARC record the crawl archives it in, named now: the refusals the gate records cite it.
+        record_id = f"<urn:uuid:{uuid.uuid4()}>"
+        lists.append(replace(load_exclusion_list(path), record_id=record_id))
+    return tuple(lists)
 
 
 def check_names(names: Iterable[str]) -> None:
@@ -325,6 +365,9 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
         store_dir=_convert(
             settings, "POLICY_STORE_DIR", lambda v: Path(v) if v else None, "a directory or empty"
         ),
+        exclude_lists=_convert(
+            settings, "POLICY_EXCLUDE_LISTS", _paths, "a list of exclusion list files (comma-separated)"
+        ),
         unreviewed=_convert(settings, "POLICY_UNREVIEWED", Unreviewed, "hold, allow or deny"),
         host_max_pages=_convert(
             settings,
@@ -419,12 +462,15 @@ class CrawlSetup:
     ``signer`` signs every request sent (None: requests are not signed).
     ``rsl_credentials`` the RSL licence servers' client credentials
     (``POLICY_RSL_CREDENTIALS``; None: no licence server is asked for a token).
+    ``exclusions`` the exclusion lists (``POLICY_EXCLUDE_LISTS`` and the store's
+    ``exclude/*.txt``): their URLs are never requested.
     """
 
     config: CrawlConfig
     judge: JudgeConfig
     signer: RequestSigner | None = None
     rsl_credentials: RslCredentials | None = None
+    exclusions: tuple[ExclusionList, ...] = ()
 
     @classmethod
     def build(cls, settings: SettingsLike) -> Self:
@@ -442,6 +488,7 @@ class CrawlSetup:
             judge,
             signer_of(config),
             load_rsl_credentials(Path(credentials)) if credentials else None,
+            load_exclusions(config),
         )
 
 
