@@ -82,6 +82,10 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_WRITER": "process",
     # Messages (captures, evidence, refusals...) the writer process may lag behind before the crawl waits.
     "PERMITCRAWL_WRITER_QUEUE": 64,
+    # Back-off after a 429 or 5xx answer (crawler.adapters.backoff): seconds for the first error of a
+    # run without Retry-After (doubled at each next one), and the longest wait, Retry-After included.
+    "PERMITCRAWL_BACKOFF_BASE": 1.0,
+    "PERMITCRAWL_BACKOFF_MAX": 600.0,
     # Signed requests (Web Bot Auth): the private key file (crawl --sign) and the https origin
     # serving its key directory (crawl --signature-agent); both or neither. Empty: no signing.
     "PERMITCRAWL_SIGN_KEY": "",
@@ -142,6 +146,8 @@ class CrawlConfig:
     frontier_lease: float
     writer: str
     writer_queue: int
+    backoff_base: float
+    backoff_max: float
     sign_key: Path | None
     signature_agent: str
     warc_dir: Path
@@ -391,6 +397,8 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             _integer(1, 100_000),
             "a whole number of messages, 1 to 100000",
         ),
+        backoff_base=_convert(settings, "PERMITCRAWL_BACKOFF_BASE", _number(0, 3600), "seconds, 0 to 3600"),
+        backoff_max=_convert(settings, "PERMITCRAWL_BACKOFF_MAX", _number(0, 86400), "seconds, 0 to 86400"),
         **_signing(settings),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
