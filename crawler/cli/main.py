@@ -16,6 +16,7 @@ import sys
 import click
 
 from crawler import package_version
+from crawler.cli.botinfo import botinfo
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
@@ -51,6 +52,7 @@ def cli() -> None:
 
 for _command in (
     crawl,
+    botinfo,
     demo,
     pages,
     explain,
