@@ -132,6 +132,14 @@ def test_explain_and_audit_show_and_rederive_the_decision(excluded: tuple[CrawlR
     assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
+def test_an_export_keeps_the_lists_and_passes_audit(excluded: tuple[CrawlRun, Path], tmp_path: Path) -> None:
+    run, _ = excluded
+    exported = run_cli("export", run.out, "--out", tmp_path / "export")
+    assert exported.returncode == 0, exported.stderr
+    audited = run_cli("audit", tmp_path / "export")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+
+
 def test_audit_finds_a_refusal_the_archived_list_does_not_support(
     excluded: tuple[CrawlRun, Path], tmp_path: Path
 ) -> None:
