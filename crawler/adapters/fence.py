@@ -212,7 +212,7 @@ class FencedDownloadHandler(BaseDownloadHandler):
         """Note every answer of every request (pages and evidence alike): an error backs its host off."""
         retry_after = response.headers.get("Retry-After")
         wait = self.backoff.observe(
-            self._slot_key(request), response.status, retry_after.decode("latin-1") if retry_after else None
+            _backoff_key(request), response.status, retry_after.decode("latin-1") if retry_after else None
         )
         if wait is not None:
             if self.crawler.stats:
@@ -227,7 +227,7 @@ class FencedDownloadHandler(BaseDownloadHandler):
 
     async def _back_off(self, request: Request) -> None:
         """Wait while ``request``'s host is backed off (an error answer extends the wait as it comes)."""
-        key = self._slot_key(request)
+        key = _backoff_key(request)
         while (left := self.backoff.remaining(key)) > 0:
             await maybe_deferred_to_future(deferLater(_reactor(), left, lambda: None))
 
@@ -248,6 +248,11 @@ class FencedDownloadHandler(BaseDownloadHandler):
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+def _backoff_key(request: Request) -> str:
+    """The download slot a request went through (its host's), as the downloader named it in its meta."""
+    return str(request.meta.get("download_slot") or request_host(request.url) or "")
 
 
 def _reactor() -> Any:
