@@ -215,10 +215,10 @@ def _copy_records(
     lists: dict[str, list[str]] = {}  # per configuration record: its exclusion lists' records
     try:
         for row in usable_captures(job.db, job.purpose):
-            config_id = (crawls.get(row["crawl_id"]) or {}).get("config_record_id")
+            config_id: str | None = (crawls.get(row["crawl_id"]) or {}).get("config_record_id")
             if config_id and config_id not in lists:
                 lists[config_id] = exclusion_list_ids(archive, config_id)
-            units = _capture_units(archive, row, config_id, lists.get(config_id) or [])
+            units = _capture_units(archive, row, config_id, lists.get(config_id or "") or [])
             missing = [i for unit in units for i in unit if i not in archive.entries]
             if missing or not row["metadata_record_id"] or row["metadata_record_id"] not in archive.entries:
                 absent = ", ".join(missing) or str(row["metadata_record_id"])
