@@ -69,6 +69,7 @@ SIGNAL_IDS: tuple[str, ...] = (
     "meta-robots",
     "tos-policy",
     "incomplete",
+    "exclusion-list",
     "default",
 )
 

@@ -164,6 +164,7 @@ class ArchiveExtension:
         # The rules recorded are the gate's: both come from the crawl's one setup.
         self.judge = setup.judge
         self.signing = setup.signer.description() if setup.signer is not None else None
+        self.exclusions = setup.exclusions
         self.writer = writer
         # The rows the frontier scheduler holds, releases and waits on: in this process, or the writer's.
         self.rows = writer.rows if isinstance(writer, WriterClient) else writer.db
@@ -299,6 +300,7 @@ class ArchiveExtension:
             rules=self.judge.rules,
             seeds=tuple(getattr(spider, "seeds", ())),
             signing=self.signing,
+            exclusions=self.exclusions,
         )
         if isinstance(self.writer, WriterClient):
             self._start_remote(self.writer, start)

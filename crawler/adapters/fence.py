@@ -6,6 +6,10 @@ the scheduler handed it over, and a worker stopped (SIGSTOP, a long pause)
 past its lease must not fetch, on waking, what the shard's new owner now
 fetches. Requests outside the frontier (evidence documents) pass that check.
 
+It is also where a host that answered 429 or 5xx is backed off
+(:mod:`crawler.adapters.backoff`): its next request waits here until the
+Retry-After it gave, or an exponential back-off, has passed.
+
 It is also where a crawl that signs its requests (Web Bot Auth) signs each
 one, every request alike: after every middleware and every wait, just
 before it is sent.
@@ -26,6 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
+from scrapy import signals
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest
@@ -33,6 +38,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 from twisted.internet.task import deferLater
 
+from crawler.adapters.backoff import HostBackoff
 from crawler.adapters.requestcodec import CLAIM_META
 from crawler.errors import SettingsError
 from crawler.identity.signer import SigningError
@@ -82,6 +88,7 @@ _BEFORE_SEND: WeakKeyDictionary[Crawler, list[Callable[[Request], Awaitable[None
 
 LOST_STAT = "frontier/lease_lost/not_sent"
 NOT_SIGNED_STAT = "signing/not_signed/not_sent"
+BACKOFF_STAT = "politeness/backed_off"
 
 # Hosts whose next send time is kept before those already past are forgotten.
 SPACING_KEPT = 10_000
@@ -137,8 +144,12 @@ class FencedDownloadHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.inner = HTTP11DownloadHandler.from_crawler(crawler)
         self._next_send: dict[str, float] = {}  # slot (host) -> earliest next send (monotonic)
+        setup = setup_of(crawler)
         # The crawl's signer, its key loaded once for the whole crawl (None: requests are not signed).
-        self._signer = setup_of(crawler).signer
+        self._signer = setup.signer
+        # Hosts that answered 429 or 5xx wait here before their next request (crawler.adapters.backoff).
+        self.backoff = HostBackoff(setup.config.backoff_base, setup.config.backoff_max)
+        crawler.signals.connect(self._downloaded, signal=signals.response_downloaded)
 
     async def download_request(self, request: Request) -> Response:
         fence = request.meta.get(CLAIM_META)
@@ -151,6 +162,7 @@ class FencedDownloadHandler(BaseDownloadHandler):
                     self.crawler.stats.inc_value(LOST_STAT)
                 logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
                 raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
+        await self._back_off(request)
         for hook in _BEFORE_SEND.get(self.crawler, ()):
             await hook(request)
         self._sign(request)
@@ -198,6 +210,29 @@ class FencedDownloadHandler(BaseDownloadHandler):
         if send_at > now:  # a shard just taken over, or a request ahead of this one held here
             await maybe_deferred_to_future(deferLater(_reactor(), send_at - now, lambda: None))
 
+    def _downloaded(self, response: Response, request: Request, spider: Any = None) -> None:
+        """Note every answer of every request (pages and evidence alike): an error backs its host off."""
+        retry_after = response.headers.get("Retry-After")
+        wait = self.backoff.observe(
+            _backoff_key(request), response.status, retry_after.decode("latin-1") if retry_after else None
+        )
+        if wait is not None:
+            if self.crawler.stats:
+                self.crawler.stats.inc_value(BACKOFF_STAT)
+            logger.info(
+                "%s answered %s%s: its host is sent nothing for %.1f s",
+                response.url,
+                response.status,
+                f" (Retry-After: {retry_after.decode('latin-1')})" if retry_after else "",
+                wait,
+            )
+
+    async def _back_off(self, request: Request) -> None:
+        """Wait while ``request``'s host is backed off (an error answer extends the wait as it comes)."""
+        key = _backoff_key(request)
+        while (left := self.backoff.remaining(key)) > 0:
+            await maybe_deferred_to_future(deferLater(_reactor(), left, lambda: None))
+
     def _slot_key(self, request: Request) -> str:
         engine = self.crawler.engine
         if engine is None:
@@ -215,6 +250,11 @@ class FencedDownloadHandler(BaseDownloadHandler):
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+def _backoff_key(request: Request) -> str:
+    """The download slot a request went through (its host's), as the downloader named it in its meta."""
+    return str(request.meta.get("download_slot") or request_host(request.url) or "")
 
 
 def _reactor() -> Any:

@@ -59,6 +59,7 @@ from policies.decision import Basis, Decision, Stage, Verdict
 from policies.document import cut_reason
 from policies.engine import UrlMemos
 from policies.evidence import evidence_manifest, read_whole
+from policies.exclusion import exclusion_basis, exclusion_manifest, find_exclusion
 from policies.html import read_html
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
@@ -128,6 +129,7 @@ class PolicyGateMiddleware:
         self.crawler = crawler
         self.config = setup.config
         self.judge = setup.judge
+        self.exclusions = setup.exclusions
         self.clock = clock
         self.fetcher = EvidenceFetcher(crawler, setup, clock=clock)
         self.tokens = LicenceTokens(crawler, setup.rsl_credentials, timeout=self.fetcher.timeout, clock=clock)
@@ -277,10 +279,32 @@ class PolicyGateMiddleware:
             {"url": request.url, "reason": decision.reason},
         )
 
+    def _check_excluded(self, request: Request) -> None:
+        """Refuse a page whose URL an exclusion list names, before anything is sent to its host.
+
+        Checked before the host's evidence is asked for: a host a list names
+        whole gets no request at all, its robots.txt included. The refusal's
+        basis names the list, its sha256 and the line; its evidence manifest
+        the list's WARC record, for ``audit`` to judge again.
+        """
+        match = find_exclusion(request.url, self.exclusions)
+        if match is None:
+            return
+        decision = self._refusal(request.url, Stage.PRE_FETCH, exclusion_basis(match))
+        request.meta["policy_decision"] = decision
+        request.meta["policy_evidence"] = exclusion_manifest(match)
+        self._refuse(request, decision, None)
+        raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
+
     # -- Scrapy hooks ------------------------------------------------------------
 
     async def process_request(self, request: Request) -> None:
         if request.meta.get("policy_exempt"):
+            if find_exclusion(request.url, self.exclusions) is not None:
+                # An evidence document (a licence another host names, a redirect's target) on a list:
+                # never sent; the document reads as unreachable, and what rests on it is refused.
+                self.crawler.stats.inc_value("policy/evidence/excluded")
+                raise IgnoreRequest(f"{request.url} is on an exclusion list: not sent")
             await self._check_evidence_redirect(request)
             return
         if request.meta.get("policy_recheck"):
@@ -291,6 +315,7 @@ class PolicyGateMiddleware:
             logger.debug("Not requested as a page (it is an evidence document): %s", request.url)
             raise IgnoreRequest("an evidence document, not a page")
         _drop_licence_token(request)
+        self._check_excluded(request)
         held: list[HeldToken] = []
         try:
             host = await self.evidence.get(origin_of(request.url))

@@ -92,6 +92,7 @@ def prepare_crawl(
     store_dir: Path | None = None,
     unreviewed: str | None = None,
     rsl_credentials: Path | None = None,
+    exclude_lists: tuple[Path, ...] = (),
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
     extra: dict[str, Any] | None = None,
@@ -143,6 +144,8 @@ def prepare_crawl(
     ):
         if price is not None:
             given[name] = price
+    if exclude_lists:
+        given["POLICY_EXCLUDE_LISTS"] = [str(path) for path in exclude_lists]
     if frontier is not None:
         given.update(FRONTIER_SETTINGS, PERMITCRAWL_FRONTIER=check_spec(frontier))
     settings.setdict(given, priority="cmdline")

@@ -205,6 +205,15 @@ def _crawl_options(func: Any) -> Any:
             help="RSL licence servers' client credentials (TOML, mode 0600): ask them for licence tokens.",
         ),
         click.option(
+            "--exclude-list",
+            "exclude_lists",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="Never request the hosts, domains and URL prefixes this file lists, one a line "
+            "(repeatable; POLICY_EXCLUDE_LISTS).",
+        ),
+        click.option(
             "--unreviewed",
             type=click.Choice(["hold", "allow", "deny"]),
             default=None,
@@ -308,6 +317,7 @@ def crawl(
             --sign crawler.jwk --signature-agent https://crawler.example
         permitcrawl crawl https://example.org/ --out crawls/paid --sign crawler.jwk \\
             --signature-agent https://crawler.example --max-price "USD 0.01" --budget "USD 5"
+        permitcrawl crawl --seeds seeds.txt --out crawls/eu --exclude-list infringing-sites.txt
     """
     from crawler.adapters.spiders.seeds import check_seed, read_seed_file
 

@@ -17,6 +17,7 @@ import click
 
 from crawler import package_version
 from crawler.cli.agents import agents
+from crawler.cli.botinfo import botinfo
 from crawler.cli.crawl import crawl, demo
 from crawler.cli.dataset import audit, datasette, export, index, recheck, report, revoke
 from crawler.cli.frontier import frontier
@@ -54,6 +55,7 @@ def cli() -> None:
 for _command in (
     agents,
     crawl,
+    botinfo,
     demo,
     pages,
     explain,

@@ -373,8 +373,33 @@ def validate(directory: Path | None, store: Path | None) -> None:
                 err=True,
             )
         raise SystemExit(1) from exc
+    lists = _check_exclusion_lists(directory)
     rules = loaded.all_rules()
-    click.echo(f"{directory}: {len(rules)} rules in {len(loaded.rules)} files, all valid")
+    listed = f", {lists} exclusion list{'s' * (lists != 1)}" if lists else ""
+    click.echo(f"{directory}: {len(rules)} rules in {len(loaded.rules)} files{listed}, all valid")
+
+
+def _check_exclusion_lists(directory: Path) -> int:
+    """Check the exclusion lists of a store (``exclude/*.txt``): exit 1 listing each problem, else count."""
+    from policies.exclusion import load_exclusion_list, store_exclusion_files
+    from policies.files import InputFileError
+
+    files = store_exclusion_files(directory)
+    problems: list[str] = []
+    for path in files:
+        try:
+            load_exclusion_list(path)
+        except PolicyStoreError as exc:
+            problems += [str(error) for error in exc.errors]
+        except InputFileError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        count = len(problems)
+        click.echo(f"{directory}: {count} problem{'s' * (count != 1)} in its exclusion lists", err=True)
+        raise SystemExit(1)
+    return len(files)
 
 
 @policy.command()

@@ -16,8 +16,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from weakref import WeakKeyDictionary
@@ -29,6 +30,7 @@ from crawler.judging.judge import PAGE_MAX_SIZE, JudgeConfig
 from policies.aiagents import AgentListError, load_agents
 from policies.decision import DefaultPolicy
 from policies.document import EVIDENCE_MAX_SIZE
+from policies.exclusion import ExclusionList, load_exclusion_list, store_exclusion_files
 from policies.purpose import Purpose
 from policies.readings import Readings
 from policies.robotstxt import PARSE_LIMIT
@@ -69,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_RSL_USER": "commercial",
     "POLICY_RSL_GEO": "",
     "POLICY_STORE_DIR": "",
+    # Exclusion lists (crawl --exclude-list FILE, repeatable): hosts and URL prefixes never requested.
+    "POLICY_EXCLUDE_LISTS": [],
     # RSL licence servers' client credentials (crawl --rsl-credentials): a file, never the secrets themselves.
     "POLICY_RSL_CREDENTIALS": "",
     "POLICY_UNREVIEWED": Unreviewed.HOLD.value,
@@ -84,6 +88,10 @@ DEFAULTS: dict[str, Any] = {
     "PERMITCRAWL_WRITER": "process",
     # Messages (captures, evidence, refusals...) the writer process may lag behind before the crawl waits.
     "PERMITCRAWL_WRITER_QUEUE": 64,
+    # Back-off after a 429 or 5xx answer (crawler.adapters.backoff): seconds for the first error of a
+    # run without Retry-After (doubled at each next one), and the longest wait, Retry-After included.
+    "PERMITCRAWL_BACKOFF_BASE": 1.0,
+    "PERMITCRAWL_BACKOFF_MAX": 600.0,
     # Signed requests (Web Bot Auth): the private key file (crawl --sign) and the https origin
     # serving its key directory (crawl --signature-agent); both or neither. Empty: no signing.
     "PERMITCRAWL_SIGN_KEY": "",
@@ -148,12 +156,15 @@ class CrawlConfig:
     deliver_refused: bool
     readings: Readings
     store_dir: Path | None
+    exclude_lists: tuple[Path, ...]
     unreviewed: Unreviewed
     host_max_pages: int
     max_pages: int
     frontier_lease: float
     writer: str
     writer_queue: int
+    backoff_base: float
+    backoff_max: float
     sign_key: Path | None
     signature_agent: str
     warc_dir: Path
@@ -168,6 +179,7 @@ class CrawlConfig:
     def summary(self) -> dict[str, Any]:
         """The configuration as JSON-ready data, for the crawl record."""
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        data["exclude_lists"] = [str(p) for p in self.exclude_lists]
         data["readings"] = dict(self.readings.__dict__)
         # Which AI-crawler list judged (its upstream commit and the file's sha256).
         data["ai_agents"] = load_agents(self.readings.ai_agents_dir).record()
@@ -259,6 +271,40 @@ def _url(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"(https?|mailto):\S+", value):
         raise ValueError(f"{value!r} is not an http(s) or mailto URL")
     return value
+
+
+def _paths(value: Any) -> tuple[Path, ...]:
+    """A list of file paths: a list or tuple of them, or one string of comma-separated paths."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
+        raise ValueError(f"{value!r} is not a list of paths")
+    return tuple(Path(i) for i in (str(i).strip() for i in items) if i)
+
+
+def exclusion_files(config: CrawlConfig) -> list[Path]:
+    """The exclusion list files of a crawl: ``--exclude-list`` ones, then its store's ``exclude/*.txt``."""
+    stored = store_exclusion_files(config.store_dir) if config.store_dir is not None else []
+    return [*config.exclude_lists, *stored]
+
+
+def load_exclusions(config: CrawlConfig) -> tuple[ExclusionList, ...]:
+    """Every exclusion list of the crawl, read and parsed strictly.
+
+    Raise InputFileError (a file that cannot be read) or PolicyStoreError (every
+    bad line: file, line, what was wrong, what was expected). A file given
+    twice is read once.
+    """
+    lists: list[ExclusionList] = []
+    seen: set[Path] = set()
+    for path in exclusion_files(config):
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        # The WARC record the crawl archives it in, named now: the refusals the gate records cite it.
+        record_id = f"<urn:uuid:{uuid.uuid4()}>"
+        lists.append(replace(load_exclusion_list(path), record_id=record_id))
+    return tuple(lists)
 
 
 def check_names(names: Iterable[str]) -> None:
@@ -372,6 +418,9 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
         store_dir=_convert(
             settings, "POLICY_STORE_DIR", lambda v: Path(v) if v else None, "a directory or empty"
         ),
+        exclude_lists=_convert(
+            settings, "POLICY_EXCLUDE_LISTS", _paths, "a list of exclusion list files (comma-separated)"
+        ),
         unreviewed=_convert(settings, "POLICY_UNREVIEWED", Unreviewed, "hold, allow or deny"),
         host_max_pages=_convert(
             settings,
@@ -395,6 +444,8 @@ def load_config(settings: SettingsLike) -> CrawlConfig:
             _integer(1, 100_000),
             "a whole number of messages, 1 to 100000",
         ),
+        backoff_base=_convert(settings, "PERMITCRAWL_BACKOFF_BASE", _number(0, 3600), "seconds, 0 to 3600"),
+        backoff_max=_convert(settings, "PERMITCRAWL_BACKOFF_MAX", _number(0, 86400), "seconds, 0 to 86400"),
         **_signing(settings),
         warc_dir=_convert(settings, "WARC_DIR", Path, "a directory path"),
         # Empty: 'evidence' beside WARC_DIR, so that a project setting only WARC_DIR keeps both together.
@@ -466,12 +517,15 @@ class CrawlSetup:
     ``signer`` signs every request sent (None: requests are not signed).
     ``rsl_credentials`` the RSL licence servers' client credentials
     (``POLICY_RSL_CREDENTIALS``; None: no licence server is asked for a token).
+    ``exclusions`` the exclusion lists (``POLICY_EXCLUDE_LISTS`` and the store's
+    ``exclude/*.txt``): their URLs are never requested.
     """
 
     config: CrawlConfig
     judge: JudgeConfig
     signer: RequestSigner | None = None
     rsl_credentials: RslCredentials | None = None
+    exclusions: tuple[ExclusionList, ...] = ()
 
     @classmethod
     def build(cls, settings: SettingsLike) -> Self:
@@ -489,6 +543,7 @@ class CrawlSetup:
             judge,
             signer_of(config),
             load_rsl_credentials(Path(credentials)) if credentials else None,
+            load_exclusions(config),
         )
 
 

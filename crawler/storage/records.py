@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from crawler.judging.config import CrawlConfig
     from crawler.storage.warc import CaptureRecords, HttpExchange
     from policies.document import Document
+    from policies.exclusion import ExclusionList
     from policies.purpose import Purpose
     from policies.rules import Rule
 
@@ -232,7 +233,8 @@ class CrawlStart:
     ``scrapy`` holds the Scrapy settings recorded with the configuration;
     ``signing`` how the crawl signs its requests (key id, Signature-Agent,
     covered components, expiry, library; never key material), None if it
-    does not.
+    does not. ``exclusions`` the exclusion lists applied, each archived whole
+    in a resource record of its own (the id it carries) beside the configuration.
     """
 
     crawl_id: str
@@ -245,6 +247,12 @@ class CrawlStart:
     rules: tuple[Rule, ...]
     seeds: tuple[str, ...]
     signing: Mapping[str, Any] | None = None
+    exclusions: tuple[ExclusionList, ...] = ()
+
+
+def exclusion_list_uri(sha256: str) -> str:
+    """The WARC-Target-URI of the resource record holding an exclusion list whose bytes hash to ``sha256``."""
+    return f"urn:permitcrawl:exclusion-list:sha256:{sha256}"
 
 
 def configuration_record(start: CrawlStart) -> bytes:
@@ -257,6 +265,7 @@ def configuration_record(start: CrawlStart) -> bytes:
             "scrapy": start.scrapy,
             "signing": start.signing,
             "rules": [{"where": rule.where, **rule.content()} for rule in start.rules],
+            "exclusion_lists": [listing.describe() for listing in start.exclusions],
         }
     ).encode("utf-8")
 

@@ -351,8 +351,13 @@ class WarcStore:
         }
         return _http_record(writer, exchange.url, "request", http, exchange.request_body, warc_headers)
 
-    def write_resource(self, uri: str, body: bytes, content_type: str, when: datetime) -> WarcLocation:
-        """Write a ``resource`` record (crawl configuration, policy snapshot) and return where it is."""
+    def write_resource(
+        self, uri: str, body: bytes, content_type: str, when: datetime, *, record_id: str | None = None
+    ) -> WarcLocation:
+        """Write a ``resource`` record (crawl configuration, an exclusion list) and return where it is.
+
+        ``record_id``: the id it gets (one a decision already cites); None, a fresh one.
+        """
         writer = self._ready()
         record = writer.create_warc_record(
             uri,
@@ -361,6 +366,7 @@ class WarcStore:
             length=len(body),
             warc_content_type=content_type,
             warc_headers_dict={
+                **({"WARC-Record-ID": record_id} if record_id else {}),
                 "WARC-Date": warc_date(when),
                 "WARC-Warcinfo-ID": self._warcinfo_id,
                 **_digests(None, body),

@@ -26,6 +26,7 @@ from crawler.storage.records import (
     crawl_row,
     evidence_metadata,
     evidence_row,
+    exclusion_list_uri,
     refusal_row,
     rule_rows,
     usage_rows,
@@ -149,7 +150,19 @@ class ArchiveWriter:
         self.db.add_refusal(row, hold=fence.key if fence else None)
 
     def record_configuration(self, start: CrawlStart) -> str:
-        """Write the crawl's configuration record (with the evidence); return its record id."""
+        """Write the crawl's configuration record (with the evidence); return its record id.
+
+        Each exclusion list the crawl applies is written first, whole, in a resource
+        record of its own, with the record id the crawl gave it (its refusals cite it).
+        """
+        for listing in start.exclusions:
+            self.evidence_warc.write_resource(
+                exclusion_list_uri(listing.sha256),
+                listing.raw,
+                "text/plain; charset=utf-8",
+                start.started_at,
+                record_id=listing.record_id,
+            )
         return self.evidence_warc.write_resource(
             f"urn:permitcrawl:crawl:{start.crawl_id}",
             configuration_record(start),

@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -36,8 +36,11 @@ from crawler.judging.reading import (
 )
 from crawler.storage.records import misstatements, read_decision
 from policies.contentcoding import ContentCodingError, codings, decode_content
+from policies.decision import Stage
 from policies.document import Document
 from policies.evidence import HostEvidence
+from policies.exclusion import SIGNAL as EXCLUSION_SIGNAL
+from policies.exclusion import ExclusionList, exclusion_basis, find_exclusion, parse_exclusion_list
 from policies.page import Page, page_licences
 from policies.purpose import Purpose
 from policies.rsl import INLINE, LicenceToken
@@ -464,12 +467,57 @@ def audit_refusal(
     found += _refusal_differences(row, decision)
     if judge is None:
         return found
-    host = (hosts or RebuiltHosts(kept=1)).get(archive, json.loads(row["evidence"]), judge)
+    manifest = json.loads(row["evidence"])
+    if EXCLUSION_SIGNAL in manifest:
+        return found + _exclusion_differences(
+            archive, row["url"], manifest[EXCLUSION_SIGNAL], decision, judge
+        )
+    host = (hosts or RebuiltHosts(kept=1)).get(archive, manifest, judge)
     purpose = decision.purpose
     again = judge.decide_all(row["url"], purposes=(purpose,), host=host, now=host.fetched_at)[purpose]
     if _shape(again) != _shape(decision):
         return [*found, f"{row['url']}: refused by {decision.signal}, re-derived {_shape(again)[:2]}"]
     return found + _decision_differences(f"{row['url']}: the refusal's decision", decision, again)
+
+
+def archived_exclusion_list(archive: WarcArchive, entry: dict[str, Any]) -> ExclusionList:
+    """An exclusion list as the crawl applied it, from the resource record ``entry`` names.
+
+    Raise DecisionRecordError if the record's bytes do not hash to the sha256 recorded.
+    """
+    record = archive.read(entry["record_id"])
+    listing = replace(parse_exclusion_list(entry["name"], record.raw), record_id=entry["record_id"])
+    if listing.sha256 != entry["sha256"]:
+        raise DecisionRecordError(
+            f"the exclusion list {entry['name']} archived in {entry['record_id']} has sha256 "
+            f"{listing.sha256}, the crawl recorded {entry['sha256']}"
+        )
+    return listing
+
+
+def _exclusion_differences(
+    archive: WarcArchive, url: str, entry: dict[str, Any], decision: Decision, judge: JudgeConfig
+) -> list[str]:
+    """A refusal by an exclusion list, judged again against the list's archived bytes."""
+    listing = archived_exclusion_list(archive, entry)
+    match = find_exclusion(url, [listing])
+    if match is None:
+        return [
+            f"{url}: refused by {EXCLUSION_SIGNAL}, but the archived list {listing.name} does not name it"
+        ]
+    again = judge.refusal(url, exclusion_basis(match), stage=Stage.PRE_FETCH, now=decision.decided_at)
+    return _decision_differences(f"{url}: the refusal's decision", decision, again)
+
+
+def _exclusions_of(
+    archive: WarcArchive, db: sqlite_utils.Database, crawl_id: str, cache: dict[str, list[ExclusionList]]
+) -> list[ExclusionList]:
+    """The exclusion lists crawl ``crawl_id`` applied (none recorded before they existed)."""
+    if crawl_id not in cache:
+        row = db.table("crawls").get(crawl_id)
+        described = archive.read(row["config_record_id"]).json().get("exclusion_lists") or []
+        cache[crawl_id] = [archived_exclusion_list(archive, entry) for entry in described]
+    return cache[crawl_id]
 
 
 def superseded_records(db: sqlite_utils.Database) -> set[str]:
@@ -490,6 +538,7 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
     """
     report = AuditReport()
     cache: dict[str, JudgeConfig] = {}
+    lists: dict[str, list[ExclusionList]] = {}
     hosts = RebuiltHosts()
     captured_ids = set()
     superseded = superseded_records(db)
@@ -502,6 +551,12 @@ def audit(archive: WarcArchive, db: sqlite_utils.Database) -> AuditReport:
                 f"{row['url']}: {row['warc_record_id']} is marked superseded, yet it has a captures row"
             )
         try:
+            excluded = find_exclusion(row["url"], _exclusions_of(archive, db, row["crawl_id"], lists))
+            if excluded is not None:
+                report.differences.append(
+                    f"{row['url']}: captured, yet the exclusion list {excluded.listing.name} names it "
+                    f"(line {excluded.entry.line})"
+                )
             report.differences += audit_capture(
                 archive, db, row, _judge_of(archive, db, row["crawl_id"], cache), hosts
             )

@@ -114,9 +114,19 @@ def _with_links(archive: WarcArchive, record_id: str) -> list[str]:
     return [record_id, *(e.record_id for e in archive.linked(record_id))]
 
 
-def _capture_units(archive: WarcArchive, row: dict[str, Any], config_id: str | None) -> list[list[str]]:
-    """The record units one capture needs: its crawl's config, each evidence document, itself."""
-    units = [[config_id]] if config_id else []
+def exclusion_list_ids(archive: WarcArchive, config_id: str | None) -> list[str]:
+    """The records of the exclusion lists a crawl's configuration record names (audit reads them)."""
+    if not config_id or config_id not in archive.entries:
+        return []
+    return [entry["record_id"] for entry in archive.read(config_id).json().get("exclusion_lists") or []]
+
+
+def _capture_units(
+    archive: WarcArchive, row: dict[str, Any], config_id: str | None, lists: list[str]
+) -> list[list[str]]:
+    """The record units one capture needs: its crawl's config and exclusion lists, each evidence document,
+    itself."""
+    units = [[config_id, *lists]] if config_id else []
     manifest = json.loads(row["evidence"] or "{}")
     units += [_with_links(archive, i) for i in manifest_record_ids(manifest)]
     units.append(_with_links(archive, row["warc_record_id"]))
@@ -202,10 +212,13 @@ def _copy_records(
     }
     copier = _Copier(archive, stores)
     exported: list[dict[str, Any]] = []
+    lists: dict[str, list[str]] = {}  # per configuration record: its exclusion lists' records
     try:
         for row in usable_captures(job.db, job.purpose):
-            crawl = crawls.get(row["crawl_id"]) or {}
-            units = _capture_units(archive, row, crawl.get("config_record_id"))
+            config_id: str | None = (crawls.get(row["crawl_id"]) or {}).get("config_record_id")
+            if config_id and config_id not in lists:
+                lists[config_id] = exclusion_list_ids(archive, config_id)
+            units = _capture_units(archive, row, config_id, lists.get(config_id or "") or [])
             missing = [i for unit in units for i in unit if i not in archive.entries]
             if missing or not row["metadata_record_id"] or row["metadata_record_id"] not in archive.entries:
                 absent = ", ".join(missing) or str(row["metadata_record_id"])

@@ -78,6 +78,8 @@ SIGNAL_GLOSSARY: dict[str, str] = {
     "nobody reviewed yet (held for review)",
     "incomplete": "the page could not be read whole (cut short, too large, an undecodable content-coding): "
     "refused, never archived",
+    "exclusion-list": "an exclusion list the crawl was given (crawl --exclude-list, or the policy store's "
+    "exclude/ directory): listed hosts and URL prefixes are never requested",
     "default": "no signal said anything about the purpose, so the crawl's default policy decided "
     "(not a signal from the site)",
 }
