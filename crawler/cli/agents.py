@@ -20,20 +20,15 @@ import click
 from crawler.cli.group import CommandGroup
 from crawler.cli.output import plural, write_rows
 from crawler.cli.params import DIR
-from crawler.judging.config import AGENTS_DIR_ENV
-from policies.aiagents import (
-    DEFAULT_PURPOSE,
-    PURPOSES,
-    AgentList,
-    AgentListError,
-    build_list,
-    compare,
-    load_agents,
-    parse_robots_json,
-)
+
+# crawler.judging.config.AGENTS_DIR_ENV and policies.aiagents.PURPOSES, spelled out here (a test
+# checks they agree): the options need them to build the command line, and the list's code (which
+# loads the decision engine) is imported only by the command that runs.
+AGENTS_DIR_ENV = "PERMITCRAWL_AGENTS_DIR"
+PURPOSES = ("training", "ai-input", "user-initiated", "other", "unclassified")
 
 if TYPE_CHECKING:
-    from policies.aiagents import Agent, ListChanges
+    from policies.aiagents import Agent, AgentList, ListChanges
 
 FIELDS = ("token", "operator", "purpose", "respects_robots", "robots_key", "function", "operator_url")
 COLUMNS = ("token", "operator", "purpose", "respects_robots")
@@ -53,6 +48,8 @@ def _agents_dir_option(func: Any) -> Any:
 
 def _list_in(agents_dir: Path | None) -> AgentList:
     """The list in force for ``agents_dir`` (None: bundled); an error if the directory is not one."""
+    from policies.aiagents import AgentListError, load_agents
+
     if agents_dir is None:
         return load_agents("")
     if agents_dir.exists() and not agents_dir.is_dir():
@@ -141,6 +138,8 @@ def _short(row: dict[str, Any], width: int = 60) -> dict[str, Any]:
 
 def _say_changes(changes: ListChanges) -> None:
     """What replacing the list changes, on stderr."""
+    from policies.aiagents import DEFAULT_PURPOSE
+
     for agent in changes.added:
         click.echo(f"  + {agent.token} ({agent.operator}): purpose {agent.purpose}", err=True)
     for agent in changes.removed:
@@ -199,6 +198,7 @@ def update(
             --commit 0123abcd --date 2026-12-01
     """
     from crawler.workflows.agents import install_list, source_record
+    from policies.aiagents import AgentListError, build_list, compare, parse_robots_json
 
     agents_dir = agents_dir or ctx.obj
     if agents_dir is None:

@@ -97,3 +97,13 @@ def test_version_is_read_when_asked_for() -> None:
 def test_the_crawl_option_default_names_the_embedded_frontier() -> None:
     # crawler.cli.crawl spells the name out so as not to load the frontier code at start-up.
     assert crawl_cli.EMBEDDED == EMBEDDED
+
+
+def test_the_agents_options_name_what_the_list_code_names() -> None:
+    # crawler.cli.agents spells these out so as not to load the decision engine at start-up.
+    from crawler.cli import agents as agents_cli
+    from crawler.judging.config import AGENTS_DIR_ENV
+    from policies.aiagents import PURPOSES
+
+    assert agents_cli.AGENTS_DIR_ENV == AGENTS_DIR_ENV
+    assert tuple(PURPOSES) == agents_cli.PURPOSES
