@@ -67,7 +67,8 @@ SIGNAL_GLOSSARY: dict[str, str] = {
     "robots-ai-agents": "robots.txt rules for known AI crawlers (GPTBot, CCBot, Google-Extended, ...): "
     "a path refused to them is read as an AI opt-out",
     "content-signal": "Content-Signal (ai-train=, ai-input=, search=) in robots.txt or an HTTP header",
-    "content-usage": "IETF AIPREF Content-Usage (train-ai=, ai-use=, search=) in robots.txt or an HTTP header",
+    "content-usage": "IETF AIPREF Content-Usage (train-ai=, ai-use=, search=) in robots.txt "
+    "or an HTTP header",
     "tdmrep": "the TDM Reservation Protocol: /.well-known/tdmrep.json, tdm-reservation headers and meta tags",
     "ai-txt": "the site's /ai.txt (Spawning's format)",
     "rsl": "an RSL licence named by robots.txt, a Link header or the page: a free licence for the "
