@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from policies.decision import Basis, Verdict
 from policies.errors import PolicyFileError, PolicyStoreError
 from policies.files import LIST_FILE_MAX, read_input
+from policies.patterns import normalize, resolved_path
 from policies.urls import DEFAULT_PORTS, canonical_host, host_covers, is_registrable, registrable_domain
 from policies.validator import host_name
 
@@ -65,11 +66,6 @@ class ExclusionEntry:
         if self.port is not None and port != self.port:
             return False
         return path.startswith(self.path)
-
-    @property
-    def whole_host(self) -> bool:
-        """True if the entry covers every URL of its host (a name, or a prefix of ``/``)."""
-        return self.path in (None, "/") and self.port is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +131,7 @@ def _prefix(number: int, text: str) -> ExclusionEntry:
     if parts.query or parts.fragment or "#" in text:
         raise ValueError(f"{text!r} has a query or fragment, which a prefix of paths cannot match")
     host = canonical_host(parts.hostname)
-    return ExclusionEntry(number, text, host, _port(scheme, port), parts.path or "/")
+    return ExclusionEntry(number, text, host, _port(scheme, port), _comparable(parts.path or "/"))
 
 
 def parse_exclusion_list(name: str, raw: bytes) -> ExclusionList:
@@ -188,23 +184,42 @@ def load_exclusion_list(path: Path) -> ExclusionList:
     return parse_exclusion_list(str(path), raw)
 
 
+def _comparable(path: str) -> str:
+    """``path`` as a server reads it, in one spelling: unreserved escapes decoded (``%64`` is ``d``),
+    then escaped slashes and dots, path parameters, dot segments and runs of ``/`` resolved."""
+    return resolved_path(normalize(path))
+
+
 def find_exclusion(url: str, lists: Iterable[ExclusionList]) -> ExclusionMatch | None:
     """The first list and line (in list order, then line order) that exclude ``url``; None if none does.
 
-    A URL that does not parse is not matched here (the crawl refuses it elsewhere).
+    The URL's path is compared as written and as a server reads it
+    (``/%64ownloads``, ``//downloads``, ``/x/../downloads`` and ``/downloads;x``
+    are all under ``/downloads``). A URL whose port does not parse is matched
+    on its host alone, and excluded if any entry names that host: an error
+    never lets a listed host through. A URL with no host is not matched here
+    (the crawl refuses it elsewhere).
     """
     try:
         parts = urlsplit(url)
-        port = _port(parts.scheme.lower(), parts.port)
     except ValueError:
         return None
     if not parts.hostname:
         return None
     host = canonical_host(parts.hostname)
+    try:
+        port: int | None = _port(parts.scheme.lower(), parts.port)
+    except ValueError:
+        for listing in lists:
+            for entry in listing.entries:
+                if host_covers(entry.host, host):
+                    return ExclusionMatch(listing, entry)
+        return None
     path = parts.path or "/"
+    paths = {normalize(path), _comparable(path)}
     for listing in lists:
         for entry in listing.entries:
-            if entry.covers(host, port, path):
+            if any(entry.covers(host, port, candidate) for candidate in paths):
                 return ExclusionMatch(listing, entry)
     return None
 

@@ -54,6 +54,18 @@ def test_entries_comments_and_duplicates() -> None:
         ("http://ported.example/a", None),
         ("http://192.0.2.1:8000/", 7),
         ("http://192.0.2.10/", None),
+        # A prefix however the path is spelled, as a server reads it.
+        ("https://site.example/%64l/a.zip", 4),
+        ("https://site.example//dl/a.zip", 4),
+        ("https://site.example/x/../dl/a.zip", 4),
+        ("https://site.example/%2e%2e/dl/a", 4),
+        ("https://site.example/%2Fdl/a", 4),
+        ("https://site.example/dl;x=1/a", 4),
+        ("https://site.example/dlx", None),
+        # A port that does not parse: matched on the host alone, never let through.
+        ("http://pirate.example:99999/", 3),
+        ("https://site.example:99999/other", 4),
+        ("https://elsewhere.example:99999/", None),
     ],
 )
 def test_matching(url: str, line: int | None) -> None:
