@@ -105,6 +105,12 @@ def test_the_back_off_is_capped_extended_never_shortened_and_reset_by_success() 
     assert backoff.observe("h", 504, None) == 1.0  # a success ended the run
 
 
+def test_a_long_run_of_errors_stays_at_the_cap() -> None:
+    backoff = HostBackoff(1.0, 600.0, clock=lambda: 0.0)
+    waits = [backoff.observe("h", 503, None) for _ in range(2000)]  # 2 ** 1024 once overflowed
+    assert waits[:3] == [1.0, 2.0, 4.0] and waits[-1] == 600.0
+
+
 def test_no_resource_is_requested_twice_however_often_it_is_linked(tmp_path: Path) -> None:
     links = [f"/p{i}" for i in range(12)]
     site = {

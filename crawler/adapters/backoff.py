@@ -78,7 +78,7 @@ class HostBackoff:
             return None
         errors = self._errors[host] = self._errors.get(host, 0) + 1
         asked = retry_after_seconds(retry_after, self.wall())
-        wait = min(self.maximum, asked if asked is not None else self.base * 2 ** (errors - 1))
+        wait = min(self.maximum, asked if asked is not None else self.base * 2 ** min(errors - 1, 30))
         now = self.clock()
         if len(self._until) >= KEPT:  # bounded: a host whose back-off has passed needs no entry
             self._until = {key: until for key, until in self._until.items() if until > now}

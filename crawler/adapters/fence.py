@@ -156,15 +156,17 @@ class FencedDownloadHandler(BaseDownloadHandler):
         keeper = _KEEPERS.get(self.crawler)
         if keeper is not None:
             await self._space(request, keeper.taken_at)
-            if fence is not None and not keeper.holds(fence):
-                keeper.abandon(fence)
-                if self.crawler.stats:
-                    self.crawler.stats.inc_value(LOST_STAT)
-                logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
-                raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
         await self._back_off(request)
         for hook in _BEFORE_SEND.get(self.crawler, ()):
             await hook(request)
+        # The lease is checked after every wait (spacing, a back-off of up to minutes, a licence
+        # token fetched): a worker that lost the shard meanwhile must not send.
+        if keeper is not None and fence is not None and not keeper.holds(fence):
+            keeper.abandon(fence)
+            if self.crawler.stats:
+                self.crawler.stats.inc_value(LOST_STAT)
+            logger.warning("Not sent (shard %s lost by this worker): %s", fence.shard, request.url)
+            raise IgnoreRequest(f"the lease of shard {fence.shard} (epoch {fence.epoch}) was lost")
         self._sign(request)
         return await self.inner.download_request(request)
 

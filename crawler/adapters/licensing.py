@@ -163,7 +163,8 @@ class LicenceTokens:
 
     async def _ask(self, need: TokenNeed, credentials: ClientCredentials) -> IssuedToken:
         request = Request(
-            token_url(need.server),
+            # The URL of our credentials file, not the site's spelling of it: the secret goes where we said.
+            token_url(credentials.server),
             method="POST",
             body=token_request_body(need),
             priority=EVIDENCE_PRIORITY,

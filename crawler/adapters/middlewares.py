@@ -506,8 +506,9 @@ class PolicyGateMiddleware:
             self.crawler.stats.inc_value("policy/allowed/post-fetch")
             return response
         self._refuse(request, decision, response)
-        # A payment request's body is no page: its links are not followed either (a 402 is never bypassed).
-        if self.config.deliver_refused and decision.signal != "payment":
+        # A payment request's body is no page: its links are not followed either (a 402 is never
+        # bypassed), whichever signal's refusal came first.
+        if self.config.deliver_refused and decision.signal != "payment" and response.status != 402:
             return response
         raise IgnoreRequest(f"Refused by {decision.signal}: {decision.reason}")
 
