@@ -227,11 +227,14 @@ def parse_robots_json(data: bytes, name: str) -> dict[str, dict[str, Any]]:
         raise AgentListError([f"{name}: is {what}; expected an object of agents keyed by token"])
     errors = []
     for token, entry in parsed.items():
-        where = f"{name}:{_line_of(text, token)}: entry {token!r}"
         problem = token_problem(token)
+        problems = list(_entry_problems(token, entry))
+        if not problem and not problems:
+            continue  # a line is looked for only for an entry in error: each search reads the whole text
+        where = f"{name}:{_line_of(text, token)}: entry {token!r}"
         if problem:
             errors.append(f"{where}: the token {problem}")
-        errors.extend(f"{where} {p}" for p in _entry_problems(token, entry))
+        errors.extend(f"{where} {p}" for p in problems)
     if errors:
         raise AgentListError(errors)
     return parsed
