@@ -150,3 +150,23 @@ def test_the_page_renders_in_a_browser(tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(data) > 20_000  # text and tables, not a blank page (a blank 1200x1600 one is about 9 KB)
+
+
+def test_files_botinfo_did_not_write_are_never_replaced(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html>mine</html>")
+    refused = _botinfo(site)
+    assert refused.returncode == 1 and "did not write" in refused.stderr
+    assert (site / "index.html").read_text() == "<html>mine</html>"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html"]
+    blog = tmp_path / "blog"
+    blog.mkdir()
+    feed = '<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:blog</id><title>blog</title></feed>'
+    (blog / "feed.atom").write_text(feed)
+    assert _botinfo(blog).returncode == 1
+    assert (blog / "feed.atom").read_text() == feed
+    ours = tmp_path / "ours"
+    assert _botinfo(ours).returncode == 0
+    again = _botinfo(ours)  # its own earlier page is rewritten as before
+    assert again.returncode == 0, again.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -91,6 +92,32 @@ def _write_all(out: Path, files: dict[str, str], order: list[str]) -> None:
         for temporary in temporaries.values():
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _check_ours(out: Path) -> None:
+    """Refuse a directory holding any of the page's files unless an earlier botinfo wrote them.
+
+    The page is written over its own earlier version only: an ``index.html`` or
+    ``feed.atom`` of someone else's (a site's home page, a blog's feed) is not
+    replaced. Ours is known by its ``botinfo.json`` (our schema) and a feed
+    with at least one entry.
+    """
+    from crawler.workflows.botinfo import FEED_FILE, HTML_FILE, JSON_FILE, SCHEMA
+
+    present = [name for name in (JSON_FILE, HTML_FILE, FEED_FILE) if (out / name).exists()]
+    if not present:
+        return
+    data = _read(out / JSON_FILE)
+    try:
+        ours = data is not None and json.loads(data).get("schema") == SCHEMA
+    except (ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise click.ClickException(
+            f"{out}: holds {', '.join(present)}, which an earlier 'permitcrawl botinfo' did not write "
+            "(no botinfo.json of ours); nothing written: expected a new or empty directory, "
+            "or one botinfo wrote"
+        )
 
 
 @click.command()
@@ -186,6 +213,7 @@ def botinfo(
     )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise click.ClickException(f"{out}: is not a directory; expected a directory for the page")
+    _check_ours(out)
     try:
         files, added = render(
             identity,
